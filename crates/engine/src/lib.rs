@@ -1,0 +1,753 @@
+//! The node engine: everything a node does with its data, independent of transport.
+//!
+//! An [`Engine`] owns the node's redb [`Store`], its [`Directory`] of certificates, a
+//! bounded cache of loaded Automerge documents and the materialised per-document
+//! summaries. It is driven from two sides:
+//! - the network hands it pages of received entries ([`Engine::ingest`]);
+//! - the API hands it local work: imports ([`Engine::import`]), notifications
+//!   ([`Engine::notify`]), read receipts ([`Engine::mark_read`]).
+//!
+//! Both paths go through one function that validates each entry with
+//! [`eduioc_protocol::validate`], then, in **one** write transaction, stores the entry,
+//! advances the author's head, applies the payload (Automerge changes to the document,
+//! recomputed summary and search digest, certificate, notification index) and commits.
+//! Only then does the caller acknowledge the entry to a peer or answer the user.
+//!
+//! Architecture Invariant: figures are computed from deduplicated documents, never from
+//! deltas: an entry received twice is a [`Verdict::Duplicate`] and changes nothing.
+
+mod docs;
+mod stats;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use eduioc_protocol::validate::{self, LogState, Reject, Verdict};
+use eduioc_protocol::{Certificate, Directory, DocId, Entry, LogSource, NodeId, NodeKey, Payload};
+use eduioc_records::{Collection, ImportErrors, RecordsDoc, Summary, Value};
+use eduioc_store::{Head, Quarantined, Store, WriteTxn};
+use serde::{Deserialize, Serialize};
+
+pub use stats::{Stats, StudentHit, StudentStats, StaffStats};
+
+/// Chunks a document keeps before it is compacted into one snapshot.
+const COMPACT_AFTER_CHUNKS: usize = 32;
+/// Largest payload of changes put in one entry.
+const MAX_CHANGES_PER_ENTRY: usize = 3 * 1024 * 1024;
+
+/// Errors of the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] eduioc_store::Error),
+    /// A records document failed.
+    #[error(transparent)]
+    Records(#[from] eduioc_records::Error),
+    /// An import had invalid rows; nothing was applied.
+    #[error("import rejected: {0}")]
+    Import(ImportErrors),
+    /// The unit is not in this node's subtree.
+    #[error("unit {0:?} is not in this node's subtree")]
+    UnknownUnit(String),
+    /// The request is not allowed at this node.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// An entry built here failed validation (a bug, never a user error).
+    #[error("local entry rejected: {0}")]
+    Local(Reject),
+}
+
+/// Result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a node needs to open its engine.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The unit this node speaks for.
+    pub unit: String,
+    /// The node's signing key.
+    pub key: NodeKey,
+    /// The root's key, the trust anchor.
+    pub root_key: NodeId,
+    /// Certificates provisioned with the node (its chain and its subtree).
+    pub certs: Vec<Certificate>,
+    /// Directory holding `store.redb`.
+    pub data_dir: PathBuf,
+    /// Most Automerge documents held in memory at once.
+    pub doc_cache: usize,
+    /// School year of imports and statistics, e.g. `2026-2027`; `None`: from the clock.
+    pub school_year: Option<String>,
+}
+
+/// A notification as the inbox shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// `<author unit>/<seq>`: stable id.
+    pub id: String,
+    /// Unit that sent it.
+    pub from_unit: String,
+    /// Author key (hex).
+    pub author: String,
+    /// Seq of the entry.
+    pub seq: u64,
+    /// Unit whose subtree receives it.
+    pub to_unit: String,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Sender's clock, Unix ms.
+    pub sent_ms: i64,
+}
+
+/// Per-document digest for record look-up (students only).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Digest {
+    rows: Vec<(String, String, u8, String, String)>,
+}
+
+/// Outcome of a successful import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ImportOutcome {
+    /// Records created.
+    pub inserted: usize,
+    /// Records changed.
+    pub updated: usize,
+}
+
+/// Outcome of ingesting a page.
+#[derive(Debug, Clone, Default)]
+pub struct Ingested {
+    /// Heights after commit for every author in the page.
+    pub heights: Vec<(NodeId, u64)>,
+    /// Authors with newly appended entries (to forward).
+    pub appended: Vec<NodeId>,
+    /// Rejected entries: (index in the page, reason).
+    pub rejected: Vec<(usize, Reject)>,
+}
+
+/// The node engine. See the crate documentation.
+pub struct Engine {
+    unit: String,
+    key: NodeKey,
+    store: Store,
+    dir: Directory,
+    /// Mirror of the store's heads, for the sync sessions' reads.
+    heads: HashMap<NodeId, Head>,
+    docs: docs::DocCache,
+    /// Materialised summary per document key.
+    summaries: HashMap<String, Summary>,
+    /// Latest author timestamp seen per unit (freshness).
+    seen: HashMap<String, i64>,
+    rejected: BTreeMap<String, u64>,
+    entries: u64,
+    school_year: Option<String>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("unit", &self.unit).finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The school year in force at `ms`: it starts on 1 September.
+pub fn school_year_at(ms: i64) -> String {
+    use chrono::Datelike;
+    let d = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
+    let start = if d.month() >= 9 { d.year() } else { d.year() - 1 };
+    format!("{}-{}", start, start + 1)
+}
+
+impl Engine {
+    /// Opens (or creates) the node's store and loads its state.
+    pub fn open(cfg: Config) -> Result<Engine> {
+        let store = Store::open(&cfg.data_dir.join("store.redb"))?;
+        let mut dir = Directory::new(cfg.root_key);
+        dir.set_now(now_ms());
+        let mut certs: Vec<Certificate> = cfg.certs.clone();
+        for raw in store.certs()? {
+            if let Ok(c) = Certificate::from_bytes(&raw) {
+                certs.push(c);
+            }
+        }
+        for c in certs {
+            if let Err(e) = dir.insert(c) {
+                if !matches!(e, eduioc_protocol::CertError::Pending(_)) {
+                    tracing::warn!(error = %e, "provisioned certificate refused");
+                }
+            }
+        }
+        if dir.key_of(&cfg.unit) != Some(cfg.key.id()) {
+            return Err(Error::Invalid(format!(
+                "no valid certificate binds unit {} to this node's key",
+                cfg.unit
+            )));
+        }
+        let heads = store
+            .heads()?
+            .into_iter()
+            .map(|(a, h)| (NodeId(a), h))
+            .collect();
+        let summaries = store
+            .summaries()?
+            .into_iter()
+            .filter_map(|(k, v)| postcard::from_bytes(&v).ok().map(|s| (k, s)))
+            .collect();
+        let mut seen = HashMap::new();
+        for (k, v) in store.meta_prefix("seen/")? {
+            if let Ok(b) = <[u8; 8]>::try_from(v.as_slice()) {
+                seen.insert(k["seen/".len()..].to_string(), i64::from_le_bytes(b));
+            }
+        }
+        let mut rejected = BTreeMap::new();
+        for (k, v) in store.meta_prefix("rejected/")? {
+            if let Ok(b) = <[u8; 8]>::try_from(v.as_slice()) {
+                rejected.insert(k["rejected/".len()..].to_string(), u64::from_le_bytes(b));
+            }
+        }
+        let entries = store.entry_count()?;
+        Ok(Engine {
+            unit: cfg.unit,
+            key: cfg.key,
+            store,
+            dir,
+            heads,
+            docs: docs::DocCache::new(cfg.doc_cache),
+            summaries,
+            seen,
+            rejected,
+            entries,
+            school_year: cfg.school_year,
+        })
+    }
+
+    /// The unit this node speaks for.
+    pub fn unit(&self) -> &str {
+        &self.unit
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.key.id()
+    }
+
+    /// The node's key (the transport identity is derived from it).
+    pub fn key(&self) -> &NodeKey {
+        &self.key
+    }
+
+    /// The hierarchy as this node knows it.
+    pub fn directory(&self) -> &Directory {
+        &self.dir
+    }
+
+    /// The school year imports and statistics use.
+    pub fn school_year(&self) -> String {
+        self.school_year
+            .clone()
+            .unwrap_or_else(|| school_year_at(now_ms()))
+    }
+
+    /// Entries held.
+    pub fn entry_count(&self) -> u64 {
+        self.entries
+    }
+
+    /// Authors held.
+    pub fn author_count(&self) -> usize {
+        self.heads.len()
+    }
+
+    /// Rejections by reason key.
+    pub fn rejected(&self) -> &BTreeMap<String, u64> {
+        &self.rejected
+    }
+
+    /// Documents materialised in memory now.
+    pub fn loaded_docs(&self) -> usize {
+        self.docs.len()
+    }
+
+    /// Counts a rejection that happened outside entry validation (frames, handshakes).
+    pub fn count_rejection(&mut self, key: &str) {
+        *self.rejected.entry(key.to_string()).or_default() += 1;
+    }
+
+    /// Latest author timestamp seen from `unit`.
+    pub fn last_seen_ms(&self, unit: &str) -> Option<i64> {
+        self.seen.get(unit).copied()
+    }
+
+    /// Adds certificates received in a handshake. Returns the errors of refused ones.
+    pub fn add_certs(&mut self, certs: Vec<Certificate>) -> Result<Vec<String>> {
+        let mut fresh = Vec::new();
+        let mut errors = Vec::new();
+        for c in certs {
+            match self.dir.insert(c.clone()) {
+                Ok(true) => fresh.push(c),
+                Ok(false) | Err(eduioc_protocol::CertError::Pending(_)) => {}
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if !fresh.is_empty() {
+            let mut txn = self.store.begin_write()?;
+            for c in &fresh {
+                txn.put_cert(&format!("{}/{}", c.body.unit, c.body.version), &c.to_bytes())?;
+            }
+            txn.commit()?;
+        }
+        Ok(errors)
+    }
+
+    /// Validates and commits a page of received entries (wire form), in one transaction.
+    pub fn ingest(&mut self, page: &[Vec<u8>]) -> Result<Ingested> {
+        let mut out = Ingested::default();
+        let mut decoded = Vec::with_capacity(page.len());
+        for (i, raw) in page.iter().enumerate() {
+            match Entry::decode(raw) {
+                Ok(e) => decoded.push((i, e)),
+                Err(e) => out.rejected.push((i, Reject::from(e))),
+            }
+        }
+        let entries: Vec<Entry> = decoded.iter().map(|(_, e)| e.clone()).collect();
+        let sig_ok = eduioc_protocol::entry::verify_all(&entries);
+        let items: Vec<(usize, Entry, bool)> = decoded
+            .into_iter()
+            .zip(sig_ok)
+            .map(|((i, e), ok)| (i, e, ok))
+            .collect();
+        self.commit_entries(items, &mut out)?;
+        out.heights = self.heights_for_page(page);
+        Ok(out)
+    }
+
+    fn commit_entries(&mut self, items: Vec<(usize, Entry, bool)>, out: &mut Ingested) -> Result<()> {
+        let actor = *self.key.id().as_bytes();
+        let mut txn = self.store.begin_write()?;
+        let mut touched_docs = Vec::new();
+        let mut new_heads: HashMap<NodeId, Head> = HashMap::new();
+        let mut appended = 0u64;
+        let mut rejections: Vec<(usize, Reject)> = Vec::new();
+        for (i, entry, sig_ok) in items {
+            let author = entry.author();
+            let head = new_heads.get(&author).or(self.heads.get(&author)).copied();
+            let at_seq = match head {
+                Some(h) if entry.seq() <= h.seq => txn
+                    .entry(author.as_bytes(), entry.seq())?
+                    .and_then(|b| Entry::decode(&b).ok())
+                    .map(|e| e.hash()),
+                _ => None,
+            };
+            let sparse = self
+                .dir
+                .unit_of(&author)
+                .is_some_and(|u| !self.dir.is_ancestor_or_self(&self.unit, u));
+            let log = LogState {
+                head: head.map(|h| (h.seq, h.hash)),
+                at_seq,
+                sparse,
+            };
+            match validate::check(&entry, sig_ok, &self.dir, log) {
+                Ok(Verdict::Duplicate) => {}
+                Ok(Verdict::Append) => {
+                    txn.put_entry(author.as_bytes(), entry.seq(), entry.bytes())?;
+                    let next = match head {
+                        Some(h) if h.seq > entry.seq() => h,
+                        _ => Head { seq: entry.seq(), hash: entry.hash() },
+                    };
+                    txn.set_head(author.as_bytes(), next)?;
+                    new_heads.insert(author, next);
+                    appended += 1;
+                    if !out.appended.contains(&author) {
+                        out.appended.push(author);
+                    }
+                    let unit = self.dir.unit_of(&author).unwrap_or_default().to_string();
+                    let ts = entry.body.timestamp_ms;
+                    let seen = self.seen.entry(unit.clone()).or_insert(ts);
+                    *seen = (*seen).max(ts);
+                    txn.put_meta(&format!("seen/{unit}"), &seen.to_le_bytes())?;
+                    match Self::apply_payload(&mut self.docs, &mut self.dir, &mut self.summaries, actor, &mut txn, &entry, &unit) {
+                        Ok(Some(doc_key)) => touched_docs.push(doc_key),
+                        Ok(None) => {}
+                        Err(e) => {
+                            // Drop what was half-applied in memory; the store is unchanged.
+                            for k in &touched_docs {
+                                self.docs.evict(k);
+                            }
+                            return Err(e);
+                        }
+                    }
+                }
+                Err(reject) => {
+                    if let Reject::Fork(_) = reject {
+                        txn.quarantine(&Quarantined {
+                            author: *author.as_bytes(),
+                            seq: entry.seq(),
+                            reason: reject.to_string(),
+                            bytes: entry.bytes().to_vec(),
+                        })?;
+                    }
+                    rejections.push((i, reject));
+                }
+            }
+        }
+        for (_, r) in out.rejected.iter().chain(rejections.iter()) {
+            *self.rejected.entry(r.key().to_string()).or_default() += 1;
+        }
+        for (k, v) in &self.rejected {
+            txn.put_meta(&format!("rejected/{k}"), &v.to_le_bytes())?;
+        }
+        if let Err(e) = txn.commit() {
+            for k in &touched_docs {
+                self.docs.evict(k);
+            }
+            return Err(e.into());
+        }
+        for (i, r) in &rejections {
+            tracing::warn!(index = i, reason = %r, "entry rejected");
+        }
+        out.rejected.extend(rejections);
+        self.entries += appended;
+        self.heads.extend(new_heads);
+        Ok(())
+    }
+
+    fn heights_of(&self, authors: Vec<NodeId>) -> Vec<(NodeId, u64)> {
+        authors
+            .into_iter()
+            .map(|a| (a, self.heads.get(&a).map_or(0, |h| h.seq)))
+            .collect()
+    }
+
+    /// Heights after commit for every author of a page (including those with nothing new).
+    pub fn heights_for_page(&self, page: &[Vec<u8>]) -> Vec<(NodeId, u64)> {
+        let mut authors: Vec<NodeId> = Vec::new();
+        for raw in page {
+            if let Ok(e) = Entry::decode(raw) {
+                if !authors.contains(&e.author()) {
+                    authors.push(e.author());
+                }
+            }
+        }
+        self.heights_of(authors)
+    }
+
+    /// Applies an appended entry's payload inside the transaction. Returns the key of a
+    /// document it changed.
+    fn apply_payload(
+        docs: &mut docs::DocCache,
+        dir: &mut Directory,
+        summaries: &mut HashMap<String, Summary>,
+        actor: [u8; 32],
+        txn: &mut WriteTxn<'_>,
+        entry: &Entry,
+        unit: &str,
+    ) -> Result<Option<String>> {
+        match &entry.body.payload {
+            Payload::Changes { doc, changes } => {
+                let key = doc.key();
+                                if docs.get(&key).is_none() {
+                    let loaded = load_doc(txn.doc(&key)?, &actor)?;
+                    docs.put(&key, loaded);
+                }
+                let Some(rdoc) = docs.get(&key) else {
+                    return Ok(None);
+                };
+                let mut parsed = Vec::with_capacity(changes.len());
+                for c in changes {
+                    match automerge::Change::from_bytes(c.clone()) {
+                        Ok(ch) => parsed.push(ch),
+                        Err(e) => return Err(Error::Invalid(format!("change: {e}"))),
+                    }
+                }
+                rdoc.apply_changes(parsed)?;
+                let chunk: Vec<u8> = changes.concat();
+                let n = txn.append_doc_chunk(&key, &chunk)?;
+                if n > COMPACT_AFTER_CHUNKS {
+                    let snap = rdoc.save();
+                    txn.put_doc_snapshot(&key, &snap)?;
+                }
+                if let Ok(collection) = doc.collection.parse::<Collection>() {
+                    let summary = eduioc_records::summarize(collection, rdoc);
+                    txn.put_summary(&key, &postcard::to_stdvec(&summary).unwrap_or_default())?;
+                    if collection == Collection::Students {
+                        let digest = digest(rdoc);
+                        txn.put_meta(&format!("idx/{key}"), &postcard::to_stdvec(&digest).unwrap_or_default())?;
+                    }
+                    summaries.insert(key.clone(), summary);
+                }
+                Ok(Some(key))
+            }
+            Payload::Certificate(c) => {
+                match dir.insert(c.clone()) {
+                    Ok(_) => txn.put_cert(&format!("{}/{}", c.body.unit, c.body.version), &c.to_bytes())?,
+                    Err(e) => tracing::warn!(error = %e, "certificate entry refused"),
+                }
+                Ok(None)
+            }
+            Payload::Notification { to_unit, title, body } => {
+                let n = Notice {
+                    id: format!("{unit}/{}", entry.seq()),
+                    from_unit: unit.to_string(),
+                    author: entry.author().to_string(),
+                    seq: entry.seq(),
+                    to_unit: to_unit.clone(),
+                    title: title.clone(),
+                    body: body.clone(),
+                    sent_ms: entry.body.timestamp_ms,
+                };
+                txn.put_meta(&format!("notif/{}", n.id), &postcard::to_stdvec(&n).unwrap_or_default())?;
+                Ok(None)
+            }
+            Payload::Ack { author, seq } => {
+                let from = dir.unit_of(author).unwrap_or("?").to_string();
+                txn.put_meta(
+                    &format!("ack/{from}/{seq}/{unit}"),
+                    &entry.body.timestamp_ms.to_le_bytes(),
+                )?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Signs and commits a new entry of this node's own log.
+    fn append_local(&mut self, payload: Payload) -> Result<Entry> {
+        let head = self.heads.get(&self.key.id()).copied();
+        let entry = Entry::sign(
+            &self.key,
+            head.map_or(1, |h| h.seq + 1),
+            head.map(|h| h.hash),
+            now_ms(),
+            payload,
+        );
+        let mut out = Ingested::default();
+        self.commit_entries(vec![(0, entry.clone(), true)], &mut out)?;
+        if let Some((_, r)) = out.rejected.pop() {
+            return Err(Error::Local(r));
+        }
+        Ok(entry)
+    }
+
+    /// Imports a CSV/XLSX file of `kind` into this school's document for the current
+    /// school year: all or nothing.
+    pub fn import(&mut self, kind: &str, content_type: Option<&str>, body: &[u8]) -> Result<ImportOutcome> {
+        let collection: Collection = kind
+            .parse()
+            .map_err(|_| Error::Invalid(format!("unknown import kind {kind:?}; expected students, staff or classes")))?;
+        if !collection.is_importable() {
+            return Err(Error::Invalid(format!("{kind} cannot be imported")));
+        }
+        if self.dir.level(&self.unit) != Some("school") {
+            return Err(Error::Forbidden(format!(
+                "imports are made at a school's node; {} is a {}",
+                self.unit,
+                self.dir.level(&self.unit).unwrap_or("unit")
+            )));
+        }
+        let rows = eduioc_records::parse_import(collection, content_type, body).map_err(Error::Import)?;
+        self.upsert(collection, &rows)
+    }
+
+    /// Upserts validated rows into this unit's document of `collection` and commits the
+    /// resulting changes as signed entries.
+    pub fn upsert(&mut self, collection: Collection, rows: &[eduioc_records::Row]) -> Result<ImportOutcome> {
+        let doc = DocId {
+            unit: self.unit.clone(),
+            collection: collection.as_str().to_string(),
+            year: self.school_year(),
+        };
+        let key = doc.key();
+        let actor = *self.key.id().as_bytes();
+        if self.docs.get(&key).is_none() {
+            let loaded = load_doc(self.store.doc(&key)?, &actor)?;
+            self.docs.put(&key, loaded);
+        }
+        let (outcome, changes) = {
+            let Some(rdoc) = self.docs.get(&key) else {
+                return Err(Error::Invalid("document cache is empty".into()));
+            };
+            let o = match rdoc.upsert(rows) {
+                Ok(o) => o,
+                Err(e) => {
+                    self.docs.evict(&key);
+                    return Err(e.into());
+                }
+            };
+            let changes: Vec<Vec<u8>> = rdoc
+                .take_local_changes()
+                .into_iter()
+                .map(|mut c| c.bytes().to_vec())
+                .collect();
+            (o, changes)
+        };
+        let mut batch = Vec::new();
+        let mut size = 0;
+        let mut batches = Vec::new();
+        for c in changes {
+            if size + c.len() > MAX_CHANGES_PER_ENTRY && !batch.is_empty() {
+                batches.push(std::mem::take(&mut batch));
+                size = 0;
+            }
+            size += c.len();
+            batch.push(c);
+        }
+        if !batch.is_empty() {
+            batches.push(batch);
+        }
+        for changes in batches {
+            if let Err(e) = self.append_local(Payload::Changes { doc: doc.clone(), changes }) {
+                self.docs.evict(&key);
+                return Err(e);
+            }
+        }
+        Ok(ImportOutcome {
+            inserted: outcome.inserted as usize,
+            updated: outcome.updated as usize,
+        })
+    }
+
+    /// Sends a notification to every node of `to_unit`'s subtree.
+    pub fn notify(&mut self, to_unit: &str, title: &str, body: &str) -> Result<Notice> {
+        if !self.dir.is_ancestor_or_self(&self.unit, to_unit) {
+            return Err(Error::UnknownUnit(to_unit.to_string()));
+        }
+        if title.trim().is_empty() || title.len() > 200 || body.len() > 20_000 {
+            return Err(Error::Invalid(
+                "a notification needs a title (at most 200 bytes) and a body of at most 20,000 bytes".into(),
+            ));
+        }
+        let e = self.append_local(Payload::Notification {
+            to_unit: to_unit.to_string(),
+            title: title.trim().to_string(),
+            body: body.to_string(),
+        })?;
+        Ok(Notice {
+            id: format!("{}/{}", self.unit, e.seq()),
+            from_unit: self.unit.clone(),
+            author: self.key.id().to_string(),
+            seq: e.seq(),
+            to_unit: to_unit.to_string(),
+            title: title.trim().to_string(),
+            body: body.to_string(),
+            sent_ms: e.body.timestamp_ms,
+        })
+    }
+
+    /// Notifications addressed to this node's unit or an ancestor of it (its inbox), and
+    /// those it sent, newest first, with the units that acknowledged reading each.
+    pub fn notifications(&self) -> Result<Vec<(Notice, Vec<String>)>> {
+        let mut out = Vec::new();
+        let acks = self.store.meta_prefix("ack/")?;
+        for (_, v) in self.store.meta_prefix("notif/")? {
+            let Ok(n) = postcard::from_bytes::<Notice>(&v) else { continue };
+            let mine = self.dir.is_ancestor_or_self(&n.to_unit, &self.unit)
+                || self.dir.is_ancestor_or_self(&self.unit, &n.to_unit);
+            if !mine {
+                continue;
+            }
+            let prefix = format!("ack/{}/{}/", n.from_unit, n.seq);
+            let readers = acks
+                .iter()
+                .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_string))
+                .collect();
+            out.push((n, readers));
+        }
+        out.sort_by(|a, b| b.0.sent_ms.cmp(&a.0.sent_ms));
+        Ok(out)
+    }
+
+    /// Marks a notification read here: a signed acknowledgement travelling up.
+    pub fn mark_read(&mut self, id: &str) -> Result<()> {
+        let Some(v) = self.store.meta(&format!("notif/{id}"))? else {
+            return Err(Error::Invalid(format!("no notification {id}")));
+        };
+        let n: Notice = postcard::from_bytes(&v).map_err(|e| Error::Invalid(e.to_string()))?;
+        if self.store.meta(&format!("ack/{}/{}/{}", n.from_unit, n.seq, self.unit))?.is_some() {
+            return Ok(());
+        }
+        let author = NodeId::from_hex(&n.author).ok_or_else(|| Error::Invalid("bad author".into()))?;
+        self.append_local(Payload::Ack { author, seq: n.seq })?;
+        Ok(())
+    }
+
+    /// Entries quarantined as forks.
+    pub fn quarantined(&self) -> Result<Vec<Quarantined>> {
+        Ok(self.store.quarantined()?)
+    }
+
+    /// Loads a document (for record pages and tests).
+    pub fn with_doc<T>(&mut self, doc: &DocId, f: impl FnOnce(&RecordsDoc) -> T) -> Result<Option<T>> {
+        let key = doc.key();
+        if self.docs.get(&key).is_none() {
+            let Some(rec) = self.store.doc(&key)? else {
+                return Ok(None);
+            };
+            let loaded = load_doc(Some(rec), self.key.id().as_bytes())?;
+            self.docs.put(&key, loaded);
+        }
+        Ok(self.docs.get(&key).map(|d| f(d)))
+    }
+
+    /// All per-document summaries held (document key → summary).
+    pub fn summaries(&self) -> &HashMap<String, Summary> {
+        &self.summaries
+    }
+}
+
+fn load_doc(rec: Option<eduioc_store::DocRecord>, actor: &[u8; 32]) -> Result<RecordsDoc> {
+    let Some(rec) = rec else {
+        return Ok(RecordsDoc::new(actor));
+    };
+    let mut doc = if rec.snapshot.is_empty() {
+        RecordsDoc::new(actor)
+    } else {
+        RecordsDoc::load(&rec.snapshot, actor)?
+    };
+    for chunk in &rec.chunks {
+        doc.load_incremental(chunk)?;
+    }
+    Ok(doc)
+}
+
+fn digest(doc: &RecordsDoc) -> Digest {
+    let mut rows = Vec::new();
+    doc.for_each_record(|id, fields| {
+        let s = |k: &str| fields.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let grade = fields.get("grade").and_then(Value::as_int).unwrap_or(0) as u8;
+        rows.push((id.to_string(), s("full_name"), grade, s("class_id"), s("status")));
+    });
+    Digest { rows }
+}
+
+impl LogSource for Engine {
+    fn height(&self, author: &NodeId) -> u64 {
+        self.heads.get(author).map_or(0, |h| h.seq)
+    }
+
+    fn heights(&self) -> Vec<(NodeId, u64)> {
+        self.heads.iter().map(|(a, h)| (*a, h.seq)).collect()
+    }
+
+    fn entries(&self, author: &NodeId, from: u64, max_count: usize, max_bytes: usize) -> Vec<(u64, Vec<u8>)> {
+        match self.store.entries_from(author.as_bytes(), from, max_count, max_bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "reading entries failed");
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// Path of a node's store inside its data directory.
+pub fn store_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("store.redb")
+}

@@ -1,0 +1,177 @@
+//! Statistics of a subtree, summed from the per-document summaries under the current
+//! hierarchy (the `stats` endpoint of the JSON API).
+
+use std::collections::BTreeMap;
+
+use eduioc_protocol::DocId;
+use eduioc_records::Summary;
+use serde::Serialize;
+
+use crate::{Digest, Engine, Error, Result};
+
+/// Enrolled students of a subtree.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StudentStats {
+    /// Students whose status is `enrolled`.
+    pub enrolled: u64,
+    /// Students whose status is `dropped_out`.
+    pub dropped_out: u64,
+    /// Enrolled students per grade (grades with at least one).
+    pub by_grade: BTreeMap<String, u64>,
+    /// Enrolled students per gender.
+    pub by_gender: BTreeMap<String, u64>,
+}
+
+/// Staff of a subtree.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StaffStats {
+    /// Staff whose status is `active`.
+    pub active: u64,
+    /// Active staff whose role is `teacher`.
+    pub teachers: u64,
+}
+
+/// The figures of one unit's subtree, as the `stats` endpoint returns them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stats {
+    /// The unit.
+    pub unit: String,
+    /// When computed (RFC 3339).
+    pub as_of: String,
+    /// School year the figures are for.
+    pub school_year: String,
+    /// School units in the subtree.
+    pub schools: u64,
+    /// Schools whose data this node holds.
+    pub schools_reporting: u64,
+    /// Classes.
+    pub classes: u64,
+    /// Students.
+    pub students: StudentStats,
+    /// Staff.
+    pub staff: StaffStats,
+    /// Enrolled students per teacher (0 without teachers).
+    pub students_per_teacher: f64,
+    /// Freshness: the oldest of the reporting schools' latest data (RFC 3339), if any.
+    pub oldest_data_at: Option<String>,
+}
+
+/// One student found by a look-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StudentHit {
+    /// Student id.
+    pub student_id: String,
+    /// Full name.
+    pub full_name: String,
+    /// Grade.
+    pub grade: u8,
+    /// Class id.
+    pub class_id: String,
+    /// Status.
+    pub status: String,
+    /// School unit id.
+    pub unit: String,
+    /// School name.
+    pub school: String,
+}
+
+pub(crate) fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl Engine {
+    /// The statistics of `unit`'s subtree (this node's unit when `None`).
+    pub fn stats(&self, unit: Option<&str>) -> Result<Stats> {
+        let unit = unit.unwrap_or(&self.unit);
+        if !self.dir.is_ancestor_or_self(&self.unit, unit) {
+            return Err(Error::UnknownUnit(unit.to_string()));
+        }
+        let year = self.school_year();
+        let subtree = self.dir.subtree(unit);
+        let mut total = Summary::default();
+        let mut schools = 0;
+        let mut reporting = 0;
+        let mut oldest: Option<i64> = None;
+        for u in &subtree {
+            let is_school = self.dir.level(u) == Some("school");
+            schools += u64::from(is_school);
+            let mut has = false;
+            for collection in ["students", "staff", "classes"] {
+                let key = DocId {
+                    unit: u.clone(),
+                    collection: collection.into(),
+                    year: year.clone(),
+                }
+                .key();
+                if let Some(s) = self.summaries.get(&key) {
+                    total.add(s);
+                    has = true;
+                }
+            }
+            if has && is_school {
+                reporting += 1;
+                if let Some(t) = self.seen.get(u) {
+                    oldest = Some(oldest.map_or(*t, |o| o.min(*t)));
+                }
+            }
+        }
+        Ok(Stats {
+            unit: unit.to_string(),
+            as_of: rfc3339(crate::now_ms()),
+            school_year: year,
+            schools,
+            schools_reporting: reporting,
+            classes: total.classes,
+            students: StudentStats {
+                enrolled: total.enrolled,
+                dropped_out: total.dropped_out,
+                by_grade: total.by_grade.iter().map(|(g, n)| (g.to_string(), *n)).collect(),
+                by_gender: total.by_gender.clone(),
+            },
+            staff: StaffStats {
+                active: total.staff_active,
+                teachers: total.teachers,
+            },
+            students_per_teacher: total.students_per_teacher(),
+            oldest_data_at: oldest.map(rfc3339),
+        })
+    }
+
+    /// Students of `unit`'s subtree whose id or name matches `q` (accent-insensitive).
+    pub fn search_students(&self, q: &str, unit: Option<&str>, limit: usize) -> Result<Vec<StudentHit>> {
+        let unit = unit.unwrap_or(&self.unit);
+        if !self.dir.is_ancestor_or_self(&self.unit, unit) {
+            return Err(Error::UnknownUnit(unit.to_string()));
+        }
+        let folded = eduioc_records::fold(q);
+        if folded.is_empty() {
+            return Err(Error::Invalid("the query q must not be empty".into()));
+        }
+        let year = self.school_year();
+        let mut hits = Vec::new();
+        for u in self.dir.subtree(unit) {
+            let key = format!("idx/{}", DocId { unit: u.clone(), collection: "students".into(), year: year.clone() }.key());
+            let Some(raw) = self.store.meta(&key)? else { continue };
+            let Ok(d) = postcard::from_bytes::<Digest>(&raw) else { continue };
+            for (id, name, grade, class_id, status) in d.rows {
+                if eduioc_records::matches(&folded, &id, &name) {
+                    hits.push(StudentHit {
+                        student_id: id,
+                        full_name: name,
+                        grade,
+                        class_id,
+                        status,
+                        unit: u.clone(),
+                        school: self.dir.name(&u).unwrap_or_default().to_string(),
+                    });
+                    if hits.len() >= limit {
+                        return Ok(hits);
+                    }
+                }
+            }
+        }
+        Ok(hits)
+    }
+}

@@ -1,0 +1,99 @@
+//! Length-prefixed frames on a libp2p stream: `u32` big-endian length, then the frame.
+//!
+//! The codec only enforces the size bound; decoding happens in the event loop, where a
+//! malformed frame can be attributed to its peer, counted and answered.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use eduioc_protocol::wire::MAX_FRAME_BYTES;
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use libp2p::StreamProtocol;
+
+/// The sync protocol's name.
+pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/eduioc/sync/1");
+
+/// Bytes that crossed the wire, both directions, frames and length prefixes included.
+#[derive(Debug, Default)]
+pub struct WireCounters {
+    /// Bytes written.
+    pub sent: AtomicU64,
+    /// Bytes read.
+    pub received: AtomicU64,
+}
+
+/// The request-response codec of the sync protocol.
+#[derive(Debug, Clone, Default)]
+pub struct FrameCodec {
+    pub(crate) counters: Arc<WireCounters>,
+}
+
+impl FrameCodec {
+    /// A codec counting into `counters`.
+    pub fn new(counters: Arc<WireCounters>) -> FrameCodec {
+        FrameCodec { counters }
+    }
+}
+
+/// Marks an oversized frame so the event loop can count it as such.
+pub(crate) const OVERSIZED: &str = "oversized frame";
+
+async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, counters: &WireCounters) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{OVERSIZED}: {len} bytes exceeds the limit of {MAX_FRAME_BYTES}"),
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    counters.received.fetch_add(4 + len as u64, Ordering::Relaxed);
+    Ok(buf)
+}
+
+async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, frame: &[u8], counters: &WireCounters) -> io::Result<()> {
+    let len = u32::try_from(frame.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
+    io.write_all(&len.to_be_bytes()).await?;
+    io.write_all(frame).await?;
+    io.flush().await?;
+    counters.sent.fetch_add(4 + frame.len() as u64, Ordering::Relaxed);
+    Ok(())
+}
+
+impl libp2p::request_response::Codec for FrameCodec {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io, &self.counters).await
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io, &self.counters).await
+    }
+
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: Vec<u8>) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &req, &self.counters).await
+    }
+
+    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: Vec<u8>) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &res, &self.counters).await
+    }
+}

@@ -1,0 +1,1239 @@
+//! Parsing and validation of imported CSV and XLSX files.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io::Cursor;
+
+use calamine::{DataRef, Reader, Xlsx};
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::search::fold;
+use crate::Collection;
+
+/// The content type of XLSX files.
+pub const XLSX_CONTENT_TYPE: &str =
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+/// The largest file [`parse_import`] accepts, in bytes (50 MiB).
+pub const MAX_IMPORT_BYTES: usize = 50 * 1024 * 1024;
+/// The most data rows [`parse_import`] accepts in one file.
+pub const MAX_IMPORT_ROWS: usize = 200_000;
+/// At most this many errors are reported for one file.
+pub const MAX_IMPORT_ERRORS: usize = 1000;
+
+/// Cells beyond this column index are not kept (only reported).
+const MAX_COLUMNS: usize = 1024;
+const MAX_ID_CHARS: usize = 64;
+const MAX_TEXT_CHARS: usize = 200;
+const FIRST_YEAR: i32 = 1900;
+
+/// A scalar field value as stored in a records document.
+///
+/// Serialised untagged: a JSON string or a JSON integer.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// Text (ids, names, codes such as `M` or `enrolled`, dates `YYYY-MM-DD`).
+    Str(String),
+    /// A whole number (grades).
+    Int(i64),
+}
+
+impl Value {
+    /// The text, if this is a [`Value::Str`].
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            Value::Int(_) => None,
+        }
+    }
+
+    /// The number, if this is a [`Value::Int`].
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            Value::Str(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Str(s) => f.write_str(s),
+            Value::Int(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+/// One validated, normalised row of an import.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Row {
+    /// The record id (the value of the id column, e.g. `student_id`).
+    pub id: String,
+    /// Every other column, keyed by column name, with normalised values:
+    /// `grade` is a [`Value::Int`], everything else a [`Value::Str`] (dates as
+    /// `YYYY-MM-DD`, codes in English, an empty optional id as `""`).
+    pub fields: BTreeMap<String, Value>,
+}
+
+/// One problem found in an imported file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowError {
+    /// 1 for the first data row; 0 for the header row or the file as a whole.
+    pub row: usize,
+    /// The column the problem is in (empty when it concerns the whole file).
+    pub column: String,
+    /// A short English sentence naming the bad value.
+    pub message: String,
+}
+
+/// Every problem found in a rejected import (at most [`MAX_IMPORT_ERRORS`]).
+/// Serialises as `{"errors":[{"row":N,"column":"...","message":"..."}]}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportErrors {
+    /// The problems, in file order.
+    pub errors: Vec<RowError>,
+}
+
+impl fmt::Display for ImportErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.errors.len();
+        write!(f, "{n} problem{}", if n == 1 { "" } else { "s" })?;
+        if let Some(e) = self.errors.first() {
+            write!(f, "; first: row {}", e.row)?;
+            if !e.column.is_empty() {
+                write!(f, ", column {}", e.column)?;
+            }
+            write!(f, ": {}", e.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// How a column is validated and normalised.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Id,
+    OptionalId,
+    Name,
+    Text,
+    Gender,
+    BirthDate,
+    Grade,
+    StudentStatus,
+    StaffStatus,
+    Role,
+    Qualification,
+}
+
+const STUDENTS: &[(&str, Kind)] = &[
+    ("student_id", Kind::Id),
+    ("full_name", Kind::Name),
+    ("gender", Kind::Gender),
+    ("birth_date", Kind::BirthDate),
+    ("grade", Kind::Grade),
+    ("class_id", Kind::Id),
+    ("ethnicity", Kind::Text),
+    ("status", Kind::StudentStatus),
+];
+const STAFF: &[(&str, Kind)] = &[
+    ("staff_id", Kind::Id),
+    ("full_name", Kind::Name),
+    ("gender", Kind::Gender),
+    ("birth_date", Kind::BirthDate),
+    ("role", Kind::Role),
+    ("qualification", Kind::Qualification),
+    ("status", Kind::StaffStatus),
+];
+const CLASSES: &[(&str, Kind)] = &[
+    ("class_id", Kind::Id),
+    ("name", Kind::Name),
+    ("grade", Kind::Grade),
+    ("homeroom_staff_id", Kind::OptionalId),
+];
+
+const STUDENT_COLUMNS: &[&str] = &[
+    "student_id",
+    "full_name",
+    "gender",
+    "birth_date",
+    "grade",
+    "class_id",
+    "ethnicity",
+    "status",
+];
+const STAFF_COLUMNS: &[&str] = &[
+    "staff_id",
+    "full_name",
+    "gender",
+    "birth_date",
+    "role",
+    "qualification",
+    "status",
+];
+const CLASS_COLUMNS: &[&str] = &["class_id", "name", "grade", "homeroom_staff_id"];
+
+fn spec(collection: Collection) -> &'static [(&'static str, Kind)] {
+    match collection {
+        Collection::Students => STUDENTS,
+        Collection::Staff => STAFF,
+        Collection::Classes => CLASSES,
+        Collection::Profile => &[],
+    }
+}
+
+pub(crate) fn columns(collection: Collection) -> &'static [&'static str] {
+    match collection {
+        Collection::Students => STUDENT_COLUMNS,
+        Collection::Staff => STAFF_COLUMNS,
+        Collection::Classes => CLASS_COLUMNS,
+        Collection::Profile => &[],
+    }
+}
+
+/// Parses an uploaded file into validated rows, all or nothing.
+///
+/// The file is read as XLSX (first worksheet) when `content_type` is
+/// [`XLSX_CONTENT_TYPE`] or the body starts with the zip signature, otherwise
+/// as UTF-8 CSV with a header row. Column order is free; a UTF-8 BOM, CRLF line
+/// ends, surrounding whitespace and blank rows are tolerated. Values are
+/// checked and normalised as the CONTRACT describes (see [`Row`]).
+///
+/// On any problem, every problem found (up to [`MAX_IMPORT_ERRORS`]) is
+/// returned and no row is. Row 1 is the first data row; header and whole-file
+/// problems use row 0. Files over [`MAX_IMPORT_BYTES`] or with more than
+/// [`MAX_IMPORT_ROWS`] data rows are refused.
+pub fn parse_import(
+    collection: Collection,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Vec<Row>, ImportErrors> {
+    let mut imp = Importer::new(collection);
+    if !collection.is_importable() {
+        imp.error(
+            0,
+            "",
+            format!(
+                "{} cannot be imported; import students, staff or classes",
+                collection.as_str()
+            ),
+        );
+    } else if body.len() > MAX_IMPORT_BYTES {
+        imp.error(
+            0,
+            "",
+            format!(
+                "the file is {} MiB; the largest accepted file is 50 MiB, split it into smaller files",
+                body.len().div_ceil(1024 * 1024)
+            ),
+        );
+    } else if is_xlsx(content_type, body) {
+        read_xlsx(body, &mut imp);
+    } else if body.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        imp.error(
+            0,
+            "",
+            "this looks like an old Excel .xls file; save it as .xlsx or as CSV UTF-8".to_owned(),
+        );
+    } else {
+        read_csv(body, &mut imp);
+    }
+    imp.finish()
+}
+
+fn is_xlsx(content_type: Option<&str>, body: &[u8]) -> bool {
+    let by_type = content_type
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|ct| ct.trim().eq_ignore_ascii_case(XLSX_CONTENT_TYPE));
+    by_type || body.starts_with(b"PK\x03\x04")
+}
+
+/// A cell's text, or a message saying why it cannot be read.
+type Cell = Result<String, String>;
+
+fn cell_is_blank(cell: &Cell) -> bool {
+    matches!(cell, Ok(s) if s.trim().is_empty())
+}
+
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
+struct Importer {
+    collection: Collection,
+    spec: &'static [(&'static str, Kind)],
+    /// Source column index -> index into `spec` (None: ignored column).
+    map: Vec<Option<usize>>,
+    /// File position of the header row, once seen.
+    header_pos: Option<usize>,
+    header_ok: bool,
+    errors: Vec<RowError>,
+    rows: Vec<Row>,
+    /// Record id -> the data row it was first seen on.
+    seen: HashMap<String, usize>,
+    data_rows: usize,
+    latest_birth_date: NaiveDate,
+}
+
+impl Importer {
+    fn new(collection: Collection) -> Self {
+        // One day of slack so a date entered in Vietnam (UTC+7) is never "future".
+        let today = chrono::Utc::now().date_naive();
+        Importer {
+            collection,
+            spec: spec(collection),
+            map: Vec::new(),
+            header_pos: None,
+            header_ok: false,
+            errors: Vec::new(),
+            rows: Vec::new(),
+            seen: HashMap::new(),
+            data_rows: 0,
+            latest_birth_date: today.succ_opt().unwrap_or(today),
+        }
+    }
+
+    /// Records an error; returns `Flow::Stop` once the cap is reached.
+    fn error(&mut self, row: usize, column: &str, message: String) -> Flow {
+        if self.errors.len() < MAX_IMPORT_ERRORS {
+            self.errors.push(RowError {
+                row,
+                column: column.to_owned(),
+                message,
+            });
+        }
+        if self.errors.len() >= MAX_IMPORT_ERRORS {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+
+    fn expected_columns(&self) -> String {
+        columns(self.collection).join(",")
+    }
+
+    /// Feeds one row of the file. `pos` is its position in the file (CSV
+    /// record number or worksheet row index); cells are `(column index, cell)`.
+    fn feed(&mut self, pos: usize, cells: Vec<(usize, Cell)>) -> Flow {
+        match self.header_pos {
+            None => {
+                if cells.iter().all(|(_, c)| cell_is_blank(c)) {
+                    return Flow::Continue;
+                }
+                self.header_pos = Some(pos);
+                self.header(cells);
+                if self.header_ok {
+                    Flow::Continue
+                } else {
+                    Flow::Stop
+                }
+            }
+            Some(h) => self.row(pos.saturating_sub(h), cells),
+        }
+    }
+
+    fn header(&mut self, cells: Vec<(usize, Cell)>) {
+        let mut found = vec![false; self.spec.len()];
+        let mut clean = true;
+        for (col, cell) in cells {
+            let name = match cell {
+                Ok(s) => s.trim().trim_start_matches('\u{feff}').trim().to_lowercase(),
+                Err(msg) => {
+                    self.error(0, &format!("column {}", col + 1), msg);
+                    clean = false;
+                    continue;
+                }
+            };
+            if name.is_empty() {
+                continue;
+            }
+            match self.spec.iter().position(|(n, _)| *n == name) {
+                Some(idx) if found[idx] => {
+                    self.error(0, &name, format!("column {name} appears more than once"));
+                    clean = false;
+                }
+                Some(idx) => {
+                    found[idx] = true;
+                    if self.map.len() <= col {
+                        self.map.resize(col + 1, None);
+                    }
+                    self.map[col] = Some(idx);
+                }
+                None => {
+                    let mut message = format!(
+                        "unknown column {}; expected columns: {}",
+                        quote(&name),
+                        self.expected_columns()
+                    );
+                    if name.contains(';') || name.contains('\t') {
+                        message.push_str(" (the file must be separated by commas)");
+                    }
+                    self.error(0, &name, message);
+                    clean = false;
+                }
+            }
+        }
+        for (idx, (name, _)) in self.spec.iter().enumerate() {
+            if !found[idx] {
+                let message = format!(
+                    "column {name} is missing; expected columns: {}",
+                    self.expected_columns()
+                );
+                self.error(0, name, message);
+                clean = false;
+            }
+        }
+        self.header_ok = clean;
+    }
+
+    fn row(&mut self, row: usize, cells: Vec<(usize, Cell)>) -> Flow {
+        let mut values: Vec<Option<Cell>> = vec![None; self.spec.len()];
+        let mut stray: Option<usize> = None;
+        let mut blank = true;
+        for (col, cell) in cells {
+            let is_blank = cell_is_blank(&cell);
+            blank &= is_blank;
+            match self.map.get(col).copied().flatten() {
+                Some(idx) => values[idx] = Some(cell),
+                None if !is_blank && stray.is_none() => stray = Some(col),
+                None => {}
+            }
+        }
+        if blank {
+            return Flow::Continue;
+        }
+        self.data_rows += 1;
+        if self.data_rows > MAX_IMPORT_ROWS {
+            self.error(
+                row,
+                "",
+                format!(
+                    "the file has more than {MAX_IMPORT_ROWS} data rows; split it into smaller files"
+                ),
+            );
+            return Flow::Stop;
+        }
+        let errors_before = self.errors.len();
+        if let Some(col) = stray {
+            let flow = self.error(
+                row,
+                &format!("column {}", col + 1),
+                format!(
+                    "this row has a value in column {}, which has no header",
+                    col + 1
+                ),
+            );
+            if flow == Flow::Stop {
+                return flow;
+            }
+        }
+        let mut id = None;
+        let mut fields = BTreeMap::new();
+        for (idx, cell) in values.into_iter().enumerate() {
+            let (name, kind) = self.spec[idx];
+            let result = match cell {
+                None => validate(kind, name, "", self.latest_birth_date),
+                Some(Ok(s)) => validate(kind, name, s.trim(), self.latest_birth_date),
+                Some(Err(msg)) => Err(msg),
+            };
+            match result {
+                Ok(v) if idx == 0 => id = Some(v.to_string()),
+                Ok(v) => {
+                    fields.insert(name.to_owned(), v);
+                }
+                Err(msg) => {
+                    if self.error(row, name, msg) == Flow::Stop {
+                        return Flow::Stop;
+                    }
+                }
+            }
+        }
+        if let Some(id) = id {
+            if let Some(first) = self.seen.get(&id) {
+                let (name, _) = self.spec[0];
+                let message = format!("{name} {} is already used on row {first}", quote(&id));
+                if self.error(row, name, message) == Flow::Stop {
+                    return Flow::Stop;
+                }
+            } else {
+                self.seen.insert(id.clone(), row);
+                if self.errors.len() == errors_before && self.errors.is_empty() {
+                    self.rows.push(Row { id, fields });
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    fn finish(mut self) -> Result<Vec<Row>, ImportErrors> {
+        if self.errors.is_empty() && self.header_pos.is_none() {
+            let message = format!(
+                "the file is empty; the first row must name the columns: {}",
+                self.expected_columns()
+            );
+            self.error(0, "", message);
+        }
+        if self.errors.is_empty() {
+            Ok(self.rows)
+        } else {
+            Err(ImportErrors {
+                errors: self.errors,
+            })
+        }
+    }
+}
+
+fn read_csv(body: &[u8], imp: &mut Importer) {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(body);
+    let mut record = csv::ByteRecord::new();
+    let mut pos = 0usize;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => return,
+            Ok(true) => {}
+            Err(e) => {
+                let row = imp.header_pos.map_or(0, |h| (pos + 1).saturating_sub(h));
+                imp.error(row, "", format!("the file could not be read as CSV: {e}"));
+                return;
+            }
+        }
+        let cells = record
+            .iter()
+            .enumerate()
+            .take(MAX_COLUMNS)
+            .map(|(i, field)| {
+                let cell = std::str::from_utf8(field).map(str::to_owned).map_err(|_| {
+                    "this cell is not valid UTF-8 text; save the file as \"CSV UTF-8\"".to_owned()
+                });
+                (i, cell)
+            })
+            .collect();
+        if imp.feed(pos, cells) == Flow::Stop {
+            return;
+        }
+        pos += 1;
+    }
+}
+
+fn read_xlsx(body: &[u8], imp: &mut Importer) {
+    let mut workbook = match Xlsx::new(Cursor::new(body)) {
+        Ok(w) => w,
+        Err(e) => {
+            imp.error(0, "", format!("the XLSX file could not be read: {e}"));
+            return;
+        }
+    };
+    let Some(sheet) = workbook.sheet_names().into_iter().next() else {
+        imp.error(0, "", "the XLSX file has no worksheet".to_owned());
+        return;
+    };
+    let mut reader = match workbook.worksheet_cells_reader(&sheet) {
+        Ok(r) => r,
+        Err(e) => {
+            imp.error(0, "", format!("the XLSX worksheet could not be read: {e}"));
+            return;
+        }
+    };
+    let mut current: Option<u32> = None;
+    let mut cells: Vec<(usize, Cell)> = Vec::new();
+    loop {
+        match reader.next_cell() {
+            Ok(Some(cell)) => {
+                let (row, col) = cell.get_position();
+                if current != Some(row) {
+                    if let Some(prev) = current {
+                        if imp.feed(prev as usize, std::mem::take(&mut cells)) == Flow::Stop {
+                            return;
+                        }
+                    }
+                    current = Some(row);
+                }
+                let col = col as usize;
+                let value = xlsx_cell(cell.get_value());
+                // Keep the header-width cells plus, beyond that, only the first non-blank one.
+                if col < MAX_COLUMNS
+                    || (!cell_is_blank(&value) && cells.iter().all(|(c, _)| *c < MAX_COLUMNS))
+                {
+                    cells.push((col, value));
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let row = match (imp.header_pos, current) {
+                    (Some(h), Some(r)) => (r as usize).saturating_sub(h),
+                    _ => 0,
+                };
+                imp.error(
+                    row,
+                    "",
+                    format!("the XLSX worksheet could not be read: {e}"),
+                );
+                return;
+            }
+        }
+    }
+    if let Some(prev) = current {
+        imp.feed(prev as usize, cells);
+    }
+}
+
+/// The text of a worksheet cell: whole numbers without a decimal part, dates
+/// as `YYYY-MM-DD`.
+fn xlsx_cell(value: &DataRef<'_>) -> Cell {
+    Ok(match value {
+        DataRef::Empty => String::new(),
+        DataRef::String(s) => s.clone(),
+        DataRef::SharedString(s) => (*s).to_owned(),
+        DataRef::Int(i) => i.to_string(),
+        DataRef::Float(f) => number_text(*f),
+        DataRef::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_owned(),
+        DataRef::DateTime(dt) if dt.is_datetime() => {
+            let (y, m, d, ..) = dt.to_ymd_hms_milli();
+            format!("{y:04}-{m:02}-{d:02}")
+        }
+        DataRef::DateTime(dt) => number_text(dt.as_f64()),
+        DataRef::DateTimeIso(s) => match s.get(..10) {
+            Some(date) if s.len() == 10 || s[10..].starts_with('T') => date.to_owned(),
+            _ => s.clone(),
+        },
+        DataRef::DurationIso(s) => s.clone(),
+        DataRef::Error(e) => {
+            return Err(format!(
+                "this cell holds a spreadsheet error ({e}); enter a value"
+            ))
+        }
+    })
+}
+
+fn number_text(f: f64) -> String {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else {
+        f.to_string()
+    }
+}
+
+/// Quotes a value for a message: in double quotes, control characters
+/// escaped, long values shortened.
+fn quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for (i, c) in s.chars().enumerate() {
+        if i == 80 {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Lookup key for coded values: folded, spaces and hyphens as underscores.
+fn code_key(s: &str) -> String {
+    fold(s).replace([' ', '-'], "_")
+}
+
+fn validate(kind: Kind, column: &str, raw: &str, latest: NaiveDate) -> Result<Value, String> {
+    match kind {
+        Kind::Id => id(column, raw, false),
+        Kind::OptionalId => id(column, raw, true),
+        Kind::Name => text(column, raw, MAX_TEXT_CHARS),
+        Kind::Text => text(column, raw, MAX_TEXT_CHARS),
+        Kind::Gender => code(
+            raw,
+            &[("m", "M"), ("f", "F"), ("nam", "M"), ("nu", "F")],
+            || format!("gender must be M or F (or Nam, Nữ), got {}", quote(raw)),
+        ),
+        Kind::BirthDate => birth_date(raw, latest),
+        Kind::Grade => grade(raw),
+        Kind::StudentStatus => code(
+            raw,
+            &[
+                ("enrolled", "enrolled"),
+                ("dropped_out", "dropped_out"),
+                ("transferred_out", "transferred_out"),
+                ("graduated", "graduated"),
+                ("dang_hoc", "enrolled"),
+                ("bo_hoc", "dropped_out"),
+                ("chuyen_di", "transferred_out"),
+                ("tot_nghiep", "graduated"),
+            ],
+            || {
+                format!(
+                    "status must be enrolled, dropped_out, transferred_out or graduated \
+                     (or Đang học, Bỏ học, Chuyển đi, Tốt nghiệp), got {}",
+                    quote(raw)
+                )
+            },
+        ),
+        Kind::StaffStatus => code(raw, &[("active", "active"), ("left", "left")], || {
+            format!("status must be active or left, got {}", quote(raw))
+        }),
+        Kind::Role => code(
+            raw,
+            &[
+                ("teacher", "teacher"),
+                ("manager", "manager"),
+                ("support", "support"),
+            ],
+            || {
+                format!(
+                    "role must be teacher, manager or support, got {}",
+                    quote(raw)
+                )
+            },
+        ),
+        Kind::Qualification => code(
+            raw,
+            &[
+                ("below_standard", "below_standard"),
+                ("college", "college"),
+                ("bachelor", "bachelor"),
+                ("master", "master"),
+                ("doctor", "doctor"),
+            ],
+            || {
+                format!(
+                    "qualification must be below_standard, college, bachelor, master or doctor, got {}",
+                    quote(raw)
+                )
+            },
+        ),
+    }
+}
+
+fn id(column: &str, raw: &str, optional: bool) -> Result<Value, String> {
+    let s: String = raw.nfc().collect();
+    if s.is_empty() && !optional {
+        return Err(format!("{column} is empty; every row needs one"));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(format!(
+            "{column} must not contain control characters, got {}",
+            quote(&s)
+        ));
+    }
+    if s.chars().count() > MAX_ID_CHARS {
+        return Err(format!(
+            "{column} must be at most {MAX_ID_CHARS} characters, got {}",
+            quote(&s)
+        ));
+    }
+    Ok(Value::Str(s))
+}
+
+fn text(column: &str, raw: &str, max: usize) -> Result<Value, String> {
+    let s: String = raw.nfc().collect();
+    if s.is_empty() {
+        return Err(format!("{column} is empty"));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(format!(
+            "{column} must not contain control characters, got {}",
+            quote(&s)
+        ));
+    }
+    if s.chars().count() > max {
+        return Err(format!(
+            "{column} must be at most {max} characters, got {}",
+            quote(&s)
+        ));
+    }
+    Ok(Value::Str(s))
+}
+
+fn code(
+    raw: &str,
+    table: &[(&str, &'static str)],
+    message: impl FnOnce() -> String,
+) -> Result<Value, String> {
+    let key = code_key(raw);
+    table
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| Value::Str((*v).to_owned()))
+        .ok_or_else(message)
+}
+
+fn grade(raw: &str) -> Result<Value, String> {
+    // Accept "5" and, from spreadsheets saved as text, "5.0".
+    let whole = match raw.split_once('.') {
+        Some((int, frac)) if !frac.is_empty() && frac.bytes().all(|b| b == b'0') => int,
+        _ => raw,
+    };
+    match whole.parse::<i64>() {
+        Ok(g) if (1..=12).contains(&g) && whole.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(Value::Int(g))
+        }
+        _ => Err(format!(
+            "grade must be a whole number from 1 to 12, got {}",
+            quote(raw)
+        )),
+    }
+}
+
+fn birth_date(raw: &str, latest: NaiveDate) -> Result<Value, String> {
+    let shape = || {
+        format!(
+            "birth_date must be a date written YYYY-MM-DD or DD/MM/YYYY, got {}",
+            quote(raw)
+        )
+    };
+    let digits = |s: &str, min: usize, max: usize| -> Option<u32> {
+        if (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
+            s.parse().ok()
+        } else {
+            None
+        }
+    };
+    let parts: Vec<&str> = if raw.contains('-') {
+        raw.split('-').collect()
+    } else {
+        raw.split('/').collect()
+    };
+    let (y, m, d) = match parts.as_slice() {
+        [y, m, d] if raw.contains('-') => (digits(y, 4, 4), digits(m, 1, 2), digits(d, 1, 2)),
+        [d, m, y] if raw.contains('/') => (digits(y, 4, 4), digits(m, 1, 2), digits(d, 1, 2)),
+        _ => return Err(shape()),
+    };
+    let (Some(y), Some(m), Some(d)) = (y, m, d) else {
+        return Err(shape());
+    };
+    let Some(date) = i32::try_from(y)
+        .ok()
+        .and_then(|y| NaiveDate::from_ymd_opt(y, m, d))
+    else {
+        return Err(format!(
+            "birth_date {} is not a real calendar date",
+            quote(raw)
+        ));
+    };
+    if date.year() < FIRST_YEAR || date > latest {
+        return Err(format!(
+            "birth_date {} must be between {FIRST_YEAR}-01-01 and today",
+            quote(raw)
+        ));
+    }
+    Ok(Value::Str(date.format("%Y-%m-%d").to_string()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const STUDENT_HEADER: &str =
+        "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status";
+
+    fn students(body: &str) -> Result<Vec<Row>, ImportErrors> {
+        parse_import(Collection::Students, Some("text/csv"), body.as_bytes())
+    }
+
+    fn errors(body: &str) -> Vec<RowError> {
+        students(body).unwrap_err().errors
+    }
+
+    fn s(v: &str) -> Value {
+        Value::Str(v.to_owned())
+    }
+
+    #[test]
+    fn valid_students_with_every_alias() {
+        let nfd_nu: String = "Nữ".nfd().collect();
+        let body = format!(
+            "{STUDENT_HEADER}\n\
+             HS001,Nguyễn Văn An,M,2014-09-05,5,5A,Kinh,enrolled\n\
+             HS002,Trần Thị Bình,F,05/09/2014,5,5A,Tày,dropped_out\n\
+             HS003,Lò Văn Páo,Nam,1/2/2013,6,6B,Thái,transferred_out\n\
+             HS004,Đặng Thị Hoa,nữ,2010-01-31,9,9A,Khmer,graduated\n\
+             HS005,Phạm Minh Đức,NAM,2014-03-01,5,5A,Kinh,Đang học\n\
+             HS006,Vũ Thị Lan,{nfd_nu},2014-03-02,5,5B,Kinh,bỏ học\n\
+             HS007,Hoàng Văn Cường,m,2014-03-03,5,5B,Kinh,CHUYỂN ĐI\n\
+             HS008,Bùi Thị Mai,f,2009-03-04,12,12A,Mường,Tốt nghiệp\n"
+        );
+        let rows = students(&body).unwrap();
+        assert_eq!(rows.len(), 8);
+        let r0 = &rows[0];
+        assert_eq!(r0.id, "HS001");
+        assert!(!r0.fields.contains_key("student_id"));
+        assert_eq!(r0.fields["full_name"], s("Nguyễn Văn An"));
+        assert_eq!(r0.fields["grade"], Value::Int(5));
+        assert_eq!(r0.fields["birth_date"], s("2014-09-05"));
+        assert_eq!(r0.fields["class_id"], s("5A"));
+        assert_eq!(rows[1].fields["birth_date"], s("2014-09-05"));
+        assert_eq!(rows[2].fields["birth_date"], s("2013-02-01"));
+        let genders: Vec<_> = rows.iter().map(|r| r.fields["gender"].clone()).collect();
+        assert_eq!(
+            genders,
+            ["M", "F", "M", "F", "M", "F", "M", "F"].map(s).to_vec()
+        );
+        let statuses: Vec<_> = rows.iter().map(|r| r.fields["status"].clone()).collect();
+        assert_eq!(
+            statuses,
+            [
+                "enrolled",
+                "dropped_out",
+                "transferred_out",
+                "graduated",
+                "enrolled",
+                "dropped_out",
+                "transferred_out",
+                "graduated"
+            ]
+            .map(s)
+            .to_vec()
+        );
+        assert_eq!(rows[7].fields["ethnicity"], s("Mường"));
+    }
+
+    #[test]
+    fn valid_staff_and_classes() {
+        let staff = "staff_id,full_name,gender,birth_date,role,qualification,status\n\
+                     GV01,Nguyễn Thị Hạnh,Nữ,1985-04-12,teacher,bachelor,active\n\
+                     GV02,Lê Văn Tám,M,12/11/1970,Manager,master,left\n\
+                     NV01,Trịnh Văn Bảo,M,1990-01-01,support,below_standard,ACTIVE\n\
+                     GV03,Đỗ Thu Hà,F,1992-02-02,teacher,college,active\n\
+                     GV04,Mai Anh,F,1980-02-29,teacher,doctor,active\n";
+        let rows = parse_import(Collection::Staff, None, staff.as_bytes()).unwrap();
+        assert_eq!(rows.len(), 5);
+        assert_eq!(rows[1].fields["role"], s("manager"));
+        assert_eq!(rows[1].fields["status"], s("left"));
+        assert_eq!(rows[2].fields["status"], s("active"));
+        assert_eq!(rows[4].fields["birth_date"], s("1980-02-29"));
+
+        let classes = "grade,class_id,homeroom_staff_id,name\n\
+                       5,5A,GV01,Lớp 5A\n\
+                       6,6B,,Lớp 6B\n";
+        let rows = parse_import(Collection::Classes, None, classes.as_bytes()).unwrap();
+        assert_eq!(rows[0].id, "5A");
+        assert_eq!(rows[0].fields["homeroom_staff_id"], s("GV01"));
+        assert_eq!(rows[1].fields["homeroom_staff_id"], s(""));
+        assert_eq!(rows[1].fields["grade"], Value::Int(6));
+    }
+
+    #[test]
+    fn bad_values_name_row_and_column() {
+        let body = format!(
+            "{STUDENT_HEADER}\n\
+             HS001,Nguyễn Văn An,M,2014-09-05,5,5A,Kinh,enrolled\n\
+             HS002,Trần Thị Bình,X,2014-09-05,5,5A,Kinh,enrolled\n\
+             HS003,Lò Văn Páo,M,2014-02-30,5,5A,Kinh,enrolled\n\
+             HS004,Đặng Thị Hoa,F,2014-09-05,13,5A,Kinh,enrolled\n\
+             HS005,Phạm Minh Đức,M,2014-09-05,5,5A,Kinh,absent\n\
+             ,Vũ Thị Lan,F,2014-09-05,5,5A,Kinh,enrolled\n\
+             HS007,,F,2014-09-05,5,5A,Kinh,enrolled\n\
+             HS008,Bùi Thị Mai,F,2014/09/05,5,5A,,enrolled\n\
+             HS009,Hồ Văn Nam,M,3000-01-01,0,5A,Kinh,enrolled\n\
+             HS010,Lý Thị Na,F,1899-12-31,five,,Kinh,enrolled\n"
+        );
+        let errs = errors(&body);
+        let got: Vec<(usize, &str)> = errs.iter().map(|e| (e.row, e.column.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (2, "gender"),
+                (3, "birth_date"),
+                (4, "grade"),
+                (5, "status"),
+                (6, "student_id"),
+                (7, "full_name"),
+                (8, "birth_date"),
+                (8, "ethnicity"),
+                (9, "birth_date"),
+                (9, "grade"),
+                (10, "birth_date"),
+                (10, "grade"),
+                (10, "class_id"),
+            ]
+        );
+        assert_eq!(
+            errs[2].message,
+            "grade must be a whole number from 1 to 12, got \"13\""
+        );
+        assert!(errs[0].message.contains("\"X\""), "{}", errs[0].message);
+        assert!(errs[1].message.contains("not a real calendar date"));
+        assert!(errs[3].message.contains("\"absent\""));
+    }
+
+    #[test]
+    fn bad_staff_values() {
+        let body = "staff_id,full_name,gender,birth_date,role,qualification,status\n\
+                    GV01,A,F,1985-04-12,principal,phd,retired\n";
+        let errs = parse_import(Collection::Staff, None, body.as_bytes())
+            .unwrap_err()
+            .errors;
+        let cols: Vec<&str> = errs.iter().map(|e| e.column.as_str()).collect();
+        assert_eq!(cols, ["role", "qualification", "status"]);
+        assert!(errs.iter().all(|e| e.row == 1));
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        let long = "X".repeat(65);
+        let body = format!(
+            "{STUDENT_HEADER}\n\
+             {long},A,M,2014-09-05,5,5A,Kinh,enrolled\n\
+             \"HS\u{7}2\",A,M,2014-09-05,5,5A,Kinh,enrolled\n\
+             \"  HS3  \",A,M,2014-09-05,5,5A,Kinh,enrolled\n"
+        );
+        let errs = errors(&body);
+        assert_eq!(errs.len(), 2);
+        assert_eq!((errs[0].row, errs[0].column.as_str()), (1, "student_id"));
+        assert_eq!((errs[1].row, errs[1].column.as_str()), (2, "student_id"));
+        assert!(errs[1].message.contains("\\u{7}"), "{}", errs[1].message);
+    }
+
+    #[test]
+    fn header_problems_use_row_zero() {
+        let errs = errors("student_id,full_name,gender,birth_date,grade,class_id,status,status,shoe\n");
+        let got: Vec<(usize, &str)> = errs.iter().map(|e| (e.row, e.column.as_str())).collect();
+        assert_eq!(got, vec![(0, "status"), (0, "shoe"), (0, "ethnicity")]);
+        assert!(errs[2].message.contains("column ethnicity is missing"));
+
+        let errs = errors("");
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].row, 0);
+        assert!(errs[0].message.contains("empty"));
+
+        let errs = errors("\n\n");
+        assert_eq!(errs.len(), 1);
+
+        // Semicolon-separated files get a hint.
+        let errs = errors(&STUDENT_HEADER.replace(',', ";"));
+        assert!(errs[0].message.contains("commas"), "{}", errs[0].message);
+
+        // Header only: nothing to import, but not an error.
+        assert!(students(STUDENT_HEADER).unwrap().is_empty());
+    }
+
+    #[test]
+    fn duplicate_id_is_an_error_on_the_second_row() {
+        let body = format!(
+            "{STUDENT_HEADER}\n\
+             HS001,A,M,2014-09-05,5,5A,Kinh,enrolled\n\
+             HS002,B,M,2014-09-05,5,5A,Kinh,enrolled\n\
+             HS001,C,M,2014-09-05,5,5A,Kinh,enrolled\n"
+        );
+        let errs = errors(&body);
+        assert_eq!(errs.len(), 1);
+        assert_eq!((errs[0].row, errs[0].column.as_str()), (3, "student_id"));
+        assert!(errs[0].message.contains("row 1"));
+    }
+
+    #[test]
+    fn bom_crlf_whitespace_blank_rows_and_column_order() {
+        let body = "\u{feff}status , student_id,full_name,gender,birth_date,grade,class_id,ethnicity\r\n\
+                    \u{20}enrolled , HS001 ,  Nguyễn Văn An ,M,2014-09-05, 5 ,5A,Kinh\r\n\
+                    ,,,,,,,\r\n\
+                    \r\n\
+                    dropped_out,HS002,\"Trần, Thị\",F,2014-09-05,5,5A,Kinh\r\n";
+        let rows = students(body).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].id, "HS001");
+        assert_eq!(rows[0].fields["full_name"], s("Nguyễn Văn An"));
+        assert_eq!(rows[0].fields["status"], s("enrolled"));
+        assert_eq!(rows[0].fields["grade"], Value::Int(5));
+        assert_eq!(rows[1].fields["full_name"], s("Trần, Thị"));
+    }
+
+    #[test]
+    fn stray_and_short_rows() {
+        let body = format!(
+            "{STUDENT_HEADER}\n\
+             HS001,A,M,2014-09-05,5,5A,Kinh,enrolled,extra\n\
+             HS002,A,M\n"
+        );
+        let errs = errors(&body);
+        assert_eq!((errs[0].row, errs[0].column.as_str()), (1, "column 9"));
+        let row2: Vec<&str> = errs
+            .iter()
+            .filter(|e| e.row == 2)
+            .map(|e| e.column.as_str())
+            .collect();
+        assert_eq!(
+            row2,
+            ["birth_date", "grade", "class_id", "ethnicity", "status"]
+        );
+    }
+
+    #[test]
+    fn non_utf8_names_the_row() {
+        let mut body = format!("{STUDENT_HEADER}\nHS001,A,M,2014-09-05,5,5A,Kinh,enrolled\nHS002,")
+            .into_bytes();
+        body.extend_from_slice(b"Tr\xe2n,F,2014-09-05,5,5A,Kinh,enrolled\n");
+        let errs = parse_import(Collection::Students, Some("text/csv"), &body)
+            .unwrap_err()
+            .errors;
+        assert_eq!(errs.len(), 1);
+        assert_eq!((errs[0].row, errs[0].column.as_str()), (2, "full_name"));
+        assert!(errs[0].message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn errors_are_capped_and_all_collected() {
+        let mut body = String::from(STUDENT_HEADER);
+        for i in 0..600 {
+            body.push_str(&format!("\nHS{i},A,X,2014-09-05,0,5A,Kinh,enrolled"));
+        }
+        let errs = errors(&body);
+        assert_eq!(errs.len(), MAX_IMPORT_ERRORS);
+        assert_eq!(errs[1].row, 1);
+        assert_eq!(errs[2].row, 2);
+    }
+
+    #[test]
+    fn size_and_row_caps() {
+        let big = vec![b'a'; MAX_IMPORT_BYTES + 1];
+        let errs = parse_import(Collection::Students, None, &big).unwrap_err().errors;
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].message.contains("50 MiB"));
+
+        let mut body = String::from("class_id,name,grade,homeroom_staff_id");
+        for i in 0..=MAX_IMPORT_ROWS {
+            body.push_str(&format!("\nC{i},L,5,"));
+        }
+        let errs = parse_import(Collection::Classes, None, body.as_bytes())
+            .unwrap_err()
+            .errors;
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].row, MAX_IMPORT_ROWS + 1);
+        assert!(errs[0].message.contains("200000"));
+    }
+
+    #[test]
+    fn profile_and_xls_are_refused() {
+        let errs = parse_import(Collection::Profile, None, b"a,b\n").unwrap_err().errors;
+        assert!(errs[0].message.contains("cannot be imported"));
+        let errs = parse_import(Collection::Students, None, b"\xD0\xCF\x11\xE0rest")
+            .unwrap_err()
+            .errors;
+        assert!(errs[0].message.contains(".xls"));
+        let errs = parse_import(Collection::Students, Some(XLSX_CONTENT_TYPE), b"not a zip")
+            .unwrap_err()
+            .errors;
+        assert!(errs[0].message.contains("XLSX"));
+    }
+
+    #[test]
+    fn row_error_json_shape() {
+        let e = ImportErrors {
+            errors: vec![RowError {
+                row: 3,
+                column: "grade".into(),
+                message: "bad".into(),
+            }],
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"errors":[{"row":3,"column":"grade","message":"bad"}]}"#
+        );
+        assert_eq!(serde_json::to_string(&Value::Int(5)).unwrap(), "5");
+        assert_eq!(serde_json::to_string(&s("M")).unwrap(), "\"M\"");
+    }
+
+    fn xlsx_students() -> Vec<u8> {
+        use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        let date = Format::new().set_num_format("dd/mm/yyyy");
+        // Column order differs from the CONTRACT's.
+        let header = [
+            "full_name",
+            "student_id",
+            "gender",
+            "birth_date",
+            "grade",
+            "class_id",
+            "ethnicity",
+            "status",
+        ];
+        for (c, h) in header.iter().enumerate() {
+            ws.write_string(0, c as u16, *h).unwrap();
+        }
+        ws.write_string(1, 0, "Nguyễn Văn An").unwrap();
+        ws.write_number(1, 1, 12345.0).unwrap();
+        ws.write_string(1, 2, "Nam").unwrap();
+        let dt = ExcelDateTime::from_ymd(2014, 9, 5).unwrap();
+        ws.write_datetime_with_format(1, 3, &dt, &date).unwrap();
+        ws.write_number(1, 4, 5.0).unwrap();
+        ws.write_string(1, 5, "5A").unwrap();
+        ws.write_string(1, 6, "Kinh").unwrap();
+        ws.write_string(1, 7, "Đang học").unwrap();
+        // Row 2 is left blank; row 3 has a text date and a bad grade.
+        ws.write_string(3, 0, "Trần Thị Bình").unwrap();
+        ws.write_string(3, 1, "HS002").unwrap();
+        ws.write_string(3, 2, "F").unwrap();
+        ws.write_string(3, 3, "05/09/2014").unwrap();
+        ws.write_number(3, 4, 5.5).unwrap();
+        ws.write_string(3, 5, "5A").unwrap();
+        ws.write_string(3, 6, "Tày").unwrap();
+        ws.write_string(3, 7, "enrolled").unwrap();
+        wb.save_to_buffer().unwrap()
+    }
+
+    #[test]
+    fn xlsx_round_trip() {
+        let bytes = xlsx_students();
+        // Detected by content type and by the zip signature alike.
+        for ct in [Some(XLSX_CONTENT_TYPE), None, Some("application/octet-stream")] {
+            let errs = parse_import(Collection::Students, ct, &bytes)
+                .unwrap_err()
+                .errors;
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert_eq!((errs[0].row, errs[0].column.as_str()), (3, "grade"));
+            assert!(errs[0].message.contains("\"5.5\""), "{}", errs[0].message);
+        }
+    }
+
+    #[test]
+    fn xlsx_values_are_normalised() {
+        use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        for (c, h) in STUDENT_HEADER.split(',').enumerate() {
+            ws.write_string(0, c as u16, h).unwrap();
+        }
+        ws.write_number(1, 0, 12345.0).unwrap();
+        ws.write_string(1, 1, "Nguyễn Văn An").unwrap();
+        ws.write_string(1, 2, "Nam").unwrap();
+        let dt = ExcelDateTime::from_ymd(2014, 9, 5).unwrap();
+        ws.write_datetime_with_format(1, 3, &dt, &Format::new().set_num_format("yyyy-mm-dd"))
+            .unwrap();
+        ws.write_number(1, 4, 5.0).unwrap();
+        ws.write_string(1, 5, "5A").unwrap();
+        ws.write_string(1, 6, "Kinh").unwrap();
+        ws.write_string(1, 7, "Đang học").unwrap();
+        let bytes = wb.save_to_buffer().unwrap();
+        let rows = parse_import(Collection::Students, Some(XLSX_CONTENT_TYPE), &bytes).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].id, "12345");
+        assert_eq!(rows[0].fields["grade"], Value::Int(5));
+        assert_eq!(rows[0].fields["birth_date"], s("2014-09-05"));
+        assert_eq!(rows[0].fields["gender"], s("M"));
+        assert_eq!(rows[0].fields["status"], s("enrolled"));
+        assert_eq!(rows[0].fields["full_name"], s("Nguyễn Văn An"));
+    }
+
+    #[test]
+    fn grade_forms() {
+        assert_eq!(grade("7").unwrap(), Value::Int(7));
+        assert_eq!(grade("07").unwrap(), Value::Int(7));
+        assert_eq!(grade("7.0").unwrap(), Value::Int(7));
+        for bad in ["", "0", "13", "-1", "+5", "5.5", "7.", "seven", "1e1"] {
+            assert!(grade(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! School records of EduIOC: import parsing, the Automerge document model,
+//! per-document summaries and accent-insensitive search.
+//!
+//! Main types:
+//!
+//! - [`Collection`]: which records a document holds (students, staff, classes,
+//!   profile). One Automerge document exists per (unit, collection, school year).
+//! - [`parse_import`]: turns an uploaded CSV or XLSX file into validated,
+//!   normalised [`Row`]s, or returns every problem found as [`ImportErrors`]
+//!   (all or nothing: nothing is returned to apply when any row is bad).
+//! - [`RecordsDoc`]: one Automerge document. Its root map has a key `"records"`
+//!   holding a map from record id to a map of field name to scalar ([`Value`]).
+//!   [`RecordsDoc::upsert`] writes only the fields that changed, so a one-field
+//!   edit produces a tiny change; [`RecordsDoc::take_local_changes`] hands the
+//!   new local changes to the replication layer.
+//! - [`Summary`] and [`summarize`]: the counts behind the `stats` endpoint,
+//!   computed from one document and added up over a subtree with
+//!   [`Summary::add`].
+//! - [`fold`] and [`matches`]: the accent- and case-insensitive search used by
+//!   the `records/students` endpoint.
+//!
+//! Errors are a single enum, [`Error`].
+
+mod doc;
+mod import;
+mod search;
+mod summary;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+pub use doc::{RecordsDoc, UpsertOutcome};
+pub use import::{
+    parse_import, ImportErrors, Row, RowError, Value, MAX_IMPORT_BYTES, MAX_IMPORT_ERRORS,
+    MAX_IMPORT_ROWS, XLSX_CONTENT_TYPE,
+};
+pub use search::{fold, matches};
+pub use summary::{summarize, Summary};
+
+/// The error type of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Automerge document could not be read, loaded or changed.
+    #[error("records document error: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+    /// A collection name that is not one of the known collections.
+    #[error("unknown collection {0:?}; expected students, staff, classes or profile")]
+    UnknownCollection(String),
+    /// An import was rejected; every problem found is listed.
+    #[error("import rejected: {0}")]
+    Import(ImportErrors),
+}
+
+impl From<ImportErrors> for Error {
+    fn from(errors: ImportErrors) -> Self {
+        Error::Import(errors)
+    }
+}
+
+/// Result alias using this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A collection of records: one Automerge document per (unit, collection,
+/// school year).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Collection {
+    /// Students of a school (importable as `students`).
+    Students,
+    /// Staff of a school (importable as `staff`).
+    Staff,
+    /// Classes of a school (importable as `classes`).
+    Classes,
+    /// The unit's own profile; exists as a collection but is not importable.
+    Profile,
+}
+
+impl Collection {
+    /// Every collection, in a fixed order.
+    pub const ALL: [Collection; 4] = [
+        Collection::Students,
+        Collection::Staff,
+        Collection::Classes,
+        Collection::Profile,
+    ];
+
+    /// The collections that `POST /api/v1/import/{kind}` accepts.
+    pub const IMPORTABLE: [Collection; 3] =
+        [Collection::Students, Collection::Staff, Collection::Classes];
+
+    /// The collection's name: `students`, `staff`, `classes` or `profile`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Collection::Students => "students",
+            Collection::Staff => "staff",
+            Collection::Classes => "classes",
+            Collection::Profile => "profile",
+        }
+    }
+
+    /// Whether files of this collection can be imported.
+    pub fn is_importable(self) -> bool {
+        !matches!(self, Collection::Profile)
+    }
+
+    /// The import columns in CONTRACT order (empty for `profile`). The first
+    /// column is the record id.
+    pub fn columns(self) -> &'static [&'static str] {
+        import::columns(self)
+    }
+
+    /// The id column (`student_id`, `staff_id`, `class_id`), or `None` for
+    /// `profile`.
+    pub fn id_column(self) -> Option<&'static str> {
+        self.columns().first().copied()
+    }
+}
+
+impl fmt::Display for Collection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Collection {
+    type Err = Error;
+
+    /// Parses `students`, `staff`, `classes` or `profile` (exact, lowercase).
+    /// Use [`Collection::is_importable`] to refuse `profile` as an import kind;
+    /// [`parse_import`] refuses it too with a clear message.
+    fn from_str(s: &str) -> Result<Self> {
+        Collection::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| Error::UnknownCollection(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collection_names_round_trip() {
+        for c in Collection::ALL {
+            assert_eq!(c.as_str().parse::<Collection>().unwrap(), c);
+            assert_eq!(c.to_string(), c.as_str());
+        }
+        assert!("pupils".parse::<Collection>().is_err());
+        assert!("Students".parse::<Collection>().is_err());
+        assert!(!Collection::Profile.is_importable());
+        assert_eq!(Collection::Students.id_column(), Some("student_id"));
+        assert_eq!(Collection::Profile.id_column(), None);
+    }
+}

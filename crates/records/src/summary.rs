@@ -1,0 +1,218 @@
+//! Per-document counts behind the `stats` endpoint.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Collection, RecordsDoc, Value};
+
+/// Counts from one or more records documents, as the `stats` endpoint reports
+/// them. Summaries of different documents or units are combined with
+/// [`Summary::add`].
+#[derive(Default, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Records in classes documents.
+    pub classes: u64,
+    /// Students whose status is `enrolled`.
+    pub enrolled: u64,
+    /// Students whose status is `dropped_out`.
+    pub dropped_out: u64,
+    /// Enrolled students by grade; only grades with at least one.
+    pub by_grade: BTreeMap<u8, u64>,
+    /// Enrolled students by gender (`"M"`, `"F"`); only genders with at least one.
+    pub by_gender: BTreeMap<String, u64>,
+    /// Staff whose status is `active`.
+    pub staff_active: u64,
+    /// Active staff whose role is `teacher`.
+    pub teachers: u64,
+}
+
+impl Summary {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Summary) {
+        self.classes += other.classes;
+        self.enrolled += other.enrolled;
+        self.dropped_out += other.dropped_out;
+        for (grade, n) in &other.by_grade {
+            *self.by_grade.entry(*grade).or_default() += n;
+        }
+        for (gender, n) in &other.by_gender {
+            *self.by_gender.entry(gender.clone()).or_default() += n;
+        }
+        self.staff_active += other.staff_active;
+        self.teachers += other.teachers;
+    }
+
+    /// Enrolled students per teacher (0 when there are no teachers).
+    pub fn students_per_teacher(&self) -> f64 {
+        if self.teachers == 0 {
+            0.0
+        } else {
+            self.enrolled as f64 / self.teachers as f64
+        }
+    }
+
+    /// Counts one record of `collection` with these fields.
+    pub fn count_record(&mut self, collection: Collection, fields: &BTreeMap<String, Value>) {
+        let text = |name: &str| fields.get(name).and_then(Value::as_str);
+        match collection {
+            Collection::Students => match text("status") {
+                Some("enrolled") => {
+                    self.enrolled += 1;
+                    let grade = fields
+                        .get("grade")
+                        .and_then(Value::as_int)
+                        .and_then(|g| u8::try_from(g).ok());
+                    if let Some(grade) = grade {
+                        *self.by_grade.entry(grade).or_default() += 1;
+                    }
+                    if let Some(gender) = text("gender").filter(|g| !g.is_empty()) {
+                        *self.by_gender.entry(gender.to_owned()).or_default() += 1;
+                    }
+                }
+                Some("dropped_out") => self.dropped_out += 1,
+                _ => {}
+            },
+            Collection::Staff => {
+                if text("status") == Some("active") {
+                    self.staff_active += 1;
+                    if text("role") == Some("teacher") {
+                        self.teachers += 1;
+                    }
+                }
+            }
+            Collection::Classes => self.classes += 1,
+            Collection::Profile => {}
+        }
+    }
+}
+
+/// The counts of one document of `collection`: students by status (enrolled
+/// ones also by grade and gender), active staff and active teachers, or the
+/// number of classes. A profile document counts nothing.
+pub fn summarize(collection: Collection, doc: &RecordsDoc) -> Summary {
+    let mut summary = Summary::default();
+    if collection != Collection::Profile {
+        doc.for_each_record(|_, fields| summary.count_record(collection, &fields));
+    }
+    summary
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::{parse_import, Row};
+    use proptest::prelude::*;
+
+    fn doc_from_csv(collection: Collection, csv: &str) -> RecordsDoc {
+        let rows = parse_import(collection, None, csv.as_bytes()).unwrap();
+        let mut doc = RecordsDoc::new(b"t");
+        doc.upsert(&rows).unwrap();
+        doc
+    }
+
+    #[test]
+    fn hand_counted() {
+        let students = doc_from_csv(
+            Collection::Students,
+            "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n\
+             1,A,M,2014-01-01,5,5A,Kinh,enrolled\n\
+             2,B,F,2014-01-01,5,5A,Kinh,Đang học\n\
+             3,C,F,2013-01-01,6,6A,Tày,enrolled\n\
+             4,D,M,2013-01-01,6,6A,Tày,dropped_out\n\
+             5,E,M,2013-01-01,7,7A,Tày,Bỏ học\n\
+             6,F,M,2010-01-01,9,9A,Kinh,graduated\n\
+             7,G,F,2013-01-01,8,8A,Kinh,transferred_out\n",
+        );
+        let staff = doc_from_csv(
+            Collection::Staff,
+            "staff_id,full_name,gender,birth_date,role,qualification,status\n\
+             1,A,F,1980-01-01,teacher,bachelor,active\n\
+             2,B,M,1980-01-01,teacher,master,left\n\
+             3,C,F,1980-01-01,manager,master,active\n\
+             4,D,F,1980-01-01,support,college,active\n",
+        );
+        let classes = doc_from_csv(
+            Collection::Classes,
+            "class_id,name,grade,homeroom_staff_id\n5A,Lớp 5A,5,1\n6A,Lớp 6A,6,\n",
+        );
+
+        let s = summarize(Collection::Students, &students);
+        assert_eq!(s.enrolled, 3);
+        assert_eq!(s.dropped_out, 2);
+        assert_eq!(s.by_grade, BTreeMap::from([(5, 2), (6, 1)]));
+        assert_eq!(
+            s.by_gender,
+            BTreeMap::from([("F".to_owned(), 2), ("M".to_owned(), 1)])
+        );
+        let t = summarize(Collection::Staff, &staff);
+        assert_eq!((t.staff_active, t.teachers), (3, 1));
+        let c = summarize(Collection::Classes, &classes);
+        assert_eq!(c.classes, 2);
+        assert_eq!(summarize(Collection::Profile, &classes), Summary::default());
+
+        let mut total = Summary::default();
+        for part in [&s, &t, &c, &s] {
+            total.add(part);
+        }
+        assert_eq!(total.enrolled, 6);
+        assert_eq!(total.by_grade[&5], 4);
+        assert_eq!(total.by_gender["F"], 4);
+        assert_eq!((total.staff_active, total.teachers, total.classes), (3, 1, 2));
+        assert_eq!(total.students_per_teacher(), 6.0);
+        assert_eq!(Summary::default().students_per_teacher(), 0.0);
+    }
+
+    fn student_row() -> impl Strategy<Value = (u8, u8, u8, u8)> {
+        // (id suffix seed, grade, gender, status)
+        (0u8..=255, 1u8..=12, 0u8..2, 0u8..4)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn summary_equals_direct_count(
+            batches in proptest::collection::vec(
+                proptest::collection::vec(student_row(), 0..40), 1..4)
+        ) {
+            const STATUSES: [&str; 4] = ["enrolled", "dropped_out", "transferred_out", "graduated"];
+            let mut doc = RecordsDoc::new(b"prop");
+            // Latest value per id, as upserts overwrite.
+            let mut latest: BTreeMap<String, (u8, &str, &str)> = BTreeMap::new();
+            for batch in &batches {
+                let mut rows = Vec::new();
+                for (seed, grade, gender, status) in batch {
+                    let id = format!("HS{seed}");
+                    let gender = if *gender == 0 { "M" } else { "F" };
+                    let status = STATUSES[usize::from(*status)];
+                    let fields = BTreeMap::from([
+                        ("full_name".to_owned(), Value::Str("X".into())),
+                        ("grade".to_owned(), Value::Int(i64::from(*grade))),
+                        ("gender".to_owned(), Value::Str(gender.into())),
+                        ("status".to_owned(), Value::Str(status.into())),
+                    ]);
+                    latest.insert(id.clone(), (*grade, gender, status));
+                    rows.push(Row { id, fields });
+                }
+                doc.upsert(&rows).unwrap();
+            }
+            let mut expected = Summary::default();
+            for (grade, gender, status) in latest.values() {
+                match *status {
+                    "enrolled" => {
+                        expected.enrolled += 1;
+                        *expected.by_grade.entry(*grade).or_default() += 1;
+                        *expected.by_gender.entry((*gender).to_owned()).or_default() += 1;
+                    }
+                    "dropped_out" => expected.dropped_out += 1,
+                    _ => {}
+                }
+            }
+            prop_assert_eq!(summarize(Collection::Students, &doc), expected);
+            // And it survives a save/load round trip.
+            let loaded = RecordsDoc::load(&doc.save(), b"other").unwrap();
+            prop_assert_eq!(summarize(Collection::Students, &loaded), summarize(Collection::Students, &doc));
+        }
+    }
+}

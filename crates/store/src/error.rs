@@ -1,0 +1,101 @@
+//! The crate's single error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the store. Each variant names the table
+/// or operation that failed so a log line says where to look.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database file could not be created or opened.
+    #[error("opening store database {}: {source}", path.display())]
+    Open {
+        /// Path of the database file.
+        path: PathBuf,
+        /// What redb reported.
+        source: redb::DatabaseError,
+    },
+    /// A read or write transaction could not be started.
+    #[error("beginning {kind} transaction: {source}")]
+    Begin {
+        /// `"read"` or `"write"`.
+        kind: &'static str,
+        /// What redb reported.
+        source: redb::TransactionError,
+    },
+    /// The write transaction's durability could not be set.
+    #[error("setting durability of write transaction: {source}")]
+    Durability {
+        /// What redb reported.
+        source: redb::SetDurabilityError,
+    },
+    /// A table could not be opened (or created).
+    #[error("opening table {table}: {source}")]
+    Table {
+        /// Name of the table.
+        table: &'static str,
+        /// What redb reported.
+        source: redb::TableError,
+    },
+    /// Reading, writing or iterating a table failed.
+    #[error("{op} in table {table}: {source}")]
+    Storage {
+        /// Name of the table.
+        table: &'static str,
+        /// The operation, e.g. `"insert"`.
+        op: &'static str,
+        /// What redb reported.
+        source: redb::StorageError,
+    },
+    /// Committing a write transaction failed; nothing of it is on disk.
+    #[error("committing write transaction: {source}")]
+    Commit {
+        /// What redb reported.
+        source: redb::CommitError,
+    },
+    /// A stored value could not be encoded with postcard.
+    #[error("encoding {what} for table {table}: {source}")]
+    Encode {
+        /// Name of the table.
+        table: &'static str,
+        /// What was being encoded.
+        what: &'static str,
+        /// What postcard reported.
+        source: postcard::Error,
+    },
+    /// A stored value could not be decoded with postcard (corrupt or foreign data).
+    #[error("decoding {what} from table {table}: {source}")]
+    Decode {
+        /// Name of the table.
+        table: &'static str,
+        /// What was being decoded.
+        what: &'static str,
+        /// What postcard reported.
+        source: postcard::Error,
+    },
+    /// A document already holds as many incremental chunks as a `u32` index allows.
+    #[error("document {key:?} already holds the maximum number of chunks; write a snapshot")]
+    TooManyChunks {
+        /// The document key.
+        key: String,
+    },
+    /// Quarantine already holds the maximum number of records for one `(author, seq)`.
+    #[error("quarantine is full for seq {seq} of one author")]
+    QuarantineFull {
+        /// The sequence number.
+        seq: u64,
+    },
+}
+
+/// Result with the store's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn storage(
+        table: &'static str,
+        op: &'static str,
+        source: redb::StorageError,
+    ) -> Self {
+        Error::Storage { table, op, source }
+    }
+}

@@ -1,0 +1,237 @@
+//! eduioc-store: the node's embedded database.
+//!
+//! Every EduIOC node keeps, in one [redb](https://docs.rs/redb) file:
+//!
+//! - **entries**: the signed, hash-chained log entries of every author it holds,
+//!   byte for byte as the author signed them, keyed by `(author, seq)` so that a
+//!   range scan returns one author's log in order;
+//! - **heads**: the latest entry held for each author (`seq` and hash);
+//! - **documents**: per Automerge document a saved snapshot plus the incremental
+//!   chunks appended since, and an opaque per-document summary;
+//! - **certificates**, **quarantined** entries (forks and other rejected input,
+//!   kept for inspection) and a small string-keyed **meta** table.
+//!
+//! The crate deals in plain bytes ([`Author`], [`Hash`](type@Hash), `&[u8]`): it knows nothing
+//! of the wire format, signatures or Automerge, and does not validate what it is
+//! given. Callers validate first, then write.
+//!
+//! Reads on [`Store`] each run in their own read transaction and see a consistent
+//! snapshot. Writes go through a [`WriteTxn`] from [`Store::begin_write`]; its reads
+//! see its own uncommitted writes, and dropping it without [`WriteTxn::commit`]
+//! discards everything it wrote.
+//!
+//! **Durability invariant:** a write transaction that returned `Ok` from commit is on
+//! disk (redb `Durability::Immediate`); callers acknowledge entries to peers only
+//! after commit.
+
+mod error;
+mod tables;
+mod write;
+
+use std::path::Path;
+
+use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTableMetadata};
+use serde::{Deserialize, Serialize};
+
+pub use error::{Error, Result};
+pub use write::WriteTxn;
+
+use tables::Def;
+
+/// Ed25519 public key of an entry's author (32 bytes).
+pub type Author = [u8; 32];
+
+/// A 32-byte hash (of an entry).
+pub type Hash = [u8; 32];
+
+/// The latest entry of an author's log held by this node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    /// Sequence number of the entry.
+    pub seq: u64,
+    /// Hash of the entry.
+    pub hash: Hash,
+}
+
+/// A stored Automerge document: the last saved snapshot and the incremental
+/// chunks appended since, in append order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DocRecord {
+    /// Bytes of the last saved document (empty if only chunks were ever written).
+    pub snapshot: Vec<u8>,
+    /// Incremental chunks appended after the snapshot, oldest first.
+    pub chunks: Vec<Vec<u8>>,
+}
+
+/// An entry that was received but not accepted (e.g. the second entry of a fork),
+/// kept for inspection and alerting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quarantined {
+    /// Author named by the entry.
+    pub author: Author,
+    /// Sequence number named by the entry.
+    pub seq: u64,
+    /// Why the entry was quarantined, readable by a person.
+    pub reason: String,
+    /// The entry's bytes as received.
+    pub bytes: Vec<u8>,
+}
+
+/// The node's database: one redb file holding all tables.
+pub struct Store {
+    db: Database,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the database at `path`, creating the file and every table if missing.
+    pub fn open(path: &Path) -> Result<Store> {
+        let db = Database::create(path).map_err(|source| Error::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let store = Store { db };
+        let txn = store.begin_write()?;
+        txn.create_tables()?;
+        txn.commit()?;
+        Ok(store)
+    }
+
+    /// Starts a write transaction (only one may be open at a time; this blocks
+    /// while another is open). Commits are durable on return.
+    pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
+        WriteTxn::begin(&self.db)
+    }
+
+    fn read(&self) -> Result<ReadTransaction> {
+        self.db.begin_read().map_err(|source| Error::Begin {
+            kind: "read",
+            source,
+        })
+    }
+
+    /// The latest entry held for `author`, if any.
+    pub fn head(&self, author: &Author) -> Result<Option<Head>> {
+        let txn = self.read()?;
+        tables::get_head(&open_read(&txn, &tables::HEADS)?, author)
+    }
+
+    /// The head of every author held, ordered by author key.
+    pub fn heads(&self) -> Result<Vec<(Author, Head)>> {
+        let txn = self.read()?;
+        tables::all_heads(&open_read(&txn, &tables::HEADS)?)
+    }
+
+    /// The bytes of entry `seq` of `author`, if held.
+    pub fn entry(&self, author: &Author, seq: u64) -> Result<Option<Vec<u8>>> {
+        let txn = self.read()?;
+        tables::get_entry(&open_read(&txn, &tables::ENTRIES)?, author, seq)
+    }
+
+    /// Entries of one author with `seq >= from`, ascending, as `(seq, bytes)`.
+    ///
+    /// Stops before the total of the entries' byte lengths would exceed `max_bytes`
+    /// (but always returns at least one entry if any exists at or after `from`, so
+    /// one entry larger than `max_bytes` still makes progress), and returns at most
+    /// `max_count` entries (none if `max_count` is 0). Gaps in the log are skipped.
+    pub fn entries_from(
+        &self,
+        author: &Author,
+        from: u64,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>> {
+        let txn = self.read()?;
+        tables::entries_from(
+            &open_read(&txn, &tables::ENTRIES)?,
+            author,
+            from,
+            max_count,
+            max_bytes,
+        )
+    }
+
+    /// Number of entries held, over all authors.
+    pub fn entry_count(&self) -> Result<u64> {
+        let txn = self.read()?;
+        open_read(&txn, &tables::ENTRIES)?
+            .len()
+            .map_err(|e| Error::storage(tables::ENTRIES.name, "len", e))
+    }
+
+    /// The document stored under `key`: snapshot plus incremental chunks in order.
+    pub fn doc(&self, key: &str) -> Result<Option<DocRecord>> {
+        let txn = self.read()?;
+        tables::get_doc(
+            &open_read(&txn, &tables::DOC_SNAPSHOTS)?,
+            &open_read(&txn, &tables::DOC_CHUNKS)?,
+            key,
+        )
+    }
+
+    /// Keys of all stored documents, in order.
+    pub fn doc_keys(&self) -> Result<Vec<String>> {
+        let txn = self.read()?;
+        tables::str_keys(
+            &open_read(&txn, &tables::DOC_SNAPSHOTS)?,
+            tables::DOC_SNAPSHOTS.name,
+        )
+    }
+
+    /// Every stored summary as `(doc key, summary bytes)`, ordered by key.
+    pub fn summaries(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let txn = self.read()?;
+        tables::str_prefix(
+            &open_read(&txn, &tables::SUMMARIES)?,
+            tables::SUMMARIES.name,
+            "",
+        )
+    }
+
+    /// Every stored certificate blob, ordered by the id it was stored under.
+    pub fn certs(&self) -> Result<Vec<Vec<u8>>> {
+        let txn = self.read()?;
+        let rows = tables::str_prefix(&open_read(&txn, &tables::CERTS)?, tables::CERTS.name, "")?;
+        Ok(rows.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// Every quarantined entry, ordered by `(author, seq)` then by arrival.
+    pub fn quarantined(&self) -> Result<Vec<Quarantined>> {
+        let txn = self.read()?;
+        tables::all_quarantined(&open_read(&txn, &tables::QUARANTINE)?)
+    }
+
+    /// The meta value stored under `key`, if any.
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let txn = self.read()?;
+        let table = open_read(&txn, &tables::META)?;
+        let got = redb::ReadableTable::get(&table, key)
+            .map_err(|e| Error::storage(tables::META.name, "get", e))?;
+        Ok(got.map(|v| v.value().to_vec()))
+    }
+
+    /// All meta rows whose key starts with `prefix`, ordered by key.
+    pub fn meta_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let txn = self.read()?;
+        tables::str_prefix(&open_read(&txn, &tables::META)?, tables::META.name, prefix)
+    }
+}
+
+fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &ReadTransaction,
+    def: &Def<K, V>,
+) -> Result<ReadOnlyTable<K, V>> {
+    txn.open_table(def.def).map_err(|source| Error::Table {
+        table: def.name,
+        source,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

@@ -1,0 +1,233 @@
+//! JSON API handlers.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use eduioc_engine::{Engine, Error as EngineError};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::AppState;
+
+/// An API error rendered as JSON.
+pub(crate) struct ApiError(StatusCode, Value);
+
+impl ApiError {
+    fn msg(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError(status, json!({ "error": message.into() }))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> ApiError {
+        match e {
+            EngineError::Import(errors) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, json!(errors)),
+            EngineError::UnknownUnit(_) => ApiError::msg(StatusCode::NOT_FOUND, e.to_string()),
+            EngineError::Forbidden(_) => ApiError::msg(StatusCode::FORBIDDEN, e.to_string()),
+            EngineError::Invalid(_) => ApiError::msg(StatusCode::BAD_REQUEST, e.to_string()),
+            other => {
+                tracing::error!(error = %other, "request failed");
+                ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, other.to_string())
+            }
+        }
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+/// Runs `f` with the engine on the blocking pool.
+async fn with_engine<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&mut Engine) -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let engine = state.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut e = engine
+            .lock()
+            .map_err(|_| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, "engine lock poisoned"))?;
+        f(&mut e).map_err(ApiError::from)
+    })
+    .await
+    .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+/// The `/api/v1` router with bearer-token authentication.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/status", get(status))
+        .route("/stats", get(stats))
+        .route("/import/{kind}", post(import))
+        .route("/records/students", get(students))
+        .route("/notifications", get(notifications).post(notify))
+        .route("/notifications/{unit}/{seq}/read", post(mark_read))
+        .fallback(|| async { ApiError::msg(StatusCode::NOT_FOUND, "no such API endpoint") })
+        .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
+        .layer(middleware::from_fn_with_state(state.clone(), auth));
+    Router::new().nest("/api/v1", api).with_state(state)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let ok = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), state.token.as_bytes()));
+    if ok {
+        next.run(req).await
+    } else {
+        ApiError::msg(StatusCode::UNAUTHORIZED, "missing or wrong bearer token").into_response()
+    }
+}
+
+fn rfc3339(ms: Option<i64>) -> Value {
+    match ms.and_then(chrono::DateTime::from_timestamp_millis) {
+        Some(t) => json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        None => Value::Null,
+    }
+}
+
+async fn status(State(state): State<AppState>) -> ApiResult {
+    let links = state.net.links();
+    let peer_id = state.net.peer_id().to_string();
+    let v = with_engine(&state, move |e| {
+        let dir = e.directory();
+        let l = links.lock().map_err(|_| EngineError::Invalid("links lock poisoned".into()))?;
+        let parent = l.parent.as_ref().map(|p| {
+            json!({"unit": p.unit, "connected": p.connected, "last_sync_at": rfc3339(p.last_sync_ms)})
+        });
+        let children: Vec<Value> = dir
+            .children(e.unit())
+            .map(|c| {
+                let link = l.children.get(c);
+                let seen = link.and_then(|x| x.last_seen_ms).or_else(|| e.last_seen_ms(c));
+                json!({"unit": c, "connected": link.is_some_and(|x| x.connected), "last_seen_at": rfc3339(seen)})
+            })
+            .collect();
+        let rejected: BTreeMap<String, u64> = e.rejected().clone();
+        let sent = l.wire.sent.load(std::sync::atomic::Ordering::Relaxed);
+        let received = l.wire.received.load(std::sync::atomic::Ordering::Relaxed);
+        Ok(json!({
+            "unit": e.unit(),
+            "level": dir.level(e.unit()).unwrap_or_default(),
+            "name": dir.name(e.unit()).unwrap_or_default(),
+            "peer_id": peer_id,
+            "parent": parent,
+            "children": children,
+            "log": {"entries": e.entry_count(), "authors": e.author_count()},
+            "rejected": rejected,
+            "quarantined": e.quarantined().map(|q| q.len()).unwrap_or(0),
+            "wire": {"sent_bytes": sent, "received_bytes": received},
+            "docs_loaded": e.loaded_docs(),
+            "school_year": e.school_year(),
+        }))
+    })
+    .await?;
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+struct UnitQuery {
+    unit: Option<String>,
+}
+
+async fn stats(State(state): State<AppState>, Query(q): Query<UnitQuery>) -> ApiResult {
+    let s = with_engine(&state, move |e| e.stats(q.unit.as_deref())).await?;
+    Ok(Json(json!(s)))
+}
+
+async fn import(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (outcome, author) = with_engine(&state, move |e| {
+        let o = e.import(&kind, ct.as_deref(), &body)?;
+        Ok((o, e.id()))
+    })
+    .await?;
+    state.net.appended(vec![author]).await;
+    Ok(Json(json!(outcome)))
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    q: Option<String>,
+    unit: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn students(State(state): State<AppState>, Query(q): Query<SearchQuery>) -> ApiResult {
+    let text = q.q.unwrap_or_default();
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let hits = with_engine(&state, move |e| e.search_students(&text, q.unit.as_deref(), limit)).await?;
+    Ok(Json(json!({ "students": hits })))
+}
+
+#[derive(Deserialize)]
+struct NewNotification {
+    title: String,
+    body: String,
+    to_unit: String,
+}
+
+async fn notify(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let n: NewNotification = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::msg(
+            StatusCode::BAD_REQUEST,
+            format!("expected JSON {{\"title\",\"body\",\"to_unit\"}}: {e}"),
+        )
+    })?;
+    let (notice, author) = with_engine(&state, move |e| {
+        let n = e.notify(&n.to_unit, &n.title, &n.body)?;
+        Ok((n, e.id()))
+    })
+    .await?;
+    state.net.appended(vec![author]).await;
+    Ok(Json(json!(notice)))
+}
+
+async fn notifications(State(state): State<AppState>) -> ApiResult {
+    let list = with_engine(&state, |e| e.notifications()).await?;
+    let items: Vec<Value> = list
+        .into_iter()
+        .map(|(n, readers)| {
+            let mut v = json!(n);
+            v["sent_at"] = rfc3339(Some(n.sent_ms));
+            v["read_by"] = json!(readers);
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "notifications": items })))
+}
+
+async fn mark_read(State(state): State<AppState>, Path((unit, seq)): Path<(String, u64)>) -> ApiResult {
+    let author = with_engine(&state, move |e| {
+        e.mark_read(&format!("{unit}/{seq}"))?;
+        Ok(e.id())
+    })
+    .await?;
+    state.net.appended(vec![author]).await;
+    Ok(Json(json!({ "ok": true })))
+}

@@ -1,0 +1,101 @@
+//! `node.toml`: everything one node needs, written by `topology generate`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use eduioc_protocol::{Certificate, NodeId, NodeKey};
+use serde::{Deserialize, Serialize};
+
+/// Contents of `node.toml`. Every field is documented in the file itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NodeToml {
+    /// Name of the network (from the topology file).
+    pub(crate) network: String,
+    /// Unit this node speaks for.
+    pub(crate) unit: String,
+    /// libp2p listen address.
+    pub p2p: String,
+    /// Web UI + JSON API listen address.
+    pub(crate) http: String,
+    /// Parent unit, absent at the root.
+    #[serde(default)]
+    pub(crate) parent: Option<String>,
+    /// Parent's libp2p address.
+    #[serde(default)]
+    pub parent_p2p: Option<String>,
+    /// The root key (hex), trust anchor of all certificates.
+    pub(crate) root_key: String,
+    /// Most Automerge documents in memory at once (default 16).
+    #[serde(default = "default_doc_cache")]
+    pub(crate) doc_cache: usize,
+    /// School year of imports and figures, e.g. "2026-2027" (default: from the clock).
+    #[serde(default)]
+    pub(crate) school_year: Option<String>,
+}
+
+fn default_doc_cache() -> usize {
+    16
+}
+
+/// A node directory loaded and checked.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeDir {
+    /// The directory.
+    pub(crate) dir: PathBuf,
+    /// Parsed `node.toml`.
+    pub(crate) toml: NodeToml,
+    /// `node.key`.
+    pub(crate) key: NodeKey,
+    /// `certs.bin`.
+    pub(crate) certs: Vec<Certificate>,
+    /// `api.token`.
+    pub(crate) token: String,
+    /// Parsed root key.
+    pub(crate) root_key: NodeId,
+}
+
+/// File names inside a node directory.
+pub(crate) const NODE_TOML: &str = "node.toml";
+/// The secret key, hex, mode 0600.
+pub(crate) const NODE_KEY: &str = "node.key";
+/// Certificates (postcard list): the node's chain and its subtree.
+pub(crate) const CERTS: &str = "certs.bin";
+/// Bearer token of the JSON API, one line, mode 0600.
+pub(crate) const API_TOKEN: &str = "api.token";
+
+impl NodeDir {
+    /// Loads `dir`, naming the file at fault on any error.
+    pub(crate) fn load(dir: &Path) -> Result<NodeDir> {
+        let read = |name: &str| {
+            std::fs::read(dir.join(name)).with_context(|| format!("cannot read {}", dir.join(name).display()))
+        };
+        let toml_text = String::from_utf8(read(NODE_TOML)?).context("node.toml is not UTF-8")?;
+        let toml: NodeToml = toml::from_str(&toml_text)
+            .with_context(|| format!("invalid {}", dir.join(NODE_TOML).display()))?;
+        let key_hex = String::from_utf8(read(NODE_KEY)?).context("node.key is not UTF-8")?;
+        let secret: [u8; 32] = hex::decode(key_hex.trim())
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| anyhow!("{} must hold 64 hex digits", dir.join(NODE_KEY).display()))?;
+        let certs: Vec<Certificate> = postcard::from_bytes(&read(CERTS)?)
+            .with_context(|| format!("{} is not a certificate list", dir.join(CERTS).display()))?;
+        let token = String::from_utf8(read(API_TOKEN)?)
+            .context("api.token is not UTF-8")?
+            .trim()
+            .to_string();
+        if token.len() < 16 {
+            bail!("{} must hold a token of at least 16 characters", dir.join(API_TOKEN).display());
+        }
+        let root_key = NodeId::from_hex(&toml.root_key)
+            .ok_or_else(|| anyhow!("root_key in node.toml must be 64 hex digits"))?;
+        Ok(NodeDir {
+            dir: dir.to_path_buf(),
+            toml,
+            key: NodeKey::from_secret(secret),
+            certs,
+            token,
+            root_key,
+        })
+    }
+}

@@ -1,0 +1,119 @@
+//! `eduioc`: the EduIOC node binary. One binary runs at every school, office and the
+//! department; see `README.md` and `ARCHITECTURE.md`.
+
+mod config;
+mod demo;
+mod node;
+mod topology;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+/// EduIOC: the federated data network of an education operations center.
+#[derive(Parser)]
+#[command(name = "eduioc", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a realistic federation on this machine (a department, districts and
+    /// schools, every node a real node over libp2p on loopback) and print its URLs.
+    Demo {
+        /// HTTP address of the department's web UI and API.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+        /// Data directory (default: a fresh directory under the system temp dir).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Seed of the synthetic data and keys.
+        #[arg(long, default_value_t = 2025)]
+        seed: u64,
+        /// Number of districts.
+        #[arg(long, default_value_t = 4)]
+        districts: usize,
+        /// Small rosters (tests, slow machines).
+        #[arg(long)]
+        tiny: bool,
+    },
+    /// Topology files.
+    Topology {
+        #[command(subcommand)]
+        command: TopologyCommand,
+    },
+    /// Run the node whose directory `topology generate` wrote, until SIGINT/SIGTERM.
+    Run {
+        /// The node's directory, `DIR/<unit id>`.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TopologyCommand {
+    /// Create `DIR/<unit id>/` (node.toml, node.key, certs.bin, api.token) for every unit.
+    Generate {
+        /// The topology file (TOML).
+        file: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite an existing output directory.
+        #[arg(long)]
+        force: bool,
+        /// Derive keys and tokens from this seed (reproducible tests; never in production).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Topology { command: TopologyCommand::Generate { file, out, force, seed } } => {
+            init_logging("warn");
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let t = topology::Topology::parse(&text).with_context(|| format!("in {}", file.display()))?;
+            topology::generate(&t, &out, force, seed)?;
+            println!("wrote {} node directories under {}", t.units.len(), out.display());
+            Ok(())
+        }
+        Command::Run { dir } => {
+            init_logging("info,libp2p=warn");
+            let nd = config::NodeDir::load(&dir)?;
+            runtime()?.block_on(async move {
+                let n = node::start(&nd).await?;
+                node::shutdown_signal().await;
+                n.stop().await;
+                Ok(())
+            })
+        }
+        Command::Demo { http, data, seed, districts, tiny } => {
+            init_logging("warn");
+            let opts = demo::Options {
+                http,
+                data,
+                seed,
+                districts: districts.clamp(1, 30),
+                schools: if tiny { 2..=3 } else { 5..=8 },
+                size: if tiny { eduioc_synth::Size::Tiny } else { eduioc_synth::Size::Realistic },
+            };
+            runtime()?.block_on(demo::run(opts))
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}

@@ -1,0 +1,124 @@
+//! Wiring of one running node: engine + network loop + HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use eduioc_engine::Engine;
+use eduioc_net::{Client, Network, SharedEngine};
+
+use crate::config::NodeDir;
+
+/// A node started in this process.
+pub(crate) struct Running {
+    /// Unit id.
+    pub(crate) unit: String,
+    /// The engine.
+    pub(crate) engine: SharedEngine,
+    /// The network client.
+    pub(crate) net: Client,
+    /// Where the HTTP server listens.
+    pub(crate) http: SocketAddr,
+    /// Bearer token.
+    pub(crate) token: String,
+    http_stop: tokio::sync::oneshot::Sender<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Opens the engine and starts the network and HTTP server of the node in `nd`.
+pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
+    let t = &nd.toml;
+    let engine = Engine::open(eduioc_engine::Config {
+        unit: t.unit.clone(),
+        key: nd.key.clone(),
+        root_key: nd.root_key,
+        certs: nd.certs.clone(),
+        data_dir: nd.dir.clone(),
+        doc_cache: t.doc_cache,
+        school_year: t.school_year.clone(),
+    })
+    .with_context(|| format!("opening the store of {}", t.unit))?;
+    let engine: SharedEngine = Arc::new(Mutex::new(engine));
+    let parent = match (&t.parent, &t.parent_p2p) {
+        (Some(p), Some(a)) => Some((p.clone(), a.parse().with_context(|| format!("parent_p2p {a:?}"))?)),
+        (None, _) => None,
+        (Some(p), None) => return Err(anyhow!("node.toml names parent {p} but no parent_p2p")),
+    };
+    let (network, client) = Network::new(
+        engine.clone(),
+        eduioc_net::Config {
+            listen: t.p2p.parse().with_context(|| format!("p2p {:?}", t.p2p))?,
+            parent,
+            backoff_min: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(10),
+        },
+    )?;
+    let net_task = tokio::spawn(network.run());
+    let addr: SocketAddr = t.http.parse().with_context(|| format!("http {:?}", t.http))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (http of {})", t.unit))?;
+    let http = listener.local_addr()?;
+    let app = eduioc_web::router(eduioc_web::AppState {
+        engine: engine.clone(),
+        net: client.clone(),
+        token: nd.token.clone().into(),
+    });
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let http_task = tokio::spawn(async move {
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "http server failed");
+        }
+    });
+    tracing::info!(unit = %t.unit, http = %http, p2p = %t.p2p, "node started");
+    Ok(Running {
+        unit: t.unit.clone(),
+        engine,
+        net: client,
+        http,
+        token: nd.token.clone(),
+        http_stop: stop_tx,
+        tasks: vec![net_task, http_task],
+    })
+}
+
+impl Running {
+    /// Stops HTTP and the network loop. Every acknowledged entry is already committed.
+    pub(crate) async fn stop(self) {
+        let _ = self.http_stop.send(());
+        self.net.shutdown().await;
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+        tracing::info!(unit = %self.unit, "node stopped");
+    }
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,249 @@
+//! Topology files (`CONTRACT.md`) and `eduioc topology generate`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use eduioc_protocol::cert::valid_unit_id;
+use eduioc_protocol::{CertBody, Certificate, Directory, NodeKey};
+use rand::{RngCore, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{NodeToml, API_TOKEN, CERTS, NODE_KEY, NODE_TOML};
+
+/// A topology file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Topology {
+    /// Network name.
+    pub(crate) network: String,
+    /// Units, any order.
+    #[serde(rename = "unit")]
+    pub(crate) units: Vec<Unit>,
+}
+
+/// One `[[unit]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Unit {
+    /// Stable id `[a-z0-9-]{1,64}`.
+    pub(crate) id: String,
+    /// Display name.
+    pub(crate) name: String,
+    /// Level label.
+    pub(crate) level: String,
+    /// Parent id; exactly one unit has none.
+    #[serde(default)]
+    pub(crate) parent: Option<String>,
+    /// libp2p listen address.
+    pub p2p: String,
+    /// HTTP listen address.
+    pub(crate) http: String,
+}
+
+impl Topology {
+    /// Parses and validates a topology file's text.
+    pub(crate) fn parse(text: &str) -> Result<Topology> {
+        let t: Topology = toml::from_str(text).context("invalid topology TOML")?;
+        t.validate()?;
+        Ok(t)
+    }
+
+    /// Checks ids, one root, known parents, no cycle, no duplicate id or address.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let mut ids = HashSet::new();
+        let mut addrs: HashMap<&str, &str> = HashMap::new();
+        for u in &self.units {
+            if !valid_unit_id(&u.id) {
+                bail!("unit {:?}: id must match [a-z0-9-]{{1,64}}", u.id);
+            }
+            if !ids.insert(u.id.as_str()) {
+                bail!("unit {}: duplicate id", u.id);
+            }
+            for a in [&u.p2p, &u.http] {
+                if let Some(other) = addrs.insert(a.as_str(), u.id.as_str()) {
+                    bail!("unit {}: address {a} is already used by unit {other}", u.id);
+                }
+            }
+            u.p2p
+                .parse::<libp2p::Multiaddr>()
+                .with_context(|| format!("unit {}: p2p {:?} is not a multiaddr", u.id, u.p2p))?;
+            u.http
+                .parse::<std::net::SocketAddr>()
+                .with_context(|| format!("unit {}: http {:?} is not host:port", u.id, u.http))?;
+        }
+        let roots: Vec<&str> = self.units.iter().filter(|u| u.parent.is_none()).map(|u| u.id.as_str()).collect();
+        match roots.as_slice() {
+            [] => bail!("no root: exactly one unit must have no parent"),
+            [_] => {}
+            [a, b, ..] => bail!("unit {b}: a second root (unit {a} has no parent either)"),
+        }
+        let parent: HashMap<&str, &str> = self
+            .units
+            .iter()
+            .filter_map(|u| u.parent.as_deref().map(|p| (u.id.as_str(), p)))
+            .collect();
+        for (u, p) in &parent {
+            if !ids.contains(p) {
+                bail!("unit {u}: unknown parent {p}");
+            }
+        }
+        for u in &self.units {
+            let mut seen = HashSet::new();
+            let mut cur = u.id.as_str();
+            while let Some(p) = parent.get(cur) {
+                if !seen.insert(cur) {
+                    bail!("unit {}: its parents form a cycle", u.id);
+                }
+                cur = p;
+            }
+        }
+        Ok(())
+    }
+
+    /// The root unit.
+    pub(crate) fn root(&self) -> &Unit {
+        self.units.iter().find(|u| u.parent.is_none()).unwrap_or(&self.units[0])
+    }
+}
+
+/// Writes `DIR/<unit>/` for every unit. `seed` makes keys and tokens reproducible (tests);
+/// without it they come from the operating system's randomness.
+pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>) -> Result<()> {
+    t.validate()?;
+    if out.exists() {
+        if !force {
+            bail!("{} exists; use --force to overwrite", out.display());
+        }
+        std::fs::remove_dir_all(out).with_context(|| format!("cannot remove {}", out.display()))?;
+    }
+    let mut rng: Box<dyn RngCore> = match seed {
+        Some(s) => Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(s)),
+        None => Box::new(rand::rngs::OsRng),
+    };
+    let mut keys = BTreeMap::new();
+    let mut tokens = BTreeMap::new();
+    for u in &t.units {
+        let mut secret = [0u8; 32];
+        rng.fill_bytes(&mut secret);
+        keys.insert(u.id.clone(), NodeKey::from_secret(secret));
+        let mut tok = [0u8; 24];
+        rng.fill_bytes(&mut tok);
+        tokens.insert(u.id.clone(), hex::encode(tok));
+    }
+    let root = t.root();
+    let root_key = &keys[&root.id];
+    let has_children: HashSet<&str> = t.units.iter().filter_map(|u| u.parent.as_deref()).collect();
+    let mut dir = Directory::new(root_key.id());
+    for u in order_top_down(t) {
+        let body = CertBody {
+            unit: u.id.clone(),
+            name: u.name.clone(),
+            level: u.level.clone(),
+            parent: u.parent.clone(),
+            key: keys[&u.id].id(),
+            version: 1,
+            effective_ms: 0,
+            delegate: has_children.contains(u.id.as_str()),
+            issuer: root_key.id(),
+        };
+        dir.insert(Certificate::issue(body, root_key))
+            .with_context(|| format!("unit {}: certificate", u.id))?;
+    }
+    let addr: HashMap<&str, &str> = t.units.iter().map(|u| (u.id.as_str(), u.p2p.as_str())).collect();
+    for u in &t.units {
+        let d = out.join(&u.id);
+        std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
+        let node = NodeToml {
+            network: t.network.clone(),
+            unit: u.id.clone(),
+            p2p: u.p2p.clone(),
+            http: u.http.clone(),
+            parent: u.parent.clone(),
+            parent_p2p: u.parent.as_deref().map(|p| addr[p].to_string()),
+            root_key: root_key.id().to_string(),
+            doc_cache: 16,
+            school_year: None,
+        };
+        let text = format!(
+            "# EduIOC node configuration, written by `eduioc topology generate`.\n\
+             # network: name of the network; unit: the unit this node speaks for;\n\
+             # p2p / http: listen addresses; parent / parent_p2p: the unit this node syncs up to;\n\
+             # root_key: trust anchor of all certificates; doc_cache: Automerge documents held\n\
+             # in memory at once; school_year (optional): year of imports and figures.\n{}",
+            toml::to_string(&node)?
+        );
+        std::fs::write(d.join(NODE_TOML), text)?;
+        write_secret(&d.join(NODE_KEY), &hex::encode(keys[&u.id].secret()))?;
+        write_secret(&d.join(API_TOKEN), &format!("{}\n", tokens[&u.id]))?;
+        let mut units: Vec<String> = dir.ancestors_or_self(&u.id);
+        units.extend(dir.subtree(&u.id));
+        let certs = dir.certs_for(units.iter().map(String::as_str));
+        std::fs::write(d.join(CERTS), postcard::to_stdvec(&certs)?)?;
+    }
+    Ok(())
+}
+
+fn order_top_down(t: &Topology) -> Vec<&Unit> {
+    let mut out: Vec<&Unit> = Vec::new();
+    let mut placed: HashSet<&str> = HashSet::new();
+    while out.len() < t.units.len() {
+        let before = out.len();
+        for u in &t.units {
+            if !placed.contains(u.id.as_str()) && u.parent.as_deref().is_none_or(|p| placed.contains(p)) {
+                placed.insert(&u.id);
+                out.push(u);
+            }
+        }
+        if out.len() == before {
+            break;
+        }
+    }
+    out
+}
+
+fn write_secret(path: &Path, text: &str) -> Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn unit(id: &str, parent: Option<&str>, port: u16) -> String {
+        format!(
+            "[[unit]]\nid = \"{id}\"\nname = \"{id}\"\nlevel = \"x\"\n{}p2p = \"/ip4/127.0.0.1/tcp/{port}\"\nhttp = \"127.0.0.1:{}\"\n",
+            parent.map(|p| format!("parent = \"{p}\"\n")).unwrap_or_default(),
+            port + 1000
+        )
+    }
+
+    fn err(text: &str) -> String {
+        format!("{:#}", Topology::parse(text).unwrap_err())
+    }
+
+    #[test]
+    fn refuses_bad_topologies_naming_the_unit() {
+        let head = "network = \"t\"\n";
+        let ok = format!("{head}{}{}", unit("a", None, 1), unit("b", Some("a"), 2));
+        assert!(Topology::parse(&ok).is_ok());
+        assert!(err(&format!("{head}{}{}", unit("a", None, 1), unit("b", None, 2))).contains("unit b: a second root"));
+        assert!(err(&format!("{head}{}{}", unit("a", None, 1), unit("b", Some("zz"), 2))).contains("unit b: unknown parent zz"));
+        assert!(err(&format!("{head}{}{}", unit("a", None, 1), unit("a", Some("a"), 2))).contains("unit a: duplicate id"));
+        assert!(err(&format!("{head}{}{}", unit("a", None, 1), unit("b", Some("a"), 1))).contains("unit b: address"));
+        let cyc = format!("{head}{}{}{}", unit("r", None, 1), unit("a", Some("b"), 2), unit("b", Some("a"), 3));
+        assert!(err(&cyc).contains("cycle"));
+        assert!(err(&format!("{head}{}", unit("A", None, 1))).contains("unit \"A\""));
+    }
+}

@@ -1,0 +1,406 @@
+//! The sync state machine of one link (a node and its parent, or a node and one child).
+//!
+//! Sans-IO: the driver (the libp2p event loop in `eduioc-net`, or the discrete-event
+//! network in `simulations/`) feeds it what arrived and asks it what to send. It reads the
+//! local log through [`LogSource`] and the hierarchy through [`Directory`].
+//!
+//! The link is symmetric after the hello: each side tells the other what it holds of the
+//! authors it wants ([`Session::want`]); each side then streams, page by page, what the
+//! other lacks ([`Session::next_page`]), one page in flight at a time, and advances its
+//! belief of the remote's heights only from the remote's acknowledgements, which the remote
+//! sends after committing. A commit made while connected is pushed at once: the driver
+//! calls [`Session::on_appended`] and then `next_page`.
+//!
+//! Scope, under the current hierarchy:
+//! - up (to the parent): every entry authored in the sender's subtree, whole logs;
+//! - down (to a child): entries authored by the sender or its ancestors whose payload is
+//!   addressed to a unit on the child's path (an ancestor of it, itself, or below it).
+//!   Those logs are sparse at the receiver: a child never sees its uncles' notifications.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::cert::Directory;
+use crate::entry::Entry;
+use crate::identity::NodeId;
+use crate::wire::{Request, MAX_HEIGHTS, MAX_PAGE_BYTES, MAX_PAGE_ENTRIES};
+
+/// Read access to the local log store.
+pub trait LogSource {
+    /// Highest seq held for `author` (0 when none).
+    fn height(&self, author: &NodeId) -> u64;
+    /// Every author held, with its height.
+    fn heights(&self) -> Vec<(NodeId, u64)>;
+    /// Entries of `author` with seq ≥ `from`, ascending, within the limits (at least one
+    /// entry when any exists).
+    fn entries(&self, author: &NodeId, from: u64, max_count: usize, max_bytes: usize) -> Vec<(u64, Vec<u8>)>;
+}
+
+/// The role of the remote end of a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The remote is our parent: we send up, it sends down.
+    Parent,
+    /// The remote is one of our children: we send down, it sends up.
+    Child,
+}
+
+/// Whether an entry by `author_unit` travels from `from_unit` to `to_unit` over a link
+/// where `to_role` is the receiver's role. `audience` is the payload's audience.
+pub fn in_scope(
+    dir: &Directory,
+    from_unit: &str,
+    to_unit: &str,
+    to_role: Role,
+    author_unit: &str,
+    audience: Option<Option<&str>>,
+) -> bool {
+    match to_role {
+        Role::Parent => dir.is_ancestor_or_self(from_unit, author_unit),
+        Role::Child => {
+            if !dir.is_ancestor_or_self(author_unit, from_unit) {
+                return false;
+            }
+            match audience {
+                // Unknown payload yet: the author is in scope, entries are checked later.
+                None => true,
+                Some(None) => false,
+                Some(Some(a)) => dir.is_ancestor_or_self(a, to_unit) || dir.is_ancestor_or_self(to_unit, a),
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct InFlight {
+    /// (author, last seq sent, belief after the page).
+    sent: Vec<(NodeId, u64, u64)>,
+}
+
+/// Counters of one session, for status and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Pages sent.
+    pub pages: u64,
+    /// Entries sent.
+    pub entries: u64,
+    /// Entry bytes sent.
+    pub bytes: u64,
+    /// Authors whose entries the remote refused (not retried until the next heights).
+    pub stuck: u64,
+}
+
+/// One link's sync state.
+#[derive(Debug, Clone)]
+pub struct Session {
+    local_unit: String,
+    remote_unit: String,
+    remote_role: Role,
+    /// What the remote holds, per author; `None` until it told us (its `Heights`).
+    remote_has: Option<HashMap<NodeId, u64>>,
+    /// Authors that may have something to send.
+    dirty: BTreeSet<NodeId>,
+    /// Authors the remote refused; skipped until the next heights exchange.
+    stuck: BTreeSet<NodeId>,
+    in_flight: Option<InFlight>,
+    stats: Stats,
+}
+
+impl Session {
+    /// A new session between `local_unit` and `remote_unit`, whose role is `remote_role`.
+    pub fn new(local_unit: &str, remote_unit: &str, remote_role: Role) -> Session {
+        Session {
+            local_unit: local_unit.to_string(),
+            remote_unit: remote_unit.to_string(),
+            remote_role,
+            remote_has: None,
+            dirty: BTreeSet::new(),
+            stuck: BTreeSet::new(),
+            in_flight: None,
+            stats: Stats::default(),
+        }
+    }
+
+    /// The remote unit.
+    pub fn remote_unit(&self) -> &str {
+        &self.remote_unit
+    }
+
+    /// The remote's role.
+    pub fn remote_role(&self) -> Role {
+        self.remote_role
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// True once the remote told us what it holds and nothing is left to send.
+    pub fn idle(&self) -> bool {
+        self.remote_has.is_some() && self.in_flight.is_none() && self.dirty.is_empty()
+    }
+
+    /// The `Heights` request telling the remote what we hold of what we want from it.
+    pub fn want(&self, dir: &Directory, src: &dyn LogSource) -> Request {
+        let remote_is = match self.remote_role {
+            Role::Parent => Role::Child,
+            Role::Child => Role::Parent,
+        };
+        let mut heights: Vec<(NodeId, u64)> = src
+            .heights()
+            .into_iter()
+            .filter(|(a, _)| {
+                dir.unit_of(a).is_some_and(|u| {
+                    in_scope(dir, &self.remote_unit, &self.local_unit, remote_is, u, None)
+                })
+            })
+            .collect();
+        heights.truncate(MAX_HEIGHTS);
+        Request::Heights { heights }
+    }
+
+    /// The remote told us what it holds: (re)start streaming from there.
+    pub fn on_heights(&mut self, dir: &Directory, src: &dyn LogSource, heights: &[(NodeId, u64)]) {
+        self.remote_has = Some(heights.iter().copied().collect());
+        self.stuck.clear();
+        self.in_flight = None;
+        self.dirty = src
+            .heights()
+            .into_iter()
+            .map(|(a, _)| a)
+            .filter(|a| self.author_in_scope(dir, a))
+            .collect();
+    }
+
+    /// An entry by `author` was committed locally (authored here or received).
+    pub fn on_appended(&mut self, dir: &Directory, author: &NodeId) {
+        if !self.stuck.contains(author) && self.author_in_scope(dir, author) {
+            self.dirty.insert(*author);
+        }
+    }
+
+    fn author_in_scope(&self, dir: &Directory, author: &NodeId) -> bool {
+        dir.unit_of(author).is_some_and(|u| {
+            in_scope(dir, &self.local_unit, &self.remote_unit, self.remote_role, u, None)
+        })
+    }
+
+    /// The next page to send, if the remote is ready, nothing is in flight and something
+    /// is missing at the remote.
+    pub fn next_page(&mut self, dir: &Directory, src: &dyn LogSource) -> Option<Request> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        let remote = self.remote_has.as_mut()?;
+        let mut entries = Vec::new();
+        let mut bytes = 0usize;
+        let mut sent = Vec::new();
+        let authors: Vec<NodeId> = self.dirty.iter().copied().collect();
+        for author in authors {
+            if entries.len() >= MAX_PAGE_ENTRIES || bytes >= MAX_PAGE_BYTES {
+                break;
+            }
+            let Some(author_unit) = dir.unit_of(&author) else {
+                self.dirty.remove(&author);
+                continue;
+            };
+            let have = remote.get(&author).copied().unwrap_or(0);
+            let mut belief = have;
+            let mut last_sent = None;
+            let mut exhausted = false;
+            while entries.len() < MAX_PAGE_ENTRIES && bytes < MAX_PAGE_BYTES {
+                let batch = src.entries(
+                    &author,
+                    belief + 1,
+                    MAX_PAGE_ENTRIES - entries.len(),
+                    (MAX_PAGE_BYTES - bytes).max(1),
+                );
+                if batch.is_empty() {
+                    exhausted = true;
+                    break;
+                }
+                for (seq, raw) in batch {
+                    belief = seq;
+                    let wanted = match self.remote_role {
+                        Role::Parent => true,
+                        Role::Child => Entry::decode(&raw).is_ok_and(|e| {
+                            in_scope(
+                                dir,
+                                &self.local_unit,
+                                &self.remote_unit,
+                                Role::Child,
+                                author_unit,
+                                Some(e.body.payload.audience()),
+                            )
+                        }),
+                    };
+                    if wanted {
+                        bytes += raw.len();
+                        entries.push(raw);
+                        last_sent = Some(seq);
+                    }
+                }
+            }
+            if exhausted {
+                self.dirty.remove(&author);
+            }
+            match last_sent {
+                Some(last) => sent.push((author, last, belief)),
+                // Everything new was filtered out: the remote needs none of it.
+                None => {
+                    remote.insert(author, belief);
+                }
+            }
+        }
+        if entries.is_empty() {
+            return None;
+        }
+        self.stats.pages += 1;
+        self.stats.entries += entries.len() as u64;
+        self.stats.bytes += bytes as u64;
+        self.in_flight = Some(InFlight { sent });
+        Some(Request::Page { entries })
+    }
+
+    /// The remote acknowledged the page in flight with its heights after commit.
+    pub fn on_acked(&mut self, heights: &[(NodeId, u64)]) {
+        let Some(flight) = self.in_flight.take() else {
+            return;
+        };
+        let Some(remote) = self.remote_has.as_mut() else {
+            return;
+        };
+        let acked: HashMap<NodeId, u64> = heights.iter().copied().collect();
+        for (author, last_sent, belief) in flight.sent {
+            let now = acked.get(&author).copied().unwrap_or(0);
+            if now >= last_sent {
+                remote.insert(author, now.max(belief));
+            } else {
+                // Refused part of the page: do not resend until the next heights exchange.
+                remote.insert(author, now);
+                self.dirty.remove(&author);
+                self.stuck.insert(author);
+                self.stats.stuck += 1;
+            }
+        }
+    }
+
+    /// The page in flight failed in transport: forget it; its authors are retried.
+    pub fn on_failed(&mut self) {
+        if let Some(flight) = self.in_flight.take() {
+            self.dirty.extend(flight.sent.iter().map(|(a, _, _)| *a));
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::cert::{CertBody, Certificate};
+    use crate::entry::{Hash, Payload};
+    use crate::identity::NodeKey;
+    use std::collections::BTreeMap;
+
+    #[derive(Default)]
+    struct Mem(BTreeMap<NodeId, Vec<Vec<u8>>>);
+    impl Mem {
+        fn append(&mut self, key: &NodeKey, payload: Payload) {
+            let log = self.0.entry(key.id()).or_default();
+            let back: Option<Hash> = log.last().map(|b| Entry::decode(b).unwrap().hash());
+            let e = Entry::sign(key, log.len() as u64 + 1, back, 0, payload);
+            log.push(e.into_bytes());
+        }
+    }
+    impl LogSource for Mem {
+        fn height(&self, a: &NodeId) -> u64 {
+            self.0.get(a).map_or(0, |l| l.len() as u64)
+        }
+        fn heights(&self) -> Vec<(NodeId, u64)> {
+            self.0.iter().map(|(a, l)| (*a, l.len() as u64)).collect()
+        }
+        fn entries(&self, a: &NodeId, from: u64, n: usize, _b: usize) -> Vec<(u64, Vec<u8>)> {
+            let Some(l) = self.0.get(a) else { return vec![] };
+            l.iter().enumerate().skip(from as usize - 1).take(n).map(|(i, b)| (i as u64 + 1, b.clone())).collect()
+        }
+    }
+
+    fn dir(keys: &[(&str, Option<&str>, &NodeKey)], root: &NodeKey) -> Directory {
+        let mut d = Directory::new(root.id());
+        for (u, p, k) in keys {
+            let body = CertBody { unit: u.to_string(), name: u.to_string(), level: "x".into(),
+                parent: p.map(str::to_string), key: k.id(), version: 1, effective_ms: 0,
+                delegate: false, issuer: root.id() };
+            d.insert(Certificate::issue(body, root)).unwrap();
+        }
+        d
+    }
+
+    fn note(to: &str) -> Payload {
+        Payload::Notification { to_unit: to.into(), title: "t".into(), body: "b".into() }
+    }
+
+    #[test]
+    fn down_scope_filters_by_audience_and_up_sends_subtree() {
+        let so = NodeKey::from_secret([1; 32]);
+        let d1 = NodeKey::from_secret([2; 32]);
+        let d2 = NodeKey::from_secret([3; 32]);
+        let s1 = NodeKey::from_secret([4; 32]);
+        let dir = dir(&[("so", None, &so), ("d1", Some("so"), &d1), ("d2", Some("so"), &d2), ("s1", Some("d1"), &s1)], &so);
+        let mut at_d1 = Mem::default();
+        at_d1.append(&so, note("d2"));
+        at_d1.append(&so, note("d1"));
+        at_d1.append(&so, note("d2"));
+        at_d1.append(&d1, note("s1"));
+        at_d1.append(&s1, Payload::Ack { author: so.id(), seq: 2 });
+        at_d1.append(&d2, note("d2"));
+        // d1 -> s1 (down): only so#2 and d1#1.
+        let mut down = Session::new("d1", "s1", Role::Child);
+        assert!(down.next_page(&dir, &at_d1).is_none(), "nothing before heights");
+        down.on_heights(&dir, &at_d1, &[]);
+        let Some(Request::Page { entries }) = down.next_page(&dir, &at_d1) else { panic!() };
+        let got: Vec<(NodeId, u64)> = entries.iter().map(|b| { let e = Entry::decode(b).unwrap(); (e.author(), e.seq()) }).collect();
+        assert_eq!(got.len(), 2);
+        assert!(got.contains(&(so.id(), 2)) && got.contains(&(d1.id(), 1)));
+        down.on_acked(&[(so.id(), 2), (d1.id(), 1)]);
+        assert!(down.next_page(&dir, &at_d1).is_none());
+        assert!(down.idle());
+        // d1 -> so (up): d1#1 and s1#1, never so's or d2's.
+        let mut up = Session::new("d1", "so", Role::Parent);
+        up.on_heights(&dir, &at_d1, &[(s1.id(), 0)]);
+        let Some(Request::Page { entries }) = up.next_page(&dir, &at_d1) else { panic!() };
+        assert_eq!(entries.len(), 2);
+        // A refusal makes the author stuck rather than a hot retry loop.
+        up.on_acked(&[(d1.id(), 1), (s1.id(), 0)]);
+        at_d1.append(&s1, Payload::Ack { author: so.id(), seq: 2 });
+        up.on_appended(&dir, &s1.id());
+        assert!(up.next_page(&dir, &at_d1).is_none());
+        assert_eq!(up.stats().stuck, 1);
+        // What s1 asks its parent for: ancestors' logs it holds.
+        let mut at_s1 = Mem::default();
+        at_s1.append(&so, note("s1"));
+        let want = Session::new("s1", "d1", Role::Parent).want(&dir, &at_s1);
+        assert_eq!(want, Request::Heights { heights: vec![(so.id(), 1)] });
+    }
+
+    #[test]
+    fn pages_are_bounded_and_resume_after_failure() {
+        let so = NodeKey::from_secret([1; 32]);
+        let s1 = NodeKey::from_secret([4; 32]);
+        let dir = dir(&[("so", None, &so), ("s1", Some("so"), &s1)], &so);
+        let mut m = Mem::default();
+        for _ in 0..(MAX_PAGE_ENTRIES + 10) {
+            m.append(&s1, Payload::Ack { author: so.id(), seq: 1 });
+        }
+        let mut up = Session::new("s1", "so", Role::Parent);
+        up.on_heights(&dir, &m, &[]);
+        let Some(Request::Page { entries }) = up.next_page(&dir, &m) else { panic!() };
+        assert_eq!(entries.len(), MAX_PAGE_ENTRIES);
+        up.on_failed();
+        let Some(Request::Page { entries }) = up.next_page(&dir, &m) else { panic!() };
+        assert_eq!(entries.len(), MAX_PAGE_ENTRIES, "resent after a transport failure");
+        up.on_acked(&[(s1.id(), MAX_PAGE_ENTRIES as u64)]);
+        let Some(Request::Page { entries }) = up.next_page(&dir, &m) else { panic!() };
+        assert_eq!(entries.len(), 10);
+    }
+}
