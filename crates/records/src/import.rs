@@ -237,6 +237,12 @@ pub fn parse_import(
             "",
             "this looks like an old Excel .xls file; save it as .xlsx or as CSV UTF-8".to_owned(),
         );
+    } else if body.starts_with(&[0xFF, 0xFE]) || body.starts_with(&[0xFE, 0xFF]) {
+        imp.error(
+            0,
+            "",
+            "this file is UTF-16 text; save it as CSV UTF-8 or as .xlsx".to_owned(),
+        );
     } else {
         read_csv(body, &mut imp);
     }
@@ -342,7 +348,11 @@ impl Importer {
         let mut clean = true;
         for (col, cell) in cells {
             let name = match cell {
-                Ok(s) => s.trim().trim_start_matches('\u{feff}').trim().to_lowercase(),
+                Ok(s) => s
+                    .trim()
+                    .trim_start_matches('\u{feff}')
+                    .trim()
+                    .to_lowercase(),
                 Err(msg) => {
                     self.error(0, &format!("column {}", col + 1), msg);
                     clean = false;
@@ -418,7 +428,6 @@ impl Importer {
             );
             return Flow::Stop;
         }
-        let errors_before = self.errors.len();
         if let Some(col) = stray {
             let flow = self.error(
                 row,
@@ -462,7 +471,7 @@ impl Importer {
                 }
             } else {
                 self.seen.insert(id.clone(), row);
-                if self.errors.len() == errors_before && self.errors.is_empty() {
+                if self.errors.is_empty() {
                     self.rows.push(Row { id, fields });
                 }
             }
@@ -998,7 +1007,8 @@ mod tests {
 
     #[test]
     fn header_problems_use_row_zero() {
-        let errs = errors("student_id,full_name,gender,birth_date,grade,class_id,status,status,shoe\n");
+        let errs =
+            errors("student_id,full_name,gender,birth_date,grade,class_id,status,status,shoe\n");
         let got: Vec<(usize, &str)> = errs.iter().map(|e| (e.row, e.column.as_str())).collect();
         assert_eq!(got, vec![(0, "status"), (0, "shoe"), (0, "ethnicity")]);
         assert!(errs[2].message.contains("column ethnicity is missing"));
@@ -1035,7 +1045,8 @@ mod tests {
 
     #[test]
     fn bom_crlf_whitespace_blank_rows_and_column_order() {
-        let body = "\u{feff}status , student_id,full_name,gender,birth_date,grade,class_id,ethnicity\r\n\
+        let body =
+            "\u{feff}status , student_id,full_name,gender,birth_date,grade,class_id,ethnicity\r\n\
                     \u{20}enrolled , HS001 ,  Nguyễn Văn An ,M,2014-09-05, 5 ,5A,Kinh\r\n\
                     ,,,,,,,\r\n\
                     \r\n\
@@ -1097,7 +1108,9 @@ mod tests {
     #[test]
     fn size_and_row_caps() {
         let big = vec![b'a'; MAX_IMPORT_BYTES + 1];
-        let errs = parse_import(Collection::Students, None, &big).unwrap_err().errors;
+        let errs = parse_import(Collection::Students, None, &big)
+            .unwrap_err()
+            .errors;
         assert_eq!(errs.len(), 1);
         assert!(errs[0].message.contains("50 MiB"));
 
@@ -1115,12 +1128,18 @@ mod tests {
 
     #[test]
     fn profile_and_xls_are_refused() {
-        let errs = parse_import(Collection::Profile, None, b"a,b\n").unwrap_err().errors;
+        let errs = parse_import(Collection::Profile, None, b"a,b\n")
+            .unwrap_err()
+            .errors;
         assert!(errs[0].message.contains("cannot be imported"));
         let errs = parse_import(Collection::Students, None, b"\xD0\xCF\x11\xE0rest")
             .unwrap_err()
             .errors;
         assert!(errs[0].message.contains(".xls"));
+        let errs = parse_import(Collection::Students, None, b"\xFF\xFEs\x00")
+            .unwrap_err()
+            .errors;
+        assert!(errs[0].message.contains("UTF-16"));
         let errs = parse_import(Collection::Students, Some(XLSX_CONTENT_TYPE), b"not a zip")
             .unwrap_err()
             .errors;
@@ -1188,7 +1207,11 @@ mod tests {
     fn xlsx_round_trip() {
         let bytes = xlsx_students();
         // Detected by content type and by the zip signature alike.
-        for ct in [Some(XLSX_CONTENT_TYPE), None, Some("application/octet-stream")] {
+        for ct in [
+            Some(XLSX_CONTENT_TYPE),
+            None,
+            Some("application/octet-stream"),
+        ] {
             let errs = parse_import(Collection::Students, ct, &bytes)
                 .unwrap_err()
                 .errors;

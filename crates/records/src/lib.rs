@@ -16,7 +16,7 @@
 //! - [`Summary`] and [`summarize`]: the counts behind the `stats` endpoint,
 //!   computed from one document and added up over a subtree with
 //!   [`Summary::add`].
-//! - [`fold`] and [`matches`]: the accent- and case-insensitive search used by
+//! - [`fold`] and [`matches()`]: the accent- and case-insensitive search used by
 //!   the `records/students` endpoint.
 //!
 //! Errors are a single enum, [`Error`].

@@ -159,7 +159,10 @@ mod tests {
         assert_eq!(total.enrolled, 6);
         assert_eq!(total.by_grade[&5], 4);
         assert_eq!(total.by_gender["F"], 4);
-        assert_eq!((total.staff_active, total.teachers, total.classes), (3, 1, 2));
+        assert_eq!(
+            (total.staff_active, total.teachers, total.classes),
+            (3, 1, 2)
+        );
         assert_eq!(total.students_per_teacher(), 6.0);
         assert_eq!(Summary::default().students_per_teacher(), 0.0);
     }
