@@ -358,6 +358,27 @@ impl Engine {
             match validate::check(&entry, sig_ok, &self.dir, log) {
                 Ok(Verdict::Duplicate) => {}
                 Ok(Verdict::Append) => {
+                    let unit = self.dir.unit_of(&author).unwrap_or_default().to_string();
+                    // The payload first: a validly signed entry whose changes cannot be
+                    // applied to the document is rejected like any other bad entry.
+                    match Self::apply_payload(&mut self.docs, &mut self.dir, &mut self.summaries, actor, &mut txn, &entry, &unit) {
+                        Ok(Some(doc_key)) => touched_docs.push(doc_key),
+                        Ok(None) => {}
+                        Err(Error::Records(e)) => {
+                            if let Payload::Changes { doc, .. } = &entry.body.payload {
+                                self.docs.evict(&doc.key());
+                            }
+                            rejections.push((i, Reject::Malformed(format!("changes cannot be applied: {e}"))));
+                            continue;
+                        }
+                        Err(e) => {
+                            // Drop what was half-applied in memory; the store is unchanged.
+                            for k in &touched_docs {
+                                self.docs.evict(k);
+                            }
+                            return Err(e);
+                        }
+                    }
                     txn.put_entry(author.as_bytes(), entry.seq(), entry.bytes())?;
                     let next = match head {
                         Some(h) if h.seq > entry.seq() => h,
@@ -369,22 +390,10 @@ impl Engine {
                     if !out.appended.contains(&author) {
                         out.appended.push(author);
                     }
-                    let unit = self.dir.unit_of(&author).unwrap_or_default().to_string();
                     let ts = entry.body.timestamp_ms;
                     let seen = self.seen.entry(unit.clone()).or_insert(ts);
                     *seen = (*seen).max(ts);
                     txn.put_meta(&format!("seen/{unit}"), &seen.to_le_bytes())?;
-                    match Self::apply_payload(&mut self.docs, &mut self.dir, &mut self.summaries, actor, &mut txn, &entry, &unit) {
-                        Ok(Some(doc_key)) => touched_docs.push(doc_key),
-                        Ok(None) => {}
-                        Err(e) => {
-                            // Drop what was half-applied in memory; the store is unchanged.
-                            for k in &touched_docs {
-                                self.docs.evict(k);
-                            }
-                            return Err(e);
-                        }
-                    }
                 }
                 Err(reject) => {
                     if let Reject::Fork(_) = reject {

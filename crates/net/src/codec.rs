@@ -36,23 +36,34 @@ impl FrameCodec {
     }
 }
 
-/// Marks an oversized frame so the event loop can count it as such.
-pub(crate) const OVERSIZED: &str = "oversized frame";
+/// An inbound request as the codec read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A frame within the size bound.
+    Data(Vec<u8>),
+    /// A frame announcing this many bytes, over the bound; its body is never read, so
+    /// the event loop can attribute, count and refuse it.
+    Oversized(usize),
+}
 
-async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T, counters: &WireCounters) -> io::Result<Vec<u8>> {
+const OVERSIZED: &str = "oversized frame";
+
+/// Reads one frame; `Ok(Err(len))` when the announced length is over the bound (the body
+/// is then left unread).
+async fn read_frame<T: AsyncRead + Unpin + Send>(
+    io: &mut T,
+    counters: &WireCounters,
+) -> io::Result<Result<Vec<u8>, usize>> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
     if len > MAX_FRAME_BYTES {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{OVERSIZED}: {len} bytes exceeds the limit of {MAX_FRAME_BYTES}"),
-        ));
+        return Ok(Err(len));
     }
     let mut buf = vec![0u8; len];
     io.read_exact(&mut buf).await?;
     counters.received.fetch_add(4 + len as u64, Ordering::Relaxed);
-    Ok(buf)
+    Ok(Ok(buf))
 }
 
 async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, frame: &[u8], counters: &WireCounters) -> io::Result<()> {
@@ -66,28 +77,39 @@ async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, frame: &[u8], cou
 
 impl libp2p::request_response::Codec for FrameCodec {
     type Protocol = StreamProtocol;
-    type Request = Vec<u8>;
+    type Request = Frame;
     type Response = Vec<u8>;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Frame>
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io, &self.counters).await
+        Ok(match read_frame(io, &self.counters).await? {
+            Ok(f) => Frame::Data(f),
+            Err(len) => Frame::Oversized(len),
+        })
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io, &self.counters).await
+        read_frame(io, &self.counters).await?.map_err(|len| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{OVERSIZED}: {len} bytes exceeds the limit of {MAX_FRAME_BYTES}"),
+            )
+        })
     }
 
-    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: Vec<u8>) -> io::Result<()>
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: Frame) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &req, &self.counters).await
+        match req {
+            Frame::Data(bytes) => write_frame(io, &bytes, &self.counters).await,
+            Frame::Oversized(n) => Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{OVERSIZED} of {n} bytes"))),
+        }
     }
 
     async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: Vec<u8>) -> io::Result<()>

@@ -33,7 +33,7 @@ use libp2p::{identity, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-pub use codec::{FrameCodec, WireCounters, PROTOCOL};
+pub use codec::{Frame, FrameCodec, WireCounters, PROTOCOL};
 
 /// The engine shared between the network loop and the API.
 pub type SharedEngine = Arc<Mutex<Engine>>;
@@ -325,7 +325,7 @@ impl Network {
     }
 
     fn send(&mut self, peer: PeerId, kind: Pending, req: &Request) {
-        let id = self.swarm.behaviour_mut().sync.send_request(&peer, wire::encode(req));
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, Frame::Data(wire::encode(req)));
         self.pending.insert(id, (peer, kind));
     }
 
@@ -392,11 +392,18 @@ impl Network {
         }
     }
 
-    fn on_sync_event(&mut self, ev: request_response::Event<Vec<u8>, Vec<u8>>) {
+    fn on_sync_event(&mut self, ev: request_response::Event<Frame, Vec<u8>>) {
         match ev {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
-                    let resp = self.on_request(peer, &request);
+                    let resp = match request {
+                        Frame::Data(bytes) => self.on_request(peer, &bytes),
+                        Frame::Oversized(len) => self.refuse(
+                            peer,
+                            "oversized",
+                            format!("frame of {len} bytes exceeds the limit of {}", wire::MAX_FRAME_BYTES),
+                        ),
+                    };
                     let _ = self.swarm.behaviour_mut().sync.send_response(channel, wire::encode(&resp));
                     self.pump_all();
                 }
@@ -416,13 +423,7 @@ impl Network {
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
-                if let request_response::InboundFailure::Io(e) = &error {
-                    if e.kind() == std::io::ErrorKind::InvalidData {
-                        let key = if e.to_string().contains(codec::OVERSIZED) { "oversized" } else { "malformed" };
-                        tracing::warn!(peer = %peer, error = %e, "frame refused");
-                        self.count(key);
-                    }
-                }
+                tracing::debug!(peer = %peer, error = %error, "inbound request failed");
             }
             request_response::Event::ResponseSent { .. } => {}
         }

@@ -12,7 +12,7 @@ use libp2p::request_response;
 use libp2p::swarm::{dial_opts::DialOpts, SwarmEvent};
 use libp2p::{Multiaddr, PeerId};
 
-use crate::{build_swarm, BehaviourEvent, Error, WireCounters};
+use crate::{build_swarm, BehaviourEvent, Error, Frame, WireCounters};
 
 /// Dials `peer` at `addr` with the key `secret` and sends `frames` one after another.
 /// Each result is the response frame, or why there was none.
@@ -39,7 +39,7 @@ pub async fn exchange(
         }
     }
     for frame in frames {
-        let id = swarm.behaviour_mut().sync.send_request(&peer, frame);
+        let id = swarm.behaviour_mut().sync.send_request(&peer, Frame::Data(frame));
         let result = loop {
             match tokio::time::timeout_at(deadline, swarm.select_next_some()).await {
                 Ok(SwarmEvent::Behaviour(BehaviourEvent::Sync(ev))) => match ev {
