@@ -41,7 +41,11 @@ fn import_all(net: &Net, files: &mut HashMap<String, SchoolFiles>, school: &str,
     for (kind, csv) in &new.files {
         net.import(school, kind, csv);
     }
-    files.entry(school.to_string()).or_default().files.extend(new.files);
+    files
+        .entry(school.to_string())
+        .or_default()
+        .files
+        .extend(new.files);
 }
 
 #[test]
@@ -50,14 +54,20 @@ fn tree_converges_to_ground_truth() {
     net.start_all();
     let mut files = HashMap::new();
     for (i, s) in net.schools().iter().enumerate() {
-        let size = if i == 0 { eduioc_synth::Size::Realistic } else { eduioc_synth::Size::Tiny };
+        let size = if i == 0 {
+            eduioc_synth::Size::Realistic
+        } else {
+            eduioc_synth::Size::Tiny
+        };
         import_all(&net, &mut files, s, synth_files(1, s, size));
     }
     converge(&net, &files, "so");
     converge(&net, &files, "pgd-a");
     converge(&net, &files, "pgd-b");
     for s in net.schools() {
-        truth_of(&net, &files, &s).check(&net.stats(&s, &s)).unwrap();
+        truth_of(&net, &files, &s)
+            .check(&net.stats(&s, &s))
+            .unwrap();
     }
     // Outside the subtree: 404.
     assert_eq!(net.get("pgd-a", "/api/v1/stats?unit=th-b1").0, 404);
@@ -66,19 +76,31 @@ fn tree_converges_to_ground_truth() {
     // A CSV with one bad row: 422 naming row and column; nothing applied.
     let before = net.stats("th-a1", "th-a1");
     let students = files["th-a1"].students();
-    let mut lines = vec!["student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status".to_string()];
+    let mut lines =
+        vec!["student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status".to_string()];
     for (id, s) in students.iter().take(3) {
-        lines.push(format!("{id},Nguyễn Văn Mới,M,2015-01-02,{},{},Kinh,enrolled", s["grade"], s["class_id"]));
+        lines.push(format!(
+            "{id},Nguyễn Văn Mới,M,2015-01-02,{},{},Kinh,enrolled",
+            s["grade"], s["class_id"]
+        ));
     }
     lines.push("hs-new-1,Trần Thị Lỗi,F,2015-02-30,3,x,Kinh,enrolled".into());
-    let (code, body) = net.post("th-a1", "/api/v1/import/students", "text/csv", lines.join("\n").as_bytes());
+    let (code, body) = net.post(
+        "th-a1",
+        "/api/v1/import/students",
+        "text/csv",
+        lines.join("\n").as_bytes(),
+    );
     assert_eq!(code, 422, "{body}");
     let errors = body["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{body}");
     assert_eq!(errors[0]["row"], 4);
     assert_eq!(errors[0]["column"], "birth_date");
     let after = net.stats("th-a1", "th-a1");
-    assert_eq!(before["students"], after["students"], "a refused import changed figures");
+    assert_eq!(
+        before["students"], after["students"],
+        "a refused import changed figures"
+    );
 
     // Notification from the department to district A reaches A's schools, not B's.
     let (code, sent) = net.post(
@@ -96,22 +118,56 @@ fn tree_converges_to_ground_truth() {
             .any(|n| n["title"] == "Báo cáo sĩ số")
     };
     for s in ["pgd-a", "th-a1", "thcs-a2", "thpt-a3"] {
-        net.wait_for(&format!("notification at {s}"), || if has_it(&net, s) { Ok(()) } else { Err("not yet".into()) });
+        net.wait_for(&format!("notification at {s}"), || {
+            if has_it(&net, s) {
+                Ok(())
+            } else {
+                Err("not yet".into())
+            }
+        });
     }
     // B's side has had time to receive it too, had it been sent: A's schools got theirs.
     for s in ["pgd-b", "th-b1", "thcs-b2", "thpt-b3"] {
-        assert!(!has_it(&net, s), "{s} received a notification addressed to pgd-a");
+        assert!(
+            !has_it(&net, s),
+            "{s} received a notification addressed to pgd-a"
+        );
     }
     let id = sent["id"].as_str().unwrap();
-    let (code, body) = net.post("thcs-a2", &format!("/api/v1/notifications/{id}/read"), "application/json", b"{}");
+    let (code, body) = net.post(
+        "thcs-a2",
+        &format!("/api/v1/notifications/{id}/read"),
+        "application/json",
+        b"{}",
+    );
     assert_eq!(code, 200, "{body}");
     net.wait_for("read receipt at the department", || {
         let list = net.get("so", "/api/v1/notifications").1;
-        let n = list["notifications"].as_array().unwrap().iter().find(|n| n["id"] == id).cloned().unwrap();
-        if n["read_by"].as_array().unwrap().iter().any(|u| u == "thcs-a2") { Ok(()) } else { Err(format!("{n}")) }
+        let n = list["notifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["id"] == id)
+            .cloned()
+            .unwrap();
+        if n["read_by"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u == "thcs-a2")
+        {
+            Ok(())
+        } else {
+            Err(format!("{n}"))
+        }
     });
     // A school cannot notify its parent's subtree.
-    let (code, _) = net.post("th-a1", "/api/v1/notifications", "application/json", br#"{"title":"x","body":"y","to_unit":"pgd-a"}"#);
+    let (code, _) = net.post(
+        "th-a1",
+        "/api/v1/notifications",
+        "application/json",
+        br#"{"title":"x","body":"y","to_unit":"pgd-a"}"#,
+    );
     assert_eq!(code, 404);
     // No token: 401.
     let r = ureq::get(&format!("http://{}/api/v1/status", net.unit("so").http)).call();
@@ -127,14 +183,24 @@ fn crashed_offices_recover_without_double_counting() {
     net.start_all();
     let mut files = HashMap::new();
     for s in net.schools() {
-        import_all(&net, &mut files, &s, synth_files(2, &s, eduioc_synth::Size::Tiny));
+        import_all(
+            &net,
+            &mut files,
+            &s,
+            synth_files(2, &s, eduioc_synth::Size::Tiny),
+        );
     }
     converge(&net, &files, "so");
     for (round, office) in ["pgd-a", "so"].into_iter().enumerate() {
         net.kill9(office);
         // Schools keep importing while the office is dead: new students and edits.
         for s in net.schools() {
-            import_all(&net, &mut files, &s, synth_files(10 + round as u64, &s, eduioc_synth::Size::Tiny));
+            import_all(
+                &net,
+                &mut files,
+                &s,
+                synth_files(10 + round as u64, &s, eduioc_synth::Size::Tiny),
+            );
         }
         net.start(office);
         converge(&net, &files, "so");
@@ -153,28 +219,49 @@ fn offline_school_catches_up_with_only_what_was_missing() {
     ]);
     net.start_all();
     let mut files = HashMap::new();
-    import_all(&net, &mut files, "thcs-a1", synth_files(3, "thcs-a1", eduioc_synth::Size::Realistic));
+    import_all(
+        &net,
+        &mut files,
+        "thcs-a1",
+        synth_files(3, "thcs-a1", eduioc_synth::Size::Realistic),
+    );
     converge(&net, &files, "so");
-    let sent_before = net.status("thcs-a1")["wire"]["sent_bytes"].as_u64().unwrap();
+    let sent_before = net.status("thcs-a1")["wire"]["sent_bytes"]
+        .as_u64()
+        .unwrap();
 
     net.stop("pgd-a");
     // Offline: the school keeps accepting imports. Five students change grade.
     let students = files["thcs-a1"].students();
-    let mut csv = vec!["student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status".to_string()];
-    for (id, s) in students.iter().filter(|(_, s)| s["status"] == "enrolled").take(5) {
-        csv.push(format!("{id},{},{},{},{},{},{},dropped_out", s["full_name"], s["gender"], s["birth_date"], s["grade"], s["class_id"], s["ethnicity"]));
+    let mut csv =
+        vec!["student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status".to_string()];
+    for (id, s) in students
+        .iter()
+        .filter(|(_, s)| s["status"] == "enrolled")
+        .take(5)
+    {
+        csv.push(format!(
+            "{id},{},{},{},{},{},{},dropped_out",
+            s["full_name"], s["gender"], s["birth_date"], s["grade"], s["class_id"], s["ethnicity"]
+        ));
     }
     let csv = csv.join("\n");
     let r = net.import("thcs-a1", "students", &csv);
     assert_eq!(r["updated"], 5, "{r}");
-    files.get_mut("thcs-a1").unwrap().files.push(("students".into(), csv));
+    files
+        .get_mut("thcs-a1")
+        .unwrap()
+        .files
+        .push(("students".into(), csv));
     let st = net.status("thcs-a1");
     assert_eq!(st["parent"]["connected"], false, "{st}");
     let sent_offline = st["wire"]["sent_bytes"].as_u64().unwrap();
 
     net.start("pgd-a");
     converge(&net, &files, "so");
-    let sent_after = net.status("thcs-a1")["wire"]["sent_bytes"].as_u64().unwrap();
+    let sent_after = net.status("thcs-a1")["wire"]["sent_bytes"]
+        .as_u64()
+        .unwrap();
     let catch_up = sent_after - sent_offline;
     eprintln!("initial sync {sent_before} bytes; catch-up after the outage {catch_up} bytes");
     assert!(catch_up > 0);

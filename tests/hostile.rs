@@ -30,9 +30,13 @@ fn add(doc: &mut RecordsDoc, student: &str) -> Vec<Vec<u8>> {
     let csv = format!(
         "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n{student},Lê Văn Tám,M,2016-03-04,4,4a,Kinh,enrolled\n"
     );
-    let rows = eduioc_records::parse_import(Collection::Students, Some("text/csv"), csv.as_bytes()).unwrap();
+    let rows = eduioc_records::parse_import(Collection::Students, Some("text/csv"), csv.as_bytes())
+        .unwrap();
     doc.upsert(&rows).unwrap();
-    doc.take_local_changes().into_iter().map(|mut c| c.bytes().to_vec()).collect()
+    doc.take_local_changes()
+        .into_iter()
+        .map(|mut c| c.bytes().to_vec())
+        .collect()
 }
 
 /// Changes adding one student to a fresh document of `actor`.
@@ -49,7 +53,9 @@ fn doc_of(unit: &str) -> DocId {
 }
 
 fn page(entries: &[&Entry]) -> Vec<u8> {
-    wire::encode(&Request::Page { entries: entries.iter().map(|e| e.bytes().to_vec()).collect() })
+    wire::encode(&Request::Page {
+        entries: entries.iter().map(|e| e.bytes().to_vec()).collect(),
+    })
 }
 
 fn decode(r: &Result<Vec<u8>, String>) -> Response {
@@ -86,19 +92,86 @@ fn hostile_input_is_rejected_counted_and_harmless() {
     let ts = chrono::Utc::now().timestamp_millis();
 
     let mut thief_doc = RecordsDoc::new(thief.id().as_bytes());
-    let good = Entry::sign(&thief, 1, None, ts, Payload::Changes { doc: doc_of("th-a1"), changes: add(&mut thief_doc, "hs-1") });
-    let mut bad_sig = Entry::sign(&thief, 2, Some(good.hash()), ts, Payload::Changes { doc: doc_of("th-a1"), changes: changes(thief.id().as_bytes(), "hs-2") }).into_bytes();
+    let good = Entry::sign(
+        &thief,
+        1,
+        None,
+        ts,
+        Payload::Changes {
+            doc: doc_of("th-a1"),
+            changes: add(&mut thief_doc, "hs-1"),
+        },
+    );
+    let mut bad_sig = Entry::sign(
+        &thief,
+        2,
+        Some(good.hash()),
+        ts,
+        Payload::Changes {
+            doc: doc_of("th-a1"),
+            changes: changes(thief.id().as_bytes(), "hs-2"),
+        },
+    )
+    .into_bytes();
     let n = bad_sig.len();
     bad_sig[n - 1] ^= 0x01;
     let bad_sig = Entry::decode(&bad_sig).unwrap();
-    let other_school = Entry::sign(&thief, 2, Some(good.hash()), ts, Payload::Changes { doc: doc_of("th-a2"), changes: changes(thief.id().as_bytes(), "hs-3") });
-    let fork = Entry::sign(&thief, 1, None, ts + 1, Payload::Changes { doc: doc_of("th-a1"), changes: changes(thief.id().as_bytes(), "hs-4") });
-    let bad_actor = Entry::sign(&thief, 2, Some(good.hash()), ts, Payload::Changes { doc: doc_of("th-a1"), changes: changes(&[9u8; 32], "hs-5") });
+    let other_school = Entry::sign(
+        &thief,
+        2,
+        Some(good.hash()),
+        ts,
+        Payload::Changes {
+            doc: doc_of("th-a2"),
+            changes: changes(thief.id().as_bytes(), "hs-3"),
+        },
+    );
+    let fork = Entry::sign(
+        &thief,
+        1,
+        None,
+        ts + 1,
+        Payload::Changes {
+            doc: doc_of("th-a1"),
+            changes: changes(thief.id().as_bytes(), "hs-4"),
+        },
+    );
+    let bad_actor = Entry::sign(
+        &thief,
+        2,
+        Some(good.hash()),
+        ts,
+        Payload::Changes {
+            doc: doc_of("th-a1"),
+            changes: changes(&[9u8; 32], "hs-5"),
+        },
+    );
     // Validly signed and chained, but its Automerge change reuses the actor's seq 1.
-    let conflicting = Entry::sign(&thief, 2, Some(good.hash()), ts, Payload::Changes { doc: doc_of("th-a1"), changes: changes(thief.id().as_bytes(), "hs-6") });
-    let next_good = Entry::sign(&thief, 2, Some(good.hash()), ts, Payload::Changes { doc: doc_of("th-a1"), changes: add(&mut thief_doc, "hs-6") });
+    let conflicting = Entry::sign(
+        &thief,
+        2,
+        Some(good.hash()),
+        ts,
+        Payload::Changes {
+            doc: doc_of("th-a1"),
+            changes: changes(thief.id().as_bytes(), "hs-6"),
+        },
+    );
+    let next_good = Entry::sign(
+        &thief,
+        2,
+        Some(good.hash()),
+        ts,
+        Payload::Changes {
+            doc: doc_of("th-a1"),
+            changes: add(&mut thief_doc, "hs-6"),
+        },
+    );
 
-    let hello = wire::encode(&Request::Hello { unit: "th-a1".into(), certs: certs_of(&net, "th-a1") });
+    let hello = wire::encode(&Request::Hello {
+        unit: "th-a1".into(),
+        certs: certs_of(&net, "th-a1"),
+    });
     let mut oversized = vec![1u8];
     oversized.resize(wire::MAX_FRAME_BYTES + 1024, 0);
     let frames = vec![
@@ -113,35 +186,100 @@ fn hostile_input_is_rejected_counted_and_harmless() {
         page(&[&next_good]),
         oversized,
     ];
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let replies = rt
-        .block_on(eduioc_net::raw::exchange(thief.secret(), peer, addr.clone(), frames, Duration::from_secs(20)))
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .unwrap();
-    assert!(matches!(decode(&replies[0]), Response::Welcome { .. }), "{:?}", decode(&replies[0]));
+    let replies = rt
+        .block_on(eduioc_net::raw::exchange(
+            thief.secret(),
+            peer,
+            addr.clone(),
+            frames,
+            Duration::from_secs(20),
+        ))
+        .unwrap();
+    assert!(
+        matches!(decode(&replies[0]), Response::Welcome { .. }),
+        "{:?}",
+        decode(&replies[0])
+    );
     assert_eq!(acked(&replies[1]), (1, 0), "the valid entry is accepted");
-    for (i, what) in [(2, "bad signature"), (3, "another school's document"), (4, "fork"), (5, "foreign actor")] {
-        assert_eq!(acked(&replies[i]), (1, 1), "{what} must be rejected and the log stay at 1");
+    for (i, what) in [
+        (2, "bad signature"),
+        (3, "another school's document"),
+        (4, "fork"),
+        (5, "foreign actor"),
+    ] {
+        assert_eq!(
+            acked(&replies[i]),
+            (1, 1),
+            "{what} must be rejected and the log stay at 1"
+        );
     }
     assert!(matches!(decode(&replies[6]), Response::Refused { ref key, .. } if key == "malformed"));
-    assert_eq!(acked(&replies[7]), (1, 1), "an unappliable change is rejected");
-    assert_eq!(acked(&replies[8]), (2, 0), "valid input after the garbage is still accepted");
-    assert!(replies.get(9).is_none_or(|r| r.is_err()), "an oversized frame gets no answer");
+    assert_eq!(
+        acked(&replies[7]),
+        (1, 1),
+        "an unappliable change is rejected"
+    );
+    assert_eq!(
+        acked(&replies[8]),
+        (2, 0),
+        "valid input after the garbage is still accepted"
+    );
+    assert!(
+        replies.get(9).is_none_or(|r| r.is_err()),
+        "an oversized frame gets no answer"
+    );
 
     // An uncertified key: its hello and its pages are refused.
     let stranger = NodeKey::from_secret([77; 32]);
     let frames = vec![
-        wire::encode(&Request::Hello { unit: "th-a1".into(), certs: vec![] }),
-        page(&[&Entry::sign(&stranger, 1, None, ts, Payload::Changes { doc: doc_of("th-a1"), changes: changes(stranger.id().as_bytes(), "hs-7") })]),
+        wire::encode(&Request::Hello {
+            unit: "th-a1".into(),
+            certs: vec![],
+        }),
+        page(&[&Entry::sign(
+            &stranger,
+            1,
+            None,
+            ts,
+            Payload::Changes {
+                doc: doc_of("th-a1"),
+                changes: changes(stranger.id().as_bytes(), "hs-7"),
+            },
+        )]),
     ];
-    let replies = rt.block_on(eduioc_net::raw::exchange(stranger.secret(), peer, addr, frames, Duration::from_secs(60))).unwrap();
+    let replies = rt
+        .block_on(eduioc_net::raw::exchange(
+            stranger.secret(),
+            peer,
+            addr,
+            frames,
+            Duration::from_secs(60),
+        ))
+        .unwrap();
     for r in &replies {
-        assert!(matches!(decode(r), Response::Refused { ref key, .. } if key == "uncertified"), "{:?}", decode(r));
+        assert!(
+            matches!(decode(r), Response::Refused { ref key, .. } if key == "uncertified"),
+            "{:?}",
+            decode(r)
+        );
     }
 
     // Every reason is counted; the node still serves; valid data is intact and flows up.
     net.wait_for("every rejection counted", || {
         let st = net.status("pgd-a");
-        for key in ["bad_signature", "unauthorized", "fork", "bad_actor", "malformed", "oversized", "uncertified"] {
+        for key in [
+            "bad_signature",
+            "unauthorized",
+            "fork",
+            "bad_actor",
+            "malformed",
+            "oversized",
+            "uncertified",
+        ] {
             if st["rejected"][key].as_u64().unwrap_or(0) < 1 {
                 return Err(format!("{key} not counted: {}", st["rejected"]));
             }
@@ -151,9 +289,15 @@ fn hostile_input_is_rejected_counted_and_harmless() {
     assert_eq!(net.status("pgd-a")["quarantined"], 1);
     let mut truth = harness::Truth::default();
     truth.add_school(&honest);
-    net.wait_for("honest data at the department", || truth.check(&net.stats("so", "th-a2")));
+    net.wait_for("honest data at the department", || {
+        truth.check(&net.stats("so", "th-a2"))
+    });
     net.wait_for("the stolen key's valid entries upstream", || {
         let s = net.stats("so", "th-a1");
-        if s["students"]["enrolled"] == 2 { Ok(()) } else { Err(format!("{s}")) }
+        if s["students"]["enrolled"] == 2 {
+            Ok(())
+        } else {
+            Err(format!("{s}"))
+        }
     });
 }

@@ -68,7 +68,8 @@ impl NodeDir {
     /// Loads `dir`, naming the file at fault on any error.
     pub(crate) fn load(dir: &Path) -> Result<NodeDir> {
         let read = |name: &str| {
-            std::fs::read(dir.join(name)).with_context(|| format!("cannot read {}", dir.join(name).display()))
+            std::fs::read(dir.join(name))
+                .with_context(|| format!("cannot read {}", dir.join(name).display()))
         };
         let toml_text = String::from_utf8(read(NODE_TOML)?).context("node.toml is not UTF-8")?;
         let toml: NodeToml = toml::from_str(&toml_text)
@@ -85,7 +86,10 @@ impl NodeDir {
             .trim()
             .to_string();
         if token.len() < 16 {
-            bail!("{} must hold a token of at least 16 characters", dir.join(API_TOKEN).display());
+            bail!(
+                "{} must hold a token of at least 16 characters",
+                dir.join(API_TOKEN).display()
+            );
         }
         let root_key = NodeId::from_hex(&toml.root_key)
             .ok_or_else(|| anyhow!("root_key in node.toml must be 64 hex digits"))?;

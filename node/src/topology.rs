@@ -73,7 +73,12 @@ impl Topology {
                 .parse::<std::net::SocketAddr>()
                 .with_context(|| format!("unit {}: http {:?} is not host:port", u.id, u.http))?;
         }
-        let roots: Vec<&str> = self.units.iter().filter(|u| u.parent.is_none()).map(|u| u.id.as_str()).collect();
+        let roots: Vec<&str> = self
+            .units
+            .iter()
+            .filter(|u| u.parent.is_none())
+            .map(|u| u.id.as_str())
+            .collect();
         match roots.as_slice() {
             [] => bail!("no root: exactly one unit must have no parent"),
             [_] => {}
@@ -104,7 +109,10 @@ impl Topology {
 
     /// The root unit.
     pub(crate) fn root(&self) -> &Unit {
-        self.units.iter().find(|u| u.parent.is_none()).unwrap_or(&self.units[0])
+        self.units
+            .iter()
+            .find(|u| u.parent.is_none())
+            .unwrap_or(&self.units[0])
     }
 }
 
@@ -151,7 +159,11 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
         dir.insert(Certificate::issue(body, root_key))
             .with_context(|| format!("unit {}: certificate", u.id))?;
     }
-    let addr: HashMap<&str, &str> = t.units.iter().map(|u| (u.id.as_str(), u.p2p.as_str())).collect();
+    let addr: HashMap<&str, &str> = t
+        .units
+        .iter()
+        .map(|u| (u.id.as_str(), u.p2p.as_str()))
+        .collect();
     for u in &t.units {
         let d = out.join(&u.id);
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
@@ -191,7 +203,9 @@ fn order_top_down(t: &Topology) -> Vec<&Unit> {
     while out.len() < t.units.len() {
         let before = out.len();
         for u in &t.units {
-            if !placed.contains(u.id.as_str()) && u.parent.as_deref().is_none_or(|p| placed.contains(p)) {
+            if !placed.contains(u.id.as_str())
+                && u.parent.as_deref().is_none_or(|p| placed.contains(p))
+            {
                 placed.insert(&u.id);
                 out.push(u);
             }
@@ -211,7 +225,9 @@ fn write_secret(path: &Path, text: &str) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     f.write_all(text.as_bytes())?;
     Ok(())
 }
@@ -238,11 +254,36 @@ mod tests {
         let head = "network = \"t\"\n";
         let ok = format!("{head}{}{}", unit("a", None, 1), unit("b", Some("a"), 2));
         assert!(Topology::parse(&ok).is_ok());
-        assert!(err(&format!("{head}{}{}", unit("a", None, 1), unit("b", None, 2))).contains("unit b: a second root"));
-        assert!(err(&format!("{head}{}{}", unit("a", None, 1), unit("b", Some("zz"), 2))).contains("unit b: unknown parent zz"));
-        assert!(err(&format!("{head}{}{}", unit("a", None, 1), unit("a", Some("a"), 2))).contains("unit a: duplicate id"));
-        assert!(err(&format!("{head}{}{}", unit("a", None, 1), unit("b", Some("a"), 1))).contains("unit b: address"));
-        let cyc = format!("{head}{}{}{}", unit("r", None, 1), unit("a", Some("b"), 2), unit("b", Some("a"), 3));
+        assert!(err(&format!(
+            "{head}{}{}",
+            unit("a", None, 1),
+            unit("b", None, 2)
+        ))
+        .contains("unit b: a second root"));
+        assert!(err(&format!(
+            "{head}{}{}",
+            unit("a", None, 1),
+            unit("b", Some("zz"), 2)
+        ))
+        .contains("unit b: unknown parent zz"));
+        assert!(err(&format!(
+            "{head}{}{}",
+            unit("a", None, 1),
+            unit("a", Some("a"), 2)
+        ))
+        .contains("unit a: duplicate id"));
+        assert!(err(&format!(
+            "{head}{}{}",
+            unit("a", None, 1),
+            unit("b", Some("a"), 1)
+        ))
+        .contains("unit b: address"));
+        let cyc = format!(
+            "{head}{}{}{}",
+            unit("r", None, 1),
+            unit("a", Some("b"), 2),
+            unit("b", Some("a"), 3)
+        );
         assert!(err(&cyc).contains("cycle"));
         assert!(err(&format!("{head}{}", unit("A", None, 1))).contains("unit \"A\""));
     }

@@ -63,7 +63,9 @@ impl Certificate {
 
     /// Checks the issuer's signature (not whether the issuer may issue it).
     pub fn signature_ok(&self) -> bool {
-        self.body.issuer.verify(&signing_bytes(&self.body), &self.signature)
+        self.body
+            .issuer
+            .verify(&signing_bytes(&self.body), &self.signature)
     }
 
     /// postcard encoding.
@@ -280,7 +282,9 @@ impl Directory {
         let Some(issuer_unit) = self.by_key.get(&b.issuer) else {
             return Err(CertError::Pending(b.unit.clone()));
         };
-        let issuer_ok = self.current_cert(issuer_unit).is_some_and(|c| c.body.delegate);
+        let issuer_ok = self
+            .current_cert(issuer_unit)
+            .is_some_and(|c| c.body.delegate);
         let parent = b.parent.as_deref().unwrap_or_default();
         if issuer_ok && issuer_unit != &b.unit && self.is_ancestor_or_self(issuer_unit, parent) {
             Ok(())
@@ -459,11 +463,17 @@ mod tests {
         assert_eq!(dir.parent("s"), Some("d1"));
         assert_eq!(dir.subtree("so"), vec!["so", "d1", "s"]);
         // d2 is not delegated: it cannot certify anything.
-        dir.insert(Certificate::issue(body("d2", Some("so"), &d2, &root), &root))
-            .unwrap();
+        dir.insert(Certificate::issue(
+            body("d2", Some("so"), &d2, &root),
+            &root,
+        ))
+        .unwrap();
         let x = NodeKey::from_secret([5; 32]);
         let bad = Certificate::issue(body("x", Some("d2"), &x, &d2), &d2);
-        assert!(matches!(dir.insert(bad), Err(CertError::Unauthorized { .. })));
+        assert!(matches!(
+            dir.insert(bad),
+            Err(CertError::Unauthorized { .. })
+        ));
         // Re-parent s under d2 with a new version from the root.
         let mut moved = body("s", Some("d2"), &s, &root);
         moved.version = 2;

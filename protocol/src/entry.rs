@@ -181,7 +181,10 @@ impl Entry {
             return Err(DecodeError::Oversized(bytes.len()));
         }
         if bytes.len() < 1 + 64 {
-            return Err(DecodeError::Malformed(format!("{} bytes is too short", bytes.len())));
+            return Err(DecodeError::Malformed(format!(
+                "{} bytes is too short",
+                bytes.len()
+            )));
         }
         if bytes[0] != ENTRY_VERSION {
             return Err(DecodeError::Version(bytes[0]));
@@ -189,7 +192,8 @@ impl Entry {
         let (head, sig) = bytes.split_at(bytes.len() - 64);
         let body: EntryBody =
             postcard::from_bytes(&head[1..]).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-        let canonical = postcard::to_stdvec(&body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        let canonical =
+            postcard::to_stdvec(&body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
         if canonical != head[1..] {
             return Err(DecodeError::Malformed("non-canonical encoding".into()));
         }
@@ -242,7 +246,9 @@ impl Entry {
 
     /// Checks the author's signature.
     pub fn verify(&self) -> bool {
-        self.body.author.verify(&self.signed_message(), &self.signature)
+        self.body
+            .author
+            .verify(&self.signed_message(), &self.signature)
     }
 }
 
@@ -301,10 +307,16 @@ mod tests {
 
     #[test]
     fn limits_and_shape() {
-        assert!(matches!(Entry::decode(&[1; 10]), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            Entry::decode(&[1; 10]),
+            Err(DecodeError::Malformed(_))
+        ));
         let mut big = vec![1u8; MAX_ENTRY_BYTES + 1];
         big[0] = 1;
-        assert!(matches!(Entry::decode(&big), Err(DecodeError::Oversized(_))));
+        assert!(matches!(
+            Entry::decode(&big),
+            Err(DecodeError::Oversized(_))
+        ));
         let mut v = sample(1).into_bytes();
         v[0] = 9;
         assert!(matches!(Entry::decode(&v), Err(DecodeError::Version(9))));

@@ -32,7 +32,13 @@ pub trait LogSource {
     fn heights(&self) -> Vec<(NodeId, u64)>;
     /// Entries of `author` with seq ≥ `from`, ascending, within the limits (at least one
     /// entry when any exists).
-    fn entries(&self, author: &NodeId, from: u64, max_count: usize, max_bytes: usize) -> Vec<(u64, Vec<u8>)>;
+    fn entries(
+        &self,
+        author: &NodeId,
+        from: u64,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Vec<(u64, Vec<u8>)>;
 }
 
 /// The role of the remote end of a link.
@@ -64,7 +70,9 @@ pub fn in_scope(
                 // Unknown payload yet: the author is in scope, entries are checked later.
                 None => true,
                 Some(None) => false,
-                Some(Some(a)) => dir.is_ancestor_or_self(a, to_unit) || dir.is_ancestor_or_self(to_unit, a),
+                Some(Some(a)) => {
+                    dir.is_ancestor_or_self(a, to_unit) || dir.is_ancestor_or_self(to_unit, a)
+                }
             }
         }
     }
@@ -181,7 +189,14 @@ impl Session {
 
     fn author_in_scope(&self, dir: &Directory, author: &NodeId) -> bool {
         dir.unit_of(author).is_some_and(|u| {
-            in_scope(dir, &self.local_unit, &self.remote_unit, self.remote_role, u, None)
+            in_scope(
+                dir,
+                &self.local_unit,
+                &self.remote_unit,
+                self.remote_role,
+                u,
+                None,
+            )
         })
     }
 
@@ -320,24 +335,43 @@ mod tests {
             self.0.iter().map(|(a, l)| (*a, l.len() as u64)).collect()
         }
         fn entries(&self, a: &NodeId, from: u64, n: usize, _b: usize) -> Vec<(u64, Vec<u8>)> {
-            let Some(l) = self.0.get(a) else { return vec![] };
-            l.iter().enumerate().skip(from as usize - 1).take(n).map(|(i, b)| (i as u64 + 1, b.clone())).collect()
+            let Some(l) = self.0.get(a) else {
+                return vec![];
+            };
+            l.iter()
+                .enumerate()
+                .skip(from as usize - 1)
+                .take(n)
+                .map(|(i, b)| (i as u64 + 1, b.clone()))
+                .collect()
         }
     }
 
     fn dir(keys: &[(&str, Option<&str>, &NodeKey)], root: &NodeKey) -> Directory {
         let mut d = Directory::new(root.id());
         for (u, p, k) in keys {
-            let body = CertBody { unit: u.to_string(), name: u.to_string(), level: "x".into(),
-                parent: p.map(str::to_string), key: k.id(), version: 1, effective_ms: 0,
-                delegate: false, issuer: root.id() };
+            let body = CertBody {
+                unit: u.to_string(),
+                name: u.to_string(),
+                level: "x".into(),
+                parent: p.map(str::to_string),
+                key: k.id(),
+                version: 1,
+                effective_ms: 0,
+                delegate: false,
+                issuer: root.id(),
+            };
             d.insert(Certificate::issue(body, root)).unwrap();
         }
         d
     }
 
     fn note(to: &str) -> Payload {
-        Payload::Notification { to_unit: to.into(), title: "t".into(), body: "b".into() }
+        Payload::Notification {
+            to_unit: to.into(),
+            title: "t".into(),
+            body: "b".into(),
+        }
     }
 
     #[test]
@@ -346,20 +380,45 @@ mod tests {
         let d1 = NodeKey::from_secret([2; 32]);
         let d2 = NodeKey::from_secret([3; 32]);
         let s1 = NodeKey::from_secret([4; 32]);
-        let dir = dir(&[("so", None, &so), ("d1", Some("so"), &d1), ("d2", Some("so"), &d2), ("s1", Some("d1"), &s1)], &so);
+        let dir = dir(
+            &[
+                ("so", None, &so),
+                ("d1", Some("so"), &d1),
+                ("d2", Some("so"), &d2),
+                ("s1", Some("d1"), &s1),
+            ],
+            &so,
+        );
         let mut at_d1 = Mem::default();
         at_d1.append(&so, note("d2"));
         at_d1.append(&so, note("d1"));
         at_d1.append(&so, note("d2"));
         at_d1.append(&d1, note("s1"));
-        at_d1.append(&s1, Payload::Ack { author: so.id(), seq: 2 });
+        at_d1.append(
+            &s1,
+            Payload::Ack {
+                author: so.id(),
+                seq: 2,
+            },
+        );
         at_d1.append(&d2, note("d2"));
         // d1 -> s1 (down): only so#2 and d1#1.
         let mut down = Session::new("d1", "s1", Role::Child);
-        assert!(down.next_page(&dir, &at_d1).is_none(), "nothing before heights");
+        assert!(
+            down.next_page(&dir, &at_d1).is_none(),
+            "nothing before heights"
+        );
         down.on_heights(&dir, &at_d1, &[]);
-        let Some(Request::Page { entries }) = down.next_page(&dir, &at_d1) else { panic!() };
-        let got: Vec<(NodeId, u64)> = entries.iter().map(|b| { let e = Entry::decode(b).unwrap(); (e.author(), e.seq()) }).collect();
+        let Some(Request::Page { entries }) = down.next_page(&dir, &at_d1) else {
+            panic!()
+        };
+        let got: Vec<(NodeId, u64)> = entries
+            .iter()
+            .map(|b| {
+                let e = Entry::decode(b).unwrap();
+                (e.author(), e.seq())
+            })
+            .collect();
         assert_eq!(got.len(), 2);
         assert!(got.contains(&(so.id(), 2)) && got.contains(&(d1.id(), 1)));
         down.on_acked(&[(so.id(), 2), (d1.id(), 1)]);
@@ -368,11 +427,19 @@ mod tests {
         // d1 -> so (up): d1#1 and s1#1, never so's or d2's.
         let mut up = Session::new("d1", "so", Role::Parent);
         up.on_heights(&dir, &at_d1, &[(s1.id(), 0)]);
-        let Some(Request::Page { entries }) = up.next_page(&dir, &at_d1) else { panic!() };
+        let Some(Request::Page { entries }) = up.next_page(&dir, &at_d1) else {
+            panic!()
+        };
         assert_eq!(entries.len(), 2);
         // A refusal makes the author stuck rather than a hot retry loop.
         up.on_acked(&[(d1.id(), 1), (s1.id(), 0)]);
-        at_d1.append(&s1, Payload::Ack { author: so.id(), seq: 2 });
+        at_d1.append(
+            &s1,
+            Payload::Ack {
+                author: so.id(),
+                seq: 2,
+            },
+        );
         up.on_appended(&dir, &s1.id());
         assert!(up.next_page(&dir, &at_d1).is_none());
         assert_eq!(up.stats().stuck, 1);
@@ -380,7 +447,12 @@ mod tests {
         let mut at_s1 = Mem::default();
         at_s1.append(&so, note("s1"));
         let want = Session::new("s1", "d1", Role::Parent).want(&dir, &at_s1);
-        assert_eq!(want, Request::Heights { heights: vec![(so.id(), 1)] });
+        assert_eq!(
+            want,
+            Request::Heights {
+                heights: vec![(so.id(), 1)]
+            }
+        );
     }
 
     #[test]
@@ -390,17 +462,33 @@ mod tests {
         let dir = dir(&[("so", None, &so), ("s1", Some("so"), &s1)], &so);
         let mut m = Mem::default();
         for _ in 0..(MAX_PAGE_ENTRIES + 10) {
-            m.append(&s1, Payload::Ack { author: so.id(), seq: 1 });
+            m.append(
+                &s1,
+                Payload::Ack {
+                    author: so.id(),
+                    seq: 1,
+                },
+            );
         }
         let mut up = Session::new("s1", "so", Role::Parent);
         up.on_heights(&dir, &m, &[]);
-        let Some(Request::Page { entries }) = up.next_page(&dir, &m) else { panic!() };
+        let Some(Request::Page { entries }) = up.next_page(&dir, &m) else {
+            panic!()
+        };
         assert_eq!(entries.len(), MAX_PAGE_ENTRIES);
         up.on_failed();
-        let Some(Request::Page { entries }) = up.next_page(&dir, &m) else { panic!() };
-        assert_eq!(entries.len(), MAX_PAGE_ENTRIES, "resent after a transport failure");
+        let Some(Request::Page { entries }) = up.next_page(&dir, &m) else {
+            panic!()
+        };
+        assert_eq!(
+            entries.len(),
+            MAX_PAGE_ENTRIES,
+            "resent after a transport failure"
+        );
         up.on_acked(&[(s1.id(), MAX_PAGE_ENTRIES as u64)]);
-        let Some(Request::Page { entries }) = up.next_page(&dir, &m) else { panic!() };
+        let Some(Request::Page { entries }) = up.next_page(&dir, &m) else {
+            panic!()
+        };
         assert_eq!(entries.len(), 10);
     }
 }

@@ -106,7 +106,9 @@ pub fn check(
         return if h == entry.hash() {
             Ok(Verdict::Duplicate)
         } else {
-            Err(Reject::Fork(format!("{id}: a different entry is held at this seq")))
+            Err(Reject::Fork(format!(
+                "{id}: a different entry is held at this seq"
+            )))
         };
     }
     match log.head {
@@ -122,7 +124,9 @@ pub fn check(
             if entry.body.backlink == Some(hash) {
                 Ok(Verdict::Append)
             } else {
-                Err(Reject::Fork(format!("{id}: backlink does not match entry {held}")))
+                Err(Reject::Fork(format!(
+                    "{id}: backlink does not match entry {held}"
+                )))
             }
         }
         None if seq == 1 => Ok(Verdict::Append),
@@ -246,25 +250,87 @@ mod tests {
         let w = world();
         let k = &w.school;
         let good = changes_entry(k, "s1", k.id().as_bytes());
-        assert_eq!(check(&good, true, &w.dir, LogState::default()), Ok(Verdict::Append));
-        let dup = LogState { at_seq: Some(good.hash()), head: Some((1, good.hash())), sparse: false };
+        assert_eq!(
+            check(&good, true, &w.dir, LogState::default()),
+            Ok(Verdict::Append)
+        );
+        let dup = LogState {
+            at_seq: Some(good.hash()),
+            head: Some((1, good.hash())),
+            sparse: false,
+        };
         assert_eq!(check(&good, true, &w.dir, dup), Ok(Verdict::Duplicate));
-        assert_eq!(check(&good, false, &w.dir, LogState::default()).unwrap_err().key(), "bad_signature");
+        assert_eq!(
+            check(&good, false, &w.dir, LogState::default())
+                .unwrap_err()
+                .key(),
+            "bad_signature"
+        );
         let other = changes_entry(k, "so", k.id().as_bytes());
-        assert_eq!(check(&other, true, &w.dir, LogState::default()).unwrap_err().key(), "unauthorized");
+        assert_eq!(
+            check(&other, true, &w.dir, LogState::default())
+                .unwrap_err()
+                .key(),
+            "unauthorized"
+        );
         let actor = changes_entry(k, "s1", &[9; 32]);
-        assert_eq!(check(&actor, true, &w.dir, LogState::default()).unwrap_err().key(), "bad_actor");
+        assert_eq!(
+            check(&actor, true, &w.dir, LogState::default())
+                .unwrap_err()
+                .key(),
+            "bad_actor"
+        );
         let stranger = NodeKey::from_secret([3; 32]);
         let unc = changes_entry(&stranger, "s1", stranger.id().as_bytes());
-        assert_eq!(check(&unc, true, &w.dir, LogState::default()).unwrap_err().key(), "uncertified");
-        let fork = LogState { at_seq: Some([0; 32]), head: Some((1, [0; 32])), sparse: false };
+        assert_eq!(
+            check(&unc, true, &w.dir, LogState::default())
+                .unwrap_err()
+                .key(),
+            "uncertified"
+        );
+        let fork = LogState {
+            at_seq: Some([0; 32]),
+            head: Some((1, [0; 32])),
+            sparse: false,
+        };
         assert_eq!(check(&good, true, &w.dir, fork).unwrap_err().key(), "fork");
-        let e3 = Entry::sign(k, 3, Some([0; 32]), 0, Payload::Ack { author: k.id(), seq: 1 });
-        assert_eq!(check(&e3, true, &w.dir, LogState::default()).unwrap_err().key(), "gap");
-        let sparse = LogState { sparse: true, ..LogState::default() };
+        let e3 = Entry::sign(
+            k,
+            3,
+            Some([0; 32]),
+            0,
+            Payload::Ack {
+                author: k.id(),
+                seq: 1,
+            },
+        );
+        assert_eq!(
+            check(&e3, true, &w.dir, LogState::default())
+                .unwrap_err()
+                .key(),
+            "gap"
+        );
+        let sparse = LogState {
+            sparse: true,
+            ..LogState::default()
+        };
         assert_eq!(check(&e3, true, &w.dir, sparse), Ok(Verdict::Append));
-        let notify = Entry::sign(k, 1, None, 0, Payload::Notification {
-            to_unit: "so".into(), title: "t".into(), body: "b".into() });
-        assert_eq!(check(&notify, true, &w.dir, LogState::default()).unwrap_err().key(), "unauthorized");
+        let notify = Entry::sign(
+            k,
+            1,
+            None,
+            0,
+            Payload::Notification {
+                to_unit: "so".into(),
+                title: "t".into(),
+                body: "b".into(),
+            },
+        );
+        assert_eq!(
+            check(&notify, true, &w.dir, LogState::default())
+                .unwrap_err()
+                .key(),
+            "unauthorized"
+        );
     }
 }

@@ -113,10 +113,13 @@ pub fn decode<T: for<'de> Deserialize<'de>>(frame: &[u8]) -> Result<T, FrameErro
         Some(v) => return Err(FrameError::Malformed(format!("unknown version {v}"))),
         None => return Err(FrameError::Malformed("empty frame".into())),
     }
-    let (msg, rest) = postcard::take_from_bytes(&frame[1..])
-        .map_err(|e| FrameError::Malformed(e.to_string()))?;
+    let (msg, rest) =
+        postcard::take_from_bytes(&frame[1..]).map_err(|e| FrameError::Malformed(e.to_string()))?;
     if !rest.is_empty() {
-        return Err(FrameError::Malformed(format!("{} trailing bytes", rest.len())));
+        return Err(FrameError::Malformed(format!(
+            "{} trailing bytes",
+            rest.len()
+        )));
     }
     Ok(msg)
 }
@@ -152,6 +155,11 @@ mod tests {
         let mut f = encode(&Response::Ok);
         f.push(0);
         assert_eq!(decode::<Response>(&f).unwrap_err().key(), "malformed");
-        assert_eq!(decode::<Request>(&vec![1; MAX_FRAME_BYTES + 1]).unwrap_err().key(), "oversized");
+        assert_eq!(
+            decode::<Request>(&vec![1; MAX_FRAME_BYTES + 1])
+                .unwrap_err()
+                .key(),
+            "oversized"
+        );
     }
 }

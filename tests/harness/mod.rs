@@ -33,7 +33,11 @@ pub struct Net {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Net {
@@ -71,13 +75,23 @@ impl Net {
             .args(["--seed", "42"])
             .output()
             .unwrap();
-        assert!(out.status.success(), "generate failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "generate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut tokens = HashMap::new();
         for u in &units {
-            let t = std::fs::read_to_string(tmp.path().join("nodes").join(&u.id).join("api.token")).unwrap();
+            let t = std::fs::read_to_string(tmp.path().join("nodes").join(&u.id).join("api.token"))
+                .unwrap();
             tokens.insert(u.id.clone(), t.trim().to_string());
         }
-        Net { tmp, units, tokens, procs: HashMap::new() }
+        Net {
+            tmp,
+            units,
+            tokens,
+            procs: HashMap::new(),
+        }
     }
 
     pub fn node_dir(&self, id: &str) -> PathBuf {
@@ -89,7 +103,11 @@ impl Net {
     }
 
     pub fn schools(&self) -> Vec<String> {
-        self.units.iter().filter(|u| u.level == "school").map(|u| u.id.clone()).collect()
+        self.units
+            .iter()
+            .filter(|u| u.level == "school")
+            .map(|u| u.id.clone())
+            .collect()
     }
 
     pub fn start(&mut self, id: &str) {
@@ -109,7 +127,11 @@ impl Net {
         self.procs.insert(id.to_string(), child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.try_get(id, "/api/v1/status").is_none() {
-            assert!(Instant::now() < deadline, "{id} did not come up; log:\n{}", self.log(id));
+            assert!(
+                Instant::now() < deadline,
+                "{id} did not come up; log:\n{}",
+                self.log(id)
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -119,6 +141,11 @@ impl Net {
         for id in ids {
             self.start(&id);
         }
+    }
+
+    /// OS process id of a running node.
+    pub fn pid(&self, id: &str) -> u32 {
+        self.procs[id].id()
     }
 
     /// `kill -9`.
@@ -136,12 +163,17 @@ impl Net {
                 libc::kill(c.id() as i32, libc::SIGTERM);
             }
             let status = c.wait().unwrap();
-            assert!(status.success(), "{id} did not exit cleanly: {status:?}; log:\n{}", self.log(id));
+            assert!(
+                status.success(),
+                "{id} did not exit cleanly: {status:?}; log:\n{}",
+                self.log(id)
+            );
         }
     }
 
     pub fn log(&self, id: &str) -> String {
-        let s = std::fs::read_to_string(self.tmp.path().join(format!("{id}.log"))).unwrap_or_default();
+        let s =
+            std::fs::read_to_string(self.tmp.path().join(format!("{id}.log"))).unwrap_or_default();
         let lines: Vec<&str> = s.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
@@ -166,7 +198,12 @@ impl Net {
 
     /// GET returning (status, JSON body).
     pub fn get(&self, id: &str, path: &str) -> (u16, Value) {
-        respond(ureq::get(&self.url(id, path)).set("Authorization", &self.auth(id)).timeout(Duration::from_secs(30)).call())
+        respond(
+            ureq::get(&self.url(id, path))
+                .set("Authorization", &self.auth(id))
+                .timeout(Duration::from_secs(30))
+                .call(),
+        )
     }
 
     /// POST bytes returning (status, JSON body).
@@ -181,7 +218,12 @@ impl Net {
     }
 
     pub fn import(&self, school: &str, kind: &str, csv: &str) -> Value {
-        let (code, body) = self.post(school, &format!("/api/v1/import/{kind}"), "text/csv", csv.as_bytes());
+        let (code, body) = self.post(
+            school,
+            &format!("/api/v1/import/{kind}"),
+            "text/csv",
+            csv.as_bytes(),
+        );
         assert_eq!(code, 200, "import {kind} at {school}: {body}");
         body
     }
@@ -205,7 +247,11 @@ impl Net {
             match check() {
                 Ok(()) => return,
                 Err(e) if Instant::now() > deadline => {
-                    let logs: Vec<String> = self.units.iter().map(|u| format!("--- {} ---\n{}", u.id, self.log(&u.id))).collect();
+                    let logs: Vec<String> = self
+                        .units
+                        .iter()
+                        .map(|u| format!("--- {} ---\n{}", u.id, self.log(&u.id)))
+                        .collect();
                     panic!("{what} never happened: {e}\n{}", logs.join("\n"));
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
@@ -219,7 +265,12 @@ impl Net {
         let mut i = 0;
         while i < out.len() {
             let cur = out[i].clone();
-            out.extend(self.units.iter().filter(|u| u.parent.as_deref() == Some(&cur)).map(|u| u.id.clone()));
+            out.extend(
+                self.units
+                    .iter()
+                    .filter(|u| u.parent.as_deref() == Some(&cur))
+                    .map(|u| u.id.clone()),
+            );
             i += 1;
         }
         out
@@ -261,10 +312,21 @@ pub struct Truth {
 
 fn csv_rows(csv: &str) -> Vec<HashMap<String, String>> {
     let mut lines = csv.lines();
-    let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_string).collect();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
     lines
         .filter(|l| !l.trim().is_empty())
-        .map(|l| header.iter().cloned().zip(l.split(',').map(str::to_string)).collect())
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(str::to_string))
+                .collect()
+        })
         .collect()
 }
 
@@ -302,9 +364,18 @@ impl Truth {
                           "by_grade": self.by_grade, "by_gender": self.by_gender},
             "staff": {"active": self.staff_active, "teachers": self.teachers},
         });
-        for key in ["schools", "schools_reporting", "classes", "students", "staff"] {
+        for key in [
+            "schools",
+            "schools_reporting",
+            "classes",
+            "students",
+            "staff",
+        ] {
             if stats[key] != want[key] {
-                return Err(format!("{}: {key} is {} but the truth is {}", stats["unit"], stats[key], want[key]));
+                return Err(format!(
+                    "{}: {key} is {} but the truth is {}",
+                    stats["unit"], stats[key], want[key]
+                ));
             }
         }
         Ok(())
@@ -318,7 +389,11 @@ pub struct SchoolFiles {
 }
 
 impl SchoolFiles {
-    fn merged(&self, kind: &str, id: &str) -> std::collections::BTreeMap<String, HashMap<String, String>> {
+    fn merged(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> std::collections::BTreeMap<String, HashMap<String, String>> {
         let mut out = std::collections::BTreeMap::new();
         for (k, csv) in &self.files {
             if k == kind {

@@ -62,16 +62,25 @@ async fn read_frame<T: AsyncRead + Unpin + Send>(
     }
     let mut buf = vec![0u8; len];
     io.read_exact(&mut buf).await?;
-    counters.received.fetch_add(4 + len as u64, Ordering::Relaxed);
+    counters
+        .received
+        .fetch_add(4 + len as u64, Ordering::Relaxed);
     Ok(Ok(buf))
 }
 
-async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, frame: &[u8], counters: &WireCounters) -> io::Result<()> {
-    let len = u32::try_from(frame.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
+async fn write_frame<T: AsyncWrite + Unpin + Send>(
+    io: &mut T,
+    frame: &[u8],
+    counters: &WireCounters,
+) -> io::Result<()> {
+    let len = u32::try_from(frame.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
     io.write_all(&len.to_be_bytes()).await?;
     io.write_all(frame).await?;
     io.flush().await?;
-    counters.sent.fetch_add(4 + frame.len() as u64, Ordering::Relaxed);
+    counters
+        .sent
+        .fetch_add(4 + frame.len() as u64, Ordering::Relaxed);
     Ok(())
 }
 
@@ -102,17 +111,30 @@ impl libp2p::request_response::Codec for FrameCodec {
         })
     }
 
-    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: Frame) -> io::Result<()>
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Frame,
+    ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
         match req {
             Frame::Data(bytes) => write_frame(io, &bytes, &self.counters).await,
-            Frame::Oversized(n) => Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{OVERSIZED} of {n} bytes"))),
+            Frame::Oversized(n) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{OVERSIZED} of {n} bytes"),
+            )),
         }
     }
 
-    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: Vec<u8>) -> io::Result<()>
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Vec<u8>,
+    ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {

@@ -157,12 +157,20 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-pub(crate) fn build_swarm(secret: [u8; 32], counters: Arc<WireCounters>) -> Result<Swarm<Behaviour>, Error> {
+pub(crate) fn build_swarm(
+    secret: [u8; 32],
+    counters: Arc<WireCounters>,
+) -> Result<Swarm<Behaviour>, Error> {
     let mut secret = secret;
-    let kp = identity::Keypair::ed25519_from_bytes(&mut secret).map_err(|e| Error::Transport(e.to_string()))?;
+    let kp = identity::Keypair::ed25519_from_bytes(&mut secret)
+        .map_err(|e| Error::Transport(e.to_string()))?;
     let swarm = libp2p::SwarmBuilder::with_existing_identity(kp)
         .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
         .map_err(|e| Error::Transport(e.to_string()))?
         .with_behaviour(|_| Behaviour {
             sync: request_response::Behaviour::with_codec(
@@ -220,15 +228,20 @@ impl Network {
     pub fn new(engine: SharedEngine, cfg: Config) -> Result<(Network, Client), Error> {
         let (secret, parent_key) = {
             let e = engine.lock().map_err(|_| Error::Stopped)?;
-            let pk = cfg.parent.as_ref().and_then(|(u, _)| e.directory().key_of(u));
+            let pk = cfg
+                .parent
+                .as_ref()
+                .and_then(|(u, _)| e.directory().key_of(u));
             (e.key().secret(), pk)
         };
         let counters = Arc::new(WireCounters::default());
         let mut swarm = build_swarm(secret, counters.clone())?;
-        swarm.listen_on(cfg.listen.clone()).map_err(|e| Error::Listen {
-            addr: cfg.listen.to_string(),
-            reason: e.to_string(),
-        })?;
+        swarm
+            .listen_on(cfg.listen.clone())
+            .map_err(|e| Error::Listen {
+                addr: cfg.listen.to_string(),
+                reason: e.to_string(),
+            })?;
         let (tx, rx) = mpsc::channel(1024);
         let links = Arc::new(Mutex::new(Links {
             parent: cfg.parent.as_ref().map(|(u, _)| ParentLink {
@@ -291,7 +304,9 @@ impl Network {
     }
 
     fn maybe_dial(&mut self) {
-        let Some(p) = self.parent.as_mut() else { return };
+        let Some(p) = self.parent.as_mut() else {
+            return;
+        };
         if p.connected || p.dialing || Instant::now() < p.next_dial {
             return;
         }
@@ -304,7 +319,9 @@ impl Network {
             p.connected = true;
             return;
         }
-        let opts = DialOpts::peer_id(peer).addresses(vec![p.addr.clone()]).build();
+        let opts = DialOpts::peer_id(peer)
+            .addresses(vec![p.addr.clone()])
+            .build();
         match self.swarm.dial(opts) {
             Ok(()) => p.dialing = true,
             Err(e) => {
@@ -325,33 +342,44 @@ impl Network {
     }
 
     fn send(&mut self, peer: PeerId, kind: Pending, req: &Request) {
-        let id = self.swarm.behaviour_mut().sync.send_request(&peer, Frame::Data(wire::encode(req)));
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_request(&peer, Frame::Data(wire::encode(req)));
         self.pending.insert(id, (peer, kind));
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
-            SwarmEvent::ConnectionEstablished { peer_id, num_established, .. } => {
-                if self.is_parent(&peer_id) && num_established.get() == 1 {
-                    if let Some(p) = self.parent.as_mut() {
-                        p.dialing = false;
-                        p.connected = true;
-                        p.backoff = self.cfg.backoff_min;
-                    }
-                    let hello = {
-                        let Ok(e) = self.engine.lock() else { return };
-                        let dir = e.directory();
-                        let subtree = dir.subtree(e.unit());
-                        Request::Hello {
-                            unit: e.unit().to_string(),
-                            certs: dir.certs_for(subtree.iter().map(String::as_str)),
-                        }
-                    };
-                    tracing::info!(peer = %peer_id, "connected to parent");
-                    self.send(peer_id, Pending::Hello, &hello);
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                ..
+            } if self.is_parent(&peer_id) && num_established.get() == 1 => {
+                if let Some(p) = self.parent.as_mut() {
+                    p.dialing = false;
+                    p.connected = true;
+                    p.backoff = self.cfg.backoff_min;
                 }
+                let hello = {
+                    let Ok(e) = self.engine.lock() else { return };
+                    let dir = e.directory();
+                    let subtree = dir.subtree(e.unit());
+                    Request::Hello {
+                        unit: e.unit().to_string(),
+                        certs: dir.certs_for(subtree.iter().map(String::as_str)),
+                    }
+                };
+                tracing::info!(peer = %peer_id, "connected to parent");
+                self.send(peer_id, Pending::Hello, &hello);
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established, cause, .. } => {
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                cause,
+                ..
+            } => {
                 if num_established > 0 {
                     return;
                 }
@@ -377,13 +405,13 @@ impl Network {
                 }
                 self.pending.retain(|_, (p, _)| *p != peer_id);
             }
-            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
-                if peer_id.is_some_and(|p| self.is_parent(&p)) {
-                    tracing::debug!(error = %error, "cannot reach parent");
-                    if let Some(p) = self.parent.as_mut() {
-                        if !p.connected {
-                            Self::backoff(p, &self.cfg);
-                        }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. }
+                if peer_id.is_some_and(|p| self.is_parent(&p)) =>
+            {
+                tracing::debug!(error = %error, "cannot reach parent");
+                if let Some(p) = self.parent.as_mut() {
+                    if !p.connected {
+                        Self::backoff(p, &self.cfg);
                     }
                 }
             }
@@ -395,26 +423,43 @@ impl Network {
     fn on_sync_event(&mut self, ev: request_response::Event<Frame, Vec<u8>>) {
         match ev {
             request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request { request, channel, .. } => {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
                     let resp = match request {
                         Frame::Data(bytes) => self.on_request(peer, &bytes),
                         Frame::Oversized(len) => self.refuse(
                             peer,
                             "oversized",
-                            format!("frame of {len} bytes exceeds the limit of {}", wire::MAX_FRAME_BYTES),
+                            format!(
+                                "frame of {len} bytes exceeds the limit of {}",
+                                wire::MAX_FRAME_BYTES
+                            ),
                         ),
                     };
-                    let _ = self.swarm.behaviour_mut().sync.send_response(channel, wire::encode(&resp));
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_response(channel, wire::encode(&resp));
                     self.pump_all();
                 }
-                request_response::Message::Response { request_id, response } => {
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
                     if let Some((peer, kind)) = self.pending.remove(&request_id) {
                         self.on_response(peer, kind, &response);
                         self.pump_all();
                     }
                 }
             },
-            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
                 tracing::debug!(peer = %peer, error = %error, "request failed");
                 if let Some((peer, Pending::Page)) = self.pending.remove(&request_id) {
                     if let Some(l) = self.link_mut(&peer) {
@@ -446,7 +491,10 @@ impl Network {
     fn refuse(&self, peer: PeerId, key: &str, reason: String) -> Response {
         tracing::warn!(peer = %peer, key, reason = %reason, "request refused");
         self.count(key);
-        Response::Refused { key: key.to_string(), reason }
+        Response::Refused {
+            key: key.to_string(),
+            reason,
+        }
     }
 
     fn on_request(&mut self, peer: PeerId, frame: &[u8]) -> Response {
@@ -464,20 +512,35 @@ impl Network {
             Request::Hello { unit, certs } => self.on_hello(peer, unit, certs),
             Request::Heights { heights } => {
                 let engine = self.engine.clone();
-                let Ok(e) = engine.lock() else { return Response::Ok };
+                let Ok(e) = engine.lock() else {
+                    return Response::Ok;
+                };
                 let Some(link) = self.link_mut(&peer) else {
                     drop(e);
-                    return self.refuse(peer, "uncertified", "heights from a peer without a session".into());
+                    return self.refuse(
+                        peer,
+                        "uncertified",
+                        "heights from a peer without a session".into(),
+                    );
                 };
                 link.session.on_heights(e.directory(), &*e, &heights);
                 Response::Ok
             }
             Request::Page { entries } => {
                 if self.link_mut(&peer).is_none() {
-                    return self.refuse(peer, "uncertified", format!("page of {} entries from a peer without a session", entries.len()));
+                    return self.refuse(
+                        peer,
+                        "uncertified",
+                        format!(
+                            "page of {} entries from a peer without a session",
+                            entries.len()
+                        ),
+                    );
                 }
                 let result = {
-                    let Ok(mut e) = self.engine.lock() else { return Response::Ok };
+                    let Ok(mut e) = self.engine.lock() else {
+                        return Response::Ok;
+                    };
                     e.ingest(&entries)
                 };
                 match result {
@@ -496,16 +559,26 @@ impl Network {
                     }
                     Err(err) => {
                         tracing::error!(error = %err, "ingest failed");
-                        Response::Refused { key: "internal".into(), reason: err.to_string() }
+                        Response::Refused {
+                            key: "internal".into(),
+                            reason: err.to_string(),
+                        }
                     }
                 }
             }
         }
     }
 
-    fn on_hello(&mut self, peer: PeerId, unit: String, certs: Vec<eduioc_protocol::Certificate>) -> Response {
+    fn on_hello(
+        &mut self,
+        peer: PeerId,
+        unit: String,
+        certs: Vec<eduioc_protocol::Certificate>,
+    ) -> Response {
         let engine = self.engine.clone();
-        let Ok(mut e) = engine.lock() else { return Response::Ok };
+        let Ok(mut e) = engine.lock() else {
+            return Response::Ok;
+        };
         if certs.len() > 200_000 {
             drop(e);
             return self.refuse(peer, "oversized", "too many certificates in hello".into());
@@ -522,7 +595,11 @@ impl Network {
         let expected = dir.key_of(&unit).and_then(|k| peer_id_of(&k));
         if expected != Some(peer) {
             drop(e);
-            return self.refuse(peer, "uncertified", format!("peer is not the certified key of {unit:?}"));
+            return self.refuse(
+                peer,
+                "uncertified",
+                format!("peer is not the certified key of {unit:?}"),
+            );
         }
         if dir.parent(&unit) != Some(e.unit()) {
             let msg = format!("{unit} is not a child of {}", e.unit());
@@ -532,7 +609,10 @@ impl Network {
         let chain = dir.certs_for(dir.ancestors_or_self(e.unit()).iter().map(String::as_str));
         let session = Session::new(e.unit(), &unit, Role::Child);
         let want = session.want(e.directory(), &*e);
-        let welcome = Response::Welcome { unit: e.unit().to_string(), certs: chain };
+        let welcome = Response::Welcome {
+            unit: e.unit().to_string(),
+            certs: chain,
+        };
         drop(e);
         tracing::info!(child = %unit, "child connected");
         if let Ok(mut l) = self.links.lock() {

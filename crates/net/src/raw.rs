@@ -33,26 +33,46 @@ pub async fn exchange(
     while !connected {
         match tokio::time::timeout_at(deadline, swarm.select_next_some()).await {
             Ok(SwarmEvent::ConnectionEstablished { .. }) => connected = true,
-            Ok(SwarmEvent::OutgoingConnectionError { error, .. }) => return Err(Error::Transport(error.to_string())),
+            Ok(SwarmEvent::OutgoingConnectionError { error, .. }) => {
+                return Err(Error::Transport(error.to_string()))
+            }
             Ok(_) => {}
             Err(_) => return Err(Error::Transport("timed out connecting".into())),
         }
     }
     for frame in frames {
-        let id = swarm.behaviour_mut().sync.send_request(&peer, Frame::Data(frame));
+        let id = swarm
+            .behaviour_mut()
+            .sync
+            .send_request(&peer, Frame::Data(frame));
         let result = loop {
             match tokio::time::timeout_at(deadline, swarm.select_next_some()).await {
                 Ok(SwarmEvent::Behaviour(BehaviourEvent::Sync(ev))) => match ev {
-                    request_response::Event::Message { message: request_response::Message::Response { request_id, response }, .. } if request_id == id => break Ok(response),
-                    request_response::Event::Message { message: request_response::Message::Request { channel, .. }, .. } => {
+                    request_response::Event::Message {
+                        message:
+                            request_response::Message::Response {
+                                request_id,
+                                response,
+                            },
+                        ..
+                    } if request_id == id => break Ok(response),
+                    request_response::Event::Message {
+                        message: request_response::Message::Request { channel, .. },
+                        ..
+                    } => {
                         // Answer the peer's own requests (its Heights) with a refusal-free Ok.
-                        let ok = eduioc_protocol::wire::encode(&eduioc_protocol::wire::Response::Ok);
+                        let ok =
+                            eduioc_protocol::wire::encode(&eduioc_protocol::wire::Response::Ok);
                         let _ = swarm.behaviour_mut().sync.send_response(channel, ok);
                     }
-                    request_response::Event::OutboundFailure { request_id, error, .. } if request_id == id => break Err(error.to_string()),
+                    request_response::Event::OutboundFailure {
+                        request_id, error, ..
+                    } if request_id == id => break Err(error.to_string()),
                     _ => {}
                 },
-                Ok(SwarmEvent::ConnectionClosed { num_established: 0, .. }) => break Err("connection closed".to_string()),
+                Ok(SwarmEvent::ConnectionClosed {
+                    num_established: 0, ..
+                }) => break Err("connection closed".to_string()),
                 Ok(_) => {}
                 Err(_) => break Err("timed out".to_string()),
             }

@@ -33,7 +33,9 @@ impl IntoResponse for ApiError {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> ApiError {
         match e {
-            EngineError::Import(errors) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, json!(errors)),
+            EngineError::Import(errors) => {
+                ApiError(StatusCode::UNPROCESSABLE_ENTITY, json!(errors))
+            }
             EngineError::UnknownUnit(_) => ApiError::msg(StatusCode::NOT_FOUND, e.to_string()),
             EngineError::Forbidden(_) => ApiError::msg(StatusCode::FORBIDDEN, e.to_string()),
             EngineError::Invalid(_) => ApiError::msg(StatusCode::BAD_REQUEST, e.to_string()),
@@ -54,9 +56,9 @@ async fn with_engine<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let engine = state.engine.clone();
     tokio::task::spawn_blocking(move || {
-        let mut e = engine
-            .lock()
-            .map_err(|_| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, "engine lock poisoned"))?;
+        let mut e = engine.lock().map_err(|_| {
+            ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, "engine lock poisoned")
+        })?;
         f(&mut e).map_err(ApiError::from)
     })
     .await
@@ -181,7 +183,10 @@ struct SearchQuery {
 async fn students(State(state): State<AppState>, Query(q): Query<SearchQuery>) -> ApiResult {
     let text = q.q.unwrap_or_default();
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let hits = with_engine(&state, move |e| e.search_students(&text, q.unit.as_deref(), limit)).await?;
+    let hits = with_engine(&state, move |e| {
+        e.search_students(&text, q.unit.as_deref(), limit)
+    })
+    .await?;
     Ok(Json(json!({ "students": hits })))
 }
 
@@ -222,7 +227,10 @@ async fn notifications(State(state): State<AppState>) -> ApiResult {
     Ok(Json(json!({ "notifications": items })))
 }
 
-async fn mark_read(State(state): State<AppState>, Path((unit, seq)): Path<(String, u64)>) -> ApiResult {
+async fn mark_read(
+    State(state): State<AppState>,
+    Path((unit, seq)): Path<(String, u64)>,
+) -> ApiResult {
     let author = with_engine(&state, move |e| {
         e.mark_read(&format!("{unit}/{seq}"))?;
         Ok(e.id())
