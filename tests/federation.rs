@@ -39,7 +39,18 @@ fn converge(net: &Net, files: &HashMap<String, SchoolFiles>, at: &str) {
 
 fn import_all(net: &Net, files: &mut HashMap<String, SchoolFiles>, school: &str, new: SchoolFiles) {
     for (kind, csv) in &new.files {
-        net.import(school, kind, csv);
+        if school.starts_with("thcs") {
+            // Schools of this kind send spreadsheets, as SMAS exports them.
+            let (code, body) = net.post(
+                school,
+                &format!("/api/v1/import/{kind}"),
+                harness::XLSX,
+                &harness::xlsx_of(csv),
+            );
+            assert_eq!(code, 200, "XLSX import of {kind} at {school}: {body}");
+        } else {
+            net.import(school, kind, csv);
+        }
     }
     files
         .entry(school.to_string())

@@ -144,6 +144,8 @@ pub struct Directory {
     children: HashMap<String, BTreeSet<String>>,
     /// Certificates whose issuer is not known yet.
     pending: Vec<Certificate>,
+    /// Every effective date seen, so moving the clock rebuilds only when it crosses one.
+    effective: BTreeSet<i64>,
     now_ms: i64,
 }
 
@@ -157,6 +159,7 @@ impl Directory {
             current: HashMap::new(),
             children: HashMap::new(),
             pending: Vec::new(),
+            effective: BTreeSet::new(),
             now_ms: i64::MAX,
         }
     }
@@ -166,10 +169,18 @@ impl Directory {
         self.root_key
     }
 
-    /// Sets the clock used to pick the version in force and recomputes the hierarchy.
+    /// Sets the clock used to pick the version in force; recomputes the hierarchy when
+    /// the move crosses a certificate's effective date.
     pub fn set_now(&mut self, now_ms: i64) {
-        if now_ms != self.now_ms {
-            self.now_ms = now_ms;
+        let (lo, hi) = (self.now_ms.min(now_ms), self.now_ms.max(now_ms));
+        let crosses = lo != hi
+            && self
+                .effective
+                .range(lo.saturating_add(1)..=hi)
+                .next()
+                .is_some();
+        self.now_ms = now_ms;
+        if crosses {
             self.rebuild();
         }
     }
@@ -216,6 +227,7 @@ impl Directory {
             return false;
         }
         self.by_key.insert(cert.body.key, unit.clone());
+        self.effective.insert(cert.body.effective_ms);
         versions.insert(cert.body.version, cert);
         self.update_unit(&unit);
         true

@@ -452,3 +452,20 @@ pub fn synth_files(seed: u64, school: &str, size: eduioc_synth::Size) -> SchoolF
 pub fn path_exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// The same table as an XLSX workbook (numbers as numbers, the rest as text).
+pub fn xlsx_of(csv: &str) -> Vec<u8> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (r, line) in csv.lines().enumerate() {
+        for (c, cell) in line.split(',').enumerate() {
+            match cell.parse::<f64>() {
+                Ok(n) if r > 0 => ws.write_number(r as u32, c as u16, n).unwrap(),
+                _ => ws.write_string(r as u32, c as u16, cell).unwrap(),
+            };
+        }
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";

@@ -344,6 +344,8 @@ impl Engine {
         out: &mut Ingested,
     ) -> Result<()> {
         let actor = *self.key.id().as_bytes();
+        // Certificate versions take effect when their date comes.
+        self.dir.set_now(now_ms());
         let mut txn = self.store.begin_write()?;
         let mut touched_docs = Vec::new();
         let mut new_heads: HashMap<NodeId, Head> = HashMap::new();
@@ -847,3 +849,6 @@ impl LogSource for Engine {
 pub fn store_path(data_dir: &Path) -> PathBuf {
     data_dir.join("store.redb")
 }
+
+#[cfg(test)]
+mod tests;
