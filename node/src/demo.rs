@@ -82,17 +82,32 @@ pub(crate) async fn run(opts: Options) -> Result<()> {
     }
     let year_start = school_year_start();
     let mut students = 0usize;
-    for (n, (unit, level)) in nodes.iter().zip(&levels) {
+    let mut flaky = Vec::new();
+    for (i, (n, (unit, level))) in nodes.iter().zip(&levels).enumerate() {
         let Some(level) = level else { continue };
-        let sd = eduioc_synth::school(opts.seed, unit, *level, year_start, opts.size);
-        students += sd.students.len();
-        import_all(n, &sd).await?;
+        // Two school years, so that change over time shows.
+        let prev = eduioc_synth::school(opts.seed, unit, *level, year_start - 1, opts.size);
+        let cur = eduioc_synth::next_year(opts.seed, &prev, unit, *level, year_start, opts.size);
+        import_all(n, &prev, &eduioc_synth::school_year_label(year_start - 1)).await?;
+        import_all(n, &cur, &eduioc_synth::school_year_label(year_start)).await?;
+        students += cur.enrolled().count();
+        if i % 7 == 3 {
+            flaky.push((n.engine.clone(), n.net.clone(), cur));
+        }
     }
     println!(
         "{}",
         banner(&topo, &nodes, &data, students, started.elapsed())
     );
+    if !flaky.is_empty() {
+        println!(
+            "{} schools have an intermittent link: offline 40 s in every 100 s, working offline meanwhile.",
+            flaky.len()
+        );
+    }
+    let schedule = tokio::spawn(intermittent_links(flaky));
     node::shutdown_signal().await;
+    schedule.abort();
     println!("stopping {} nodes…", nodes.len());
     for n in nodes {
         n.stop().await;
@@ -108,28 +123,75 @@ fn school_year_start() -> i32 {
         .unwrap_or(2026)
 }
 
-/// Imports a school's rosters through the same path as `POST /api/v1/import/{kind}`.
-pub(crate) async fn import_all(n: &Running, sd: &eduioc_synth::SchoolData) -> Result<()> {
+/// Imports a school's rosters of `year` through the same path as
+/// `POST /api/v1/import/{kind}?year=`.
+pub(crate) async fn import_all(
+    n: &Running,
+    sd: &eduioc_synth::SchoolData,
+    year: &str,
+) -> Result<()> {
     for (kind, csv) in [
         ("classes", &sd.classes_csv),
         ("staff", &sd.staff_csv),
         ("students", &sd.students_csv),
     ] {
-        let engine = n.engine.clone();
-        let body = csv.clone().into_bytes();
-        let kind_s = kind.to_string();
-        let author = tokio::task::spawn_blocking(move || -> Result<_> {
-            let mut e = engine
-                .lock()
-                .map_err(|_| anyhow::anyhow!("engine lock poisoned"))?;
-            e.import(&kind_s, Some("text/csv"), &body)?;
-            Ok(e.id())
-        })
-        .await??;
-        n.net.appended(vec![author]).await;
-        let _ = kind;
+        import_one(&n.engine, &n.net, year, kind, csv.clone()).await?;
     }
     Ok(())
+}
+
+async fn import_one(
+    engine: &eduioc_net::SharedEngine,
+    net: &eduioc_net::Client,
+    year: &str,
+    kind: &str,
+    csv: String,
+) -> Result<()> {
+    let engine = engine.clone();
+    let (year, kind) = (year.to_string(), kind.to_string());
+    let author = tokio::task::spawn_blocking(move || -> Result<_> {
+        let mut e = engine
+            .lock()
+            .map_err(|_| anyhow::anyhow!("engine lock poisoned"))?;
+        e.import_into(&year, &kind, Some("text/csv"), csv.as_bytes())?;
+        Ok(e.id())
+    })
+    .await??;
+    net.appended(vec![author]).await;
+    Ok(())
+}
+
+/// A school whose link comes and goes: its engine, its network client, its roster.
+type Flaky = (
+    eduioc_net::SharedEngine,
+    eduioc_net::Client,
+    eduioc_synth::SchoolData,
+);
+
+/// Takes the uplink of a few schools down 40 s in every 100 s; while offline each records
+/// a dropout, which reaches the department when the link returns.
+async fn intermittent_links(schools: Vec<Flaky>) {
+    let year = eduioc_synth::school_year_label(school_year_start());
+    let mut round = 0usize;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        for (engine, net, data) in &schools {
+            net.set_uplink(false).await;
+            if let Some(s) = data.enrolled().nth(round) {
+                let mut st = s.clone();
+                st.status = "dropped_out".into();
+                let csv = eduioc_synth::students_csv(&[st]);
+                if let Err(e) = import_one(engine, net, &year, "students", csv).await {
+                    tracing::warn!(error = %e, "offline edit failed");
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(40)).await;
+        for (_, net, _) in &schools {
+            net.set_uplink(true).await;
+        }
+        round += 1;
+    }
 }
 
 fn banner(
@@ -143,7 +205,7 @@ fn banner(
     let root = &nodes[0];
     let _ = writeln!(
         s,
-        "\nEduIOC demo — {} nodes on this machine, {} students, ready in {:.1}s",
+        "\nEduIOC demo — {} nodes on this machine, {} enrolled students, two school years, ready in {:.1}s",
         nodes.len(),
         students,
         took.as_secs_f64()

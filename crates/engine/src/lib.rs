@@ -595,6 +595,19 @@ impl Engine {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<ImportOutcome> {
+        let year = self.school_year();
+        self.import_into(&year, kind, content_type, body)
+    }
+
+    /// [`Engine::import`] into the document of school year `year` (`YYYY-YYYY`).
+    pub fn import_into(
+        &mut self,
+        year: &str,
+        kind: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<ImportOutcome> {
+        check_year(year)?;
         let collection: Collection = kind.parse().map_err(|_| {
             Error::Invalid(format!(
                 "unknown import kind {kind:?}; expected students, staff or classes"
@@ -612,7 +625,7 @@ impl Engine {
         }
         let rows =
             eduioc_records::parse_import(collection, content_type, body).map_err(Error::Import)?;
-        self.upsert(collection, &rows)
+        self.upsert_into(year, collection, &rows)
     }
 
     /// Upserts validated rows into this unit's document of `collection` and commits the
@@ -622,10 +635,22 @@ impl Engine {
         collection: Collection,
         rows: &[eduioc_records::Row],
     ) -> Result<ImportOutcome> {
+        let year = self.school_year();
+        self.upsert_into(&year, collection, rows)
+    }
+
+    /// [`Engine::upsert`] into the document of school year `year`.
+    pub fn upsert_into(
+        &mut self,
+        year: &str,
+        collection: Collection,
+        rows: &[eduioc_records::Row],
+    ) -> Result<ImportOutcome> {
+        check_year(year)?;
         let doc = DocId {
             unit: self.unit.clone(),
             collection: collection.as_str().to_string(),
-            year: self.school_year(),
+            year: year.to_string(),
         };
         let key = doc.key();
         let actor = *self.key.id().as_bytes();
@@ -776,6 +801,23 @@ impl Engine {
     /// All per-document summaries held (document key → summary).
     pub fn summaries(&self) -> &HashMap<String, Summary> {
         &self.summaries
+    }
+}
+
+/// Checks a school year label `YYYY-YYYY` (consecutive years).
+pub fn check_year(year: &str) -> Result<()> {
+    let ok = year.len() == 9
+        && year.as_bytes()[4] == b'-'
+        && matches!(
+            (year[..4].parse::<u32>(), year[5..].parse::<u32>()),
+            (Ok(a), Ok(b)) if b == a + 1 && (1990..=2200).contains(&a)
+        );
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "school year must look like 2026-2027 (two consecutive years), got {year:?}"
+        )))
     }
 }
 

@@ -84,11 +84,17 @@ pub(crate) fn rfc3339(ms: i64) -> String {
 impl Engine {
     /// The statistics of `unit`'s subtree (this node's unit when `None`).
     pub fn stats(&self, unit: Option<&str>) -> Result<Stats> {
+        self.stats_in(unit, &self.school_year())
+    }
+
+    /// The statistics of `unit`'s subtree for school year `year`.
+    pub fn stats_in(&self, unit: Option<&str>, year: &str) -> Result<Stats> {
+        crate::check_year(year)?;
+        let year = year.to_string();
         let unit = unit.unwrap_or(&self.unit);
         if !self.dir.is_ancestor_or_self(&self.unit, unit) {
             return Err(Error::UnknownUnit(unit.to_string()));
         }
-        let year = self.school_year();
         let subtree = self.dir.subtree(unit);
         let mut total = Summary::default();
         let mut schools = 0;
@@ -141,6 +147,18 @@ impl Engine {
             students_per_teacher: total.students_per_teacher(),
             oldest_data_at: oldest.map(rfc3339),
         })
+    }
+
+    /// School years for which this node holds any document, oldest first.
+    pub fn school_years(&self) -> Vec<String> {
+        let mut years: Vec<String> = self
+            .summaries
+            .keys()
+            .filter_map(|k| DocId::from_key(k).map(|d| d.year))
+            .collect();
+        years.sort();
+        years.dedup();
+        years
     }
 
     /// Students of `unit`'s subtree whose id or name matches `q` (accent-insensitive).

@@ -239,3 +239,43 @@ fn notifications_reach_their_subtree_and_acks_travel_up() {
     let sent = so.notifications().unwrap();
     assert_eq!(sent[0].1, vec!["s1".to_string()]);
 }
+
+#[test]
+fn school_years_are_separate_documents() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 16);
+    s1.import_into(
+        "2025-2026",
+        "students",
+        Some("text/csv"),
+        students("old", 10, 0).as_bytes(),
+    )
+    .unwrap();
+    s1.import_into(
+        "2026-2027",
+        "students",
+        Some("text/csv"),
+        students("new", 12, 2).as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        s1.stats_in(None, "2025-2026").unwrap().students.enrolled,
+        10
+    );
+    assert_eq!(
+        s1.stats_in(None, "2026-2027").unwrap().students.enrolled,
+        10
+    );
+    assert_eq!(
+        s1.stats_in(None, "2026-2027").unwrap().students.dropped_out,
+        2
+    );
+    assert_eq!(
+        s1.school_years(),
+        vec!["2025-2026".to_string(), "2026-2027".to_string()]
+    );
+    assert!(matches!(
+        s1.import_into("2026", "students", None, b""),
+        Err(Error::Invalid(_))
+    ));
+}

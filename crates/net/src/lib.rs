@@ -103,6 +103,7 @@ pub struct Links {
 
 enum Command {
     Appended(Vec<NodeId>),
+    SetUplink(bool),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -120,6 +121,13 @@ impl Client {
         if !authors.is_empty() {
             let _ = self.tx.send(Command::Appended(authors)).await;
         }
+    }
+
+    /// Takes the link to the parent down (`false`: disconnect, stop re-dialling) or
+    /// brings it back (`true`). Simulates a school's intermittent connectivity in the demo
+    /// and lets an operator pause replication.
+    pub async fn set_uplink(&self, up: bool) {
+        let _ = self.tx.send(Command::SetUplink(up)).await;
     }
 
     /// Link health.
@@ -209,6 +217,8 @@ struct Parent {
     next_dial: Instant,
     backoff: Duration,
     dialing: bool,
+    /// False while the uplink is deliberately down.
+    enabled: bool,
 }
 
 /// The event loop. Create with [`Network::new`], run with [`Network::run`].
@@ -260,6 +270,7 @@ impl Network {
             next_dial: Instant::now(),
             backoff: cfg.backoff_min,
             dialing: false,
+            enabled: true,
         });
         let client = Client {
             tx,
@@ -290,6 +301,7 @@ impl Network {
                 biased;
                 cmd = self.rx.recv() => match cmd {
                     Some(Command::Appended(authors)) => self.on_appended(&authors),
+                    Some(Command::SetUplink(up)) => self.set_uplink(up),
                     Some(Command::Shutdown(done)) => {
                         let _ = done.send(());
                         break;
@@ -303,11 +315,26 @@ impl Network {
         tracing::info!("network loop stopped");
     }
 
+    fn set_uplink(&mut self, up: bool) {
+        let Some(p) = self.parent.as_mut() else {
+            return;
+        };
+        p.enabled = up;
+        p.next_dial = Instant::now();
+        p.backoff = self.cfg.backoff_min;
+        if !up {
+            if let Some(peer) = p.peer {
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+        }
+        tracing::info!(up, "uplink switched");
+    }
+
     fn maybe_dial(&mut self) {
         let Some(p) = self.parent.as_mut() else {
             return;
         };
-        if p.connected || p.dialing || Instant::now() < p.next_dial {
+        if !p.enabled || p.connected || p.dialing || Instant::now() < p.next_dial {
             return;
         }
         let Some(peer) = p.peer else {
@@ -359,6 +386,10 @@ impl Network {
             } if self.is_parent(&peer_id) && num_established.get() == 1 => {
                 if let Some(p) = self.parent.as_mut() {
                     p.dialing = false;
+                    if !p.enabled {
+                        let _ = self.swarm.disconnect_peer_id(peer_id);
+                        return;
+                    }
                     p.connected = true;
                     p.backoff = self.cfg.backoff_min;
                 }

@@ -147,16 +147,27 @@ async fn status(State(state): State<AppState>) -> ApiResult {
 #[derive(Deserialize)]
 struct UnitQuery {
     unit: Option<String>,
+    year: Option<String>,
 }
 
 async fn stats(State(state): State<AppState>, Query(q): Query<UnitQuery>) -> ApiResult {
-    let s = with_engine(&state, move |e| e.stats(q.unit.as_deref())).await?;
+    let s = with_engine(&state, move |e| match &q.year {
+        Some(y) => e.stats_in(q.unit.as_deref(), y),
+        None => e.stats(q.unit.as_deref()),
+    })
+    .await?;
     Ok(Json(json!(s)))
+}
+
+#[derive(Deserialize)]
+struct YearQuery {
+    year: Option<String>,
 }
 
 async fn import(
     State(state): State<AppState>,
     Path(kind): Path<String>,
+    Query(q): Query<YearQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
@@ -165,7 +176,10 @@ async fn import(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let (outcome, author) = with_engine(&state, move |e| {
-        let o = e.import(&kind, ct.as_deref(), &body)?;
+        let o = match &q.year {
+            Some(y) => e.import_into(y, &kind, ct.as_deref(), &body)?,
+            None => e.import(&kind, ct.as_deref(), &body)?,
+        };
         Ok((o, e.id()))
     })
     .await?;
