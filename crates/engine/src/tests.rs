@@ -18,19 +18,17 @@ impl World {
             "department".to_string(),
             root.clone(),
         )];
-        let mut n = 2u8;
-        for (u, p, l) in [
+        for (n, (u, p, l)) in (2u8..).zip([
             ("pgd", "so", "district"),
             ("s1", "pgd", "school"),
             ("s2", "pgd", "school"),
-        ] {
+        ]) {
             keys.push((
                 u.into(),
                 Some(p.into()),
                 l.into(),
                 NodeKey::from_secret([n; 32]),
             ));
-            n += 1;
         }
         World {
             root,
