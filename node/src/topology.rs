@@ -250,6 +250,39 @@ mod tests {
     }
 
     #[test]
+    fn generate_writes_secret_files_and_refuses_to_overwrite() {
+        use std::os::unix::fs::PermissionsExt;
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../topology/hanoi-small.toml"
+        ))
+        .unwrap();
+        let t = Topology::parse(&text).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("nodes");
+        generate(&t, &out, false, Some(1)).unwrap();
+        for u in &t.units {
+            let d = out.join(&u.id);
+            for f in [NODE_KEY, API_TOKEN] {
+                let mode = std::fs::metadata(d.join(f)).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{}/{f}", u.id);
+            }
+            let nd = crate::config::NodeDir::load(&d).unwrap();
+            assert_eq!(nd.toml.unit, u.id);
+            assert_eq!(nd.toml.parent, u.parent);
+            // The chain verifies from the root and names this node's key.
+            let mut dir = Directory::new(nd.root_key);
+            for c in nd.certs {
+                let _ = dir.insert(c);
+            }
+            assert_eq!(dir.key_of(&u.id), Some(nd.key.id()));
+        }
+        let again = generate(&t, &out, false, Some(1)).unwrap_err().to_string();
+        assert!(again.contains("--force"), "{again}");
+        generate(&t, &out, true, Some(2)).unwrap();
+    }
+
+    #[test]
     fn refuses_bad_topologies_naming_the_unit() {
         let head = "network = \"t\"\n";
         let ok = format!("{head}{}{}", unit("a", None, 1), unit("b", Some("a"), 2));
