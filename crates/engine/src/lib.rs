@@ -379,7 +379,6 @@ impl Engine {
                     match Self::apply_payload(
                         &mut self.docs,
                         &mut self.dir,
-                        &mut self.summaries,
                         actor,
                         &mut txn,
                         &entry,
@@ -437,6 +436,17 @@ impl Engine {
                 }
             }
         }
+        touched_docs.sort();
+        touched_docs.dedup();
+        let fresh = match Self::summarize_docs(&mut self.docs, actor, &mut txn, &touched_docs) {
+            Ok(f) => f,
+            Err(e) => {
+                for k in &touched_docs {
+                    self.docs.evict(k);
+                }
+                return Err(e);
+            }
+        };
         for (_, r) in out.rejected.iter().chain(rejections.iter()) {
             *self.rejected.entry(r.key().to_string()).or_default() += 1;
         }
@@ -455,6 +465,7 @@ impl Engine {
         out.rejected.extend(rejections);
         self.entries += appended;
         self.heads.extend(new_heads);
+        self.summaries.extend(fresh);
         Ok(())
     }
 
@@ -483,7 +494,6 @@ impl Engine {
     fn apply_payload(
         docs: &mut docs::DocCache,
         dir: &mut Directory,
-        summaries: &mut HashMap<String, Summary>,
         actor: [u8; 32],
         txn: &mut WriteTxn<'_>,
         entry: &Entry,
@@ -513,18 +523,7 @@ impl Engine {
                     let snap = rdoc.save();
                     txn.put_doc_snapshot(&key, &snap)?;
                 }
-                if let Ok(collection) = doc.collection.parse::<Collection>() {
-                    let summary = eduioc_records::summarize(collection, rdoc);
-                    txn.put_summary(&key, &postcard::to_stdvec(&summary).unwrap_or_default())?;
-                    if collection == Collection::Students {
-                        let digest = digest(rdoc);
-                        txn.put_meta(
-                            &format!("idx/{key}"),
-                            &postcard::to_stdvec(&digest).unwrap_or_default(),
-                        )?;
-                    }
-                    summaries.insert(key.clone(), summary);
-                }
+                // Summaries are recomputed once per document per page, in `summarize_docs`.
                 Ok(Some(key))
             }
             Payload::Certificate(c) => {
@@ -567,6 +566,42 @@ impl Engine {
                 Ok(None)
             }
         }
+    }
+
+    /// Recomputes the summary (and, for students, the search digest) of each document a
+    /// page changed, inside the page's transaction.
+    fn summarize_docs(
+        docs: &mut docs::DocCache,
+        actor: [u8; 32],
+        txn: &mut WriteTxn<'_>,
+        keys: &[String],
+    ) -> Result<Vec<(String, Summary)>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(doc) = DocId::from_key(key) else {
+                continue;
+            };
+            let Ok(collection) = doc.collection.parse::<Collection>() else {
+                continue;
+            };
+            if docs.get(key).is_none() {
+                // Evicted by a later document of the same page: reload what the page wrote.
+                let loaded = load_doc(txn.doc(key)?, &actor)?;
+                docs.put(key, loaded);
+            }
+            let Some(rdoc) = docs.get(key) else { continue };
+            let summary = eduioc_records::summarize(collection, rdoc);
+            txn.put_summary(key, &postcard::to_stdvec(&summary).unwrap_or_default())?;
+            if collection == Collection::Students {
+                let digest = digest(rdoc);
+                txn.put_meta(
+                    &format!("idx/{key}"),
+                    &postcard::to_stdvec(&digest).unwrap_or_default(),
+                )?;
+            }
+            out.push((key.clone(), summary));
+        }
+        Ok(out)
     }
 
     /// Signs and commits a new entry of this node's own log.

@@ -29,11 +29,12 @@ use eduioc_protocol::NodeId;
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{dial_opts::DialOpts, NetworkBehaviour, SwarmEvent};
-use libp2p::{identity, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
+use libp2p::{identity, noise, ping, tcp, yamux, PeerId, Swarm};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 pub use codec::{Frame, FrameCodec, WireCounters, PROTOCOL};
+pub use libp2p::Multiaddr;
 
 /// The engine shared between the network loop and the API.
 pub type SharedEngine = Arc<Mutex<Engine>>;

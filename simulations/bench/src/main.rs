@@ -43,6 +43,11 @@ struct Args {
     /// Rows per Automerge commit at the schools (FACTS.md measured 100).
     #[arg(long, default_value_t = 100)]
     commit_every: usize,
+    /// Also measure end to end: a department node (redb + libp2p over loopback) ingesting
+    /// from this many district nodes, each holding a copy of the slice's logs re-signed for
+    /// its own schools.
+    #[arg(long, default_value_t = 0)]
+    e2e_districts: usize,
 }
 
 const YEAR: &str = "2026-2027";
@@ -474,9 +479,14 @@ fn main() -> Result<()> {
 
     // stats at Hanoi's shape: 30 districts, 2,835 schools, real engine and redb.
     let (p50, p99, calls) = stats_latency(args.seed)?;
+    let e2e = if args.e2e_districts > 0 {
+        Some(end_to_end(args.seed, &schools, args.e2e_districts)?)
+    } else {
+        None
+    };
 
     let _ = writeln!(report, "# Benchmarks\n");
-    let _ = writeln!(report, "Produced by `cargo run --release -p eduioc-bench -- --schools {} --seed {} --out BENCHMARKS.md` on this project's CI machine kind (2 cores, one thread used). One district slice: {} schools, {students} students, {entries} signed entries ({} KiB), committed every {} rows.\n", args.schools, args.seed, schools.len(), entry_bytes / 1024, args.commit_every);
+    let _ = writeln!(report, "Produced by `cargo run --release -p eduioc-bench -- --schools {} --seed {} --e2e-districts {} --out BENCHMARKS.md` on this project's CI machine kind (2 cores, one thread used). One district slice: {} schools, {students} students, {entries} signed entries ({} KiB), committed every {} rows.\n", args.schools, args.seed, args.e2e_districts, schools.len(), entry_bytes / 1024, args.commit_every);
     let _ = writeln!(
         report,
         "| measure | ours | comparison (same run, same data) | ratio | target |"
@@ -493,12 +503,165 @@ fn main() -> Result<()> {
     let _ = writeln!(report, "| initial sync vs the limit | {:.0} ms | limit (a): batch verify {:.0} ms + min(load {:.0} ms, apply {:.0} ms) = {:.0} ms | {:.0}% of the limit's speed | ≥ 50% |", ms(ours), ms(verify), ms(load), ms(apply), ms(limit), 100.0 * ms(limit) / ms(ours));
     let _ = writeln!(report, "| catch-up after 30 days, {changed} records changed ({:.1}%) | {} B in {:.1} ms | new entries {} B; bound 1.2x + 64 B/author = {} B; peer with persisted sync states {} B ({:.1} ms), without {} B ({:.1} ms) | {:.2}x of the bound | ≤ 1x of the bound |", 100.0 * changed as f64 / students as f64, catch_bytes, ms(catch), new_bytes, catch_bound, peer_persist, ms(catch_peer_persist), peer_fresh, ms(catch_peer_fresh), catch_bytes as f64 / catch_bound as f64);
     let _ = writeln!(report, "| `stats` at the department, Hanoi shape (30 districts, 2,835 schools), {calls} calls for random units | p50 {:.3} ms, p99 {:.3} ms | — | — | p99 ≤ 20 ms |", ms(p50), ms(p99));
-    let _ = writeln!(report, "\nWhat limits each figure: initial sync is bound by applying Automerge changes one entry at a time (the limit uses one batch per document) and by signature checks; bytes are the compressed change chunks plus 64-byte signatures, 32-byte authors and backlinks per entry, one entry per {} rows. `stats` sums per-document summaries over the subtree; its cost grows with the number of units, not students. Not measured yet: ours end to end (redb + libp2p over loopback) at Hanoi scale and its peak RSS.", args.commit_every);
+    if let Some((took, n, before, peak)) = e2e {
+        let per_entry_ours = ms(ours) / entries as f64;
+        let _ = writeln!(report, "| end to end: department (redb + libp2p over loopback) ingesting from {} districts × {} schools, {n} entries | {:.0} ms; process RSS {} MiB before (the generated data), peak {} MiB during | ours in memory, scaled to the same entries: {:.0} ms | {:.2}x | ≤ 2x |", args.e2e_districts, schools.len(), ms(took), before / 1024, peak / 1024, per_entry_ours * n as f64, ms(took) / (per_entry_ours * n as f64));
+    }
+    let _ = writeln!(report, "\nWhat limits each figure: initial sync is bound by applying Automerge changes one entry at a time (the limit uses one batch per document) and by signature checks; bytes are the compressed change chunks plus 64-byte signatures, 32-byte authors and backlinks per entry, one entry per {} rows. `stats` sums per-document summaries over the subtree; its cost grows with the number of units, not students.", args.commit_every);
     print!("{report}");
     if let Some(out) = args.out {
         std::fs::write(&out, &report).with_context(|| format!("writing {}", out.display()))?;
     }
     Ok(())
+}
+
+fn proc_status(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// End to end: `districts` district engines (real redb), each pre-filled with `slice`'s
+/// school logs re-authored by its own schools, push to a department engine over real
+/// libp2p on loopback. Returns (time, entries, peak RSS KiB during the sync).
+fn end_to_end(seed: u64, slice: &[School], districts: usize) -> Result<(Duration, u64, u64, u64)> {
+    let root = key(seed, 0);
+    let mut certs = vec![cert(&root, "so", None, "department", &root)];
+    let mut district_pages = Vec::new();
+    for d in 0..districts {
+        let du = format!("pgd-{d:02}");
+        let dk = key(seed, 300_000 + d as u64);
+        certs.push(cert(&root, &du, Some("so"), "district", &dk));
+        let mut pages = Vec::new();
+        for (i, s) in slice.iter().enumerate() {
+            let su = format!("{du}-s{i:04}");
+            let k = key(seed, 400_000 + (d * slice.len() + i) as u64);
+            certs.push(cert(&root, &su, Some(&du), "school", &k));
+            // The same changes cannot be re-signed by another actor, so each school of
+            // each district replays the slice's rows with its own actor.
+            let mut doc = RecordsDoc::new(k.id().as_bytes());
+            let mut back = None;
+            let mut seq = 0;
+            for chunk in s.students.chunks(100) {
+                doc.upsert(chunk)?;
+                let changes = doc
+                    .take_local_changes()
+                    .into_iter()
+                    .map(|mut c| c.bytes().to_vec())
+                    .collect();
+                seq += 1;
+                let e = Entry::sign(
+                    &k,
+                    seq,
+                    back,
+                    0,
+                    Payload::Changes {
+                        doc: DocId {
+                            unit: su.clone(),
+                            collection: "students".into(),
+                            year: YEAR.into(),
+                        },
+                        changes,
+                    },
+                );
+                back = Some(e.hash());
+                pages.push(e.into_bytes());
+            }
+        }
+        district_pages.push((du, dk, pages));
+    }
+    let tmp = tempfile::tempdir()?;
+    let open = |unit: &str, k: &NodeKey| -> Result<eduioc_engine::Engine> {
+        let dir = tmp.path().join(unit);
+        std::fs::create_dir_all(&dir)?;
+        Ok(eduioc_engine::Engine::open(eduioc_engine::Config {
+            unit: unit.into(),
+            key: k.clone(),
+            root_key: root.id(),
+            certs: certs.clone(),
+            data_dir: dir,
+            doc_cache: 16,
+            school_year: Some(YEAR.into()),
+        })?)
+    };
+    let mut total = 0u64;
+    let mut engines = Vec::new();
+    for (du, dk, pages) in &district_pages {
+        let mut e = open(du, dk)?;
+        for p in pages.chunks(256) {
+            e.ingest(p)?;
+        }
+        total += e.entry_count();
+        engines.push((du.clone(), e));
+    }
+    drop(district_pages);
+    let dept = std::sync::Arc::new(std::sync::Mutex::new(open("so", &root)?));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let port = free_port()?;
+    let dept_addr: eduioc_net::Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse()?;
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let rss_before = proc_status("VmRSS:");
+    let elapsed = rt.block_on(async {
+        let net_cfg = |listen: eduioc_net::Multiaddr, parent| eduioc_net::Config {
+            listen,
+            parent,
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(1),
+        };
+        let (net, dept_client) =
+            eduioc_net::Network::new(dept.clone(), net_cfg(dept_addr.clone(), None))?;
+        tokio::spawn(net.run());
+        let t = Instant::now();
+        let mut clients = Vec::new();
+        for (du, e) in engines {
+            let shared = std::sync::Arc::new(std::sync::Mutex::new(e));
+            let listen = format!("/ip4/127.0.0.1/tcp/{}", free_port()?).parse()?;
+            let (net, c) = eduioc_net::Network::new(
+                shared,
+                net_cfg(listen, Some(("so".to_string(), dept_addr.clone()))),
+            )?;
+            tokio::spawn(net.run());
+            clients.push(c);
+            let _ = du;
+        }
+        loop {
+            let have = dept
+                .lock()
+                .map_err(|_| anyhow::anyhow!("poisoned"))?
+                .entry_count();
+            if have >= total {
+                break;
+            }
+            anyhow::ensure!(
+                t.elapsed() < Duration::from_secs(600),
+                "department stuck at {have} of {total} entries"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let took = t.elapsed();
+        for c in clients {
+            c.shutdown().await;
+        }
+        dept_client.shutdown().await;
+        anyhow::Ok(took)
+    })?;
+    let peak = proc_status("VmHWM:");
+    eprintln!("e2e: RSS {rss_before} KiB before, peak {peak} KiB during");
+    Ok((elapsed, total, rss_before, peak))
 }
 
 /// `Engine::stats` latency at Hanoi's shape, with a tiny roster per school (the cost
