@@ -22,6 +22,8 @@ pub(crate) struct Running {
     pub(crate) http: SocketAddr,
     /// Bearer token.
     pub(crate) token: String,
+    /// Initial password of the web UI's `admin` account, when its file is present.
+    pub(crate) admin_password: Option<String>,
     http_stop: tokio::sync::oneshot::Sender<()>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -41,7 +43,10 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
     .with_context(|| format!("opening the store of {}", t.unit))?;
     let engine: SharedEngine = Arc::new(Mutex::new(engine));
     let parent = match (&t.parent, &t.parent_p2p) {
-        (Some(p), Some(a)) => Some((p.clone(), a.parse().with_context(|| format!("parent_p2p {a:?}"))?)),
+        (Some(p), Some(a)) => Some((
+            p.clone(),
+            a.parse().with_context(|| format!("parent_p2p {a:?}"))?,
+        )),
         (None, _) => None,
         (Some(p), None) => return Err(anyhow!("node.toml names parent {p} but no parent_p2p")),
     };
@@ -55,16 +60,20 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
         },
     )?;
     let net_task = tokio::spawn(network.run());
-    let addr: SocketAddr = t.http.parse().with_context(|| format!("http {:?}", t.http))?;
+    let addr: SocketAddr = t
+        .http
+        .parse()
+        .with_context(|| format!("http {:?}", t.http))?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (http of {})", t.unit))?;
     let http = listener.local_addr()?;
-    let app = eduioc_web::router(eduioc_web::AppState {
-        engine: engine.clone(),
-        net: client.clone(),
-        token: nd.token.clone().into(),
-    });
+    let app = eduioc_web::router(eduioc_web::AppState::new(
+        engine.clone(),
+        client.clone(),
+        &nd.token,
+        nd.accounts.clone(),
+    ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let http_task = tokio::spawn(async move {
         let r = axum::serve(listener, app)
@@ -83,6 +92,7 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
         net: client,
         http,
         token: nd.token.clone(),
+        admin_password: nd.admin_password.clone(),
         http_stop: stop_tx,
         tasks: vec![net_task, http_task],
     })
@@ -105,13 +115,14 @@ pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

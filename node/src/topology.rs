@@ -10,7 +10,7 @@ use eduioc_protocol::{CertBody, Certificate, Directory, NodeKey};
 use rand::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{NodeToml, API_TOKEN, CERTS, NODE_KEY, NODE_TOML};
+use crate::config::{NodeToml, ACCOUNTS, ADMIN_PASSWORD, API_TOKEN, CERTS, NODE_KEY, NODE_TOML};
 
 /// A topology file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,7 +73,12 @@ impl Topology {
                 .parse::<std::net::SocketAddr>()
                 .with_context(|| format!("unit {}: http {:?} is not host:port", u.id, u.http))?;
         }
-        let roots: Vec<&str> = self.units.iter().filter(|u| u.parent.is_none()).map(|u| u.id.as_str()).collect();
+        let roots: Vec<&str> = self
+            .units
+            .iter()
+            .filter(|u| u.parent.is_none())
+            .map(|u| u.id.as_str())
+            .collect();
         match roots.as_slice() {
             [] => bail!("no root: exactly one unit must have no parent"),
             [_] => {}
@@ -104,7 +109,10 @@ impl Topology {
 
     /// The root unit.
     pub(crate) fn root(&self) -> &Unit {
-        self.units.iter().find(|u| u.parent.is_none()).unwrap_or(&self.units[0])
+        self.units
+            .iter()
+            .find(|u| u.parent.is_none())
+            .unwrap_or(&self.units[0])
     }
 }
 
@@ -132,6 +140,16 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
         rng.fill_bytes(&mut tok);
         tokens.insert(u.id.clone(), hex::encode(tok));
     }
+    // Drawn after the keys and tokens, so those stay what they were for a given seed.
+    let mut passwords = BTreeMap::new();
+    for u in &t.units {
+        let password = random_password(&mut *rng);
+        let mut salt = [0u8; 16];
+        rng.fill_bytes(&mut salt);
+        let hash = eduioc_web::auth::hash_password(&password, salt)
+            .with_context(|| format!("unit {}: hashing the admin password", u.id))?;
+        passwords.insert(u.id.clone(), (password, hash));
+    }
     let root = t.root();
     let root_key = &keys[&root.id];
     let has_children: HashSet<&str> = t.units.iter().filter_map(|u| u.parent.as_deref()).collect();
@@ -151,7 +169,11 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
         dir.insert(Certificate::issue(body, root_key))
             .with_context(|| format!("unit {}: certificate", u.id))?;
     }
-    let addr: HashMap<&str, &str> = t.units.iter().map(|u| (u.id.as_str(), u.p2p.as_str())).collect();
+    let addr: HashMap<&str, &str> = t
+        .units
+        .iter()
+        .map(|u| (u.id.as_str(), u.p2p.as_str()))
+        .collect();
     for u in &t.units {
         let d = out.join(&u.id);
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
@@ -177,6 +199,15 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
         std::fs::write(d.join(NODE_TOML), text)?;
         write_secret(&d.join(NODE_KEY), &hex::encode(keys[&u.id].secret()))?;
         write_secret(&d.join(API_TOKEN), &format!("{}\n", tokens[&u.id]))?;
+        let (password, hash) = &passwords[&u.id];
+        let accounts = eduioc_web::Accounts {
+            accounts: vec![eduioc_web::auth::Account {
+                user: "admin".into(),
+                password_hash: hash.clone(),
+            }],
+        };
+        write_secret(&d.join(ACCOUNTS), &accounts.to_toml()?)?;
+        write_secret(&d.join(ADMIN_PASSWORD), &format!("{password}\n"))?;
         let mut units: Vec<String> = dir.ancestors_or_self(&u.id);
         units.extend(dir.subtree(&u.id));
         let certs = dir.certs_for(units.iter().map(String::as_str));
@@ -185,13 +216,35 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
     Ok(())
 }
 
+/// A 14-character password (`xxxx-xxxx-xxxx`, about 59 bits) without look-alike letters.
+fn random_password(rng: &mut dyn RngCore) -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut out = String::with_capacity(14);
+    for i in 0..12 {
+        if i > 0 && i % 4 == 0 {
+            out.push('-');
+        }
+        // 31 symbols: rejection sampling keeps the choice uniform.
+        loop {
+            let b = (rng.next_u32() & 0x1f) as usize;
+            if b < ALPHABET.len() {
+                out.push(ALPHABET[b] as char);
+                break;
+            }
+        }
+    }
+    out
+}
+
 fn order_top_down(t: &Topology) -> Vec<&Unit> {
     let mut out: Vec<&Unit> = Vec::new();
     let mut placed: HashSet<&str> = HashSet::new();
     while out.len() < t.units.len() {
         let before = out.len();
         for u in &t.units {
-            if !placed.contains(u.id.as_str()) && u.parent.as_deref().is_none_or(|p| placed.contains(p)) {
+            if !placed.contains(u.id.as_str())
+                && u.parent.as_deref().is_none_or(|p| placed.contains(p))
+            {
                 placed.insert(&u.id);
                 out.push(u);
             }
@@ -211,7 +264,9 @@ fn write_secret(path: &Path, text: &str) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     f.write_all(text.as_bytes())?;
     Ok(())
 }
@@ -238,11 +293,36 @@ mod tests {
         let head = "network = \"t\"\n";
         let ok = format!("{head}{}{}", unit("a", None, 1), unit("b", Some("a"), 2));
         assert!(Topology::parse(&ok).is_ok());
-        assert!(err(&format!("{head}{}{}", unit("a", None, 1), unit("b", None, 2))).contains("unit b: a second root"));
-        assert!(err(&format!("{head}{}{}", unit("a", None, 1), unit("b", Some("zz"), 2))).contains("unit b: unknown parent zz"));
-        assert!(err(&format!("{head}{}{}", unit("a", None, 1), unit("a", Some("a"), 2))).contains("unit a: duplicate id"));
-        assert!(err(&format!("{head}{}{}", unit("a", None, 1), unit("b", Some("a"), 1))).contains("unit b: address"));
-        let cyc = format!("{head}{}{}{}", unit("r", None, 1), unit("a", Some("b"), 2), unit("b", Some("a"), 3));
+        assert!(err(&format!(
+            "{head}{}{}",
+            unit("a", None, 1),
+            unit("b", None, 2)
+        ))
+        .contains("unit b: a second root"));
+        assert!(err(&format!(
+            "{head}{}{}",
+            unit("a", None, 1),
+            unit("b", Some("zz"), 2)
+        ))
+        .contains("unit b: unknown parent zz"));
+        assert!(err(&format!(
+            "{head}{}{}",
+            unit("a", None, 1),
+            unit("a", Some("a"), 2)
+        ))
+        .contains("unit a: duplicate id"));
+        assert!(err(&format!(
+            "{head}{}{}",
+            unit("a", None, 1),
+            unit("b", Some("a"), 1)
+        ))
+        .contains("unit b: address"));
+        let cyc = format!(
+            "{head}{}{}{}",
+            unit("r", None, 1),
+            unit("a", Some("b"), 2),
+            unit("b", Some("a"), 3)
+        );
         assert!(err(&cyc).contains("cycle"));
         assert!(err(&format!("{head}{}", unit("A", None, 1))).contains("unit \"A\""));
     }
