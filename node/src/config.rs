@@ -76,8 +76,7 @@ impl NodeDir {
     /// Loads `dir`, naming the file at fault on any error.
     pub(crate) fn load(dir: &Path) -> Result<NodeDir> {
         let read = |name: &str| {
-            std::fs::read(dir.join(name))
-                .with_context(|| format!("cannot read {}", dir.join(name).display()))
+            std::fs::read(dir.join(name)).with_context(|| format!("cannot read {}", dir.join(name).display()))
         };
         let toml_text = String::from_utf8(read(NODE_TOML)?).context("node.toml is not UTF-8")?;
         let toml: NodeToml = toml::from_str(&toml_text)
@@ -94,10 +93,7 @@ impl NodeDir {
             .trim()
             .to_string();
         if token.len() < 16 {
-            bail!(
-                "{} must hold a token of at least 16 characters",
-                dir.join(API_TOKEN).display()
-            );
+            bail!("{} must hold a token of at least 16 characters", dir.join(API_TOKEN).display());
         }
         let root_key = NodeId::from_hex(&toml.root_key)
             .ok_or_else(|| anyhow!("root_key in node.toml must be 64 hex digits"))?;
@@ -111,10 +107,7 @@ impl NodeDir {
                 tracing::warn!(dir = %dir.display(), "no accounts.toml: nobody can log in to the web UI");
                 eduioc_web::Accounts::default()
             }
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("cannot read {}", dir.join(ACCOUNTS).display()))
-            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.join(ACCOUNTS).display())),
         };
         let admin_password = std::fs::read_to_string(dir.join(ADMIN_PASSWORD))
             .ok()

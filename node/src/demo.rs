@@ -32,9 +32,7 @@ fn free_port() -> Result<u16> {
 }
 
 /// Builds the demo topology from synthetic units.
-pub(crate) fn demo_topology(
-    opts: &Options,
-) -> Result<(Topology, Vec<(String, Option<SchoolLevel>)>)> {
+pub(crate) fn demo_topology(opts: &Options) -> Result<(Topology, Vec<(String, Option<SchoolLevel>)>)> {
     let specs = eduioc_synth::province(opts.seed, opts.districts, opts.schools.clone());
     let mut units = Vec::new();
     let mut levels = Vec::new();
@@ -71,8 +69,7 @@ pub(crate) async fn run(opts: Options) -> Result<()> {
         .unwrap_or_else(|| std::env::temp_dir().join(format!("eduioc-demo-{}", opts.seed)));
     let started = std::time::Instant::now();
     let (topo, levels) = demo_topology(&opts)?;
-    topology::generate(&topo, &data, true, Some(opts.seed))
-        .context("writing the demo's node directories")?;
+    topology::generate(&topo, &data, true, Some(opts.seed)).context("writing the demo's node directories")?;
     std::fs::write(data.join("topology.toml"), toml::to_string(&topo)?)?;
     let mut nodes: Vec<Running> = Vec::new();
     for u in &topo.units {
@@ -87,10 +84,7 @@ pub(crate) async fn run(opts: Options) -> Result<()> {
         students += sd.students.len();
         import_all(n, &sd).await?;
     }
-    println!(
-        "{}",
-        banner(&topo, &nodes, &data, students, started.elapsed())
-    );
+    println!("{}", banner(&topo, &nodes, &data, students, started.elapsed()));
     node::shutdown_signal().await;
     println!("stopping {} nodes…", nodes.len());
     for n in nodes {
@@ -109,18 +103,12 @@ fn school_year_start() -> i32 {
 
 /// Imports a school's rosters through the same path as `POST /api/v1/import/{kind}`.
 pub(crate) async fn import_all(n: &Running, sd: &eduioc_synth::SchoolData) -> Result<()> {
-    for (kind, csv) in [
-        ("classes", &sd.classes_csv),
-        ("staff", &sd.staff_csv),
-        ("students", &sd.students_csv),
-    ] {
+    for (kind, csv) in [("classes", &sd.classes_csv), ("staff", &sd.staff_csv), ("students", &sd.students_csv)] {
         let engine = n.engine.clone();
         let body = csv.clone().into_bytes();
         let kind_s = kind.to_string();
         let author = tokio::task::spawn_blocking(move || -> Result<_> {
-            let mut e = engine
-                .lock()
-                .map_err(|_| anyhow::anyhow!("engine lock poisoned"))?;
+            let mut e = engine.lock().map_err(|_| anyhow::anyhow!("engine lock poisoned"))?;
             e.import(&kind_s, Some("text/csv"), &body)?;
             Ok(e.id())
         })
@@ -131,41 +119,16 @@ pub(crate) async fn import_all(n: &Running, sd: &eduioc_synth::SchoolData) -> Re
     Ok(())
 }
 
-fn banner(
-    topo: &Topology,
-    nodes: &[Running],
-    data: &Path,
-    students: usize,
-    took: std::time::Duration,
-) -> String {
+fn banner(topo: &Topology, nodes: &[Running], data: &Path, students: usize, took: std::time::Duration) -> String {
     let mut s = String::new();
     let root = &nodes[0];
-    let _ = writeln!(
-        s,
-        "\nEduIOC demo — {} nodes on this machine, {} students, ready in {:.1}s",
-        nodes.len(),
-        students,
-        took.as_secs_f64()
-    );
+    let _ = writeln!(s, "\nEduIOC demo — {} nodes on this machine, {} students, ready in {:.1}s", nodes.len(), students, took.as_secs_f64());
     let _ = writeln!(s, "data: {}\n", data.display());
     let _ = writeln!(s, "Department ({}):", topo.units[0].name);
     let _ = writeln!(s, "  URL:   http://{}/", root.http);
-    let _ = writeln!(
-        s,
-        "  Login: admin / {}",
-        root.admin_password
-            .as_deref()
-            .unwrap_or("(no admin.password file)")
-    );
-    let _ = writeln!(
-        s,
-        "  API:   curl -H 'Authorization: Bearer {}' http://{}/api/v1/stats",
-        root.token, root.http
-    );
-    let _ = writeln!(
-        s,
-        "\nEvery node (unit, level, URL, login admin / password, API token):"
-    );
+    let _ = writeln!(s, "  Login: admin / {}", root.admin_password.as_deref().unwrap_or("(no admin.password file)"));
+    let _ = writeln!(s, "  API:   curl -H 'Authorization: Bearer {}' http://{}/api/v1/stats", root.token, root.http);
+    let _ = writeln!(s, "\nEvery node (unit, level, URL, login admin / password, API token):");
     for (u, n) in topo.units.iter().zip(nodes) {
         let _ = writeln!(
             s,

@@ -75,35 +75,18 @@ enum TopologyCommand {
 fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Topology {
-            command:
-                TopologyCommand::Generate {
-                    file,
-                    out,
-                    force,
-                    seed,
-                },
-        } => {
+        Command::Topology { command: TopologyCommand::Generate { file, out, force, seed } } => {
             init_logging("warn");
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let t = topology::Topology::parse(&text)
-                .with_context(|| format!("in {}", file.display()))?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let t = topology::Topology::parse(&text).with_context(|| format!("in {}", file.display()))?;
             topology::generate(&t, &out, force, seed)?;
-            println!(
-                "wrote {} node directories under {}",
-                t.units.len(),
-                out.display()
-            );
+            println!("wrote {} node directories under {}", t.units.len(), out.display());
             Ok(())
         }
         Command::Run { dir } => {
@@ -116,13 +99,7 @@ fn main() -> Result<()> {
                 Ok(())
             })
         }
-        Command::Demo {
-            http,
-            data,
-            seed,
-            districts,
-            tiny,
-        } => {
+        Command::Demo { http, data, seed, districts, tiny } => {
             init_logging("warn");
             let opts = demo::Options {
                 http,
@@ -130,11 +107,7 @@ fn main() -> Result<()> {
                 seed,
                 districts: districts.clamp(1, 30),
                 schools: if tiny { 2..=3 } else { 5..=8 },
-                size: if tiny {
-                    eduioc_synth::Size::Tiny
-                } else {
-                    eduioc_synth::Size::Realistic
-                },
+                size: if tiny { eduioc_synth::Size::Tiny } else { eduioc_synth::Size::Realistic },
             };
             runtime()?.block_on(demo::run(opts))
         }
@@ -142,7 +115,5 @@ fn main() -> Result<()> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }

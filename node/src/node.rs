@@ -43,10 +43,7 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
     .with_context(|| format!("opening the store of {}", t.unit))?;
     let engine: SharedEngine = Arc::new(Mutex::new(engine));
     let parent = match (&t.parent, &t.parent_p2p) {
-        (Some(p), Some(a)) => Some((
-            p.clone(),
-            a.parse().with_context(|| format!("parent_p2p {a:?}"))?,
-        )),
+        (Some(p), Some(a)) => Some((p.clone(), a.parse().with_context(|| format!("parent_p2p {a:?}"))?)),
         (None, _) => None,
         (Some(p), None) => return Err(anyhow!("node.toml names parent {p} but no parent_p2p")),
     };
@@ -60,10 +57,7 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
         },
     )?;
     let net_task = tokio::spawn(network.run());
-    let addr: SocketAddr = t
-        .http
-        .parse()
-        .with_context(|| format!("http {:?}", t.http))?;
+    let addr: SocketAddr = t.http.parse().with_context(|| format!("http {:?}", t.http))?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (http of {})", t.unit))?;
@@ -115,14 +109,13 @@ pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

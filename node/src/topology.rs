@@ -73,12 +73,7 @@ impl Topology {
                 .parse::<std::net::SocketAddr>()
                 .with_context(|| format!("unit {}: http {:?} is not host:port", u.id, u.http))?;
         }
-        let roots: Vec<&str> = self
-            .units
-            .iter()
-            .filter(|u| u.parent.is_none())
-            .map(|u| u.id.as_str())
-            .collect();
+        let roots: Vec<&str> = self.units.iter().filter(|u| u.parent.is_none()).map(|u| u.id.as_str()).collect();
         match roots.as_slice() {
             [] => bail!("no root: exactly one unit must have no parent"),
             [_] => {}
@@ -109,10 +104,7 @@ impl Topology {
 
     /// The root unit.
     pub(crate) fn root(&self) -> &Unit {
-        self.units
-            .iter()
-            .find(|u| u.parent.is_none())
-            .unwrap_or(&self.units[0])
+        self.units.iter().find(|u| u.parent.is_none()).unwrap_or(&self.units[0])
     }
 }
 
@@ -169,11 +161,7 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
         dir.insert(Certificate::issue(body, root_key))
             .with_context(|| format!("unit {}: certificate", u.id))?;
     }
-    let addr: HashMap<&str, &str> = t
-        .units
-        .iter()
-        .map(|u| (u.id.as_str(), u.p2p.as_str()))
-        .collect();
+    let addr: HashMap<&str, &str> = t.units.iter().map(|u| (u.id.as_str(), u.p2p.as_str())).collect();
     for u in &t.units {
         let d = out.join(&u.id);
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
@@ -201,10 +189,7 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
         write_secret(&d.join(API_TOKEN), &format!("{}\n", tokens[&u.id]))?;
         let (password, hash) = &passwords[&u.id];
         let accounts = eduioc_web::Accounts {
-            accounts: vec![eduioc_web::auth::Account {
-                user: "admin".into(),
-                password_hash: hash.clone(),
-            }],
+            accounts: vec![eduioc_web::auth::Account { user: "admin".into(), password_hash: hash.clone() }],
         };
         write_secret(&d.join(ACCOUNTS), &accounts.to_toml()?)?;
         write_secret(&d.join(ADMIN_PASSWORD), &format!("{password}\n"))?;
@@ -242,9 +227,7 @@ fn order_top_down(t: &Topology) -> Vec<&Unit> {
     while out.len() < t.units.len() {
         let before = out.len();
         for u in &t.units {
-            if !placed.contains(u.id.as_str())
-                && u.parent.as_deref().is_none_or(|p| placed.contains(p))
-            {
+            if !placed.contains(u.id.as_str()) && u.parent.as_deref().is_none_or(|p| placed.contains(p)) {
                 placed.insert(&u.id);
                 out.push(u);
             }
@@ -264,9 +247,7 @@ fn write_secret(path: &Path, text: &str) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut f = opts.open(path).with_context(|| format!("cannot write {}", path.display()))?;
     f.write_all(text.as_bytes())?;
     Ok(())
 }
@@ -293,36 +274,11 @@ mod tests {
         let head = "network = \"t\"\n";
         let ok = format!("{head}{}{}", unit("a", None, 1), unit("b", Some("a"), 2));
         assert!(Topology::parse(&ok).is_ok());
-        assert!(err(&format!(
-            "{head}{}{}",
-            unit("a", None, 1),
-            unit("b", None, 2)
-        ))
-        .contains("unit b: a second root"));
-        assert!(err(&format!(
-            "{head}{}{}",
-            unit("a", None, 1),
-            unit("b", Some("zz"), 2)
-        ))
-        .contains("unit b: unknown parent zz"));
-        assert!(err(&format!(
-            "{head}{}{}",
-            unit("a", None, 1),
-            unit("a", Some("a"), 2)
-        ))
-        .contains("unit a: duplicate id"));
-        assert!(err(&format!(
-            "{head}{}{}",
-            unit("a", None, 1),
-            unit("b", Some("a"), 1)
-        ))
-        .contains("unit b: address"));
-        let cyc = format!(
-            "{head}{}{}{}",
-            unit("r", None, 1),
-            unit("a", Some("b"), 2),
-            unit("b", Some("a"), 3)
-        );
+        assert!(err(&format!("{head}{}{}", unit("a", None, 1), unit("b", None, 2))).contains("unit b: a second root"));
+        assert!(err(&format!("{head}{}{}", unit("a", None, 1), unit("b", Some("zz"), 2))).contains("unit b: unknown parent zz"));
+        assert!(err(&format!("{head}{}{}", unit("a", None, 1), unit("a", Some("a"), 2))).contains("unit a: duplicate id"));
+        assert!(err(&format!("{head}{}{}", unit("a", None, 1), unit("b", Some("a"), 1))).contains("unit b: address"));
+        let cyc = format!("{head}{}{}{}", unit("r", None, 1), unit("a", Some("b"), 2), unit("b", Some("a"), 3));
         assert!(err(&cyc).contains("cycle"));
         assert!(err(&format!("{head}{}", unit("A", None, 1))).contains("unit \"A\""));
     }

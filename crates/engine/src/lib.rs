@@ -30,7 +30,7 @@ use eduioc_store::{Head, Quarantined, Store, WriteTxn};
 use serde::{Deserialize, Serialize};
 
 pub use provenance::Provenance;
-pub use stats::{StaffStats, Stats, StudentHit, StudentStats};
+pub use stats::{Stats, StudentHit, StudentStats, StaffStats};
 
 /// Chunks a document keeps before it is compacted into one snapshot.
 const COMPACT_AFTER_CHUNKS: usize = 32;
@@ -152,9 +152,7 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
-            .field("unit", &self.unit)
-            .finish_non_exhaustive()
+        f.debug_struct("Engine").field("unit", &self.unit).finish_non_exhaustive()
     }
 }
 
@@ -166,11 +164,7 @@ fn now_ms() -> i64 {
 pub fn school_year_at(ms: i64) -> String {
     use chrono::Datelike;
     let d = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
-    let start = if d.month() >= 9 {
-        d.year()
-    } else {
-        d.year() - 1
-    };
+    let start = if d.month() >= 9 { d.year() } else { d.year() - 1 };
     format!("{}-{}", start, start + 1)
 }
 
@@ -308,10 +302,7 @@ impl Engine {
         if !fresh.is_empty() {
             let mut txn = self.store.begin_write()?;
             for c in &fresh {
-                txn.put_cert(
-                    &format!("{}/{}", c.body.unit, c.body.version),
-                    &c.to_bytes(),
-                )?;
+                txn.put_cert(&format!("{}/{}", c.body.unit, c.body.version), &c.to_bytes())?;
             }
             txn.commit()?;
         }
@@ -340,11 +331,7 @@ impl Engine {
         Ok(out)
     }
 
-    fn commit_entries(
-        &mut self,
-        items: Vec<(usize, Entry, bool)>,
-        out: &mut Ingested,
-    ) -> Result<()> {
+    fn commit_entries(&mut self, items: Vec<(usize, Entry, bool)>, out: &mut Ingested) -> Result<()> {
         let actor = *self.key.id().as_bytes();
         let mut txn = self.store.begin_write()?;
         let mut touched_docs = Vec::new();
@@ -376,10 +363,7 @@ impl Engine {
                     txn.put_entry(author.as_bytes(), entry.seq(), entry.bytes())?;
                     let next = match head {
                         Some(h) if h.seq > entry.seq() => h,
-                        _ => Head {
-                            seq: entry.seq(),
-                            hash: entry.hash(),
-                        },
+                        _ => Head { seq: entry.seq(), hash: entry.hash() },
                     };
                     txn.set_head(author.as_bytes(), next)?;
                     new_heads.insert(author, next);
@@ -392,15 +376,7 @@ impl Engine {
                     let seen = self.seen.entry(unit.clone()).or_insert(ts);
                     *seen = (*seen).max(ts);
                     txn.put_meta(&format!("seen/{unit}"), &seen.to_le_bytes())?;
-                    match Self::apply_payload(
-                        &mut self.docs,
-                        &mut self.dir,
-                        &mut self.summaries,
-                        actor,
-                        &mut txn,
-                        &entry,
-                        &unit,
-                    ) {
+                    match Self::apply_payload(&mut self.docs, &mut self.dir, &mut self.summaries, actor, &mut txn, &entry, &unit) {
                         Ok(Some(doc_key)) => touched_docs.push(doc_key),
                         Ok(None) => {}
                         Err(e) => {
@@ -480,7 +456,7 @@ impl Engine {
         match &entry.body.payload {
             Payload::Changes { doc, changes } => {
                 let key = doc.key();
-                if docs.get(&key).is_none() {
+                                if docs.get(&key).is_none() {
                     let loaded = load_doc(txn.doc(&key)?, &actor)?;
                     docs.put(&key, loaded);
                 }
@@ -506,10 +482,7 @@ impl Engine {
                     txn.put_summary(&key, &postcard::to_stdvec(&summary).unwrap_or_default())?;
                     if collection == Collection::Students {
                         let digest = digest(rdoc);
-                        txn.put_meta(
-                            &format!("idx/{key}"),
-                            &postcard::to_stdvec(&digest).unwrap_or_default(),
-                        )?;
+                        txn.put_meta(&format!("idx/{key}"), &postcard::to_stdvec(&digest).unwrap_or_default())?;
                     }
                     summaries.insert(key.clone(), summary);
                 }
@@ -517,19 +490,12 @@ impl Engine {
             }
             Payload::Certificate(c) => {
                 match dir.insert(c.clone()) {
-                    Ok(_) => txn.put_cert(
-                        &format!("{}/{}", c.body.unit, c.body.version),
-                        &c.to_bytes(),
-                    )?,
+                    Ok(_) => txn.put_cert(&format!("{}/{}", c.body.unit, c.body.version), &c.to_bytes())?,
                     Err(e) => tracing::warn!(error = %e, "certificate entry refused"),
                 }
                 Ok(None)
             }
-            Payload::Notification {
-                to_unit,
-                title,
-                body,
-            } => {
+            Payload::Notification { to_unit, title, body } => {
                 let n = Notice {
                     id: format!("{unit}/{}", entry.seq()),
                     from_unit: unit.to_string(),
@@ -540,10 +506,7 @@ impl Engine {
                     body: body.clone(),
                     sent_ms: entry.body.timestamp_ms,
                 };
-                txn.put_meta(
-                    &format!("notif/{}", n.id),
-                    &postcard::to_stdvec(&n).unwrap_or_default(),
-                )?;
+                txn.put_meta(&format!("notif/{}", n.id), &postcard::to_stdvec(&n).unwrap_or_default())?;
                 Ok(None)
             }
             Payload::Ack { author, seq } => {
@@ -577,17 +540,10 @@ impl Engine {
 
     /// Imports a CSV/XLSX file of `kind` into this school's document for the current
     /// school year: all or nothing.
-    pub fn import(
-        &mut self,
-        kind: &str,
-        content_type: Option<&str>,
-        body: &[u8],
-    ) -> Result<ImportOutcome> {
-        let collection: Collection = kind.parse().map_err(|_| {
-            Error::Invalid(format!(
-                "unknown import kind {kind:?}; expected students, staff or classes"
-            ))
-        })?;
+    pub fn import(&mut self, kind: &str, content_type: Option<&str>, body: &[u8]) -> Result<ImportOutcome> {
+        let collection: Collection = kind
+            .parse()
+            .map_err(|_| Error::Invalid(format!("unknown import kind {kind:?}; expected students, staff or classes")))?;
         if !collection.is_importable() {
             return Err(Error::Invalid(format!("{kind} cannot be imported")));
         }
@@ -598,18 +554,13 @@ impl Engine {
                 self.dir.level(&self.unit).unwrap_or("unit")
             )));
         }
-        let rows =
-            eduioc_records::parse_import(collection, content_type, body).map_err(Error::Import)?;
+        let rows = eduioc_records::parse_import(collection, content_type, body).map_err(Error::Import)?;
         self.upsert(collection, &rows)
     }
 
     /// Upserts validated rows into this unit's document of `collection` and commits the
     /// resulting changes as signed entries.
-    pub fn upsert(
-        &mut self,
-        collection: Collection,
-        rows: &[eduioc_records::Row],
-    ) -> Result<ImportOutcome> {
+    pub fn upsert(&mut self, collection: Collection, rows: &[eduioc_records::Row]) -> Result<ImportOutcome> {
         let doc = DocId {
             unit: self.unit.clone(),
             collection: collection.as_str().to_string(),
@@ -654,10 +605,7 @@ impl Engine {
             batches.push(batch);
         }
         for changes in batches {
-            if let Err(e) = self.append_local(Payload::Changes {
-                doc: doc.clone(),
-                changes,
-            }) {
+            if let Err(e) = self.append_local(Payload::Changes { doc: doc.clone(), changes }) {
                 self.docs.evict(&key);
                 return Err(e);
             }
@@ -701,9 +649,7 @@ impl Engine {
         let mut out = Vec::new();
         let acks = self.store.meta_prefix("ack/")?;
         for (_, v) in self.store.meta_prefix("notif/")? {
-            let Ok(n) = postcard::from_bytes::<Notice>(&v) else {
-                continue;
-            };
+            let Ok(n) = postcard::from_bytes::<Notice>(&v) else { continue };
             let mine = self.dir.is_ancestor_or_self(&n.to_unit, &self.unit)
                 || self.dir.is_ancestor_or_self(&self.unit, &n.to_unit);
             if !mine {
@@ -726,15 +672,10 @@ impl Engine {
             return Err(Error::Invalid(format!("no notification {id}")));
         };
         let n: Notice = postcard::from_bytes(&v).map_err(|e| Error::Invalid(e.to_string()))?;
-        if self
-            .store
-            .meta(&format!("ack/{}/{}/{}", n.from_unit, n.seq, self.unit))?
-            .is_some()
-        {
+        if self.store.meta(&format!("ack/{}/{}/{}", n.from_unit, n.seq, self.unit))?.is_some() {
             return Ok(());
         }
-        let author =
-            NodeId::from_hex(&n.author).ok_or_else(|| Error::Invalid("bad author".into()))?;
+        let author = NodeId::from_hex(&n.author).ok_or_else(|| Error::Invalid("bad author".into()))?;
         self.append_local(Payload::Ack { author, seq: n.seq })?;
         Ok(())
     }
@@ -745,11 +686,7 @@ impl Engine {
     }
 
     /// Loads a document (for record pages and tests).
-    pub fn with_doc<T>(
-        &mut self,
-        doc: &DocId,
-        f: impl FnOnce(&RecordsDoc) -> T,
-    ) -> Result<Option<T>> {
+    pub fn with_doc<T>(&mut self, doc: &DocId, f: impl FnOnce(&RecordsDoc) -> T) -> Result<Option<T>> {
         let key = doc.key();
         if self.docs.get(&key).is_none() {
             let Some(rec) = self.store.doc(&key)? else {
@@ -785,21 +722,9 @@ fn load_doc(rec: Option<eduioc_store::DocRecord>, actor: &[u8; 32]) -> Result<Re
 fn digest(doc: &RecordsDoc) -> Digest {
     let mut rows = Vec::new();
     doc.for_each_record(|id, fields| {
-        let s = |k: &str| {
-            fields
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
+        let s = |k: &str| fields.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
         let grade = fields.get("grade").and_then(Value::as_int).unwrap_or(0) as u8;
-        rows.push((
-            id.to_string(),
-            s("full_name"),
-            grade,
-            s("class_id"),
-            s("status"),
-        ));
+        rows.push((id.to_string(), s("full_name"), grade, s("class_id"), s("status")));
     });
     Digest { rows }
 }
@@ -813,17 +738,8 @@ impl LogSource for Engine {
         self.heads.iter().map(|(a, h)| (*a, h.seq)).collect()
     }
 
-    fn entries(
-        &self,
-        author: &NodeId,
-        from: u64,
-        max_count: usize,
-        max_bytes: usize,
-    ) -> Vec<(u64, Vec<u8>)> {
-        match self
-            .store
-            .entries_from(author.as_bytes(), from, max_count, max_bytes)
-        {
+    fn entries(&self, author: &NodeId, from: u64, max_count: usize, max_bytes: usize) -> Vec<(u64, Vec<u8>)> {
+        match self.store.entries_from(author.as_bytes(), from, max_count, max_bytes) {
             Ok(v) => v,
             Err(e) => {
                 tracing::error!(error = %e, "reading entries failed");

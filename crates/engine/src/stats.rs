@@ -127,11 +127,7 @@ impl Engine {
             students: StudentStats {
                 enrolled: total.enrolled,
                 dropped_out: total.dropped_out,
-                by_grade: total
-                    .by_grade
-                    .iter()
-                    .map(|(g, n)| (g.to_string(), *n))
-                    .collect(),
+                by_grade: total.by_grade.iter().map(|(g, n)| (g.to_string(), *n)).collect(),
                 by_gender: total.by_gender.clone(),
             },
             staff: StaffStats {
@@ -144,12 +140,7 @@ impl Engine {
     }
 
     /// Students of `unit`'s subtree whose id or name matches `q` (accent-insensitive).
-    pub fn search_students(
-        &self,
-        q: &str,
-        unit: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<StudentHit>> {
+    pub fn search_students(&self, q: &str, unit: Option<&str>, limit: usize) -> Result<Vec<StudentHit>> {
         let unit = unit.unwrap_or(&self.unit);
         if !self.dir.is_ancestor_or_self(&self.unit, unit) {
             return Err(Error::UnknownUnit(unit.to_string()));
@@ -161,21 +152,9 @@ impl Engine {
         let year = self.school_year();
         let mut hits = Vec::new();
         for u in self.dir.subtree(unit) {
-            let key = format!(
-                "idx/{}",
-                DocId {
-                    unit: u.clone(),
-                    collection: "students".into(),
-                    year: year.clone()
-                }
-                .key()
-            );
-            let Some(raw) = self.store.meta(&key)? else {
-                continue;
-            };
-            let Ok(d) = postcard::from_bytes::<Digest>(&raw) else {
-                continue;
-            };
+            let key = format!("idx/{}", DocId { unit: u.clone(), collection: "students".into(), year: year.clone() }.key());
+            let Some(raw) = self.store.meta(&key)? else { continue };
+            let Ok(d) = postcard::from_bytes::<Digest>(&raw) else { continue };
             for (id, name, grade, class_id, status) in d.rows {
                 if eduioc_records::matches(&folded, &id, &name) {
                     hits.push(StudentHit {

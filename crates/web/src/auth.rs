@@ -66,7 +66,10 @@ impl Accounts {
         let a: Accounts = toml::from_str(text).map_err(|e| Error::File(e.to_string()))?;
         for acc in &a.accounts {
             if acc.user.is_empty() || acc.user.len() > MAX_CREDENTIAL_BYTES {
-                return Err(Error::File(format!("account {:?}: user must be 1 to 256 bytes", acc.user)));
+                return Err(Error::File(format!(
+                    "account {:?}: user must be 1 to 256 bytes",
+                    acc.user
+                )));
             }
             PasswordHash::new(&acc.password_hash)
                 .map_err(|e| Error::File(format!("account {}: password_hash: {e}", acc.user)))?;
@@ -92,8 +95,11 @@ impl Accounts {
         let Some(acc) = self.accounts.iter().find(|a| a.user == user) else {
             return false;
         };
-        PasswordHash::new(&acc.password_hash)
-            .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        PasswordHash::new(&acc.password_hash).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
     }
 }
 
@@ -120,7 +126,9 @@ pub struct Sessions {
 
 impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sessions").field("cookie", &self.cookie).finish_non_exhaustive()
+        f.debug_struct("Sessions")
+            .field("cookie", &self.cookie)
+            .finish_non_exhaustive()
     }
 }
 
@@ -128,7 +136,11 @@ impl Sessions {
     /// Sessions of the node of `unit` (the cookie is `eduioc_<unit>`).
     pub fn new(unit: &str) -> Sessions {
         Sessions {
-            cookie: format!("eduioc_{}", unit.replace(|c: char| !c.is_ascii_alphanumeric(), "_")).into(),
+            cookie: format!(
+                "eduioc_{}",
+                unit.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+            )
+            .into(),
             inner: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -147,13 +159,22 @@ impl Sessions {
         if let Ok(mut m) = self.inner.lock() {
             m.retain(|_, s| now.duration_since(s.last_used) < SESSION_IDLE);
             while m.len() >= MAX_SESSIONS {
-                let oldest = m.iter().min_by_key(|(_, s)| s.last_used).map(|(k, _)| k.clone());
+                let oldest = m
+                    .iter()
+                    .min_by_key(|(_, s)| s.last_used)
+                    .map(|(k, _)| k.clone());
                 match oldest {
                     Some(k) => m.remove(&k),
                     None => break,
                 };
             }
-            m.insert(id.clone(), Session { user: user.to_string(), last_used: now });
+            m.insert(
+                id.clone(),
+                Session {
+                    user: user.to_string(),
+                    last_used: now,
+                },
+            );
         }
         id
     }
@@ -187,7 +208,12 @@ mod tests {
     #[test]
     fn hash_verify_round_trip() {
         let h = hash_password("s3cret-pass", [7; 16]).unwrap();
-        let accounts = Accounts { accounts: vec![Account { user: "admin".into(), password_hash: h }] };
+        let accounts = Accounts {
+            accounts: vec![Account {
+                user: "admin".into(),
+                password_hash: h,
+            }],
+        };
         let text = accounts.to_toml().unwrap();
         let parsed = Accounts::parse(&text).unwrap();
         assert!(parsed.verify("admin", "s3cret-pass"));

@@ -39,7 +39,10 @@ impl AppState {
     /// The state of a node's server: sessions start empty, their cookie named after the
     /// engine's unit.
     pub fn new(engine: SharedEngine, net: Client, token: &str, accounts: Accounts) -> AppState {
-        let unit = engine.lock().map(|e| e.unit().to_string()).unwrap_or_default();
+        let unit = engine
+            .lock()
+            .map(|e| e.unit().to_string())
+            .unwrap_or_default();
         AppState {
             engine,
             net,

@@ -67,7 +67,11 @@ pub(crate) fn columns(title: &str, items: &[(String, u64)], fmt: &dyn Fn(u64) ->
 }
 
 /// Horizontal bars, largest first as given: `(label, value, link)`.
-pub(crate) fn rows(title: &str, items: &[(String, u64, Option<String>)], fmt: &dyn Fn(u64) -> String) -> Markup {
+pub(crate) fn rows(
+    title: &str,
+    items: &[(String, u64, Option<String>)],
+    fmt: &dyn Fn(u64) -> String,
+) -> Markup {
     const W: f64 = 560.0;
     const LABEL: f64 = 210.0;
     const ROW: f64 = 24.0;
@@ -95,14 +99,22 @@ pub(crate) fn rows(title: &str, items: &[(String, u64, Option<String>)], fmt: &d
 }
 
 /// A 100% stacked bar with a legend: `(label, value, css class)`.
-pub(crate) fn split(title: &str, parts: &[(String, u64, &'static str)], fmt: &dyn Fn(u64, u64) -> String) -> Markup {
+pub(crate) fn split(
+    title: &str,
+    parts: &[(String, u64, &'static str)],
+    fmt: &dyn Fn(u64, u64) -> String,
+) -> Markup {
     const W: f64 = 560.0;
     let total: u64 = parts.iter().map(|(_, v, _)| *v).sum();
     let mut x = 0.0;
     let placed: Vec<(&String, u64, &str, f64, f64)> = parts
         .iter()
         .map(|(label, v, class)| {
-            let w = if total == 0 { 0.0 } else { W * *v as f64 / total as f64 };
+            let w = if total == 0 {
+                0.0
+            } else {
+                W * *v as f64 / total as f64
+            };
             let at = x;
             x += w;
             (label, *v, *class, at, w)

@@ -109,10 +109,12 @@ async fn run_import(
     content_type: &'static str,
     body: Vec<u8>,
 ) -> Result<Result<ImportOutcome, ImportErrors>, UiError> {
-    let r = engine_call(state, move |e| match e.import(&kind, Some(content_type), &body) {
-        Ok(o) => Ok(Ok((o, e.id()))),
-        Err(EngineError::Import(errs)) => Ok(Err(errs)),
-        Err(other) => Err(other),
+    let r = engine_call(state, move |e| {
+        match e.import(&kind, Some(content_type), &body) {
+            Ok(o) => Ok(Ok((o, e.id()))),
+            Err(EngineError::Import(errs)) => Ok(Err(errs)),
+            Err(other) => Err(other),
+        }
     })
     .await?;
     match r {
@@ -125,18 +127,29 @@ async fn run_import(
 }
 
 /// `POST /data/import` (multipart: `kind`, `file`).
-pub(crate) async fn import(State(state): State<AppState>, Extension(ctx): Extension<Ctx>, mut mp: Multipart) -> Page {
+pub(crate) async fn import(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    mut mp: Multipart,
+) -> Page {
     if let Some(p) = only_schools(&ctx) {
         return p;
     }
-    let bad = |e: axum::extract::multipart::MultipartError| UiError(StatusCode::BAD_REQUEST, format!("reading the upload failed: {e}"));
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        UiError(
+            StatusCode::BAD_REQUEST,
+            format!("reading the upload failed: {e}"),
+        )
+    };
     let mut kind = String::from("students");
     let mut file: Option<(bool, Vec<u8>)> = None;
     while let Some(field) = mp.next_field().await.map_err(bad)? {
         match field.name() {
             Some("kind") => kind = field.text().await.map_err(bad)?.chars().take(32).collect(),
             Some("file") => {
-                let xlsx = field.file_name().is_some_and(|n| n.to_ascii_lowercase().ends_with(".xlsx"))
+                let xlsx = field
+                    .file_name()
+                    .is_some_and(|n| n.to_ascii_lowercase().ends_with(".xlsx"))
                     || field.content_type() == Some(eduioc_records::XLSX_CONTENT_TYPE);
                 file = Some((xlsx, field.bytes().await.map_err(bad)?.to_vec()));
             }
@@ -147,7 +160,11 @@ pub(crate) async fn import(State(state): State<AppState>, Extension(ctx): Extens
         Some((_, body)) if body.is_empty() => html! { p.error { (ctx.t(T::NoFile)) } },
         None => html! { p.error { (ctx.t(T::NoFile)) } },
         Some((xlsx, body)) => {
-            let ct = if xlsx { eduioc_records::XLSX_CONTENT_TYPE } else { "text/csv" };
+            let ct = if xlsx {
+                eduioc_records::XLSX_CONTENT_TYPE
+            } else {
+                "text/csv"
+            };
             match run_import(&state, kind, ct, body).await? {
                 Ok(o) => html! {
                     p.ok { (ctx.t(T::ImportOk)) ": " (ctx.t(T::Inserted)) " " strong { (o.inserted) } ", " (ctx.t(T::Updated)) " " strong { (o.updated) } "." }
@@ -222,7 +239,12 @@ impl StudentForm {
     }
 }
 
-fn student_form(ctx: &Ctx, f: &StudentForm, errors: &BTreeMap<String, Vec<String>>, classes: &[String]) -> Markup {
+fn student_form(
+    ctx: &Ctx,
+    f: &StudentForm,
+    errors: &BTreeMap<String, Vec<String>>,
+    classes: &[String],
+) -> Markup {
     let editing = !f.editing.is_empty();
     let err = |name: &str| -> Markup {
         html! { @if let Some(list) = errors.get(name) { @for m in list { span.fielderr { (m) } } } }
@@ -280,8 +302,18 @@ pub(crate) struct FormQuery {
 
 async fn class_ids(state: &AppState) -> Result<Vec<String>, UiError> {
     engine_call(state, |e| {
-        let doc = DocId { unit: e.unit().to_string(), collection: "classes".into(), year: e.school_year() };
-        let ids = e.with_doc(&doc, |d| d.records().into_iter().map(|(id, _)| id).take(500).collect::<Vec<_>>())?;
+        let doc = DocId {
+            unit: e.unit().to_string(),
+            collection: "classes".into(),
+            year: e.school_year(),
+        };
+        let ids = e.with_doc(&doc, |d| {
+            d.records()
+                .into_iter()
+                .map(|(id, _)| id)
+                .take(500)
+                .collect::<Vec<_>>()
+        })?;
         Ok(ids.unwrap_or_default())
     })
     .await
@@ -296,19 +328,39 @@ pub(crate) async fn student_form_handler(state: &AppState, ctx: &Ctx, id: Option
         Some(id) => {
             let id2 = id.clone();
             let rec = engine_call(state, move |e| {
-                let doc = DocId { unit: e.unit().to_string(), collection: "students".into(), year: e.school_year() };
+                let doc = DocId {
+                    unit: e.unit().to_string(),
+                    collection: "students".into(),
+                    year: e.school_year(),
+                };
                 Ok(e.with_doc(&doc, |d| d.get(&id2))?.flatten())
             })
             .await?;
             match rec {
                 Some(f) => StudentForm::from_record(&id, &f),
-                None => return Err(UiError(StatusCode::NOT_FOUND, format!("no student {id:?} at this school"))),
+                None => {
+                    return Err(UiError(
+                        StatusCode::NOT_FOUND,
+                        format!("no student {id:?} at this school"),
+                    ))
+                }
             }
         }
-        None => StudentForm { gender: "M".into(), grade: "1".into(), ethnicity: "Kinh".into(), status: "enrolled".into(), ..Default::default() },
+        None => StudentForm {
+            gender: "M".into(),
+            grade: "1".into(),
+            ethnicity: "Kinh".into(),
+            status: "enrolled".into(),
+            ..Default::default()
+        },
     };
     let classes = class_ids(state).await?;
-    Ok(page(ctx, ctx.t(T::AddStudent), Nav::Data, student_form(ctx, &form, &BTreeMap::new(), &classes)))
+    Ok(page(
+        ctx,
+        ctx.t(T::AddStudent),
+        Nav::Data,
+        student_form(ctx, &form, &BTreeMap::new(), &classes),
+    ))
 }
 
 /// `GET /data/student`.
@@ -321,13 +373,28 @@ pub(crate) async fn student_form_page(
 }
 
 /// `POST /data/student`: validates with the import rules, saves, pushes upstream.
-pub(crate) async fn student_save(State(state): State<AppState>, Extension(ctx): Extension<Ctx>, Form(f): Form<StudentForm>) -> Page {
+pub(crate) async fn student_save(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Form(f): Form<StudentForm>,
+) -> Page {
     if let Some(p) = only_schools(&ctx) {
         return p;
     }
-    match run_import(&state, "students".into(), "text/csv", f.to_csv().into_bytes()).await? {
+    match run_import(
+        &state,
+        "students".into(),
+        "text/csv",
+        f.to_csv().into_bytes(),
+    )
+    .await?
+    {
         Ok(_) => {
-            let to = format!("/records/students/{}/{}?saved=1", qenc(&ctx.unit), qenc(f.student_id.trim()));
+            let to = format!(
+                "/records/students/{}/{}?saved=1",
+                qenc(&ctx.unit),
+                qenc(f.student_id.trim())
+            );
             Ok(Redirect::to(&to).into_response())
         }
         Err(errs) => {
@@ -336,7 +403,12 @@ pub(crate) async fn student_save(State(state): State<AppState>, Extension(ctx): 
                 by_col.entry(e.column).or_default().push(e.message);
             }
             let classes = class_ids(&state).await?;
-            let mut resp = page(&ctx, ctx.t(T::AddStudent), Nav::Data, student_form(&ctx, &f, &by_col, &classes));
+            let mut resp = page(
+                &ctx,
+                ctx.t(T::AddStudent),
+                Nav::Data,
+                student_form(&ctx, &f, &by_col, &classes),
+            );
             *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(resp)
         }

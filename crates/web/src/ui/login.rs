@@ -30,7 +30,8 @@ pub(crate) struct LoginForm {
 
 /// Only local paths are followed after login (no `//host` or `http:`).
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.len() < 2048 {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.len() < 2048
+    {
         next
     } else {
         "/"
@@ -38,7 +39,11 @@ fn safe_next(next: &str) -> &str {
 }
 
 fn login_page(lang: Lang, unit_name: &str, next: &str, failed: bool, user: &str) -> Response {
-    let switch = format!("/login?lang={}&next={}", lang.other().code(), super::qenc(next));
+    let switch = format!(
+        "/login?lang={}&next={}",
+        lang.other().code(),
+        super::qenc(next)
+    );
     let m = html! {
         (DOCTYPE)
         html lang=(lang.code()) {
@@ -66,7 +71,11 @@ fn login_page(lang: Lang, unit_name: &str, next: &str, failed: bool, user: &str)
             }
         }
     };
-    let status = if failed { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
+    let status = if failed {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
     (status, Html(m.into_string())).into_response()
 }
 
@@ -83,7 +92,12 @@ async fn unit_name(state: &AppState) -> String {
 }
 
 /// `GET /login?next=`.
-pub(crate) async fn form(State(state): State<AppState>, headers: HeaderMap, uri: Uri, Query(q): Query<LoginQuery>) -> Response {
+pub(crate) async fn form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     let lang = lang_of(&headers, uri.query());
     let next = safe_next(q.next.as_deref().unwrap_or("/")).to_string();
     let mut r = login_page(lang, &unit_name(&state).await, &next, false, "");
@@ -92,20 +106,29 @@ pub(crate) async fn form(State(state): State<AppState>, headers: HeaderMap, uri:
 }
 
 /// `POST /login`: checks the password (Argon2, off the executor), opens a session.
-pub(crate) async fn submit(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+pub(crate) async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
     let lang = lang_of(&headers, None);
     let next = safe_next(&f.next).to_string();
     let user: String = f.user.trim().chars().take(MAX_CREDENTIAL_BYTES).collect();
     let accounts = state.accounts.clone();
     let (u2, pw) = (user.clone(), f.password);
-    let ok = tokio::task::spawn_blocking(move || accounts.verify(&u2, &pw)).await.unwrap_or(false);
+    let ok = tokio::task::spawn_blocking(move || accounts.verify(&u2, &pw))
+        .await
+        .unwrap_or(false);
     if !ok {
         tracing::warn!(user = %user, "web login refused");
         return login_page(lang, &unit_name(&state).await, &next, true, &user);
     }
     let id = state.sessions.create(&user);
     let mut r = Redirect::to(&next).into_response();
-    let c = format!("{}={id}; Path=/; HttpOnly; SameSite=Strict", state.sessions.cookie_name());
+    let c = format!(
+        "{}={id}; Path=/; HttpOnly; SameSite=Strict",
+        state.sessions.cookie_name()
+    );
     if let Ok(v) = HeaderValue::from_str(&c) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -118,7 +141,10 @@ pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) ->
         state.sessions.remove(id);
     }
     let mut r = Redirect::to("/login").into_response();
-    let c = format!("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", state.sessions.cookie_name());
+    let c = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        state.sessions.cookie_name()
+    );
     if let Ok(v) = HeaderValue::from_str(&c) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }

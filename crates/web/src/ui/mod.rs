@@ -111,9 +111,12 @@ pub(crate) async fn engine_call<T: Send + 'static>(
 ) -> Result<T, UiError> {
     let engine = state.engine.clone();
     tokio::task::spawn_blocking(move || {
-        let mut e = engine
-            .lock()
-            .map_err(|_| UiError(StatusCode::INTERNAL_SERVER_ERROR, "engine lock poisoned".into()))?;
+        let mut e = engine.lock().map_err(|_| {
+            UiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "engine lock poisoned".into(),
+            )
+        })?;
         f(&mut e).map_err(UiError::from)
     })
     .await
@@ -168,7 +171,10 @@ fn here_of(req: &Request) -> String {
 /// Sets the language cookie on `resp` when the request chose one with `?lang=`.
 fn remember_lang(resp: &mut Response, query: Option<&str>) {
     if let Some(l) = query_lang(query) {
-        let c = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", l.code());
+        let c = format!(
+            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            l.code()
+        );
         if let Ok(v) = HeaderValue::from_str(&c) {
             resp.headers_mut().append(header::SET_COOKIE, v);
         }
@@ -193,7 +199,8 @@ async fn require_login(State(state): State<AppState>, mut req: Request, next: Ne
     let query = req.uri().query().map(str::to_string);
     let lang = lang_of(req.headers(), query.as_deref());
     let here = here_of(&req);
-    let user = cookie(req.headers(), state.sessions.cookie_name()).and_then(|id| state.sessions.user(id));
+    let user =
+        cookie(req.headers(), state.sessions.cookie_name()).and_then(|id| state.sessions.user(id));
     let Some(user) = user else {
         if req.uri().path().starts_with("/ui/live/") {
             return (StatusCode::UNAUTHORIZED, "login required").into_response();
@@ -240,7 +247,10 @@ async fn require_login(State(state): State<AppState>, mut req: Request, next: Ne
 
 async fn css() -> Response {
     (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=300")],
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
         include_str!("../../assets/app.css"),
     )
         .into_response()
@@ -248,7 +258,10 @@ async fn css() -> Response {
 
 async fn js() -> Response {
     (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "max-age=300")],
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
         include_str!("../../assets/app.js"),
     )
         .into_response()
@@ -266,9 +279,20 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/records", get(records::search))
         .route("/records/students/{unit}/{id}", get(records::student))
         .route("/data", get(data::index))
-        .route("/data/import", post(data::import).layer(DefaultBodyLimit::max(eduioc_records::MAX_IMPORT_BYTES + 64 * 1024)))
-        .route("/data/student", get(data::student_form_page).post(data::student_save))
-        .route("/notifications", get(notices::page_get).post(notices::compose))
+        .route(
+            "/data/import",
+            post(data::import).layer(DefaultBodyLimit::max(
+                eduioc_records::MAX_IMPORT_BYTES + 64 * 1024,
+            )),
+        )
+        .route(
+            "/data/student",
+            get(data::student_form_page).post(data::student_save),
+        )
+        .route(
+            "/notifications",
+            get(notices::page_get).post(notices::compose),
+        )
         .route("/notifications/read", post(notices::mark_read))
         .route("/logout", post(login::logout))
         .layer(middleware::from_fn_with_state(state.clone(), require_login));

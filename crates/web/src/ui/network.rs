@@ -46,10 +46,23 @@ fn health(e: &Engine, links: &Links, unit: &str, lang: Lang, now: i64) -> (&'sta
     }
     let link = links.children.get(unit);
     if link.is_some_and(|l| l.connected) {
-        let seen = e.last_seen_ms(unit).map(|t| format!(" · {} {}", lang.t(T::DataFrom).to_lowercase(), lang.ago(now, t)));
-        return ("online", format!("{}{}", lang.t(T::Connected), seen.unwrap_or_default()));
+        let seen = e.last_seen_ms(unit).map(|t| {
+            format!(
+                " · {} {}",
+                lang.t(T::DataFrom).to_lowercase(),
+                lang.ago(now, t)
+            )
+        });
+        return (
+            "online",
+            format!("{}{}", lang.t(T::Connected), seen.unwrap_or_default()),
+        );
     }
-    let seen = link.and_then(|l| l.last_seen_ms).into_iter().chain(e.last_seen_ms(unit)).max();
+    let seen = link
+        .and_then(|l| l.last_seen_ms)
+        .into_iter()
+        .chain(e.last_seen_ms(unit))
+        .max();
     match seen {
         None => ("never", lang.t(T::Never).to_string()),
         Some(t) => {
@@ -61,12 +74,23 @@ fn health(e: &Engine, links: &Links, unit: &str, lang: Lang, now: i64) -> (&'sta
             } else {
                 "stale"
             };
-            (state, format!("{}: {}", lang.t(T::DataFrom), lang.ago(now, t)))
+            (
+                state,
+                format!("{}: {}", lang.t(T::DataFrom), lang.ago(now, t)),
+            )
         }
     }
 }
 
-fn build(e: &Engine, links: &Links, unit: &str, lang: Lang, now: i64, budget: &mut usize, depth: usize) -> Node {
+fn build(
+    e: &Engine,
+    links: &Links,
+    unit: &str,
+    lang: Lang,
+    now: i64,
+    budget: &mut usize,
+    depth: usize,
+) -> Node {
     *budget = budget.saturating_sub(1);
     let dir = e.directory();
     let (state, label) = health(e, links, unit, lang, now);
@@ -96,7 +120,8 @@ fn links_of(state: &AppState) -> std::sync::Arc<std::sync::Mutex<Links>> {
 }
 
 fn lock(l: &std::sync::Mutex<Links>) -> Result<std::sync::MutexGuard<'_, Links>, EngineError> {
-    l.lock().map_err(|_| EngineError::Invalid("link table lock poisoned".into()))
+    l.lock()
+        .map_err(|_| EngineError::Invalid("link table lock poisoned".into()))
 }
 
 fn tree(n: &Node, lang: Lang) -> Markup {
@@ -179,12 +204,21 @@ pub(crate) async fn live(
             text.insert(u, label);
         }
         if let Some(p) = &l.parent {
-            let mut label = lang.t(if p.connected { T::Connected } else { T::Disconnected }).to_string();
+            let mut label = lang
+                .t(if p.connected {
+                    T::Connected
+                } else {
+                    T::Disconnected
+                })
+                .to_string();
             if let Some(t) = p.last_sync_ms {
                 label.push_str(&format!(" · {}: {}", lang.t(T::LastSync), local_time(t)));
             }
             text.insert("parent".into(), label);
-            class.insert("parent".into(), format!("dot {}", if p.connected { "online" } else { "stale" }));
+            class.insert(
+                "parent".into(),
+                format!("dot {}", if p.connected { "online" } else { "stale" }),
+            );
         }
         Ok(json!({ "text": text, "class": class }))
     })

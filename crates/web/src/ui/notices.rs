@@ -41,7 +41,11 @@ fn names(list: &[String], ctx: &Ctx) -> Markup {
 }
 
 /// `GET /notifications`.
-pub(crate) async fn page_get(State(state): State<AppState>, Extension(ctx): Extension<Ctx>, Query(q): Query<PageQuery>) -> Page {
+pub(crate) async fn page_get(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<PageQuery>,
+) -> Page {
     let me = ctx.unit.clone();
     let (inbox, sent, targets) = engine_call(&state, move |e| {
         let dir = e.directory();
@@ -51,10 +55,27 @@ pub(crate) async fn page_get(State(state): State<AppState>, Extension(ctx): Exte
         for (n, readers) in e.notifications()? {
             if n.from_unit == me {
                 if sent.len() < MAX_LISTED {
-                    let expected: Vec<String> = dir.subtree(&n.to_unit).into_iter().filter(|u| *u != me).collect();
-                    let read = expected.iter().filter(|u| readers.contains(u)).map(|u| name(u)).collect();
-                    let unread = expected.iter().filter(|u| !readers.contains(u)).map(|u| name(u)).collect();
-                    sent.push(SentView { to_name: name(&n.to_unit), notice: n, read, unread });
+                    let expected: Vec<String> = dir
+                        .subtree(&n.to_unit)
+                        .into_iter()
+                        .filter(|u| *u != me)
+                        .collect();
+                    let read = expected
+                        .iter()
+                        .filter(|u| readers.contains(u))
+                        .map(|u| name(u))
+                        .collect();
+                    let unread = expected
+                        .iter()
+                        .filter(|u| !readers.contains(u))
+                        .map(|u| name(u))
+                        .collect();
+                    sent.push(SentView {
+                        to_name: name(&n.to_unit),
+                        notice: n,
+                        read,
+                        unread,
+                    });
                 }
             } else if inbox.len() < MAX_LISTED {
                 let is_read = readers.contains(&me);

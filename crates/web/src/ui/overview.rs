@@ -48,7 +48,12 @@ pub(crate) fn school_level(id: &str, stats: &Stats) -> usize {
     if id.starts_with("th-") {
         return 0;
     }
-    let top = stats.students.by_grade.keys().filter_map(|g| g.parse::<u8>().ok()).max();
+    let top = stats
+        .students
+        .by_grade
+        .keys()
+        .filter_map(|g| g.parse::<u8>().ok())
+        .max();
     match top {
         Some(10..) => 2,
         Some(6..=9) => 1,
@@ -81,8 +86,17 @@ pub(crate) fn gather(e: &Engine, unit: &str) -> Result<Overview, EngineError> {
     }
     crumbs.reverse();
     let kids: Vec<String> = dir.children(unit).map(str::to_string).collect();
-    let mut children = kids.iter().map(|c| figures(e, c)).collect::<Result<Vec<_>, _>>()?;
-    children.sort_by(|a, b| b.stats.students.enrolled.cmp(&a.stats.students.enrolled).then(a.name.cmp(&b.name)));
+    let mut children = kids
+        .iter()
+        .map(|c| figures(e, c))
+        .collect::<Result<Vec<_>, _>>()?;
+    children.sort_by(|a, b| {
+        b.stats
+            .students
+            .enrolled
+            .cmp(&a.stats.students.enrolled)
+            .then(a.name.cmp(&b.name))
+    });
     let mut by_level = [0u64; 4];
     for u in dir.subtree(unit) {
         if dir.level(&u) == Some("school") {
@@ -90,13 +104,22 @@ pub(crate) fn gather(e: &Engine, unit: &str) -> Result<Overview, EngineError> {
             by_level[school_level(&u, &s)] += s.students.enrolled;
         }
     }
-    Ok(Overview { me, crumbs, children, by_level })
+    Ok(Overview {
+        me,
+        crumbs,
+        children,
+        by_level,
+    })
 }
 
 /// `ms` as local `dd/mm/yyyy HH:MM`.
 pub(crate) fn local_time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.with_timezone(&chrono::Local).format("%d/%m/%Y %H:%M").to_string())
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%d/%m/%Y %H:%M")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
@@ -121,11 +144,23 @@ pub(crate) fn level_name(lang: Lang, level: &str) -> String {
 fn tile_values(lang: Lang, s: &Stats) -> Vec<(&'static str, T, String)> {
     vec![
         ("schools", T::Schools, lang.int(s.schools)),
-        ("reporting", T::SchoolsReporting, format!("{} / {}", lang.int(s.schools_reporting), lang.int(s.schools))),
+        (
+            "reporting",
+            T::SchoolsReporting,
+            format!(
+                "{} / {}",
+                lang.int(s.schools_reporting),
+                lang.int(s.schools)
+            ),
+        ),
         ("classes", T::Classes, lang.int(s.classes)),
         ("students", T::Students, lang.int(s.students.enrolled)),
         ("teachers", T::Teachers, lang.int(s.staff.teachers)),
-        ("spt", T::StudentsPerTeacher, lang.dec1(s.students_per_teacher)),
+        (
+            "spt",
+            T::StudentsPerTeacher,
+            lang.dec1(s.students_per_teacher),
+        ),
         ("dropouts", T::Dropouts, lang.int(s.students.dropped_out)),
     ]
 }
@@ -155,26 +190,50 @@ fn body(ctx: &Ctx, o: &Overview) -> Markup {
     let s = &o.me.stats;
     let int = |v: u64| l.int(v);
     let grades: Vec<(String, u64)> = {
-        let mut g: Vec<(u8, u64)> = s.students.by_grade.iter().filter_map(|(k, v)| k.parse().ok().map(|k| (k, *v))).collect();
+        let mut g: Vec<(u8, u64)> = s
+            .students
+            .by_grade
+            .iter()
+            .filter_map(|(k, v)| k.parse().ok().map(|k| (k, *v)))
+            .collect();
         g.sort();
         g.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     };
     let gender = vec![
-        (l.t(T::Male).to_string(), s.students.by_gender.get("M").copied().unwrap_or(0), "male"),
-        (l.t(T::Female).to_string(), s.students.by_gender.get("F").copied().unwrap_or(0), "female"),
+        (
+            l.t(T::Male).to_string(),
+            s.students.by_gender.get("M").copied().unwrap_or(0),
+            "male",
+        ),
+        (
+            l.t(T::Female).to_string(),
+            s.students.by_gender.get("F").copied().unwrap_or(0),
+            "female",
+        ),
     ];
-    let mut levels: Vec<(String, u64, &'static str)> = [T::Primary, T::LowerSecondary, T::UpperSecondary, T::OtherLevel]
-        .iter()
-        .zip(o.by_level)
-        .zip(["lv0", "lv1", "lv2", "lv3"])
-        .map(|((t, v), c)| (l.t(*t).to_string(), v, c))
-        .collect();
+    let mut levels: Vec<(String, u64, &'static str)> = [
+        T::Primary,
+        T::LowerSecondary,
+        T::UpperSecondary,
+        T::OtherLevel,
+    ]
+    .iter()
+    .zip(o.by_level)
+    .zip(["lv0", "lv1", "lv2", "lv3"])
+    .map(|((t, v), c)| (l.t(*t).to_string(), v, c))
+    .collect();
     levels.retain(|(_, v, c)| *v > 0 || *c != "lv3");
     let largest: Vec<(String, u64, Option<String>)> = o
         .children
         .iter()
         .take(TOP_UNITS)
-        .map(|c| (c.name.clone(), c.stats.students.enrolled, Some(format!("/unit/{}", c.id))))
+        .map(|c| {
+            (
+                c.name.clone(),
+                c.stats.students.enrolled,
+                Some(format!("/unit/{}", c.id)),
+            )
+        })
         .collect();
     let pct = |v: u64, t: u64| format!("{} ({})", l.int(v), l.pct(v, t));
     let has_data = s.schools_reporting > 0 || s.students.enrolled > 0;
@@ -252,7 +311,11 @@ pub(crate) async fn home(State(state): State<AppState>, Extension(ctx): Extensio
 }
 
 /// `GET /unit/{id}`: any unit of the subtree.
-pub(crate) async fn unit(State(state): State<AppState>, Extension(ctx): Extension<Ctx>, Path(id): Path<String>) -> Page {
+pub(crate) async fn unit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> Page {
     show(state, ctx, Some(id)).await
 }
 
@@ -269,8 +332,10 @@ pub(crate) async fn live(
     Query(q): Query<UnitQuery>,
 ) -> Result<Json<serde_json::Value>, UiError> {
     let s = engine_call(&state, move |e| e.stats(q.unit.as_deref())).await?;
-    let text: serde_json::Map<String, serde_json::Value> =
-        tile_values(ctx.lang, &s).into_iter().map(|(k, _, v)| (k.to_string(), json!(v))).collect();
+    let text: serde_json::Map<String, serde_json::Value> = tile_values(ctx.lang, &s)
+        .into_iter()
+        .map(|(k, _, v)| (k.to_string(), json!(v)))
+        .collect();
     Ok(Json(json!({ "text": text })))
 }
 
@@ -285,7 +350,17 @@ fn csv_field(s: &str) -> String {
 /// Header and rows of the exported table: the children (or the unit alone), then the
 /// unit's total when it has children. Numbers stay numbers.
 fn table(lang: Lang, o: &Overview) -> (Vec<String>, Vec<(Vec<String>, Vec<f64>)>) {
-    let head = [T::Unit, T::Level, T::Schools, T::SchoolsReporting, T::Classes, T::Students, T::Teachers, T::StudentsPerTeacher, T::Dropouts];
+    let head = [
+        T::Unit,
+        T::Level,
+        T::Schools,
+        T::SchoolsReporting,
+        T::Classes,
+        T::Students,
+        T::Teachers,
+        T::StudentsPerTeacher,
+        T::Dropouts,
+    ];
     let mut header = vec!["id".to_string()];
     header.extend(head.iter().map(|t| lang.t(*t).to_string()));
     let row = |f: &UnitFigures, name: String| {
@@ -304,18 +379,32 @@ fn table(lang: Lang, o: &Overview) -> (Vec<String>, Vec<(Vec<String>, Vec<f64>)>
         )
     };
     let mut rows: Vec<_> = o.children.iter().map(|c| row(c, c.name.clone())).collect();
-    let total = if o.children.is_empty() { o.me.name.clone() } else { format!("{} — {}", lang.t(T::Total), o.me.name) };
+    let total = if o.children.is_empty() {
+        o.me.name.clone()
+    } else {
+        format!("{} — {}", lang.t(T::Total), o.me.name)
+    };
     rows.push(row(&o.me, total));
     (header, rows)
 }
 
 /// `GET /export/{unit}.csv` and `/export/{unit}.xlsx`: the overview's table of figures.
-pub(crate) async fn export(State(state): State<AppState>, Extension(ctx): Extension<Ctx>, Path(file): Path<String>) -> Page {
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(file): Path<String>,
+) -> Page {
     let Some((unit, ext)) = file.rsplit_once('.') else {
-        return Err(UiError(StatusCode::NOT_FOUND, format!("{file:?}: expected <unit>.csv or <unit>.xlsx")));
+        return Err(UiError(
+            StatusCode::NOT_FOUND,
+            format!("{file:?}: expected <unit>.csv or <unit>.xlsx"),
+        ));
     };
     if ext != "csv" && ext != "xlsx" {
-        return Err(UiError(StatusCode::NOT_FOUND, format!("{file:?}: the format must be csv or xlsx")));
+        return Err(UiError(
+            StatusCode::NOT_FOUND,
+            format!("{file:?}: the format must be csv or xlsx"),
+        ));
     }
     let (unit, ext) = (unit.to_string(), ext.to_string());
     let o = engine_call(&state, move |e| gather(e, &unit)).await?;
@@ -324,7 +413,13 @@ pub(crate) async fn export(State(state): State<AppState>, Extension(ctx): Extens
     let disposition = format!("attachment; filename=\"{name}\"");
     if ext == "csv" {
         let mut out = String::from("\u{feff}");
-        out.push_str(&header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(","));
+        out.push_str(
+            &header
+                .iter()
+                .map(|h| csv_field(h))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         out.push_str("\r\n");
         for (text, nums) in &rows {
             let mut cells: Vec<String> = text.iter().map(|t| csv_field(t)).collect();
@@ -332,17 +427,38 @@ pub(crate) async fn export(State(state): State<AppState>, Extension(ctx): Extens
             out.push_str(&cells.join(","));
             out.push_str("\r\n");
         }
-        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, disposition)], out).into_response());
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (header::CONTENT_DISPOSITION, disposition),
+            ],
+            out,
+        )
+            .into_response());
     }
-    let bytes = xlsx(&header, &rows).map_err(|e| UiError(StatusCode::INTERNAL_SERVER_ERROR, format!("writing XLSX: {e}")))?;
+    let bytes = xlsx(&header, &rows).map_err(|e| {
+        UiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("writing XLSX: {e}"),
+        )
+    })?;
     Ok((
-        [(header::CONTENT_TYPE, eduioc_records::XLSX_CONTENT_TYPE.to_string()), (header::CONTENT_DISPOSITION, disposition)],
+        [
+            (
+                header::CONTENT_TYPE,
+                eduioc_records::XLSX_CONTENT_TYPE.to_string(),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
         bytes,
     )
         .into_response())
 }
 
-fn xlsx(header: &[String], rows: &[(Vec<String>, Vec<f64>)]) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+fn xlsx(
+    header: &[String],
+    rows: &[(Vec<String>, Vec<f64>)],
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut wb = rust_xlsxwriter::Workbook::new();
     let bold = rust_xlsxwriter::Format::new().set_bold();
     let ws = wb.add_worksheet();

@@ -67,19 +67,33 @@ fn student_href(unit: &str, id: &str) -> String {
 }
 
 /// `GET /records?q=&unit=`.
-pub(crate) async fn search(State(state): State<AppState>, Extension(ctx): Extension<Ctx>, Query(sq): Query<SearchQuery>) -> Page {
+pub(crate) async fn search(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Query(sq): Query<SearchQuery>,
+) -> Page {
     let q: String = sq.q.unwrap_or_default().chars().take(MAX_QUERY).collect();
     let unit = sq.unit.filter(|u| !u.is_empty());
     let results = if q.trim().is_empty() {
         None
     } else {
         let (q2, u2) = (q.clone(), unit.clone());
-        Some(engine_call(&state, move |e| e.search_students(&q2, u2.as_deref(), MAX_HITS)).await?)
+        Some(
+            engine_call(&state, move |e| {
+                e.search_students(&q2, u2.as_deref(), MAX_HITS)
+            })
+            .await?,
+        )
     };
     let unit_name = match &unit {
         Some(u) => {
             let u = u.clone();
-            Some(engine_call(&state, move |e| Ok(e.directory().name(&u).unwrap_or(&u).to_string())).await?)
+            Some(
+                engine_call(&state, move |e| {
+                    Ok(e.directory().name(&u).unwrap_or(&u).to_string())
+                })
+                .await?,
+            )
         }
         None => None,
     };
@@ -169,7 +183,11 @@ pub(crate) async fn student(
 ) -> Page {
     let (u2, id2) = (unit.clone(), id.clone());
     let (fields, prov, school) = engine_call(&state, move |e| {
-        let doc = DocId { unit: u2.clone(), collection: "students".into(), year: e.school_year() };
+        let doc = DocId {
+            unit: u2.clone(),
+            collection: "students".into(),
+            year: e.school_year(),
+        };
         if !e.directory().is_ancestor_or_self(e.unit(), &u2) {
             return Err(EngineError::UnknownUnit(u2));
         }
