@@ -72,12 +72,13 @@ pub(crate) fn rows(
     items: &[(String, u64, Option<String>)],
     fmt: &dyn Fn(u64) -> String,
 ) -> Markup {
-    const W: f64 = 560.0;
-    const LABEL: f64 = 210.0;
+    // Drawn across a whole row of the page: a wide view box keeps text at its size.
+    const W: f64 = 1100.0;
+    const LABEL: f64 = 280.0;
     const ROW: f64 = 24.0;
     let h = ROW * items.len().max(1) as f64 + 8.0;
     let max = items.iter().map(|(_, v, _)| *v).max().unwrap_or(0).max(1);
-    let span = W - LABEL - 70.0;
+    let span = W - LABEL - 90.0;
     html! {
         svg.chart viewBox=(format!("0 0 {W} {h}")) role="img" aria-label=(title) {
             title { (title) }
@@ -86,10 +87,10 @@ pub(crate) fn rows(
                 @let w = (span * *v as f64 / max as f64).max(1.0);
                 @if let Some(href) = href {
                     a href=(href) {
-                        text.label x=(LABEL - 8.0) y=(top + 15.0) text-anchor="end" { (clip(label, 30)) title { (label) } }
+                        text.label x=(LABEL - 8.0) y=(top + 15.0) text-anchor="end" { (clip(label, 40)) title { (label) } }
                     }
                 } @else {
-                    text.label x=(LABEL - 8.0) y=(top + 15.0) text-anchor="end" { (clip(label, 30)) }
+                    text.label x=(LABEL - 8.0) y=(top + 15.0) text-anchor="end" { (clip(label, 40)) }
                 }
                 rect.bar x=(LABEL) y=(top + 3.0) width=(format!("{w:.1}")) height=(ROW - 8.0) { title { (label) ": " (fmt(*v)) } }
                 text.val x=(format!("{:.1}", LABEL + w + 6.0)) y=(top + 15.0) { (fmt(*v)) }

@@ -271,7 +271,14 @@ fn student_form(
     html! {
         section.card {
             h1 { (ctx.t(if editing { T::EditStudent } else { T::AddStudent })) }
-            @if !errors.is_empty() { p.error { (ctx.t(T::FormInvalid)) } }
+            @if !errors.is_empty() {
+                div.error {
+                    p { (ctx.t(T::FormInvalid)) }
+                    @for (col, msgs) in errors {
+                        @if field_label(col).is_none() { @for m in msgs { p { @if !col.is_empty() { code { (col) } ": " } (m) } } }
+                    }
+                }
+            }
             form.grid method="post" action="/data/student" {
                 input type="hidden" name="editing" value=(f.editing);
                 (text("student_id", "text", None))

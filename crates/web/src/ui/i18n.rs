@@ -54,14 +54,14 @@ impl Lang {
             Lang::En => ',',
         };
         let digits = n.to_string();
-        let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                out.push(sep);
+        let mut rev = String::with_capacity(digits.len() + digits.len() / 3);
+        for (i, c) in digits.chars().rev().enumerate() {
+            if i > 0 && i % 3 == 0 {
+                rev.push(sep);
             }
-            out.push(c);
+            rev.push(c);
         }
-        out
+        rev.chars().rev().collect()
     }
 
     /// A number with one decimal, in the language's notation (`12,5` / `12.5`).

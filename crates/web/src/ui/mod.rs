@@ -151,9 +151,17 @@ pub(crate) fn lang_of(headers: &HeaderMap, query: Option<&str>) -> Lang {
         .unwrap_or(Lang::Vi)
 }
 
-/// Path and query without the `lang` pair.
+/// Path and query without the `lang` pair; for a form submission, the page to return to
+/// (the language switch link is followed with GET).
 fn here_of(req: &Request) -> String {
     let path = req.uri().path();
+    if req.method() != axum::http::Method::GET {
+        return if path == "/data/import" {
+            "/data".into()
+        } else {
+            path.to_string()
+        };
+    }
     let rest: Vec<&str> = req
         .uri()
         .query()

@@ -145,7 +145,7 @@ pub(crate) async fn index(State(state): State<AppState>, Extension(ctx): Extensi
     let (root, parent) = engine_call(&state, move |e| {
         let l = lock(&links)?;
         let mut budget = MAX_TREE;
-        let root = build(e, &l, &e.unit().to_string(), lang, now, &mut budget, 0);
+        let root = build(e, &l, e.unit(), lang, now, &mut budget, 0);
         let parent = l.parent.as_ref().map(|p| Parent {
             name: e.directory().name(&p.unit).unwrap_or(&p.unit).to_string(),
             connected: p.connected,
@@ -164,7 +164,8 @@ pub(crate) async fn index(State(state): State<AppState>, Extension(ctx): Extensi
     let body = html! {
         h1 { (ctx.t(T::NetworkTitle)) }
         p.sub { (ctx.t(T::NetworkIntro)) }
-        section.card data-poll="/ui/live/network" {
+        div data-poll="/ui/live/network" {
+        section.card {
             h2 { (ctx.t(T::ParentLink)) }
             @match &parent {
                 None => p { (ctx.t(T::NoParent)) },
@@ -177,11 +178,14 @@ pub(crate) async fn index(State(state): State<AppState>, Extension(ctx): Extensi
                     }
                 },
             }
+        }
+        section.card {
             ul.legend {
                 li { strong { (ctx.t(T::Legend)) ":" } }
                 @for (class, key) in legend { li { span class=(format!("dot {class}")) {} (ctx.t(key)) } }
             }
             ul.tree { (tree(&root, ctx.lang)) }
+        }
         }
     };
     Ok(page(&ctx, ctx.t(T::NetworkTitle), Nav::Network, body))

@@ -349,7 +349,10 @@ fn csv_field(s: &str) -> String {
 
 /// Header and rows of the exported table: the children (or the unit alone), then the
 /// unit's total when it has children. Numbers stay numbers.
-fn table(lang: Lang, o: &Overview) -> (Vec<String>, Vec<(Vec<String>, Vec<f64>)>) {
+/// One exported row: its text cells, then its numbers.
+type ExportRow = (Vec<String>, Vec<f64>);
+
+fn table(lang: Lang, o: &Overview) -> (Vec<String>, Vec<ExportRow>) {
     let head = [
         T::Unit,
         T::Level,
