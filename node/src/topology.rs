@@ -270,6 +270,31 @@ mod tests {
     }
 
     #[test]
+    fn generate_writes_a_private_admin_login_that_verifies() {
+        let text = format!("network = \"t\"\n{}{}", unit("a", None, 1), unit("b", Some("a"), 2));
+        let t = Topology::parse(&text).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("nodes");
+        generate(&t, &out, false, Some(7)).unwrap();
+        for id in ["a", "b"] {
+            let d = out.join(id);
+            let password = std::fs::read_to_string(d.join(ADMIN_PASSWORD)).unwrap();
+            let password = password.trim();
+            assert_eq!(password.len(), 14);
+            let accounts = eduioc_web::Accounts::parse(&std::fs::read_to_string(d.join(ACCOUNTS)).unwrap()).unwrap();
+            assert!(accounts.verify("admin", password));
+            assert!(!accounts.verify("admin", "wrong"));
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                for f in [ADMIN_PASSWORD, ACCOUNTS] {
+                    assert_eq!(std::fs::metadata(d.join(f)).unwrap().permissions().mode() & 0o777, 0o600);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn refuses_bad_topologies_naming_the_unit() {
         let head = "network = \"t\"\n";
         let ok = format!("{head}{}{}", unit("a", None, 1), unit("b", Some("a"), 2));
