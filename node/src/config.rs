@@ -53,6 +53,10 @@ pub(crate) struct NodeDir {
     pub(crate) token: String,
     /// Parsed root key.
     pub(crate) root_key: NodeId,
+    /// Web UI accounts (`accounts.toml`; none when the file is absent).
+    pub(crate) accounts: eduioc_web::Accounts,
+    /// `admin.password`, when present (printed by the demo).
+    pub(crate) admin_password: Option<String>,
 }
 
 /// File names inside a node directory.
@@ -63,6 +67,10 @@ pub(crate) const NODE_KEY: &str = "node.key";
 pub(crate) const CERTS: &str = "certs.bin";
 /// Bearer token of the JSON API, one line, mode 0600.
 pub(crate) const API_TOKEN: &str = "api.token";
+/// Web UI accounts with Argon2id password hashes, mode 0600.
+pub(crate) const ACCOUNTS: &str = "accounts.toml";
+/// The initial plain password of the `admin` account, one line, mode 0600.
+pub(crate) const ADMIN_PASSWORD: &str = "admin.password";
 
 impl NodeDir {
     /// Loads `dir`, naming the file at fault on any error.
@@ -93,7 +101,27 @@ impl NodeDir {
         }
         let root_key = NodeId::from_hex(&toml.root_key)
             .ok_or_else(|| anyhow!("root_key in node.toml must be 64 hex digits"))?;
+        let accounts = match std::fs::read(dir.join(ACCOUNTS)) {
+            Ok(bytes) => {
+                let text = String::from_utf8(bytes).context("accounts.toml is not UTF-8")?;
+                eduioc_web::Accounts::parse(&text)
+                    .with_context(|| format!("invalid {}", dir.join(ACCOUNTS).display()))?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(dir = %dir.display(), "no accounts.toml: nobody can log in to the web UI");
+                eduioc_web::Accounts::default()
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot read {}", dir.join(ACCOUNTS).display()))
+            }
+        };
+        let admin_password = std::fs::read_to_string(dir.join(ADMIN_PASSWORD))
+            .ok()
+            .map(|s| s.trim().to_string());
         Ok(NodeDir {
+            accounts,
+            admin_password,
             dir: dir.to_path_buf(),
             toml,
             key: NodeKey::from_secret(secret),

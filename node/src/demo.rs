@@ -215,17 +215,28 @@ fn banner(
     let _ = writeln!(s, "  URL:   http://{}/", root.http);
     let _ = writeln!(
         s,
+        "  Login: admin / {}",
+        root.admin_password
+            .as_deref()
+            .unwrap_or("(no admin.password file)")
+    );
+    let _ = writeln!(
+        s,
         "  API:   curl -H 'Authorization: Bearer {}' http://{}/api/v1/stats",
         root.token, root.http
     );
-    let _ = writeln!(s, "\nEvery node (unit, level, URL, API token):");
+    let _ = writeln!(
+        s,
+        "\nEvery node (unit, level, URL, login admin / password, API token):"
+    );
     for (u, n) in topo.units.iter().zip(nodes) {
         let _ = writeln!(
             s,
-            "  {:<28} {:<10} http://{:<21} {}",
+            "  {:<28} {:<10} http://{:<21} admin / {:<14}  {}",
             u.id,
             u.level,
             n.http.to_string(),
+            n.admin_password.as_deref().unwrap_or("-"),
             n.token
         );
     }

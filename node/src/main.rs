@@ -56,7 +56,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TopologyCommand {
-    /// Create `DIR/<unit id>/` (node.toml, node.key, certs.bin, api.token) for every unit.
+    /// Create `DIR/<unit id>/` (node.toml, node.key, certs.bin, api.token, accounts.toml, admin.password) for every unit.
     Generate {
         /// The topology file (TOML).
         file: PathBuf,

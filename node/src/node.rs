@@ -22,6 +22,8 @@ pub(crate) struct Running {
     pub(crate) http: SocketAddr,
     /// Bearer token.
     pub(crate) token: String,
+    /// Initial password of the web UI's `admin` account, when its file is present.
+    pub(crate) admin_password: Option<String>,
     http_stop: tokio::sync::oneshot::Sender<()>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -66,11 +68,12 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {addr} (http of {})", t.unit))?;
     let http = listener.local_addr()?;
-    let app = eduioc_web::router(eduioc_web::AppState {
-        engine: engine.clone(),
-        net: client.clone(),
-        token: nd.token.clone().into(),
-    });
+    let app = eduioc_web::router(eduioc_web::AppState::new(
+        engine.clone(),
+        client.clone(),
+        &nd.token,
+        nd.accounts.clone(),
+    ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let http_task = tokio::spawn(async move {
         let r = axum::serve(listener, app)
@@ -89,6 +92,7 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
         net: client,
         http,
         token: nd.token.clone(),
+        admin_password: nd.admin_password.clone(),
         http_stop: stop_tx,
         tasks: vec![net_task, http_task],
     })

@@ -10,7 +10,7 @@ use eduioc_protocol::{CertBody, Certificate, Directory, NodeKey};
 use rand::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{NodeToml, API_TOKEN, CERTS, NODE_KEY, NODE_TOML};
+use crate::config::{NodeToml, ACCOUNTS, ADMIN_PASSWORD, API_TOKEN, CERTS, NODE_KEY, NODE_TOML};
 
 /// A topology file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -140,6 +140,16 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
         rng.fill_bytes(&mut tok);
         tokens.insert(u.id.clone(), hex::encode(tok));
     }
+    // Drawn after the keys and tokens, so those stay what they were for a given seed.
+    let mut passwords = BTreeMap::new();
+    for u in &t.units {
+        let password = random_password(&mut *rng);
+        let mut salt = [0u8; 16];
+        rng.fill_bytes(&mut salt);
+        let hash = eduioc_web::auth::hash_password(&password, salt)
+            .with_context(|| format!("unit {}: hashing the admin password", u.id))?;
+        passwords.insert(u.id.clone(), (password, hash));
+    }
     let root = t.root();
     let root_key = &keys[&root.id];
     let has_children: HashSet<&str> = t.units.iter().filter_map(|u| u.parent.as_deref()).collect();
@@ -189,12 +199,41 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
         std::fs::write(d.join(NODE_TOML), text)?;
         write_secret(&d.join(NODE_KEY), &hex::encode(keys[&u.id].secret()))?;
         write_secret(&d.join(API_TOKEN), &format!("{}\n", tokens[&u.id]))?;
+        let (password, hash) = &passwords[&u.id];
+        let accounts = eduioc_web::Accounts {
+            accounts: vec![eduioc_web::auth::Account {
+                user: "admin".into(),
+                password_hash: hash.clone(),
+            }],
+        };
+        write_secret(&d.join(ACCOUNTS), &accounts.to_toml()?)?;
+        write_secret(&d.join(ADMIN_PASSWORD), &format!("{password}\n"))?;
         let mut units: Vec<String> = dir.ancestors_or_self(&u.id);
         units.extend(dir.subtree(&u.id));
         let certs = dir.certs_for(units.iter().map(String::as_str));
         std::fs::write(d.join(CERTS), postcard::to_stdvec(&certs)?)?;
     }
     Ok(())
+}
+
+/// A 14-character password (`xxxx-xxxx-xxxx`, about 59 bits) without look-alike letters.
+fn random_password(rng: &mut dyn RngCore) -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut out = String::with_capacity(14);
+    for i in 0..12 {
+        if i > 0 && i % 4 == 0 {
+            out.push('-');
+        }
+        // 31 symbols: rejection sampling keeps the choice uniform.
+        loop {
+            let b = (rng.next_u32() & 0x1f) as usize;
+            if b < ALPHABET.len() {
+                out.push(ALPHABET[b] as char);
+                break;
+            }
+        }
+    }
+    out
 }
 
 fn order_top_down(t: &Topology) -> Vec<&Unit> {
@@ -280,6 +319,40 @@ mod tests {
         let again = generate(&t, &out, false, Some(1)).unwrap_err().to_string();
         assert!(again.contains("--force"), "{again}");
         generate(&t, &out, true, Some(2)).unwrap();
+    }
+
+    #[test]
+    fn generate_writes_a_private_admin_login_that_verifies() {
+        let text = format!(
+            "network = \"t\"\n{}{}",
+            unit("a", None, 1),
+            unit("b", Some("a"), 2)
+        );
+        let t = Topology::parse(&text).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("nodes");
+        generate(&t, &out, false, Some(7)).unwrap();
+        for id in ["a", "b"] {
+            let d = out.join(id);
+            let password = std::fs::read_to_string(d.join(ADMIN_PASSWORD)).unwrap();
+            let password = password.trim();
+            assert_eq!(password.len(), 14);
+            let accounts =
+                eduioc_web::Accounts::parse(&std::fs::read_to_string(d.join(ACCOUNTS)).unwrap())
+                    .unwrap();
+            assert!(accounts.verify("admin", password));
+            assert!(!accounts.verify("admin", "wrong"));
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                for f in [ADMIN_PASSWORD, ACCOUNTS] {
+                    assert_eq!(
+                        std::fs::metadata(d.join(f)).unwrap().permissions().mode() & 0o777,
+                        0o600
+                    );
+                }
+            }
+        }
     }
 
     #[test]

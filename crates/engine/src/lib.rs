@@ -17,6 +17,7 @@
 //! deltas: an entry received twice is a [`Verdict::Duplicate`] and changes nothing.
 
 mod docs;
+mod provenance;
 mod stats;
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,6 +29,7 @@ use eduioc_records::{Collection, ImportErrors, RecordsDoc, Summary, Value};
 use eduioc_store::{Head, Quarantined, Store, WriteTxn};
 use serde::{Deserialize, Serialize};
 
+pub use provenance::Provenance;
 pub use stats::{StaffStats, Stats, StudentHit, StudentStats};
 
 /// Chunks a document keeps before it is compacted into one snapshot.

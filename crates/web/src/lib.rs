@@ -1,11 +1,16 @@
-//! The node's HTTP server: the JSON API under `/api/v1` (see `CONTRACT.md`).
+//! The node's HTTP server: the web UI (server-rendered pages, see [`auth`] for logins)
+//! and the JSON API under `/api/v1` (see `CONTRACT.md`).
 //!
-//! Every request needs `Authorization: Bearer <api.token>`. Handlers take the engine
-//! lock only inside `spawn_blocking`, because engine operations commit to disk.
-//! Errors are JSON `{"error": "..."}`; a rejected import is `422` with the row-level
-//! `{"errors": [...]}` body.
+//! The JSON API needs `Authorization: Bearer <api.token>`; the pages need a session
+//! cookie obtained at `/login` with an account of the node's `accounts.toml`.
+//! Handlers take the engine lock only inside `spawn_blocking`, because engine operations
+//! commit to disk. API errors are JSON `{"error": "..."}`; a rejected import is `422`
+//! with the row-level `{"errors": [...]}` body. Page errors are HTML pages naming what
+//! was wrong.
 
 mod api;
+pub mod auth;
+mod ui;
 
 use std::sync::Arc;
 
@@ -13,6 +18,7 @@ use axum::Router;
 use eduioc_net::{Client, SharedEngine};
 
 pub use api::router as api_router;
+pub use auth::{Accounts, Sessions};
 
 /// What every handler needs.
 #[derive(Clone)]
@@ -23,9 +29,31 @@ pub struct AppState {
     pub net: Client,
     /// Bearer token of the JSON API.
     pub token: Arc<str>,
+    /// Web UI accounts (from `accounts.toml`).
+    pub accounts: Arc<Accounts>,
+    /// Logged-in web UI sessions.
+    pub sessions: Sessions,
 }
 
-/// The complete router of a node.
+impl AppState {
+    /// The state of a node's server: sessions start empty, their cookie named after the
+    /// engine's unit.
+    pub fn new(engine: SharedEngine, net: Client, token: &str, accounts: Accounts) -> AppState {
+        let unit = engine
+            .lock()
+            .map(|e| e.unit().to_string())
+            .unwrap_or_default();
+        AppState {
+            engine,
+            net,
+            token: token.into(),
+            accounts: Arc::new(accounts),
+            sessions: Sessions::new(&unit),
+        }
+    }
+}
+
+/// The complete router of a node: web UI and JSON API.
 pub fn router(state: AppState) -> Router {
-    api::router(state)
+    ui::router(state.clone()).merge(api::router(state))
 }

@@ -1,0 +1,423 @@
+//! Data entry at a school's node: file import with row-level errors, and a form to add
+//! or edit one student. Both go through [`eduioc_engine::Engine::import`] (the form
+//! builds a one-row CSV), so the form is validated by exactly the import rules; each
+//! commit is then pushed upstream at once.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Multipart, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::{Extension, Form};
+use eduioc_engine::{Error as EngineError, ImportOutcome};
+use eduioc_protocol::DocId;
+use eduioc_records::{Collection, ImportErrors, Value};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::layout::{page, Nav};
+use super::records::field_label;
+use super::{engine_call, qenc, Ctx, Page, UiError, T};
+use crate::AppState;
+
+/// Most row errors listed on the page.
+const MAX_SHOWN_ERRORS: usize = 200;
+
+fn only_schools(ctx: &Ctx) -> Option<Page> {
+    if ctx.is_school {
+        return None;
+    }
+    let body = html! { h1 { (ctx.t(T::DataTitle)) } p.note { (ctx.t(T::DataOnlySchools)) } };
+    Some(Ok(page(ctx, ctx.t(T::DataTitle), Nav::Data, body)))
+}
+
+fn import_form(ctx: &Ctx) -> Markup {
+    html! {
+        section.card {
+            h2 { (ctx.t(T::ImportTitle)) }
+            p.sub { (ctx.t(T::ImportIntro)) }
+            form.stack method="post" action="/data/import" enctype="multipart/form-data" data-busy=(ctx.t(T::Importing)) {
+                label { (ctx.t(T::Kind))
+                    select name="kind" {
+                        option value="students" { (ctx.t(T::KindStudents)) }
+                        option value="staff" { (ctx.t(T::KindStaff)) }
+                        option value="classes" { (ctx.t(T::KindClasses)) }
+                    }
+                }
+                label { (ctx.t(T::File)) " (CSV, XLSX)"
+                    input type="file" name="file" accept=".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" required;
+                }
+                button type="submit" { (ctx.t(T::Import)) }
+            }
+            details {
+                summary { (ctx.t(T::Columns)) }
+                ul.cols {
+                    @for c in Collection::IMPORTABLE {
+                        li { strong { (c.as_str()) } ": " code { (c.columns().join(",")) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn data_page(ctx: &Ctx, result: Option<Markup>) -> axum::response::Response {
+    let body = html! {
+        h1 { (ctx.t(T::DataTitle)) }
+        @if let Some(r) = result { (r) }
+        (import_form(ctx))
+        section.card {
+            h2 { (ctx.t(T::AddStudent)) }
+            p { a.button href="/data/student" { (ctx.t(T::AddStudent)) } }
+            p.sub { (ctx.t(T::FindToEdit)) " " a href=(format!("/records?unit={}", qenc(&ctx.unit))) { (ctx.t(T::NavRecords)) } }
+        }
+    };
+    page(ctx, ctx.t(T::DataTitle), Nav::Data, body)
+}
+
+/// `GET /data`.
+pub(crate) async fn index(Extension(ctx): Extension<Ctx>) -> Page {
+    if let Some(p) = only_schools(&ctx) {
+        return p;
+    }
+    Ok(data_page(&ctx, None))
+}
+
+fn errors_table(ctx: &Ctx, errs: &ImportErrors) -> Markup {
+    html! {
+        div.error {
+            p { (ctx.t(T::ImportFailed)) }
+            table.list.errors {
+                thead { tr { th.num { (ctx.t(T::Row)) } th { (ctx.t(T::Column)) } th { (ctx.t(T::Message)) } } }
+                tbody {
+                    @for e in errs.errors.iter().take(MAX_SHOWN_ERRORS) {
+                        tr { td.num { (e.row) } td { code { (e.column) } } td { (e.message) } }
+                    }
+                }
+            }
+            @if errs.errors.len() > MAX_SHOWN_ERRORS {
+                p { (errs.errors.len() - MAX_SHOWN_ERRORS) " " (ctx.t(T::MoreErrors)) }
+            }
+        }
+    }
+}
+
+/// Runs an import; row errors are a normal outcome, not a failure.
+async fn run_import(
+    state: &AppState,
+    kind: String,
+    content_type: &'static str,
+    body: Vec<u8>,
+) -> Result<Result<ImportOutcome, ImportErrors>, UiError> {
+    let r = engine_call(state, move |e| {
+        match e.import(&kind, Some(content_type), &body) {
+            Ok(o) => Ok(Ok((o, e.id()))),
+            Err(EngineError::Import(errs)) => Ok(Err(errs)),
+            Err(other) => Err(other),
+        }
+    })
+    .await?;
+    match r {
+        Ok((o, author)) => {
+            state.net.appended(vec![author]).await;
+            Ok(Ok(o))
+        }
+        Err(errs) => Ok(Err(errs)),
+    }
+}
+
+/// `POST /data/import` (multipart: `kind`, `file`).
+pub(crate) async fn import(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    mut mp: Multipart,
+) -> Page {
+    if let Some(p) = only_schools(&ctx) {
+        return p;
+    }
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        UiError(
+            StatusCode::BAD_REQUEST,
+            format!("reading the upload failed: {e}"),
+        )
+    };
+    let mut kind = String::from("students");
+    let mut file: Option<(bool, Vec<u8>)> = None;
+    while let Some(field) = mp.next_field().await.map_err(bad)? {
+        match field.name() {
+            Some("kind") => kind = field.text().await.map_err(bad)?.chars().take(32).collect(),
+            Some("file") => {
+                let xlsx = field
+                    .file_name()
+                    .is_some_and(|n| n.to_ascii_lowercase().ends_with(".xlsx"))
+                    || field.content_type() == Some(eduioc_records::XLSX_CONTENT_TYPE);
+                file = Some((xlsx, field.bytes().await.map_err(bad)?.to_vec()));
+            }
+            _ => {}
+        }
+    }
+    let result = match file {
+        Some((_, body)) if body.is_empty() => html! { p.error { (ctx.t(T::NoFile)) } },
+        None => html! { p.error { (ctx.t(T::NoFile)) } },
+        Some((xlsx, body)) => {
+            let ct = if xlsx {
+                eduioc_records::XLSX_CONTENT_TYPE
+            } else {
+                "text/csv"
+            };
+            match run_import(&state, kind, ct, body).await? {
+                Ok(o) => html! {
+                    p.ok { (ctx.t(T::ImportOk)) ": " (ctx.t(T::Inserted)) " " strong { (o.inserted) } ", " (ctx.t(T::Updated)) " " strong { (o.updated) } "." }
+                },
+                Err(errs) => errors_table(&ctx, &errs),
+            }
+        }
+    };
+    Ok(data_page(&ctx, Some(result)))
+}
+
+/// The student form's fields (names as the import columns).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct StudentForm {
+    #[serde(default)]
+    student_id: String,
+    #[serde(default)]
+    full_name: String,
+    #[serde(default)]
+    gender: String,
+    #[serde(default)]
+    birth_date: String,
+    #[serde(default)]
+    grade: String,
+    #[serde(default)]
+    class_id: String,
+    #[serde(default)]
+    ethnicity: String,
+    #[serde(default)]
+    status: String,
+    /// Set when editing an existing record.
+    #[serde(default)]
+    editing: String,
+}
+
+impl StudentForm {
+    fn get(&self, name: &str) -> &str {
+        match name {
+            "student_id" => &self.student_id,
+            "full_name" => &self.full_name,
+            "gender" => &self.gender,
+            "birth_date" => &self.birth_date,
+            "grade" => &self.grade,
+            "class_id" => &self.class_id,
+            "ethnicity" => &self.ethnicity,
+            "status" => &self.status,
+            _ => "",
+        }
+    }
+
+    fn from_record(id: &str, f: &BTreeMap<String, Value>) -> StudentForm {
+        let s = |k: &str| f.get(k).map(Value::to_string).unwrap_or_default();
+        StudentForm {
+            student_id: id.to_string(),
+            full_name: s("full_name"),
+            gender: s("gender"),
+            birth_date: s("birth_date"),
+            grade: s("grade"),
+            class_id: s("class_id"),
+            ethnicity: s("ethnicity"),
+            status: s("status"),
+            editing: "1".into(),
+        }
+    }
+
+    /// The one-row CSV the import validates.
+    fn to_csv(&self) -> String {
+        let cols = Collection::Students.columns();
+        let cell = |v: &str| format!("\"{}\"", v.replace('"', "\"\""));
+        let row: Vec<String> = cols.iter().map(|c| cell(self.get(c))).collect();
+        format!("{}\n{}\n", cols.join(","), row.join(","))
+    }
+}
+
+fn student_form(
+    ctx: &Ctx,
+    f: &StudentForm,
+    errors: &BTreeMap<String, Vec<String>>,
+    classes: &[String],
+) -> Markup {
+    let editing = !f.editing.is_empty();
+    let err = |name: &str| -> Markup {
+        html! { @if let Some(list) = errors.get(name) { @for m in list { span.fielderr { (m) } } } }
+    };
+    let label = |name: &str| field_label(name).map_or(name.to_string(), |k| ctx.t(k).to_string());
+    let select = |name: &str, opts: &[(&str, T)]| -> Markup {
+        html! {
+            label class=(if errors.contains_key(name) { "bad" } else { "" }) { (label(name))
+                select name=(name) {
+                    @for (v, t) in opts { option value=(v) selected[f.get(name) == *v] { (ctx.t(*t)) } }
+                }
+                (err(name))
+            }
+        }
+    };
+    let text = |name: &str, kind: &str, extra: Option<&str>| -> Markup {
+        html! {
+            label class=(if errors.contains_key(name) { "bad" } else { "" }) { (label(name))
+                input type=(kind) name=(name) value=(f.get(name)) maxlength="200" list=[extra] readonly[name == "student_id" && editing];
+                (err(name))
+            }
+        }
+    };
+    html! {
+        section.card {
+            h1 { (ctx.t(if editing { T::EditStudent } else { T::AddStudent })) }
+            @if !errors.is_empty() {
+                div.error {
+                    p { (ctx.t(T::FormInvalid)) }
+                    @for (col, msgs) in errors {
+                        @if field_label(col).is_none() { @for m in msgs { p { @if !col.is_empty() { code { (col) } ": " } (m) } } }
+                    }
+                }
+            }
+            form.grid method="post" action="/data/student" {
+                input type="hidden" name="editing" value=(f.editing);
+                (text("student_id", "text", None))
+                (text("full_name", "text", None))
+                (select("gender", &[("M", T::Male), ("F", T::Female)]))
+                (text("birth_date", "date", None))
+                label class=(if errors.contains_key("grade") { "bad" } else { "" }) { (label("grade"))
+                    select name="grade" {
+                        @for g in 1..=12u8 { option value=(g) selected[f.grade == g.to_string()] { (g) } }
+                    }
+                    (err("grade"))
+                }
+                (text("class_id", "text", Some("classes")))
+                datalist #classes { @for c in classes { option value=(c) {} } }
+                (text("ethnicity", "text", None))
+                (select("status", &[("enrolled", T::Enrolled), ("dropped_out", T::DroppedOut), ("transferred_out", T::TransferredOut), ("graduated", T::Graduated)]))
+                div.full { button type="submit" { (ctx.t(T::Save)) } }
+            }
+        }
+    }
+}
+
+/// Query of the student form.
+#[derive(Deserialize)]
+pub(crate) struct FormQuery {
+    id: Option<String>,
+}
+
+async fn class_ids(state: &AppState) -> Result<Vec<String>, UiError> {
+    engine_call(state, |e| {
+        let doc = DocId {
+            unit: e.unit().to_string(),
+            collection: "classes".into(),
+            year: e.school_year(),
+        };
+        let ids = e.with_doc(&doc, |d| {
+            d.records()
+                .into_iter()
+                .map(|(id, _)| id)
+                .take(500)
+                .collect::<Vec<_>>()
+        })?;
+        Ok(ids.unwrap_or_default())
+    })
+    .await
+}
+
+/// `GET /data/student?id=`: the form, empty or filled with an existing student.
+pub(crate) async fn student_form_handler(state: &AppState, ctx: &Ctx, id: Option<String>) -> Page {
+    if let Some(p) = only_schools(ctx) {
+        return p;
+    }
+    let form = match id {
+        Some(id) => {
+            let id2 = id.clone();
+            let rec = engine_call(state, move |e| {
+                let doc = DocId {
+                    unit: e.unit().to_string(),
+                    collection: "students".into(),
+                    year: e.school_year(),
+                };
+                Ok(e.with_doc(&doc, |d| d.get(&id2))?.flatten())
+            })
+            .await?;
+            match rec {
+                Some(f) => StudentForm::from_record(&id, &f),
+                None => {
+                    return Err(UiError(
+                        StatusCode::NOT_FOUND,
+                        format!("no student {id:?} at this school"),
+                    ))
+                }
+            }
+        }
+        None => StudentForm {
+            gender: "M".into(),
+            grade: "1".into(),
+            ethnicity: "Kinh".into(),
+            status: "enrolled".into(),
+            ..Default::default()
+        },
+    };
+    let classes = class_ids(state).await?;
+    Ok(page(
+        ctx,
+        ctx.t(T::AddStudent),
+        Nav::Data,
+        student_form(ctx, &form, &BTreeMap::new(), &classes),
+    ))
+}
+
+/// `GET /data/student`.
+pub(crate) async fn student_form_page(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<FormQuery>,
+) -> Page {
+    student_form_handler(&state, &ctx, q.id).await
+}
+
+/// `POST /data/student`: validates with the import rules, saves, pushes upstream.
+pub(crate) async fn student_save(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Form(f): Form<StudentForm>,
+) -> Page {
+    if let Some(p) = only_schools(&ctx) {
+        return p;
+    }
+    match run_import(
+        &state,
+        "students".into(),
+        "text/csv",
+        f.to_csv().into_bytes(),
+    )
+    .await?
+    {
+        Ok(_) => {
+            let to = format!(
+                "/records/students/{}/{}?saved=1",
+                qenc(&ctx.unit),
+                qenc(f.student_id.trim())
+            );
+            Ok(Redirect::to(&to).into_response())
+        }
+        Err(errs) => {
+            let mut by_col: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for e in errs.errors {
+                by_col.entry(e.column).or_default().push(e.message);
+            }
+            let classes = class_ids(&state).await?;
+            let mut resp = page(
+                &ctx,
+                ctx.t(T::AddStudent),
+                Nav::Data,
+                student_form(&ctx, &f, &by_col, &classes),
+            );
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(resp)
+        }
+    }
+}

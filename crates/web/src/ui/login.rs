@@ -1,0 +1,152 @@
+//! Login and logout.
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use maud::{html, DOCTYPE};
+use serde::Deserialize;
+
+use super::{cookie, lang_of, remember_lang, Lang, T};
+use crate::auth::MAX_CREDENTIAL_BYTES;
+use crate::AppState;
+
+/// Query of the login page.
+#[derive(Deserialize)]
+pub(crate) struct LoginQuery {
+    next: Option<String>,
+}
+
+/// The login form.
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Only local paths are followed after login (no `//host` or `http:`).
+fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.len() < 2048
+    {
+        next
+    } else {
+        "/"
+    }
+}
+
+fn login_page(lang: Lang, unit_name: &str, next: &str, failed: bool, user: &str) -> Response {
+    let switch = format!(
+        "/login?lang={}&next={}",
+        lang.other().code(),
+        super::qenc(next)
+    );
+    let m = html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (lang.t(T::Login)) " — " (unit_name) " — EduIOC" }
+                link rel="stylesheet" href="/static/app.css";
+            }
+            body.login {
+                main.login {
+                    div.brand { span.logo { "IOC" } (lang.t(T::App)) }
+                    h1 { (lang.t(T::LoginTitle)) }
+                    p.unitname { (unit_name) }
+                    @if failed { p.error role="alert" { (lang.t(T::LoginFailed)) } }
+                    form.stack method="post" action="/login" {
+                        input type="hidden" name="next" value=(next);
+                        label { (lang.t(T::User)) input type="text" name="user" value=(user) autocomplete="username" required autofocus; }
+                        label { (lang.t(T::Password)) input type="password" name="password" autocomplete="current-password" required; }
+                        button type="submit" { (lang.t(T::Login)) }
+                    }
+                    p.sub { (lang.t(T::LoginHint)) }
+                    p { a href=(switch) { (lang.t(T::SwitchLang)) } }
+                }
+            }
+        }
+    };
+    let status = if failed {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    (status, Html(m.into_string())).into_response()
+}
+
+async fn unit_name(state: &AppState) -> String {
+    let engine = state.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        engine
+            .lock()
+            .map(|e| e.directory().name(e.unit()).unwrap_or(e.unit()).to_string())
+            .unwrap_or_default()
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// `GET /login?next=`.
+pub(crate) async fn form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let lang = lang_of(&headers, uri.query());
+    let next = safe_next(q.next.as_deref().unwrap_or("/")).to_string();
+    let mut r = login_page(lang, &unit_name(&state).await, &next, false, "");
+    remember_lang(&mut r, uri.query());
+    r
+}
+
+/// `POST /login`: checks the password (Argon2, off the executor), opens a session.
+pub(crate) async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let lang = lang_of(&headers, None);
+    let next = safe_next(&f.next).to_string();
+    let user: String = f.user.trim().chars().take(MAX_CREDENTIAL_BYTES).collect();
+    let accounts = state.accounts.clone();
+    let (u2, pw) = (user.clone(), f.password);
+    let ok = tokio::task::spawn_blocking(move || accounts.verify(&u2, &pw))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        tracing::warn!(user = %user, "web login refused");
+        return login_page(lang, &unit_name(&state).await, &next, true, &user);
+    }
+    let id = state.sessions.create(&user);
+    let mut r = Redirect::to(&next).into_response();
+    let c = format!(
+        "{}={id}; Path=/; HttpOnly; SameSite=Strict",
+        state.sessions.cookie_name()
+    );
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// `POST /logout`.
+pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(id) = cookie(&headers, state.sessions.cookie_name()) {
+        state.sessions.remove(id);
+    }
+    let mut r = Redirect::to("/login").into_response();
+    let c = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+        state.sessions.cookie_name()
+    );
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}

@@ -1,0 +1,313 @@
+//! The web UI: server-rendered HTML pages (maud), one small script for live refresh.
+//!
+//! Every page works without JavaScript. Pages need a session (see [`crate::auth`]);
+//! without one the browser is sent to `/login`. The language is Vietnamese unless a
+//! `lang` cookie or a `?lang=en` query says otherwise (the query also sets the cookie).
+//!
+//! Pages: `/` and `/unit/{id}` (overview), `/network`, `/records`,
+//! `/records/students/{unit}/{id}`, `/data` (schools), `/notifications`,
+//! `/export/{unit}.csv|.xlsx`. Live data for the script: `/ui/live/...` (JSON, session).
+
+mod charts;
+mod data;
+mod i18n;
+mod layout;
+mod login;
+mod network;
+mod notices;
+mod overview;
+mod records;
+#[cfg(test)]
+mod tests;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use eduioc_engine::{Engine, Error as EngineError};
+use maud::{html, DOCTYPE};
+
+use crate::AppState;
+pub(crate) use i18n::{Lang, T};
+
+/// Name of the language cookie (shared by all nodes of the host).
+const LANG_COOKIE: &str = "eduioc_lang";
+
+/// What every page needs to know about the request and the node.
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    /// UI language.
+    pub(crate) lang: Lang,
+    /// Logged-in user.
+    pub(crate) user: String,
+    /// This node's unit.
+    pub(crate) unit: String,
+    /// Its name.
+    pub(crate) unit_name: String,
+    /// Whether this node is a school's (data entry happens there).
+    pub(crate) is_school: bool,
+    /// Whether units exist below this node (notifications can be composed).
+    pub(crate) has_children: bool,
+    /// Unread notifications in the inbox.
+    pub(crate) unread: usize,
+    /// Path and query of this request, without `lang` (for the language switch).
+    pub(crate) here: String,
+    /// Now, Unix ms.
+    pub(crate) now_ms: i64,
+}
+
+impl Ctx {
+    /// Shorthand for the text of a key.
+    pub(crate) fn t(&self, key: T) -> &'static str {
+        self.lang.t(key)
+    }
+}
+
+/// A failed page: status and a message naming what was wrong.
+#[derive(Debug)]
+pub(crate) struct UiError(pub(crate) StatusCode, pub(crate) String);
+
+impl From<EngineError> for UiError {
+    fn from(e: EngineError) -> UiError {
+        let status = match &e {
+            EngineError::UnknownUnit(_) => StatusCode::NOT_FOUND,
+            EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
+            EngineError::Invalid(_) | EngineError::Import(_) => StatusCode::BAD_REQUEST,
+            other => {
+                tracing::error!(error = %other, "page failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        UiError(status, e.to_string())
+    }
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let page = html! {
+            (DOCTYPE)
+            html lang="vi" {
+                head { meta charset="utf-8"; title { "EduIOC — Lỗi / Error" } link rel="stylesheet" href="/static/app.css"; }
+                body { main.narrow {
+                    h1 { "Lỗi / Error " (self.0.as_u16()) }
+                    p.error { (self.1) }
+                    p { a href="/" { "Về trang tổng quan / Back to the overview" } }
+                } }
+            }
+        };
+        (self.0, Html(page.into_string())).into_response()
+    }
+}
+
+/// Result of a page handler.
+pub(crate) type Page = Result<Response, UiError>;
+
+/// Runs `f` with the engine on the blocking pool.
+pub(crate) async fn engine_call<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&mut Engine) -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, UiError> {
+    let engine = state.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut e = engine.lock().map_err(|_| {
+            UiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "engine lock poisoned".into(),
+            )
+        })?;
+        f(&mut e).map_err(UiError::from)
+    })
+    .await
+    .map_err(|e| UiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+/// The value of cookie `name`, if sent.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The `lang` query value, if any.
+fn query_lang(query: Option<&str>) -> Option<Lang> {
+    query?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "lang")
+        .and_then(|(_, v)| Lang::parse(v))
+}
+
+/// The request's language: `?lang=`, then the cookie, then Vietnamese.
+pub(crate) fn lang_of(headers: &HeaderMap, query: Option<&str>) -> Lang {
+    query_lang(query)
+        .or_else(|| cookie(headers, LANG_COOKIE).and_then(Lang::parse))
+        .unwrap_or(Lang::Vi)
+}
+
+/// Path and query without the `lang` pair; for a form submission, the page to return to
+/// (the language switch link is followed with GET).
+fn here_of(req: &Request) -> String {
+    let path = req.uri().path();
+    if req.method() != axum::http::Method::GET {
+        return if path == "/data/import" {
+            "/data".into()
+        } else {
+            path.to_string()
+        };
+    }
+    let rest: Vec<&str> = req
+        .uri()
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("lang="))
+        .collect();
+    if rest.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", rest.join("&"))
+    }
+}
+
+/// Sets the language cookie on `resp` when the request chose one with `?lang=`.
+fn remember_lang(resp: &mut Response, query: Option<&str>) {
+    if let Some(l) = query_lang(query) {
+        let c = format!(
+            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            l.code()
+        );
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+}
+
+/// Percent-encodes a query value.
+pub(crate) fn qenc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Checks the session, builds the [`Ctx`] and runs the page.
+async fn require_login(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let query = req.uri().query().map(str::to_string);
+    let lang = lang_of(req.headers(), query.as_deref());
+    let here = here_of(&req);
+    let user =
+        cookie(req.headers(), state.sessions.cookie_name()).and_then(|id| state.sessions.user(id));
+    let Some(user) = user else {
+        if req.uri().path().starts_with("/ui/live/") {
+            return (StatusCode::UNAUTHORIZED, "login required").into_response();
+        }
+        let mut r = Redirect::to(&format!("/login?next={}", qenc(&here))).into_response();
+        remember_lang(&mut r, query.as_deref());
+        return r;
+    };
+    let info = engine_call(&state, |e| {
+        let unit = e.unit().to_string();
+        let dir = e.directory();
+        let unit_name = dir.name(&unit).unwrap_or(&unit).to_string();
+        let is_school = dir.level(&unit) == Some("school");
+        let has_children = dir.children(&unit).next().is_some();
+        let unread = e
+            .notifications()?
+            .iter()
+            .filter(|(n, readers)| n.from_unit != unit && !readers.contains(&unit))
+            .count();
+        Ok((unit, unit_name, is_school, has_children, unread))
+    })
+    .await;
+    let (unit, unit_name, is_school, has_children, unread) = match info {
+        Ok(i) => i,
+        Err(e) => return e.into_response(),
+    };
+    req.extensions_mut().insert(Ctx {
+        lang,
+        user,
+        unit,
+        unit_name,
+        is_school,
+        has_children,
+        unread,
+        here,
+        now_ms: chrono::Utc::now().timestamp_millis(),
+    });
+    let mut resp = next.run(req).await;
+    remember_lang(&mut resp, query.as_deref());
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        include_str!("../../assets/app.css"),
+    )
+        .into_response()
+}
+
+async fn js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        include_str!("../../assets/app.js"),
+    )
+        .into_response()
+}
+
+/// The UI router (pages, static files, login).
+pub(crate) fn router(state: AppState) -> Router {
+    let pages = Router::new()
+        .route("/", get(overview::home))
+        .route("/unit/{id}", get(overview::unit))
+        .route("/export/{file}", get(overview::export))
+        .route("/network", get(network::index))
+        .route("/ui/live/network", get(network::live))
+        .route("/ui/live/stats", get(overview::live))
+        .route("/records", get(records::search))
+        .route("/records/students/{unit}/{id}", get(records::student))
+        .route("/data", get(data::index))
+        .route(
+            "/data/import",
+            post(data::import).layer(DefaultBodyLimit::max(
+                eduioc_records::MAX_IMPORT_BYTES + 64 * 1024,
+            )),
+        )
+        .route(
+            "/data/student",
+            get(data::student_form_page).post(data::student_save),
+        )
+        .route(
+            "/notifications",
+            get(notices::page_get).post(notices::compose),
+        )
+        .route("/notifications/read", post(notices::mark_read))
+        .route("/logout", post(login::logout))
+        .layer(middleware::from_fn_with_state(state.clone(), require_login));
+    Router::new()
+        .merge(pages)
+        .route("/login", get(login::form).post(login::submit))
+        .route("/static/app.css", get(css))
+        .route("/static/app.js", get(js))
+        .with_state(state)
+}

@@ -1,0 +1,607 @@
+//! Page tests through the router: a school node and its department, real engines on
+//! temporary stores, real (idle) network loops.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use eduioc_engine::Engine;
+use eduioc_net::SharedEngine;
+use eduioc_protocol::{CertBody, Certificate, LogSource, NodeKey};
+use tower::ServiceExt;
+
+use super::Lang;
+use crate::auth::{hash_password, Account, Accounts};
+use crate::AppState;
+
+const PASSWORD: &str = "correct-horse-battery";
+const YEAR: &str = "2025-2026";
+
+const STUDENTS: &str = "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n\
+HS001,Nguyễn Thị Hồng Nhung,F,2014-03-02,6,6A,Kinh,enrolled\n\
+HS002,Trần Văn Đức,M,2014-07-12,6,6A,Kinh,enrolled\n\
+HS003,Lò Văn Páo,M,2013-01-30,7,7A,Thái,enrolled\n\
+HS004,Đặng Thu Hà,F,2012-11-11,8,8A,Kinh,dropped_out\n";
+
+const STAFF: &str = "staff_id,full_name,gender,birth_date,role,qualification,status\n\
+GV01,Phạm Minh Tuấn,M,1985-05-05,teacher,bachelor,active\n\
+GV02,Vũ Thị Lan,F,1990-09-09,teacher,master,active\n";
+
+const CLASSES: &str =
+    "class_id,name,grade,homeroom_staff_id\n6A,Lớp 6A,6,GV01\n7A,Lớp 7A,7,GV02\n8A,Lớp 8A,8,\n";
+
+struct Node {
+    app: Router,
+    engine: SharedEngine,
+    token: String,
+    cookie_name: String,
+}
+
+struct Fed {
+    school: Node,
+    dept: Node,
+    _dir: tempfile::TempDir,
+}
+
+fn certs() -> (Vec<(String, NodeKey)>, Vec<Certificate>) {
+    let units = [
+        ("so-test", "Sở GD&ĐT Thử nghiệm", "department", None),
+        ("pgd-a", "Phòng GD&ĐT Huyện A", "district", Some("so-test")),
+        (
+            "thcs-tam-hiep",
+            "Trường THCS Tam Hiệp",
+            "school",
+            Some("pgd-a"),
+        ),
+        ("th-b", "Trường Tiểu học B", "school", Some("pgd-a")),
+    ];
+    let keys: Vec<(String, NodeKey)> = units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.0.to_string(), NodeKey::from_secret([i as u8 + 1; 32])))
+        .collect();
+    let root = keys[0].1.clone();
+    let certs = units
+        .iter()
+        .zip(&keys)
+        .map(|(u, (_, k))| {
+            Certificate::issue(
+                CertBody {
+                    unit: u.0.into(),
+                    name: u.1.into(),
+                    level: u.2.into(),
+                    parent: u.3.map(str::to_string),
+                    key: k.id(),
+                    version: 1,
+                    effective_ms: 0,
+                    delegate: u.2 != "school",
+                    issuer: root.id(),
+                },
+                &root,
+            )
+        })
+        .collect();
+    (keys, certs)
+}
+
+async fn node(
+    dir: &std::path::Path,
+    unit: &str,
+    key: NodeKey,
+    root: &NodeKey,
+    certs: Vec<Certificate>,
+) -> Node {
+    let data_dir = dir.join(unit);
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let engine = Engine::open(eduioc_engine::Config {
+        unit: unit.into(),
+        key,
+        root_key: root.id(),
+        certs,
+        data_dir,
+        doc_cache: 8,
+        school_year: Some(YEAR.into()),
+    })
+    .unwrap();
+    let engine: SharedEngine = Arc::new(Mutex::new(engine));
+    let (network, client) = eduioc_net::Network::new(
+        engine.clone(),
+        eduioc_net::Config {
+            listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+            parent: None,
+            backoff_min: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(1),
+        },
+    )
+    .unwrap();
+    tokio::spawn(network.run());
+    let accounts = Accounts {
+        accounts: vec![Account {
+            user: "admin".into(),
+            password_hash: hash_password(PASSWORD, [9; 16]).unwrap(),
+        }],
+    };
+    let token = format!("token-of-{unit}-0123456789");
+    let state = AppState::new(engine.clone(), client, &token, accounts);
+    let cookie_name = state.sessions.cookie_name().to_string();
+    Node {
+        app: crate::router(state),
+        engine,
+        token,
+        cookie_name,
+    }
+}
+
+/// Copies every entry `from` holds that `to` lacks (what the network would do).
+fn sync(from: &SharedEngine, to: &SharedEngine) {
+    let from = from.lock().unwrap();
+    let mut to = to.lock().unwrap();
+    for (author, _) in from.heights() {
+        let have = to.height(&author);
+        let page: Vec<Vec<u8>> = from
+            .entries(&author, have + 1, 10_000, 64 << 20)
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect();
+        if !page.is_empty() {
+            let out = to.ingest(&page).unwrap();
+            assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        }
+    }
+}
+
+async fn fed() -> Fed {
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, certs) = certs();
+    let root = keys[0].1.clone();
+    let school = node(
+        dir.path(),
+        "thcs-tam-hiep",
+        keys[2].1.clone(),
+        &root,
+        certs.clone(),
+    )
+    .await;
+    let dept = node(dir.path(), "so-test", keys[0].1.clone(), &root, certs).await;
+    {
+        let mut e = school.engine.lock().unwrap();
+        e.import("classes", Some("text/csv"), CLASSES.as_bytes())
+            .unwrap();
+        e.import("staff", Some("text/csv"), STAFF.as_bytes())
+            .unwrap();
+        e.import("students", Some("text/csv"), STUDENTS.as_bytes())
+            .unwrap();
+    }
+    sync(&school.engine, &dept.engine);
+    Fed {
+        school,
+        dept,
+        _dir: dir,
+    }
+}
+
+async fn send(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), 16 << 20)
+        .await
+        .unwrap();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn get(path: &str, cookie: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn post_form(path: &str, cookie: &str, body: &str) -> Request<Body> {
+    Request::post(path)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// Logs in as admin; returns the `Cookie` header value.
+async fn login(n: &Node) -> String {
+    let (status, headers, _) = send(
+        &n.app,
+        post_form(
+            "/login",
+            "",
+            &format!("user=admin&password={PASSWORD}&next=%2F"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let set = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let pair = set.split(';').next().unwrap().to_string();
+    assert!(pair.starts_with(&n.cookie_name));
+    pair
+}
+
+#[tokio::test]
+async fn pages_need_a_login_and_the_api_keeps_its_token() {
+    let f = fed().await;
+    let (status, headers, _) = send(&f.school.app, get("/records?q=x", "")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let loc = headers.get(header::LOCATION).unwrap().to_str().unwrap();
+    assert!(loc.starts_with("/login?next=/records"), "{loc}");
+    let (status, _, _) = send(&f.school.app, get("/ui/live/stats", "")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = send(&f.school.app, get("/login", "")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Đăng nhập"));
+    // A forged session id is no session.
+    let (status, _, _) = send(
+        &f.school.app,
+        get("/", &format!("{}=deadbeef", f.school.cookie_name)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // The JSON API: bearer token only, a session cookie is not enough.
+    let cookie = login(&f.school).await;
+    let (status, _, _) = send(&f.school.app, get("/api/v1/status", &cookie)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let req = Request::get("/api/v1/status")
+        .header(header::AUTHORIZATION, format!("Bearer {}", f.school.token))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = send(&f.school.app, req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Logout ends the session.
+    let (status, _, _) = send(&f.school.app, post_form("/logout", &cookie, "")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = send(&f.school.app, get("/", &cookie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused() {
+    let f = fed().await;
+    let (status, headers, body) = send(
+        &f.school.app,
+        post_form("/login", "", "user=admin&password=wrong&next=%2F"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(headers.get(header::SET_COOKIE).is_none());
+    assert!(body.contains("Sai tên đăng nhập hoặc mật khẩu"), "{body}");
+    let (status, _, _) = send(
+        &f.school.app,
+        post_form("/login", "", &format!("user=root&password={PASSWORD}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // An open redirect after login is not followed.
+    let (_, headers, _) = send(
+        &f.school.app,
+        post_form(
+            "/login",
+            "",
+            &format!("user=admin&password={PASSWORD}&next=%2F%2Fevil.example"),
+        ),
+    )
+    .await;
+    assert_eq!(headers.get(header::LOCATION).unwrap(), "/");
+}
+
+#[tokio::test]
+async fn vietnamese_by_default_english_one_click_away() {
+    let f = fed().await;
+    let cookie = login(&f.school).await;
+    let (_, _, body) = send(&f.school.app, get("/", &cookie)).await;
+    assert!(
+        body.contains("<html lang=\"vi\">")
+            && body.contains("Tổng quan")
+            && body.contains("Học sinh theo khối lớp")
+    );
+    assert!(body.contains("href=\"/?lang=en\""), "the switch link");
+    let (_, headers, body) = send(&f.school.app, get("/?lang=en", &cookie)).await;
+    assert!(
+        body.contains("<html lang=\"en\">") && body.contains("Students by grade"),
+        "{body}"
+    );
+    assert!(!body.contains("Học sinh theo khối lớp"));
+    let set: Vec<_> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        set.iter().any(|c| c.starts_with("eduioc_lang=en")),
+        "{set:?}"
+    );
+    // The cookie keeps the choice on the next pages.
+    let (_, _, body) = send(
+        &f.school.app,
+        get("/network", &format!("{cookie}; eduioc_lang=en")),
+    )
+    .await;
+    assert!(body.contains("Sync network"));
+    let (_, _, body) = send(&f.school.app, get("/login?lang=en", "")).await;
+    assert!(body.contains("Sign in"));
+}
+
+fn tile(body: &str, key: &str) -> String {
+    let start = format!("data-k=\"{key}\">");
+    let i = body
+        .find(&start)
+        .unwrap_or_else(|| panic!("tile {key} missing"))
+        + start.len();
+    body[i..].split('<').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn overview_figures_equal_the_json_stats() {
+    let f = fed().await;
+    for n in [&f.school, &f.dept] {
+        let req = Request::get("/api/v1/stats")
+            .header(header::AUTHORIZATION, format!("Bearer {}", n.token))
+            .body(Body::empty())
+            .unwrap();
+        let (_, _, json) = send(&n.app, req).await;
+        let s: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let cookie = login(n).await;
+        let (status, _, body) = send(&n.app, get("/", &cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        let vi = Lang::Vi;
+        let n_of = |p: &str| s.pointer(p).and_then(serde_json::Value::as_u64).unwrap();
+        assert_eq!(tile(&body, "schools"), vi.int(n_of("/schools")));
+        assert_eq!(tile(&body, "classes"), vi.int(n_of("/classes")));
+        assert_eq!(tile(&body, "students"), vi.int(n_of("/students/enrolled")));
+        assert_eq!(tile(&body, "teachers"), vi.int(n_of("/staff/teachers")));
+        assert_eq!(
+            tile(&body, "dropouts"),
+            vi.int(n_of("/students/dropped_out"))
+        );
+        assert_eq!(
+            tile(&body, "spt"),
+            vi.dec1(s["students_per_teacher"].as_f64().unwrap())
+        );
+        assert_eq!(tile(&body, "students"), "3");
+        assert!(body.contains("<svg"), "charts are drawn");
+        // The live endpoint gives the same figures.
+        let (_, _, live) = send(&n.app, get("/ui/live/stats", &cookie)).await;
+        let live: serde_json::Value = serde_json::from_str(&live).unwrap();
+        assert_eq!(live["text"]["students"], "3");
+    }
+    // The department ranks its children and drills down, with breadcrumbs.
+    let cookie = login(&f.dept).await;
+    let (_, _, body) = send(&f.dept.app, get("/", &cookie)).await;
+    assert!(body.contains("href=\"/unit/pgd-a\""), "child link");
+    let (status, _, body) = send(&f.dept.app, get("/unit/thcs-tam-hiep", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("href=\"/unit/so-test\"") && body.contains("href=\"/unit/pgd-a\""),
+        "breadcrumbs"
+    );
+    assert_eq!(tile(&body, "students"), "3");
+    // A unit outside the subtree is refused with its name.
+    let school_cookie = login(&f.school).await;
+    let (status, _, body) = send(&f.school.app, get("/unit/so-test", &school_cookie)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("so-test"));
+}
+
+#[tokio::test]
+async fn search_without_accents_finds_names_with_accents() {
+    let f = fed().await;
+    for n in [&f.school, &f.dept] {
+        let cookie = login(n).await;
+        let (status, _, body) = send(&n.app, get("/records?q=nguyen+thi+hong", &cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("Nguyễn Thị Hồng Nhung"), "{body}");
+        assert!(!body.contains("Trần Văn Đức"));
+        let (_, _, body) = send(&n.app, get("/records?q=DUC", &cookie)).await;
+        assert!(body.contains("Trần Văn Đức"));
+        // The record page shows the fields and who signed them.
+        let (status, _, body) = send(
+            &n.app,
+            get("/records/students/thcs-tam-hiep/HS001", &cookie),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("Nguyễn Thị Hồng Nhung") && body.contains("02/03/2014"));
+        assert!(body.contains("Nguồn gốc dữ liệu") && body.contains("Trường THCS Tam Hiệp"));
+        assert!(body.contains("thcs-tam-hiep/students/2025-2026"));
+    }
+}
+
+fn multipart(kind: &str, name: &str, content: &str) -> (String, String) {
+    let b = "XyZboundary42";
+    let body = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n\
+         --{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n{content}\r\n--{b}--\r\n"
+    );
+    (format!("multipart/form-data; boundary={b}"), body)
+}
+
+#[tokio::test]
+async fn a_bad_import_shows_its_row_and_column() {
+    let f = fed().await;
+    let cookie = login(&f.school).await;
+    let bad = "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n\
+               HS010,Hoàng Văn Nam,M,2015-01-01,1,1A,Kinh,enrolled\n\
+               HS011,Mai Thị Xuân,F,2015-02-02,13,1A,Kinh,enrolled\n";
+    let (ct, body) = multipart("students", "hs.csv", bad);
+    let req = Request::post("/data/import")
+        .header(header::COOKIE, &cookie)
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .unwrap();
+    let (status, _, page) = send(&f.school.app, req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<td class=\"num\">2</td><td><code>grade</code></td>"),
+        "{page}"
+    );
+    assert!(page.contains("không dữ liệu nào được ghi"));
+    // Nothing was applied.
+    let (_, _, p) = send(&f.school.app, get("/records?q=HS010", &cookie)).await;
+    assert!(!p.contains("Hoàng Văn Nam"));
+    // A good file reports its counts.
+    let good = "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\nHS010,Hoàng Văn Nam,M,2015-01-01,1,1A,Kinh,enrolled\n";
+    let (ct, body) = multipart("students", "hs.csv", good);
+    let req = Request::post("/data/import")
+        .header(header::COOKIE, &cookie)
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(body))
+        .unwrap();
+    let (_, _, page) = send(&f.school.app, req).await;
+    assert!(page.contains("Thêm mới <strong>1</strong>"), "{page}");
+    // Offices have no data entry.
+    let dept_cookie = login(&f.dept).await;
+    let (_, _, page) = send(&f.dept.app, get("/data", &dept_cookie)).await;
+    assert!(page.contains("Dữ liệu được nhập tại nút của trường"));
+}
+
+#[tokio::test]
+async fn the_student_form_validates_saves_and_reaches_upstream() {
+    let f = fed().await;
+    let cookie = login(&f.school).await;
+    let (status, _, page) = send(&f.school.app, get("/data/student?id=HS002", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("value=\"Trần Văn Đức\""));
+    let bad = "student_id=HS002&full_name=Tr%E1%BA%A7n+V%C4%83n+%C4%90%E1%BB%A9c&gender=M&birth_date=2014-13-40&grade=6&class_id=6A&ethnicity=Kinh&status=enrolled&editing=1";
+    let (status, _, page) = send(&f.school.app, post_form("/data/student", &cookie, bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("class=\"fielderr\""), "{page}");
+    let good = bad
+        .replace("2014-13-40", "2014-07-12")
+        .replace("status=enrolled", "status=dropped_out");
+    let (status, headers, _) =
+        send(&f.school.app, post_form("/data/student", &cookie, &good)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        headers.get(header::LOCATION).unwrap(),
+        "/records/students/thcs-tam-hiep/HS002?saved=1"
+    );
+    sync(&f.school.engine, &f.dept.engine);
+    let dept_cookie = login(&f.dept).await;
+    let (_, _, body) = send(&f.dept.app, get("/", &dept_cookie)).await;
+    assert_eq!(tile(&body, "students"), "2");
+    assert_eq!(tile(&body, "dropouts"), "2");
+}
+
+#[tokio::test]
+async fn figures_export_as_csv_and_xlsx() {
+    let f = fed().await;
+    let cookie = login(&f.dept).await;
+    let (status, headers, csv) =
+        send(&f.dept.app, get("/export/so-test.csv?lang=en", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers
+        .get(header::CONTENT_DISPOSITION)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("eduioc-so-test-2025-2026.csv"));
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert!(lines[0].starts_with("id,Unit,Level,Schools"), "{csv}");
+    assert!(lines[1].starts_with("pgd-a,"), "{csv}");
+    assert!(lines[2].starts_with("so-test,Total"), "{csv}");
+    assert!(lines[2].contains(",2,1,3,3,2,1.5,1"), "{csv}");
+    let resp = f
+        .dept
+        .app
+        .clone()
+        .oneshot(get("/export/so-test.xlsx", &cookie))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    assert!(bytes.starts_with(b"PK"));
+    let (status, _, _) = send(&f.dept.app, get("/export/so-test.pdf", &cookie)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn notifications_travel_down_and_reads_come_back_up() {
+    let f = fed().await;
+    let dept = login(&f.dept).await;
+    let (status, _, page) = send(&f.dept.app, get("/notifications", &dept)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Soạn thông báo"));
+    let (status, headers, _) = send(
+        &f.dept.app,
+        post_form(
+            "/notifications",
+            &dept,
+            "to_unit=pgd-a&title=H%E1%BB%8Dp+giao+ban&body=Th%E1%BB%A9+hai",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{headers:?}");
+    sync(&f.dept.engine, &f.school.engine);
+    let school = login(&f.school).await;
+    let (_, _, page) = send(&f.school.app, get("/notifications", &school)).await;
+    assert!(
+        page.contains("Họp giao ban") && page.contains("notice unread"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("Soạn thông báo"),
+        "schools have no compose form"
+    );
+    let id = page
+        .split("name=\"id\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, _, _) = send(
+        &f.school.app,
+        post_form(
+            "/notifications/read",
+            &school,
+            &format!("id={}", super::qenc(&id)),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = send(&f.school.app, get("/notifications", &school)).await;
+    assert!(page.contains("notice read"));
+    sync(&f.school.engine, &f.dept.engine);
+    let (_, _, page) = send(&f.dept.app, get("/notifications", &dept)).await;
+    assert!(page.contains("<strong>1 / 3</strong>"), "{page}");
+    assert!(
+        page.contains("Đơn vị đã đọc: Trường THCS Tam Hiệp"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn the_network_page_draws_the_subtree() {
+    let f = fed().await;
+    let cookie = login(&f.dept).await;
+    let (status, _, page) = send(&f.dept.app, get("/network", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("data-unit=\"th-b\"") && page.contains("class=\"dot never\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("class=\"dot recent\""),
+        "the school that sent data"
+    );
+    let (_, _, live) = send(&f.dept.app, get("/ui/live/network", &cookie)).await;
+    let v: serde_json::Value = serde_json::from_str(&live).unwrap();
+    assert_eq!(v["class"]["thcs-tam-hiep"], "dot recent");
+    assert_eq!(v["class"]["so-test"], "dot self");
+}
