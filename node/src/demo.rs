@@ -27,8 +27,22 @@ pub(crate) struct Options {
     pub(crate) size: Size,
 }
 
+/// A free loopback port below Linux's ephemeral range (32768-60999): nodes started
+/// earlier open outgoing connections on ephemeral ports, which must not take a port
+/// chosen for a node that has not bound it yet.
 fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(21_000);
+    for _ in 0..10_000 {
+        let port = NEXT.fetch_add(1, Ordering::Relaxed);
+        if port >= 32_000 {
+            break;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free port between 21000 and 32000 on 127.0.0.1")
 }
 
 /// Each unit's id and, for schools, its level.

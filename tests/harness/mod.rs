@@ -173,7 +173,8 @@ impl Net {
 
     /// The node's log: its warnings and errors, then its last lines.
     pub fn log(&self, id: &str) -> String {
-        let s = std::fs::read_to_string(self.tmp.path().join(format!("{id}.log"))).unwrap_or_default();
+        let s =
+            std::fs::read_to_string(self.tmp.path().join(format!("{id}.log"))).unwrap_or_default();
         let lines: Vec<&str> = s.lines().collect();
         let alarms: Vec<&str> = lines
             .iter()
@@ -181,7 +182,11 @@ impl Net {
             .take(10)
             .copied()
             .collect();
-        format!("{}\n...\n{}", alarms.join("\n"), lines[lines.len().saturating_sub(25)..].join("\n"))
+        format!(
+            "{}\n...\n{}",
+            alarms.join("\n"),
+            lines[lines.len().saturating_sub(25)..].join("\n")
+        )
     }
 
     fn url(&self, id: &str, path: &str) -> String {
