@@ -207,6 +207,11 @@ enum Pending {
 struct Link {
     peer: PeerId,
     session: Session,
+    /// Whether we told the remote what we hold (our `Heights`). A parent sends it only
+    /// after the child's own `Heights`, which the child sends after our `Welcome`: the
+    /// streams of one connection are not ordered, so sending it with the `Welcome` could
+    /// reach the child before it has a session.
+    asked: bool,
 }
 
 struct Parent {
@@ -556,6 +561,12 @@ impl Network {
                     );
                 };
                 link.session.on_heights(e.directory(), &*e, &heights);
+                let want = (!link.asked).then(|| link.session.want(e.directory(), &*e));
+                link.asked = true;
+                drop(e);
+                if let Some(want) = want {
+                    self.send(peer, Pending::Heights, &want);
+                }
                 Response::Ok
             }
             Request::Page { entries } => {
@@ -640,7 +651,6 @@ impl Network {
         }
         let chain = dir.certs_for(dir.ancestors_or_self(e.unit()).iter().map(String::as_str));
         let session = Session::new(e.unit(), &unit, Role::Child);
-        let want = session.want(e.directory(), &*e);
         let welcome = Response::Welcome {
             unit: e.unit().to_string(),
             certs: chain,
@@ -652,8 +662,14 @@ impl Network {
             c.connected = true;
             c.last_seen_ms = Some(now_ms());
         }
-        self.children.insert(peer, Link { peer, session });
-        self.send(peer, Pending::Heights, &want);
+        self.children.insert(
+            peer,
+            Link {
+                peer,
+                session,
+                asked: false,
+            },
+        );
         welcome
     }
 
@@ -688,7 +704,11 @@ impl Network {
                 let want = session.want(e.directory(), &*e);
                 drop(e);
                 if let Some(p) = self.parent.as_mut() {
-                    p.link = Some(Link { peer, session });
+                    p.link = Some(Link {
+                        peer,
+                        session,
+                        asked: true,
+                    });
                 }
                 self.mark_parent_sync();
                 self.send(peer, Pending::Heights, &want);
