@@ -183,7 +183,7 @@ const PROVINCES: [&str; 34] = [
 pub fn vietnam_2025(seed: u64) -> Topology {
     const COMMUNES: usize = 3_321;
     const SCHOOLS: usize = 53_000;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5654_4e32_3032_35);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0056_544e_3230_3235);
     let mut units = vec![Unit {
         id: "bo-gddt".into(),
         name: "Bộ Giáo dục và Đào tạo".into(),
