@@ -1,0 +1,145 @@
+//! Seeded discrete-event simulations of EduIOC federations, from a handful of schools to
+//! Hanoi (2,835 schools) and Vietnam (about 53,000 schools).
+//!
+//! The simulator drives the **real** protocol code: one `eduioc_protocol::sync::Session`
+//! per link end (child `Hello` → parent `Welcome`, `Heights` both ways, `Page` →
+//! `Acked`, exactly as `eduioc-net` drives them), `validate::check` on every received
+//! entry after batch signature verification (`entry::verify_all`), real Automerge changes
+//! authored with `RecordsDoc::upsert_at` from `eduioc-synth` rosters, and the real
+//! aggregation (`summarize` per document, `Summary::add` over the `Directory` subtree).
+//! Only the network and the clock are simulated: an event queue keyed by simulated
+//! time, links with latency, bandwidth (frames serialised per direction, sizes are the
+//! real `wire::encode` sizes) and outage schedules. Randomness comes from ChaCha8 seeded
+//! by `--seed`: the same seed gives the same run.
+//!
+//! Brief overview:
+//! - [`topology`]: the generators ([`topology::tiny`], [`topology::hanoi_2022`],
+//!   [`topology::vietnam_2025`]) and the plan of the 2025 reform.
+//! - [`node`]: one simulated node: in-memory log store (`LogSource`), directory,
+//!   documents and per-document summaries.
+//! - [`sim`]: the world, its event queue and the driver of the sessions.
+//! - [`report`]: the figures of a run, as a table and as JSON, and the correctness
+//!   check against ground truth.
+//! - [`Scenario`] and [`run`]: the scenarios the command line offers.
+//!
+//! Command line: `cargo run --release -p eduioc-simulations -- <scenario> [--seed N]
+//! [--scale F] [--days N]`; see `simulations/README.md`.
+
+pub mod node;
+pub mod report;
+pub mod sim;
+pub mod topology;
+
+use std::time::Instant;
+
+pub use report::Report;
+pub use sim::{Config, World};
+
+/// The scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// Every school uploads its rosters; all links up: time and bytes to converge.
+    Initial,
+    /// Initial rosters, then days of edits with 30% of schools online 2 h a day and one
+    /// district office dark for 3 days.
+    Year,
+    /// The 2025 reform while edits keep flowing: new commune units, schools re-parented
+    /// under communes or the department by new certificate versions, districts dissolved.
+    Reform,
+}
+
+/// The topologies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shape {
+    /// One department, 2 districts, 6 schools.
+    Tiny,
+    /// Hanoi 2022: 1 department, 30 districts, 2,835 schools.
+    Hanoi,
+    /// Vietnam 2025: ministry, 34 departments, 3,321 communes, ~53,000 schools.
+    Vietnam,
+}
+
+/// Parameters of one run.
+#[derive(Debug, Clone)]
+pub struct Params {
+    /// Scenario.
+    pub scenario: Scenario,
+    /// Topology.
+    pub shape: Shape,
+    /// Seed.
+    pub seed: u64,
+    /// Fraction of records simulated per school.
+    pub scale: f64,
+    /// Days of edits (ignored by `initial`).
+    pub days: u32,
+    /// Edits per school per day.
+    pub edits_per_day: u32,
+    /// Turn the outages of `year` and `reform` off (for comparisons).
+    pub no_outages: bool,
+}
+
+/// The world configuration a scenario implies.
+pub fn config(p: &Params) -> Config {
+    let outages = !p.no_outages;
+    let mut cfg = Config {
+        seed: p.seed,
+        scale: p.scale,
+        days: 0,
+        edits_per_day: p.edits_per_day,
+        intermittent: 0.0,
+        window_hours: 2,
+        dark_office: None,
+        reform: None,
+    };
+    match p.scenario {
+        Scenario::Initial => {}
+        Scenario::Year => {
+            cfg.days = p.days.max(1);
+            if outages {
+                cfg.intermittent = 0.3;
+                cfg.dark_office = Some((1.min(cfg.days - 1), 3));
+            }
+        }
+        Scenario::Reform => {
+            cfg.days = p.days.max(4);
+            if outages {
+                cfg.intermittent = 0.3;
+            }
+            cfg.reform = Some((1, 3));
+        }
+    }
+    cfg
+}
+
+/// Builds the topology, runs the scenario and returns its report.
+pub fn run(p: &Params) -> Report {
+    let t0 = Instant::now();
+    let topo = match p.shape {
+        Shape::Tiny => topology::tiny(p.seed),
+        Shape::Hanoi => topology::hanoi_2022(p.seed),
+        Shape::Vietnam => topology::vietnam_2025(p.seed),
+    };
+    let cfg = config(p);
+    let days = cfg.days;
+    let mut world = World::new(&topo, cfg);
+    let build = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    world.run();
+    let run_s = t1.elapsed().as_secs_f64();
+    let mut r = Report {
+        scenario: format!("{:?}", p.scenario).to_lowercase(),
+        topology: topo.name.clone(),
+        seed: p.seed,
+        scale: p.scale,
+        days,
+        build_wall_s: build,
+        run_wall_s: run_s,
+        ..Report::default()
+    };
+    world.report(&mut r);
+    r.check = world.check();
+    let (hwm, rss) = report::memory_kib();
+    r.vm_hwm_kib = hwm;
+    r.vm_rss_kib = rss;
+    r
+}

@@ -1,0 +1,433 @@
+//! One simulated node: an in-memory log store (the [`LogSource`] the real sync sessions
+//! read), the node's [`Directory`], its documents (snapshot + incremental chunks, with a
+//! small cache of loaded [`RecordsDoc`]s, as the engine keeps them) and the per-document
+//! [`Summary`]s that aggregates are summed from.
+//!
+//! Received pages go through [`Node::ingest`]: decode, batch signature verification
+//! ([`entry::verify_all`]), the real [`validate::check`], then the payload is applied
+//! (Automerge changes to the document and a recomputed summary, or a certificate into
+//! the directory). Locally authored entries take the same path, as in the engine.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use eduioc_protocol::entry::{self, Hash};
+use eduioc_protocol::validate::{self, LogState, Reject, Verdict};
+use eduioc_protocol::{Directory, DocId, Entry, LogSource, NodeId, NodeKey, Payload};
+use eduioc_records::{Collection, RecordsDoc, Row, Summary, Value};
+
+/// Chunks a document keeps before it is compacted into one snapshot (as the engine).
+const COMPACT_AFTER_CHUNKS: usize = 32;
+
+/// The held part of one author's log (sparse for ancestors' logs).
+#[derive(Debug, Default)]
+struct AuthorLog {
+    entries: BTreeMap<u64, (Hash, Vec<u8>)>,
+    head: Option<(u64, Hash)>,
+}
+
+/// Every entry a node holds, by author.
+#[derive(Debug, Default)]
+pub struct Store {
+    logs: HashMap<NodeId, AuthorLog>,
+    entries: u64,
+    bytes: u64,
+}
+
+impl Store {
+    /// Entries held.
+    pub fn entry_count(&self) -> u64 {
+        self.entries
+    }
+
+    /// Entry bytes held.
+    pub fn byte_count(&self) -> u64 {
+        self.bytes
+    }
+}
+
+impl LogSource for Store {
+    fn height(&self, author: &NodeId) -> u64 {
+        self.logs
+            .get(author)
+            .and_then(|l| l.head)
+            .map_or(0, |h| h.0)
+    }
+
+    fn heights(&self) -> Vec<(NodeId, u64)> {
+        self.logs
+            .iter()
+            .filter_map(|(a, l)| l.head.map(|h| (*a, h.0)))
+            .collect()
+    }
+
+    fn entries(
+        &self,
+        author: &NodeId,
+        from: u64,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Vec<(u64, Vec<u8>)> {
+        let Some(log) = self.logs.get(author) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for (seq, (_, raw)) in log.entries.range(from..) {
+            if out.len() >= max_count || (!out.is_empty() && bytes + raw.len() > max_bytes) {
+                break;
+            }
+            bytes += raw.len();
+            out.push((*seq, raw.clone()));
+        }
+        out
+    }
+}
+
+/// A document as stored: the last snapshot and the chunks appended since.
+#[derive(Debug, Default)]
+struct StoredDoc {
+    snapshot: Vec<u8>,
+    chunks: Vec<Vec<u8>>,
+}
+
+/// Outcome of ingesting a page.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    /// Heights after the page for every author in it.
+    pub heights: Vec<(NodeId, u64)>,
+    /// Authors with newly appended entries.
+    pub appended: Vec<NodeId>,
+    /// Entries refused, with their reason.
+    pub rejected: Vec<Reject>,
+}
+
+/// The authoritative records a school authored (ground truth), per collection.
+pub type Truth = BTreeMap<Collection, BTreeMap<String, BTreeMap<String, Value>>>;
+
+/// One simulated node.
+pub struct Node {
+    /// The unit it speaks for.
+    pub unit: String,
+    /// Level label of the unit (department, district, commune, school, ...).
+    pub level: String,
+    /// The node's key (log author and Automerge actor).
+    pub key: NodeKey,
+    /// The hierarchy as this node knows it.
+    pub dir: Directory,
+    /// The entries it holds.
+    pub store: Store,
+    docs: HashMap<String, StoredDoc>,
+    /// Loaded documents, most recently used last (bounded by `cache_cap`).
+    cache: Vec<(String, RecordsDoc)>,
+    cache_cap: usize,
+    /// Materialised summary per document key.
+    pub summaries: HashMap<String, Summary>,
+    /// Rejections by reason key.
+    pub rejected: BTreeMap<&'static str, u64>,
+    /// Simulated time (µs) of the last entry appended here.
+    pub last_append_us: u64,
+    /// Ground truth of what this node authored (schools only).
+    pub truth: Truth,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("unit", &self.unit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// A node with an empty store.
+    pub fn new(unit: &str, level: &str, key: NodeKey, dir: Directory, cache_cap: usize) -> Node {
+        Node {
+            unit: unit.to_string(),
+            level: level.to_string(),
+            key,
+            dir,
+            store: Store::default(),
+            docs: HashMap::new(),
+            cache: Vec::new(),
+            cache_cap: cache_cap.max(1),
+            summaries: HashMap::new(),
+            rejected: BTreeMap::new(),
+            last_append_us: 0,
+            truth: Truth::new(),
+        }
+    }
+
+    /// Moves `key` to the most recent cache slot, loading it from storage if needed.
+    fn load(&mut self, key: &str) -> Result<&mut RecordsDoc, eduioc_records::Error> {
+        if let Some(i) = self.cache.iter().position(|(k, _)| k == key) {
+            let item = self.cache.remove(i);
+            self.cache.push(item);
+        } else {
+            let actor = *self.key.id().as_bytes();
+            let doc = match self.docs.get(key) {
+                None => RecordsDoc::new(&actor),
+                Some(stored) => {
+                    let mut doc = if stored.snapshot.is_empty() {
+                        RecordsDoc::new(&actor)
+                    } else {
+                        RecordsDoc::load(&stored.snapshot, &actor)?
+                    };
+                    for c in &stored.chunks {
+                        doc.load_incremental(c)?;
+                    }
+                    doc
+                }
+            };
+            if self.cache.len() >= self.cache_cap {
+                self.cache.remove(0);
+            }
+            self.cache.push((key.to_string(), doc));
+        }
+        match self.cache.last_mut() {
+            Some((_, d)) => Ok(d),
+            None => Err(eduioc_records::Error::UnknownCollection(key.to_string())),
+        }
+    }
+
+    fn evict(&mut self, key: &str) {
+        self.cache.retain(|(k, _)| k != key);
+    }
+
+    /// Validates and commits a page of entries in wire form, as the engine does.
+    pub fn ingest(&mut self, page: &[Vec<u8>], now_us: u64) -> Ingested {
+        let mut out = Ingested::default();
+        let mut decoded = Vec::with_capacity(page.len());
+        for raw in page {
+            match Entry::decode(raw) {
+                Ok(e) => decoded.push(e),
+                Err(e) => out.rejected.push(Reject::from(e)),
+            }
+        }
+        let ok = entry::verify_all(&decoded);
+        let mut authors: Vec<NodeId> = Vec::new();
+        let mut touched: HashSet<String> = HashSet::new();
+        for (e, sig_ok) in decoded.into_iter().zip(ok) {
+            let a = e.author();
+            if !authors.contains(&a) {
+                authors.push(a);
+            }
+            match self.commit(e, sig_ok, now_us, &mut touched) {
+                Ok(true) => {
+                    if !out.appended.contains(&a) {
+                        out.appended.push(a);
+                    }
+                }
+                Ok(false) => {}
+                Err(r) => out.rejected.push(r),
+            }
+        }
+        self.summarize(touched);
+        for r in &out.rejected {
+            *self.rejected.entry(r.key()).or_default() += 1;
+        }
+        out.heights = authors.iter().map(|a| (*a, self.store.height(a))).collect();
+        out
+    }
+
+    /// Validates one entry and, when new, applies its payload and stores it.
+    /// Returns whether it was appended.
+    fn commit(
+        &mut self,
+        e: Entry,
+        sig_ok: bool,
+        now_us: u64,
+        touched: &mut HashSet<String>,
+    ) -> Result<bool, Reject> {
+        let author = e.author();
+        let log = self.store.logs.get(&author);
+        let head = log.and_then(|l| l.head);
+        let at_seq = log.and_then(|l| l.entries.get(&e.seq()).map(|(h, _)| *h));
+        let sparse = self
+            .dir
+            .unit_of(&author)
+            .is_some_and(|u| !self.dir.is_ancestor_or_self(&self.unit, u));
+        let state = LogState {
+            head,
+            at_seq,
+            sparse,
+        };
+        match validate::check(&e, sig_ok, &self.dir, state)? {
+            Verdict::Duplicate => Ok(false),
+            Verdict::Append => {
+                match &e.body.payload {
+                    Payload::Changes { doc, changes } => {
+                        let key = doc.key();
+                        if let Err(err) = self.apply_changes(&key, changes) {
+                            self.evict(&key);
+                            return Err(Reject::Malformed(format!(
+                                "changes cannot be applied: {err}"
+                            )));
+                        }
+                        touched.insert(key);
+                    }
+                    Payload::Certificate(c) => {
+                        // A refused certificate is dropped, as in the engine.
+                        let _ = self.dir.insert(c.clone());
+                    }
+                    Payload::Notification { .. } | Payload::Ack { .. } => {}
+                }
+                let log = self.store.logs.entry(author).or_default();
+                let next = match log.head {
+                    Some(h) if h.0 > e.seq() => h,
+                    _ => (e.seq(), e.hash()),
+                };
+                log.head = Some(next);
+                self.store.bytes += e.bytes().len() as u64;
+                log.entries.insert(e.seq(), (e.hash(), e.into_bytes()));
+                self.store.entries += 1;
+                self.last_append_us = now_us;
+                Ok(true)
+            }
+        }
+    }
+
+    fn apply_changes(&mut self, key: &str, changes: &[Vec<u8>]) -> Result<(), String> {
+        let mut parsed = Vec::with_capacity(changes.len());
+        for c in changes {
+            parsed.push(automerge::Change::from_bytes(c.clone()).map_err(|e| e.to_string())?);
+        }
+        let doc = self.load(key).map_err(|e| e.to_string())?;
+        doc.apply_changes(parsed).map_err(|e| e.to_string())?;
+        let snapshot = {
+            let stored = self.docs.entry(key.to_string()).or_default();
+            stored.chunks.push(changes.concat());
+            stored.chunks.len() > COMPACT_AFTER_CHUNKS
+        };
+        if snapshot {
+            let snap = self.load(key).map_err(|e| e.to_string())?.save();
+            let stored = self.docs.entry(key.to_string()).or_default();
+            stored.snapshot = snap;
+            stored.chunks.clear();
+        }
+        Ok(())
+    }
+
+    /// Recomputes the summaries of the touched documents with the real `summarize`.
+    fn summarize(&mut self, touched: HashSet<String>) {
+        let mut keys: Vec<String> = touched.into_iter().collect();
+        keys.sort();
+        for key in keys {
+            let Some(collection) =
+                DocId::from_key(&key).and_then(|d| d.collection.parse::<Collection>().ok())
+            else {
+                continue;
+            };
+            if let Ok(doc) = self.load(&key) {
+                let s = eduioc_records::summarize(collection, doc);
+                self.summaries.insert(key, s);
+            }
+        }
+    }
+
+    /// Appends an entry of this node's own log carrying `payload`. Returns its author
+    /// (this node) if appended.
+    pub fn append_local(&mut self, payload: Payload, now_us: u64, base_ms: i64) -> bool {
+        let id = self.key.id();
+        let head = self.store.logs.get(&id).and_then(|l| l.head);
+        let e = Entry::sign(
+            &self.key,
+            head.map_or(1, |h| h.0 + 1),
+            head.map(|h| h.1),
+            base_ms + (now_us / 1000) as i64,
+            payload,
+        );
+        let mut touched = HashSet::new();
+        let res = self.commit(e, true, now_us, &mut touched);
+        self.summarize(touched);
+        match res {
+            Ok(appended) => appended,
+            Err(r) => {
+                *self.rejected.entry(r.key()).or_default() += 1;
+                false
+            }
+        }
+    }
+
+    /// A school edits one of its documents: upserts `rows` with the real
+    /// [`RecordsDoc::upsert_at`], signs the resulting Automerge changes into one entry
+    /// and commits it. The ground truth is updated with the same rows.
+    pub fn author_upsert(
+        &mut self,
+        doc: DocId,
+        collection: Collection,
+        rows: &[Row],
+        now_us: u64,
+        base_ms: i64,
+    ) -> bool {
+        let key = doc.key();
+        let time_s = (base_ms / 1000) + (now_us / 1_000_000) as i64;
+        let changes = match self.load(&key) {
+            Ok(d) => match d.upsert_at(rows, time_s) {
+                Ok(_) => d
+                    .take_local_changes()
+                    .into_iter()
+                    .map(|mut c| c.bytes().to_vec())
+                    .collect::<Vec<_>>(),
+                Err(_) => Vec::new(),
+            },
+            Err(_) => Vec::new(),
+        };
+        if changes.is_empty() {
+            return false;
+        }
+        let truth = self.truth.entry(collection).or_default();
+        for row in rows {
+            let rec = truth.entry(row.id.clone()).or_default();
+            for (k, v) in &row.fields {
+                rec.insert(k.clone(), v.clone());
+            }
+        }
+        self.append_local(Payload::Changes { doc, changes }, now_us, base_ms)
+    }
+
+    /// The summary of this node's ground truth (what it authored).
+    pub fn truth_summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for (collection, records) in &self.truth {
+            for fields in records.values() {
+                s.count_record(*collection, fields);
+            }
+        }
+        s
+    }
+
+    /// The aggregate of `unit`'s subtree as this node computes it: the per-document
+    /// summaries of school year `year` summed with [`Summary::add`] over the subtree in
+    /// this node's directory. Returns (summary, schools in subtree, schools reporting).
+    pub fn aggregate(&self, unit: &str, year: &str) -> (Summary, u64, u64) {
+        let mut total = Summary::default();
+        let (mut schools, mut reporting) = (0, 0);
+        for u in self.dir.subtree(unit) {
+            let is_school = self.dir.level(&u) == Some("school");
+            schools += u64::from(is_school);
+            let mut has = false;
+            for c in [Collection::Students, Collection::Staff, Collection::Classes] {
+                let key = DocId {
+                    unit: u.clone(),
+                    collection: c.as_str().into(),
+                    year: year.into(),
+                }
+                .key();
+                if let Some(s) = self.summaries.get(&key) {
+                    total.add(s);
+                    has = true;
+                }
+            }
+            reporting += u64::from(has && is_school);
+        }
+        (total, schools, reporting)
+    }
+
+    /// Rough bytes of documents stored here (snapshots and chunks).
+    pub fn doc_bytes(&self) -> u64 {
+        self.docs
+            .values()
+            .map(|d| (d.snapshot.len() + d.chunks.iter().map(Vec::len).sum::<usize>()) as u64)
+            .sum()
+    }
+}

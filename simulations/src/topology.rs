@@ -1,0 +1,331 @@
+//! Topology generators: the tiny test federation, Hanoi 2022 and Vietnam 2025, and the
+//! plan of the 2025 reform (districts dissolved, schools re-parented).
+//!
+//! A [`Topology`] lists units with the index of their parent (the root first, every
+//! parent before its children). Names and ids come from `eduioc-synth` for Hanoi; for
+//! Vietnam the 34 provinces are real and communes and schools are numbered.
+
+use std::collections::BTreeMap;
+
+use eduioc_synth::{SchoolLevel, UnitSpec};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// How a school's roster is generated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rosters {
+    /// `eduioc_synth::school(.., Size::Realistic)` for every school: real size
+    /// distribution, full-scale totals counted exactly, then scaled down.
+    Realistic,
+    /// A full-scale size drawn per school (primary 300–900, THCS 400–1,100, THPT
+    /// 650–1,500 students), records from `Size::Tiny` rosters, scaled down. Used where
+    /// generating tens of thousands of realistic rosters would dominate the run.
+    Drawn,
+}
+
+/// One unit of a topology.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// Unit id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Level label: ministry, department, district, commune, school.
+    pub level: String,
+    /// Index of the parent unit (`None` for the root).
+    pub parent: Option<usize>,
+    /// For schools, their level.
+    pub school_level: Option<SchoolLevel>,
+}
+
+/// A federation's units.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    /// Short name (`tiny`, `hanoi-2022`, `vietnam-2025`).
+    pub name: String,
+    /// Units, root first, parents before children.
+    pub units: Vec<Unit>,
+    /// How rosters are generated.
+    pub rosters: Rosters,
+}
+
+impl Topology {
+    /// Indices of the school units.
+    pub fn schools(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.units.len()).filter(|&i| self.units[i].school_level.is_some())
+    }
+
+    /// Number of units per level label.
+    pub fn count_by_level(&self) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for u in &self.units {
+            *m.entry(u.level.clone()).or_default() += 1;
+        }
+        m
+    }
+
+    fn from_specs(name: &str, specs: Vec<UnitSpec>, rosters: Rosters) -> Topology {
+        let index: BTreeMap<String, usize> = specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
+        let units = specs
+            .into_iter()
+            .map(|s| Unit {
+                parent: s.parent.as_ref().and_then(|p| index.get(p).copied()),
+                id: s.id,
+                name: s.name,
+                level: s.level,
+                school_level: s.school_level,
+            })
+            .collect();
+        Topology {
+            name: name.into(),
+            units,
+            rosters,
+        }
+    }
+}
+
+/// A department, two districts and three schools in each (every school under its
+/// district), realistic rosters: for tests.
+pub fn tiny(seed: u64) -> Topology {
+    Topology::from_specs(
+        "tiny",
+        eduioc_synth::province_with(seed, 2, 3..=3, false),
+        Rosters::Realistic,
+    )
+}
+
+/// Hanoi in 2022: the department (Sở GD&ĐT Hà Nội), its 30 districts and exactly 2,835
+/// schools with realistic rosters (about 2.2 million students at full scale). Upper
+/// secondary schools report to the department, the others to their district, as in
+/// Vietnam before the 2025 reform.
+pub fn hanoi_2022(seed: u64) -> Topology {
+    const SCHOOLS: usize = 2_835;
+    let mut specs = eduioc_synth::province_with(seed, 30, 45..=144, true);
+    let schools = specs.iter().filter(|s| s.school_level.is_some()).count();
+    if schools > SCHOOLS {
+        // Drop the surplus from the end (the last districts' last schools).
+        let mut surplus = schools - SCHOOLS;
+        let mut i = specs.len();
+        while surplus > 0 && i > 0 {
+            i -= 1;
+            if specs[i].school_level.is_some() {
+                specs.remove(i);
+                surplus -= 1;
+            }
+        }
+    } else if schools < SCHOOLS {
+        // Second campuses ("cơ sở 2") of existing schools make up the difference.
+        let originals: Vec<UnitSpec> = specs
+            .iter()
+            .filter(|s| s.school_level.is_some())
+            .cloned()
+            .collect();
+        for s in originals.iter().cycle().take(SCHOOLS - schools) {
+            let mut c = s.clone();
+            c.id = format!("{}-cs2", s.id.chars().take(60).collect::<String>());
+            c.name = format!("{} (cơ sở 2)", s.name);
+            let pos = specs
+                .iter()
+                .position(|x| x.id == s.id)
+                .map_or(specs.len(), |p| p + 1);
+            specs.insert(pos, c);
+        }
+    }
+    Topology::from_specs("hanoi-2022", specs, Rosters::Realistic)
+}
+
+/// The 34 provinces and cities of Vietnam since 1 July 2025.
+const PROVINCES: [&str; 34] = [
+    "Hà Nội",
+    "Hồ Chí Minh",
+    "Hải Phòng",
+    "Đà Nẵng",
+    "Cần Thơ",
+    "Huế",
+    "Lai Châu",
+    "Điện Biên",
+    "Sơn La",
+    "Lạng Sơn",
+    "Quảng Ninh",
+    "Thanh Hóa",
+    "Nghệ An",
+    "Hà Tĩnh",
+    "Cao Bằng",
+    "Tuyên Quang",
+    "Lào Cai",
+    "Thái Nguyên",
+    "Phú Thọ",
+    "Bắc Ninh",
+    "Hưng Yên",
+    "Ninh Bình",
+    "Quảng Trị",
+    "Quảng Ngãi",
+    "Gia Lai",
+    "Khánh Hòa",
+    "Lâm Đồng",
+    "Đắk Lắk",
+    "Đồng Nai",
+    "Tây Ninh",
+    "Vĩnh Long",
+    "Đồng Tháp",
+    "Cà Mau",
+    "An Giang",
+];
+
+/// Vietnam in 2025: the Ministry (Bộ GD&ĐT) at the root, 34 provincial departments,
+/// 3,321 communes and wards, and about 53,000 schools: primary and lower-secondary
+/// schools under their commune, upper-secondary schools under their department.
+/// Rosters are [`Rosters::Drawn`].
+pub fn vietnam_2025(seed: u64) -> Topology {
+    const COMMUNES: usize = 3_321;
+    const SCHOOLS: usize = 53_000;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0056_544e_3230_3235);
+    let mut units = vec![Unit {
+        id: "bo-gddt".into(),
+        name: "Bộ Giáo dục và Đào tạo".into(),
+        level: "ministry".into(),
+        parent: None,
+        school_level: None,
+    }];
+    // Communes per province: seeded weights, exact total.
+    let weights: Vec<f64> = PROVINCES.iter().map(|_| rng.gen_range(0.4..1.6)).collect();
+    let wsum: f64 = weights.iter().sum();
+    let mut per: Vec<usize> = weights
+        .iter()
+        .map(|w| ((w / wsum) * COMMUNES as f64).floor() as usize)
+        .collect();
+    let mut k = 0;
+    while per.iter().sum::<usize>() < COMMUNES {
+        let len = per.len();
+        per[k % len] += 1;
+        k += 1;
+    }
+    let per_commune = SCHOOLS as f64 / COMMUNES as f64;
+    let mut made = 0usize;
+    let mut communes_made = 0usize;
+    for (p, name) in PROVINCES.iter().enumerate() {
+        let pslug = eduioc_synth::slug(name);
+        let pidx = units.len();
+        units.push(Unit {
+            id: format!("so-{pslug}"),
+            name: format!("Sở GD&ĐT {name}"),
+            level: "department".into(),
+            parent: Some(0),
+            school_level: None,
+        });
+        let mut thpt = Vec::new();
+        for c in 0..per[p] {
+            communes_made += 1;
+            let cidx = units.len();
+            let cid = format!("{pslug}-x{:03}", c + 1);
+            units.push(Unit {
+                id: cid.clone(),
+                name: format!("UBND xã/phường số {} ({name})", c + 1),
+                level: "commune".into(),
+                parent: Some(pidx),
+                school_level: None,
+            });
+            // Schools so that the running total tracks SCHOOLS exactly.
+            let target = ((communes_made as f64) * per_commune).round() as usize;
+            let n = target.saturating_sub(made);
+            for s in 0..n {
+                made += 1;
+                let roll: f64 = rng.gen();
+                let level = if roll < 0.53 {
+                    SchoolLevel::Primary
+                } else if roll < 0.92 {
+                    SchoolLevel::LowerSecondary
+                } else {
+                    SchoolLevel::UpperSecondary
+                };
+                let unit = Unit {
+                    id: format!("{}-{cid}-{}", level.id_prefix(), s + 1),
+                    name: format!("Trường {} số {} xã {}", level.label(), s + 1, c + 1),
+                    level: "school".into(),
+                    parent: Some(cidx),
+                    school_level: Some(level),
+                };
+                if level == SchoolLevel::UpperSecondary {
+                    thpt.push(unit);
+                } else {
+                    units.push(unit);
+                }
+            }
+        }
+        for mut u in thpt {
+            u.parent = Some(pidx);
+            units.push(u);
+        }
+    }
+    Topology {
+        name: "vietnam-2025".into(),
+        units,
+        rosters: Rosters::Drawn,
+    }
+}
+
+/// The 2025 reform of a topology with districts: new commune units (about one per 18
+/// schools of a district, at least one), and for every school under a district its new
+/// parent: a commune of the same district, or (every 20th school) the department.
+/// Schools already under the department keep it.
+#[derive(Debug, Clone)]
+pub struct Reform {
+    /// New commune units to create (their parent is the root).
+    pub communes: Vec<Unit>,
+    /// (school index, new parent): a new parent `Ok(i)` is commune `communes[i]`,
+    /// `Err(root)` the root unit.
+    pub moves: Vec<(usize, Result<usize, usize>)>,
+    /// Indices of the dissolved districts.
+    pub dissolved: Vec<usize>,
+}
+
+/// Plans the reform of `topo` (see [`Reform`]).
+pub fn plan_reform(topo: &Topology) -> Reform {
+    let mut communes = Vec::new();
+    let mut moves = Vec::new();
+    let mut dissolved = Vec::new();
+    for (d, unit) in topo.units.iter().enumerate() {
+        if unit.level != "district" {
+            continue;
+        }
+        dissolved.push(d);
+        let schools: Vec<usize> = topo
+            .schools()
+            .filter(|&s| topo.units[s].parent == Some(d))
+            .collect();
+        let n = (schools.len() / 18).max(1);
+        let first = communes.len();
+        let stem: String = unit
+            .id
+            .trim_start_matches("pgd-")
+            .chars()
+            .take(50)
+            .collect();
+        for i in 0..n {
+            communes.push(Unit {
+                id: format!("{stem}-xa{}", i + 1),
+                name: format!("UBND phường/xã {} ({})", i + 1, unit.name),
+                level: "commune".into(),
+                parent: Some(0),
+                school_level: None,
+            });
+        }
+        for (k, s) in schools.into_iter().enumerate() {
+            let to = if k % 20 == 19 {
+                Err(0)
+            } else {
+                Ok(first + k % n)
+            };
+            moves.push((s, to));
+        }
+    }
+    Reform {
+        communes,
+        moves,
+        dissolved,
+    }
+}
