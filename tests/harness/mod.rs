@@ -32,12 +32,20 @@ pub struct Net {
     procs: HashMap<String, Child>,
 }
 
+/// A free loopback port below Linux's ephemeral range (32768-60999), so that no outgoing
+/// connection of a running node can take it between this check and the node's bind, and
+/// never the same port twice in one test process.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = (std::process::id() * 97) % 12_000;
+    for _ in 0..12_000 {
+        let port = 20_000 + (base + NEXT.fetch_add(1, Ordering::Relaxed)) % 12_000;
+        if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
+    panic!("no free port between 20000 and 32000");
 }
 
 impl Net {
