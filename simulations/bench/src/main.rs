@@ -77,6 +77,29 @@ fn cert(root: &NodeKey, unit: &str, parent: Option<&str>, level: &str, k: &NodeK
     )
 }
 
+/// A signed entry carrying `changes` to `unit`'s students document.
+fn students_entry(
+    key: &NodeKey,
+    unit: &str,
+    seq: u64,
+    back: Option<[u8; 32]>,
+    ts: i64,
+    changes: Vec<automerge::Change>,
+) -> Entry {
+    let payload = Payload::Changes {
+        doc: DocId {
+            unit: unit.into(),
+            collection: "students".into(),
+            year: YEAR.into(),
+        },
+        changes: changes
+            .into_iter()
+            .map(|mut c| c.bytes().to_vec())
+            .collect(),
+    };
+    Entry::sign(key, seq, back, ts, payload)
+}
+
 /// One school: its key, its signed log, and its document as the school holds it.
 struct School {
     unit: String,
@@ -91,19 +114,15 @@ impl School {
         if changes.is_empty() {
             return;
         }
-        let payload = Payload::Changes {
-            doc: DocId {
-                unit: self.unit.clone(),
-                collection: "students".into(),
-                year: YEAR.into(),
-            },
-            changes: changes
-                .into_iter()
-                .map(|mut c| c.bytes().to_vec())
-                .collect(),
-        };
         let back = self.log.last().map(Entry::hash);
-        let e = Entry::sign(&self.key, self.log.len() as u64 + 1, back, ts, payload);
+        let e = students_entry(
+            &self.key,
+            &self.unit,
+            self.log.len() as u64 + 1,
+            back,
+            ts,
+            changes,
+        );
         self.log.push(e);
     }
 }
@@ -555,26 +574,8 @@ fn end_to_end(seed: u64, slice: &[School], districts: usize) -> Result<(Duration
             let mut seq = 0;
             for chunk in s.students.chunks(100) {
                 doc.upsert(chunk)?;
-                let changes = doc
-                    .take_local_changes()
-                    .into_iter()
-                    .map(|mut c| c.bytes().to_vec())
-                    .collect();
                 seq += 1;
-                let e = Entry::sign(
-                    &k,
-                    seq,
-                    back,
-                    0,
-                    Payload::Changes {
-                        doc: DocId {
-                            unit: su.clone(),
-                            collection: "students".into(),
-                            year: YEAR.into(),
-                        },
-                        changes,
-                    },
-                );
+                let e = students_entry(&k, &su, seq, back, 0, doc.take_local_changes());
                 back = Some(e.hash());
                 pages.push(e.into_bytes());
             }
@@ -695,25 +696,7 @@ fn stats_latency(seed: u64) -> Result<(Duration, Duration, usize)> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut doc = RecordsDoc::new(k.id().as_bytes());
             doc.upsert(&rows)?;
-            let changes = doc
-                .take_local_changes()
-                .into_iter()
-                .map(|mut c| c.bytes().to_vec())
-                .collect();
-            let e = Entry::sign(
-                &k,
-                1,
-                None,
-                0,
-                Payload::Changes {
-                    doc: DocId {
-                        unit: su.clone(),
-                        collection: "students".into(),
-                        year: YEAR.into(),
-                    },
-                    changes,
-                },
-            );
+            let e = students_entry(&k, &su, 1, None, 0, doc.take_local_changes());
             pages.push(e.into_bytes());
             units.push(su);
             n += 1;
