@@ -147,6 +147,7 @@ strings! {
     StudentsPerTeacher => "Học sinh / giáo viên", "Students per teacher";
     Dropouts => "Học sinh bỏ học", "Dropouts";
     ByGrade => "Học sinh theo khối lớp", "Students by grade";
+    ByYear => "Học sinh qua các năm học", "Students by school year";
     ByGender => "Học sinh theo giới tính", "Students by gender";
     ByLevel => "Học sinh theo cấp học", "Students by school level";
     LargestUnits => "Đơn vị lớn nhất (số học sinh)", "Largest units (students)";

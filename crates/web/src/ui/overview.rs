@@ -34,6 +34,8 @@ pub(crate) struct Overview {
     pub(crate) children: Vec<UnitFigures>,
     /// Enrolled students by school level: primary, lower secondary, upper secondary, other.
     pub(crate) by_level: [u64; 4],
+    /// Enrolled students in each school year this node holds data for, oldest first.
+    pub(crate) by_year: Vec<(String, u64)>,
 }
 
 /// School level of a school: from its id prefix (`th-`, `thcs-`, `thpt-`), else from the
@@ -104,11 +106,17 @@ pub(crate) fn gather(e: &Engine, unit: &str) -> Result<Overview, EngineError> {
             by_level[school_level(&u, &s)] += s.students.enrolled;
         }
     }
+    let by_year = e
+        .school_years()
+        .into_iter()
+        .map(|y| Ok((y.clone(), e.stats_in(Some(unit), &y)?.students.enrolled)))
+        .collect::<Result<Vec<_>, EngineError>>()?;
     Ok(Overview {
         me,
         crumbs,
         children,
         by_level,
+        by_year,
     })
 }
 
@@ -271,6 +279,12 @@ fn body(ctx: &Ctx, o: &Overview) -> Markup {
                 (charts::split(ctx.t(T::ByGender), &gender, &pct))
                 figcaption.second { (ctx.t(T::ByLevel)) }
                 (charts::split(ctx.t(T::ByLevel), &levels, &pct))
+            }
+            @if o.by_year.len() > 1 {
+                figure.card {
+                    figcaption { (ctx.t(T::ByYear)) }
+                    (charts::columns(ctx.t(T::ByYear), &o.by_year, &int))
+                }
             }
             @if !largest.is_empty() {
                 figure.card.wide {

@@ -605,3 +605,32 @@ async fn the_network_page_draws_the_subtree() {
     assert_eq!(v["class"]["thcs-tam-hiep"], "dot recent");
     assert_eq!(v["class"]["so-test"], "dot self");
 }
+
+#[tokio::test]
+async fn the_overview_shows_change_between_school_years() {
+    let f = fed().await;
+    let cookie = login(&f.dept).await;
+    let (_, _, body) = send(&f.dept.app, get("/", &cookie)).await;
+    assert!(
+        !body.contains("Học sinh qua các năm học"),
+        "one year only: no chart"
+    );
+    let start: i32 = YEAR[..4].parse().unwrap();
+    let prev = format!("{}-{}", start - 1, start);
+    f.school
+        .engine
+        .lock()
+        .unwrap()
+        .import_into(&prev, "students", Some("text/csv"), STUDENTS.as_bytes())
+        .unwrap();
+    sync(&f.school.engine, &f.dept.engine);
+    let (_, _, body) = send(&f.dept.app, get("/", &cookie)).await;
+    assert!(
+        body.contains("Học sinh qua các năm học"),
+        "the chart appears"
+    );
+    assert!(
+        body.contains(&prev) && body.contains(YEAR),
+        "both years are labelled"
+    );
+}
