@@ -86,6 +86,16 @@ pub(crate) async fn run(opts: Options) -> Result<()> {
         .unwrap_or_else(|| std::env::temp_dir().join(format!("eduioc-demo-{}", opts.seed)));
     let started = std::time::Instant::now();
     let (topo, levels) = demo_topology(&opts)?;
+    // The demo starts afresh each time, but never wipes a directory it did not write.
+    let is_empty = std::fs::read_dir(&data)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(true);
+    if data.exists() && !is_empty && !data.join("topology.toml").exists() {
+        anyhow::bail!(
+            "{} exists and is not an earlier demo's data directory; choose another --data",
+            data.display()
+        );
+    }
     topology::generate(&topo, &data, true, Some(opts.seed))
         .context("writing the demo's node directories")?;
     std::fs::write(data.join("topology.toml"), toml::to_string(&topo)?)?;
