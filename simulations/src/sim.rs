@@ -785,12 +785,17 @@ impl World {
         }
     }
 
-    fn on_request(&mut self, l: usize, at_parent: bool, frame: &[u8]) -> Response {
-        let n = if at_parent {
+    /// The node at one end of link `l`: its parent end or its child end.
+    fn end(&self, l: usize, at_parent: bool) -> usize {
+        if at_parent {
             self.links[l].parent
         } else {
             self.links[l].child
-        };
+        }
+    }
+
+    fn on_request(&mut self, l: usize, at_parent: bool, frame: &[u8]) -> Response {
+        let n = self.end(l, at_parent);
         let req: Request = match wire::decode(frame) {
             Ok(r) => r,
             Err(e) => return self.refuse(n, e.key(), e.to_string()),
@@ -865,11 +870,7 @@ impl World {
     }
 
     fn on_response(&mut self, l: usize, at_parent: bool, kind: Kind, frame: &[u8]) {
-        let n = if at_parent {
-            self.links[l].parent
-        } else {
-            self.links[l].child
-        };
+        let n = self.end(l, at_parent);
         let resp: Response = match wire::decode(frame) {
             Ok(r) => r,
             Err(e) => {
