@@ -145,6 +145,17 @@ struct Link {
     down_key: String,
 }
 
+impl Link {
+    /// The session held at one end of the link: the parent's or the child's.
+    fn session(&mut self, at_parent: bool) -> Option<&mut Session> {
+        if at_parent {
+            self.parent_sess.as_mut()
+        } else {
+            self.child_sess.as_mut()
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct Schedule {
     daily: Option<(u64, u64)>,
@@ -836,13 +847,7 @@ impl World {
             }
             Request::Heights { heights } => {
                 let node = &self.nodes[n];
-                let link = &mut self.links[l];
-                let sess = if at_parent {
-                    link.parent_sess.as_mut()
-                } else {
-                    link.child_sess.as_mut()
-                };
-                match sess {
+                match self.links[l].session(at_parent) {
                     Some(s) => {
                         s.on_heights(&node.dir, &node.store, &heights);
                         Response::Ok
@@ -899,24 +904,12 @@ impl World {
                 self.push(self.now + b, Ev::Redial(l));
             }
             (Kind::Page, Response::Acked { heights, .. }) => {
-                let link = &mut self.links[l];
-                let sess = if at_parent {
-                    link.parent_sess.as_mut()
-                } else {
-                    link.child_sess.as_mut()
-                };
-                if let Some(s) = sess {
+                if let Some(s) = self.links[l].session(at_parent) {
                     s.on_acked(&heights);
                 }
             }
             (_, Response::Refused { .. }) => {
-                let link = &mut self.links[l];
-                let sess = if at_parent {
-                    link.parent_sess.as_mut()
-                } else {
-                    link.child_sess.as_mut()
-                };
-                if let Some(s) = sess {
+                if let Some(s) = self.links[l].session(at_parent) {
                     s.on_failed();
                 }
             }
