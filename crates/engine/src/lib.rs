@@ -321,22 +321,32 @@ impl Engine {
     /// Validates and commits a page of received entries (wire form), in one transaction.
     pub fn ingest(&mut self, page: &[Vec<u8>]) -> Result<Ingested> {
         let mut out = Ingested::default();
-        let mut decoded = Vec::with_capacity(page.len());
+        let mut indexes = Vec::with_capacity(page.len());
+        let mut entries = Vec::with_capacity(page.len());
+        let mut authors: Vec<NodeId> = Vec::new();
         for (i, raw) in page.iter().enumerate() {
             match Entry::decode(raw) {
-                Ok(e) => decoded.push((i, e)),
+                Ok(e) => {
+                    if !authors.contains(&e.author()) {
+                        authors.push(e.author());
+                    }
+                    indexes.push(i);
+                    entries.push(e);
+                }
                 Err(e) => out.rejected.push((i, Reject::from(e))),
             }
         }
-        let entries: Vec<Entry> = decoded.iter().map(|(_, e)| e.clone()).collect();
         let sig_ok = eduioc_protocol::entry::verify_all(&entries);
-        let items: Vec<(usize, Entry, bool)> = decoded
+        let items: Vec<(usize, Entry, bool)> = indexes
             .into_iter()
+            .zip(entries)
             .zip(sig_ok)
             .map(|((i, e), ok)| (i, e, ok))
             .collect();
         self.commit_entries(items, &mut out)?;
-        out.heights = self.heights_for_page(page);
+        // Heights after commit for every author of the page, including those with
+        // nothing new (duplicates, rejections): the sender learns where each log stands.
+        out.heights = self.heights_of(authors);
         Ok(out)
     }
 
@@ -476,19 +486,6 @@ impl Engine {
             .into_iter()
             .map(|a| (a, self.heads.get(&a).map_or(0, |h| h.seq)))
             .collect()
-    }
-
-    /// Heights after commit for every author of a page (including those with nothing new).
-    pub fn heights_for_page(&self, page: &[Vec<u8>]) -> Vec<(NodeId, u64)> {
-        let mut authors: Vec<NodeId> = Vec::new();
-        for raw in page {
-            if let Ok(e) = Entry::decode(raw) {
-                if !authors.contains(&e.author()) {
-                    authors.push(e.author());
-                }
-            }
-        }
-        self.heights_of(authors)
     }
 
     /// Applies an appended entry's payload inside the transaction. Returns the key of a
