@@ -116,19 +116,21 @@ pub(crate) async fn run(opts: Options) -> Result<()> {
         import_all(n, &cur, &eduioc_synth::school_year_label(year_start)).await?;
         students += cur.enrolled().count();
         if i % 7 == 3 {
-            flaky.push((n.engine.clone(), n.net.clone(), cur));
+            flaky.push((unit.clone(), n.engine.clone(), n.net.clone(), cur));
         }
     }
+    let flaky_ids: Vec<&str> = flaky.iter().map(|f| f.0.as_str()).collect();
     println!(
         "{}",
-        banner(&topo, &nodes, &data, students, started.elapsed())
+        banner(
+            &topo,
+            &nodes,
+            &data,
+            students,
+            &flaky_ids,
+            started.elapsed()
+        )
     );
-    if !flaky.is_empty() {
-        println!(
-            "{} schools have an intermittent link: offline 40 s in every 100 s, working offline meanwhile.",
-            flaky.len()
-        );
-    }
     let schedule = tokio::spawn(intermittent_links(flaky));
     node::shutdown_signal().await;
     schedule.abort();
@@ -185,8 +187,9 @@ async fn import_one(
     Ok(())
 }
 
-/// A school whose link comes and goes: its engine, its network client, its roster.
+/// A school whose link comes and goes: its unit id, engine, network client, roster.
 type Flaky = (
+    String,
     eduioc_net::SharedEngine,
     eduioc_net::Client,
     eduioc_synth::SchoolData,
@@ -199,7 +202,7 @@ async fn intermittent_links(schools: Vec<Flaky>) {
     let mut round = 0usize;
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-        for (engine, net, data) in &schools {
+        for (_, engine, net, data) in &schools {
             net.set_uplink(false).await;
             if let Some(s) = data.enrolled().nth(round) {
                 let mut st = s.clone();
@@ -211,7 +214,7 @@ async fn intermittent_links(schools: Vec<Flaky>) {
             }
         }
         tokio::time::sleep(std::time::Duration::from_secs(40)).await;
-        for (_, net, _) in &schools {
+        for (_, _, net, _) in &schools {
             net.set_uplink(true).await;
         }
         round += 1;
@@ -223,6 +226,7 @@ fn banner(
     nodes: &[Running],
     data: &Path,
     students: usize,
+    flaky: &[&str],
     took: std::time::Duration,
 ) -> String {
     let mut s = String::new();
@@ -262,6 +266,14 @@ fn banner(
             n.http.to_string(),
             n.admin_password.as_deref().unwrap_or("-"),
             n.token
+        );
+    }
+    if !flaky.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n{} schools have an intermittent link, offline 40 s in every 100 s and working offline meanwhile: {}",
+            flaky.len(),
+            flaky.join(", ")
         );
     }
     let _ = writeln!(s, "\nCtrl-C stops the federation.");

@@ -35,7 +35,7 @@ pub struct Net {
 /// A free loopback port below Linux's ephemeral range (32768-60999), so that no outgoing
 /// connection of a running node can take it between this check and the node's bind, and
 /// never the same port twice in one test process.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let base = (std::process::id() * 97) % 12_000;
