@@ -105,18 +105,53 @@ pub(crate) async fn run(opts: Options) -> Result<()> {
         nodes.push(node::start(&nd).await?);
     }
     let year_start = school_year_start();
+    // Schools fill their rosters at the same time, as many at once as there are cores
+    // (each import holds only its own school's engine).
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(cores));
+    let mut imports = tokio::task::JoinSet::new();
+    for (i, (n, (unit, level))) in nodes.iter().zip(&levels).enumerate() {
+        let Some(level) = *level else { continue };
+        let (engine, net, unit) = (n.engine.clone(), n.net.clone(), unit.clone());
+        let (seed, size, permits) = (opts.seed, opts.size, permits.clone());
+        imports.spawn(async move {
+            let _permit = permits.acquire_owned().await?;
+            // Two school years, so that change over time shows.
+            let u = unit.clone();
+            let (prev, cur) = tokio::task::spawn_blocking(move || {
+                let prev = eduioc_synth::school(seed, &u, level, year_start - 1, size);
+                let cur = eduioc_synth::next_year(seed, &prev, &u, level, year_start, size);
+                (prev, cur)
+            })
+            .await?;
+            import_all(
+                &engine,
+                &net,
+                &prev,
+                &eduioc_synth::school_year_label(year_start - 1),
+            )
+            .await?;
+            import_all(
+                &engine,
+                &net,
+                &cur,
+                &eduioc_synth::school_year_label(year_start),
+            )
+            .await?;
+            anyhow::Ok((i, unit, engine, net, cur))
+        });
+    }
     let mut students = 0usize;
     let mut flaky = Vec::new();
-    for (i, (n, (unit, level))) in nodes.iter().zip(&levels).enumerate() {
-        let Some(level) = level else { continue };
-        // Two school years, so that change over time shows.
-        let prev = eduioc_synth::school(opts.seed, unit, *level, year_start - 1, opts.size);
-        let cur = eduioc_synth::next_year(opts.seed, &prev, unit, *level, year_start, opts.size);
-        import_all(n, &prev, &eduioc_synth::school_year_label(year_start - 1)).await?;
-        import_all(n, &cur, &eduioc_synth::school_year_label(year_start)).await?;
+    let mut done = Vec::new();
+    while let Some(r) = imports.join_next().await {
+        done.push(r.context("an import task failed")??);
+    }
+    done.sort_by_key(|d| d.0);
+    for (i, unit, engine, net, cur) in done {
         students += cur.enrolled().count();
         if i % 7 == 3 {
-            flaky.push((unit.clone(), n.engine.clone(), n.net.clone(), cur));
+            flaky.push((unit, engine, net, cur));
         }
     }
     let flaky_ids: Vec<&str> = flaky.iter().map(|f| f.0.as_str()).collect();
@@ -131,9 +166,17 @@ pub(crate) async fn run(opts: Options) -> Result<()> {
             started.elapsed()
         )
     );
+    let schools = levels.iter().filter(|(_, l)| l.is_some()).count() as u64;
+    let complete = tokio::spawn(report_complete(
+        nodes[0].engine.clone(),
+        schools,
+        students as u64,
+        started,
+    ));
     let schedule = tokio::spawn(intermittent_links(flaky));
     node::shutdown_signal().await;
     schedule.abort();
+    complete.abort();
     println!("stopping {} nodes…", nodes.len());
     for n in nodes {
         n.stop().await;
@@ -152,7 +195,8 @@ fn school_year_start() -> i32 {
 /// Imports a school's rosters of `year` through the same path as
 /// `POST /api/v1/import/{kind}?year=`.
 pub(crate) async fn import_all(
-    n: &Running,
+    engine: &eduioc_net::SharedEngine,
+    net: &eduioc_net::Client,
     sd: &eduioc_synth::SchoolData,
     year: &str,
 ) -> Result<()> {
@@ -161,7 +205,7 @@ pub(crate) async fn import_all(
         ("staff", &sd.staff_csv),
         ("students", &sd.students_csv),
     ] {
-        import_one(&n.engine, &n.net, year, kind, csv.clone()).await?;
+        import_one(engine, net, year, kind, csv.clone()).await?;
     }
     Ok(())
 }
@@ -185,6 +229,30 @@ async fn import_one(
     .await??;
     net.appended(vec![author]).await;
     Ok(())
+}
+
+/// Says when the department's figures first include every school's roster: from then on
+/// its dashboard shows the whole province.
+async fn report_complete(
+    root: eduioc_net::SharedEngine,
+    schools: u64,
+    students: u64,
+    started: std::time::Instant,
+) {
+    loop {
+        let engine = root.clone();
+        let stats = tokio::task::spawn_blocking(move || engine.lock().ok()?.stats(None).ok()).await;
+        if let Ok(Some(s)) = stats {
+            if s.schools_reporting == schools && s.students.enrolled == students {
+                println!(
+                    "The department holds every school's data ({students} students), {:.1}s after start.",
+                    started.elapsed().as_secs_f64()
+                );
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// A school whose link comes and goes: its unit id, engine, network client, roster.
