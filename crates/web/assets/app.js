@@ -1,6 +1,7 @@
 // EduIOC web UI: the only script. Pages work without it; it adds live refresh of
-// elements inside [data-poll] (text of [data-k], class of [data-c]), a print button
-// and a busy label on long form submissions. Written for this project.
+// elements inside [data-poll] (text of [data-k], class of [data-c]), a print button,
+// a busy label on long form submissions and instant switching of the records search
+// kind. Written for this project.
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
@@ -27,6 +28,13 @@
     setInterval(tick, 5000);
   }
   document.addEventListener("DOMContentLoaded", function () {
+    // Records search: choosing students or staff searches again at once.
+    document.querySelectorAll("form.search input[name=kind]").forEach(function (r) {
+      r.addEventListener("change", function () {
+        var q = r.form.querySelector("input[name=q]");
+        if (q && q.value.trim() !== "") { r.form.submit(); }
+      });
+    });
     document.querySelectorAll("[data-poll]").forEach(poll);
     document.querySelectorAll("[data-print]").forEach(function (b) {
       b.addEventListener("click", function () { window.print(); });

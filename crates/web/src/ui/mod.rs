@@ -4,9 +4,10 @@
 //! without one the browser is sent to `/login`. The language is Vietnamese unless a
 //! `lang` cookie or a `?lang=en` query says otherwise (the query also sets the cookie).
 //!
-//! Pages: `/` and `/unit/{id}` (overview), `/network`, `/records`,
-//! `/records/students/{unit}/{id}`, `/data` (schools), `/notifications`,
-//! `/export/{unit}.csv|.xlsx`. Live data for the script: `/ui/live/...` (JSON, session).
+//! Pages: `/` and `/unit/{id}` (overview), `/network`, `/records` (`?kind=students|staff`),
+//! `/records/students/{unit}/{id}`, `/records/staff/{unit}/{id}`, `/data` (schools),
+//! `/notifications`, `/export/{unit}.csv|.xlsx`. Live data for the script: `/ui/live/...`
+//! (JSON, session).
 
 mod charts;
 mod data;
@@ -286,6 +287,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/ui/live/stats", get(overview::live))
         .route("/records", get(records::search))
         .route("/records/students/{unit}/{id}", get(records::student))
+        .route("/records/staff/{unit}/{id}", get(records::staff))
         .route("/data", get(data::index))
         .route(
             "/data/import",

@@ -634,3 +634,93 @@ async fn the_overview_shows_change_between_school_years() {
         "both years are labelled"
     );
 }
+
+fn api_get(n: &Node, path: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::AUTHORIZATION, format!("Bearer {}", n.token))
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn staff_search_without_accents_finds_names_with_accents() {
+    let f = fed().await;
+    for n in [&f.school, &f.dept] {
+        let cookie = login(n).await;
+        // The page: the kind selector, then a staff table linking to the record page.
+        let (status, _, body) = send(&n.app, get("/records", &cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            body.contains(
+                r#"id="kind-students" type="radio" name="kind" value="students" checked"#
+            ) && body.contains(r#"id="kind-staff" type="radio" name="kind" value="staff">"#),
+            "{body}"
+        );
+        let (status, _, body) =
+            send(&n.app, get("/records?kind=staff&q=pham+minh+tuan", &cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains(r#"id="kind-staff" type="radio" name="kind" value="staff" checked"#));
+        let table = body
+            .split(r#"<table class="list" id="staff-results">"#)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no staff table: {body}"));
+        assert!(
+            table.contains(r#"<a href="/records/staff/thcs-tam-hiep/GV01">Phạm Minh Tuấn</a>"#),
+            "{table}"
+        );
+        assert!(table.contains("<td>Giáo viên</td><td>Đại học</td><td>Đang công tác</td>"));
+        assert!(table.contains("Trường THCS Tam Hiệp"));
+        assert!(!body.contains("Vũ Thị Lan"));
+        // The same words among students find no one; staff are not students.
+        let (_, _, body) = send(
+            &n.app,
+            get("/records?kind=students&q=pham+minh+tuan", &cookie),
+        )
+        .await;
+        assert!(!body.contains("Phạm Minh Tuấn") && !body.contains("staff-results"));
+        assert!(body.contains("Không tìm thấy học sinh nào"));
+        // The record page: fields and who signed them.
+        let (status, _, body) = send(
+            &n.app,
+            get("/records/staff/thcs-tam-hiep/GV02?lang=en", &cookie),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            body.contains("<h1>Vũ Thị Lan</h1>") && body.contains("<dd>Master"),
+            "{body}"
+        );
+        assert!(
+            body.contains(r#"id="provenance""#) && body.contains("thcs-tam-hiep/staff/2025-2026")
+        );
+        let (status, _, body) =
+            send(&n.app, get("/records/staff/thcs-tam-hiep/GV99", &cookie)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body.contains("no-such-record"));
+        // The JSON API, with the bearer token.
+        let (status, _, json) = send(&n.app, api_get(n, "/api/v1/records/staff?q=VU+THI")).await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let staff = v["staff"].as_array().unwrap();
+        assert_eq!(staff.len(), 1, "{json}");
+        assert_eq!(staff[0]["staff_id"], "GV02");
+        assert_eq!(staff[0]["full_name"], "Vũ Thị Lan");
+        assert_eq!(staff[0]["qualification"], "master");
+        assert_eq!(staff[0]["unit"], "thcs-tam-hiep");
+        assert_eq!(staff[0]["school"], "Trường THCS Tam Hiệp");
+        let (_, _, json) = send(&n.app, api_get(n, "/api/v1/records/staff?q=gv&limit=1")).await;
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["staff"].as_array().unwrap().len(), 1);
+        let (status, _, _) = send(&n.app, api_get(n, "/api/v1/records/staff")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _, _) = send(&n.app, get("/api/v1/records/staff?q=vu", &cookie)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "a session is not a token");
+    }
+    // A unit outside the subtree is refused.
+    let (status, _, _) = send(
+        &f.school.app,
+        api_get(&f.school, "/api/v1/records/staff?q=vu&unit=so-test"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
