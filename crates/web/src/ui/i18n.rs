@@ -255,6 +255,11 @@ strings! {
     Columns => "Các cột", "Columns";
     Import => "Nhập dữ liệu", "Import";
     Importing => "Đang nhập…", "Importing…";
+    Uploading => "Đang tải tệp lên…", "Uploading…";
+    Processing => "Đang xử lý tệp, vui lòng chờ…", "Processing the file, please wait…";
+    UploadFailed => "Không gửi được tệp. Hãy kiểm tra kết nối rồi thử lại.", "The upload failed. Check the connection and try again.";
+    SessionExpired => "Phiên đăng nhập đã hết hạn: hãy đăng nhập lại.", "Your session has expired: log in again.";
+    FileTooLarge => "Tệp quá lớn (tối đa 50 MB).", "The file is too large (50 MB at most).";
     ImportOk => "Đã nhập xong", "Import done";
     Inserted => "Thêm mới", "Inserted";
     Updated => "Cập nhật", "Updated";

@@ -6,8 +6,9 @@
 //!
 //! Pages: `/` and `/unit/{id}` (overview), `/network`, `/records` (`?kind=students|staff`),
 //! `/records/students/{unit}/{id}`, `/records/staff/{unit}/{id}`, `/data` (schools),
-//! `/notifications`, `/export/{unit}.csv|.xlsx`. Live data for the script: `/ui/live/...`
-//! (JSON, session).
+//! `/notifications`, `/export/{unit}.csv|.xlsx`. Endpoints for the script, under `/ui/`
+//! (session; `401` instead of a redirect without one): `/ui/live/...` (JSON) and
+//! `POST /ui/data/import` (the import with JSON outcome, for the upload progress).
 
 mod charts;
 mod data;
@@ -157,7 +158,7 @@ pub(crate) fn lang_of(headers: &HeaderMap, query: Option<&str>) -> Lang {
 fn here_of(req: &Request) -> String {
     let path = req.uri().path();
     if req.method() != axum::http::Method::GET {
-        return if path == "/data/import" {
+        return if path == "/data/import" || path == "/ui/data/import" {
             "/data".into()
         } else {
             path.to_string()
@@ -211,7 +212,7 @@ async fn require_login(State(state): State<AppState>, mut req: Request, next: Ne
     let user =
         cookie(req.headers(), state.sessions.cookie_name()).and_then(|id| state.sessions.user(id));
     let Some(user) = user else {
-        if req.uri().path().starts_with("/ui/live/") {
+        if req.uri().path().starts_with("/ui/") {
             return (StatusCode::UNAUTHORIZED, "login required").into_response();
         }
         let mut r = Redirect::to(&format!("/login?next={}", qenc(&here))).into_response();
@@ -292,6 +293,12 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(
             "/data/import",
             post(data::import).layer(DefaultBodyLimit::max(
+                eduioc_records::MAX_IMPORT_BYTES + 64 * 1024,
+            )),
+        )
+        .route(
+            "/ui/data/import",
+            post(data::import_json).layer(DefaultBodyLimit::max(
                 eduioc_records::MAX_IMPORT_BYTES + 64 * 1024,
             )),
         )

@@ -724,3 +724,103 @@ async fn staff_search_without_accents_finds_names_with_accents() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_json_import_reports_row_errors_and_applies_nothing() {
+    let f = fed().await;
+    let cookie = login(&f.school).await;
+    // The page's form: the no-script names, and what the script needs.
+    let (_, _, page) = send(&f.school.app, get("/data", &cookie)).await;
+    for needle in [
+        r#"action="/data/import""#,
+        r#"data-json="/ui/data/import""#,
+        r#"name="kind""#,
+        r#"type="file" name="file""#,
+        r#"<progress id="import-bar""#,
+        r#"id="import-result""#,
+    ] {
+        assert!(page.contains(needle), "{needle}: {page}");
+    }
+    let post = |cookie: &str, body: (String, String)| {
+        Request::post("/ui/data/import")
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, body.0)
+            .body(Body::from(body.1))
+            .unwrap()
+    };
+    let before = f.school.engine.lock().unwrap().stats(None).unwrap();
+    let bad = "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n\
+               HS010,Hoàng Văn Nam,M,2015-01-01,1,1A,Kinh,enrolled\n\
+               HS011,Mai Thị Xuân,F,2015-02-02,13,1A,Kinh,enrolled\n";
+    let (status, _, json) = send(
+        &f.school.app,
+        post(&cookie, multipart("students", "hs.csv", bad)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["ok"], false);
+    let errors = v["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{json}");
+    assert_eq!(errors[0]["row"], 2);
+    assert_eq!(errors[0]["column"], "grade");
+    // The rendered box is the server page's markup.
+    let html = v["html"].as_str().unwrap();
+    assert!(
+        html.contains(r#"<table class="list errors">"#)
+            && html.contains("<td class=\"num\">2</td><td><code>grade</code></td>"),
+        "{html}"
+    );
+    let after = f.school.engine.lock().unwrap().stats(None).unwrap();
+    assert_eq!(after.students, before.students, "nothing applied");
+    let (_, _, p) = send(&f.school.app, get("/records?q=HS010", &cookie)).await;
+    assert!(!p.contains("Hoàng Văn Nam"));
+    // A good file: counts, and it is applied.
+    let good = "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n\
+                HS010,Hoàng Văn Nam,M,2015-01-01,1,1A,Kinh,enrolled\n";
+    let (status, _, json) = send(
+        &f.school.app,
+        post(&cookie, multipart("students", "hs.csv", good)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (v["ok"].as_bool(), v["inserted"].as_u64()),
+        (Some(true), Some(1))
+    );
+    assert!(v["html"]
+        .as_str()
+        .unwrap()
+        .contains("Thêm mới <strong>1</strong>"));
+    // No file; no session; an office.
+    let (status, _, json) = send(
+        &f.school.app,
+        post(&cookie, multipart("students", "hs.csv", "")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(json.contains("Chưa chọn tệp"), "{json}");
+    let (status, _, _) = send(
+        &f.school.app,
+        post("", multipart("students", "hs.csv", good)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = send(
+        &f.school.app,
+        post(
+            &format!("{}=deadbeef", f.school.cookie_name),
+            multipart("students", "hs.csv", good),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "an expired session");
+    let dept = login(&f.dept).await;
+    let (status, _, _) = send(
+        &f.dept.app,
+        post(&dept, multipart("students", "hs.csv", good)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
