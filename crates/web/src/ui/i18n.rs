@@ -81,6 +81,15 @@ impl Lang {
         format!("{}%", (part as f64 * 100.0 / total as f64).round() as u64)
     }
 
+    /// When to retry a refused login: in `minutes` (at least 1), at local time `at`.
+    pub(crate) fn retry_in(self, minutes: u64, at: &str) -> String {
+        let minutes = minutes.max(1);
+        match self {
+            Lang::Vi => format!("Hãy thử lại sau {minutes} phút (lúc {at})."),
+            Lang::En => format!("Try again in {minutes} min (at {at})."),
+        }
+    }
+
     /// How long ago `ms` was, relative to `now_ms`.
     pub(crate) fn ago(self, now_ms: i64, ms: i64) -> String {
         let s = (now_ms - ms).max(0) / 1000;
@@ -133,6 +142,7 @@ strings! {
     User => "Tên đăng nhập", "User name";
     Password => "Mật khẩu", "Password";
     LoginFailed => "Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password.";
+    TooManyAttempts => "Quá nhiều lần đăng nhập sai.", "Too many failed log-in attempts.";
     LoginHint => "Tài khoản của nút này nằm trong tệp accounts.toml; mật khẩu quản trị ban đầu ở tệp admin.password.",
         "This node's accounts are in accounts.toml; the initial admin password is in admin.password.";
     SignedInAs => "Người dùng", "Signed in as";

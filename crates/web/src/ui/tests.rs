@@ -3,10 +3,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use eduioc_engine::Engine;
@@ -15,7 +18,7 @@ use eduioc_protocol::{CertBody, Certificate, LogSource, NodeKey};
 use tower::ServiceExt;
 
 use super::Lang;
-use crate::auth::{hash_password, Account, Accounts};
+use crate::auth::{hash_password, Account, Accounts, Throttle};
 use crate::AppState;
 
 const PASSWORD: &str = "correct-horse-battery";
@@ -39,6 +42,8 @@ struct Node {
     engine: SharedEngine,
     token: String,
     cookie_name: String,
+    /// The login throttle's clock, Unix ms (tests move it by hand).
+    clock: Arc<AtomicI64>,
 }
 
 struct Fed {
@@ -119,20 +124,28 @@ async fn node(
     )
     .unwrap();
     tokio::spawn(network.run());
+    let hash = hash_password(PASSWORD, [9; 16]).unwrap();
     let accounts = Accounts {
-        accounts: vec![Account {
-            user: "admin".into(),
-            password_hash: hash_password(PASSWORD, [9; 16]).unwrap(),
-        }],
+        accounts: ["admin", "clerk"]
+            .into_iter()
+            .map(|user| Account {
+                user: user.into(),
+                password_hash: hash.clone(),
+            })
+            .collect(),
     };
     let token = format!("token-of-{unit}-0123456789");
-    let state = AppState::new(engine.clone(), client, &token, accounts);
+    let mut state = AppState::new(engine.clone(), client, &token, accounts);
+    let clock = Arc::new(AtomicI64::new(1_760_000_000_000));
+    let c2 = clock.clone();
+    state.logins = Throttle::with_clock(Arc::new(move || c2.load(Ordering::SeqCst)));
     let cookie_name = state.sessions.cookie_name().to_string();
     Node {
         app: crate::router(state),
         engine,
         token,
         cookie_name,
+        clock,
     }
 }
 
@@ -823,4 +836,77 @@ async fn the_json_import_reports_row_errors_and_applies_nothing() {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+fn login_from(ip: &str, user: &str, password: &str, lang: &str) -> Request<Body> {
+    let mut req = post_form(
+        "/login",
+        &format!("eduioc_lang={lang}"),
+        &format!("user={user}&password={password}&next=%2F"),
+    );
+    let addr: SocketAddr = format!("{ip}:40000").parse().unwrap();
+    req.extensions_mut().insert(ConnectInfo(addr));
+    req
+}
+
+#[tokio::test]
+async fn five_wrong_passwords_then_429_per_user_and_per_address() {
+    let f = fed().await;
+    let app = &f.school.app;
+    for _ in 0..5 {
+        let (status, _, _) = send(app, login_from("192.0.2.7", "admin", "wrong", "vi")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The sixth is refused, even with the right password, without a session.
+    let (status, headers, body) = send(app, login_from("192.0.2.7", "admin", PASSWORD, "vi")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(headers.get(header::SET_COOKIE).is_none());
+    assert_eq!(headers.get(header::RETRY_AFTER).unwrap(), "900");
+    assert!(
+        body.contains(r#"id="login-throttled""#)
+            && body.contains("Quá nhiều lần đăng nhập sai.")
+            && body.contains("Hãy thử lại sau 15 phút"),
+        "{body}"
+    );
+    // In English; from another address, the user name is still locked.
+    let (status, _, body) = send(app, login_from("198.51.100.9", "admin", PASSWORD, "en")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        body.contains("Too many failed log-in attempts. Try again in 15 min"),
+        "{body}"
+    );
+    // The address is locked for other user names too.
+    let (status, _, _) = send(app, login_from("192.0.2.7", "clerk", PASSWORD, "vi")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Another user from another address is not affected.
+    let (status, _, _) = send(app, login_from("198.51.100.9", "clerk", "wrong", "vi")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, headers, _) = send(app, login_from("198.51.100.9", "clerk", PASSWORD, "vi")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers.get(header::SET_COOKIE).is_some());
+    // Nor is another node.
+    let (status, _, _) = send(
+        &f.dept.app,
+        login_from("192.0.2.7", "admin", PASSWORD, "vi"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // Ten minutes on: still refused, and the message says five minutes.
+    f.school.clock.fetch_add(10 * 60_000, Ordering::SeqCst);
+    let (status, _, body) = send(app, login_from("192.0.2.7", "admin", PASSWORD, "vi")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(body.contains("Hãy thử lại sau 5 phút"), "{body}");
+    // Once the window has passed, the right password opens a session.
+    f.school.clock.fetch_add(5 * 60_000, Ordering::SeqCst);
+    let (status, _, _) = send(app, login_from("192.0.2.7", "admin", PASSWORD, "vi")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // A success clears the user name's count: 4 failures, success, 4 failures, success.
+    for ip in ["203.0.113.1", "203.0.113.2"] {
+        for _ in 0..4 {
+            let (status, _, _) = send(app, login_from(ip, "admin", "wrong", "vi")).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        let (status, _, _) = send(app, login_from(ip, "admin", PASSWORD, "vi")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "from {ip}");
+    }
 }
