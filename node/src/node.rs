@@ -76,6 +76,8 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
     ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let http_task = tokio::spawn(async move {
+        // The peer address reaches the handlers (login throttling per client address).
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let r = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = stop_rx.await;

@@ -18,6 +18,7 @@
 
 mod docs;
 mod provenance;
+mod search;
 mod stats;
 
 use std::collections::{BTreeMap, HashMap};
@@ -30,6 +31,7 @@ use eduioc_store::{Head, Quarantined, Store, WriteTxn};
 use serde::{Deserialize, Serialize};
 
 pub use provenance::Provenance;
+pub use search::StaffHit;
 pub use stats::{StaffStats, Stats, StudentHit, StudentStats};
 
 /// Chunks a document keeps before it is compacted into one snapshot.
@@ -106,10 +108,16 @@ pub struct Notice {
     pub sent_ms: i64,
 }
 
-/// Per-document digest for record look-up (students only).
+/// Per-document digest for student look-up: (id, name, grade, class, status).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Digest {
     rows: Vec<(String, String, u8, String, String)>,
+}
+
+/// Per-document digest for staff look-up: (id, name, role, qualification, status).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StaffDigest {
+    rows: Vec<(String, String, String, String, String)>,
 }
 
 /// Outcome of a successful import.
@@ -591,12 +599,13 @@ impl Engine {
             let Some(rdoc) = docs.get(key) else { continue };
             let summary = eduioc_records::summarize(collection, rdoc);
             txn.put_summary(key, &postcard::to_stdvec(&summary).unwrap_or_default())?;
-            if collection == Collection::Students {
-                let digest = digest(rdoc);
-                txn.put_meta(
-                    &format!("idx/{key}"),
-                    &postcard::to_stdvec(&digest).unwrap_or_default(),
-                )?;
+            let digest = match collection {
+                Collection::Students => Some(postcard::to_stdvec(&digest(rdoc))),
+                Collection::Staff => Some(postcard::to_stdvec(&search::staff_digest(rdoc))),
+                _ => None,
+            };
+            if let Some(d) = digest {
+                txn.put_meta(&format!("idx/{key}"), &d.unwrap_or_default())?;
             }
             out.push((key.clone(), summary));
         }

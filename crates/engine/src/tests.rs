@@ -277,3 +277,60 @@ fn school_years_are_separate_documents() {
         Err(Error::Invalid(_))
     ));
 }
+
+#[test]
+fn staff_search_folds_accents_and_reads_old_stores() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 4);
+    let mut d = w.open("pgd", 4);
+    s1.import(
+        "staff",
+        Some("text/csv"),
+        "staff_id,full_name,gender,birth_date,role,qualification,status\n\
+         GV01,Nguyễn Văn Đông,M,1980-01-01,teacher,master,active\n\
+         GV02,Trần Thị Mai,F,1985-02-02,manager,bachelor,left\n"
+            .as_bytes(),
+    )
+    .unwrap();
+    sync(&s1, &mut d);
+    for e in [&s1, &d] {
+        let hits = e.search_staff("nguyen van", None, 10).unwrap();
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        let h = &hits[0];
+        assert_eq!(
+            (h.staff_id.as_str(), h.full_name.as_str(), h.role.as_str()),
+            ("GV01", "Nguyễn Văn Đông", "teacher")
+        );
+        assert_eq!(
+            (h.qualification.as_str(), h.status.as_str()),
+            ("master", "active")
+        );
+        assert_eq!((h.unit.as_str(), h.school.as_str()), ("s1", "S1"));
+        assert_eq!(e.search_staff("gv0", None, 10).unwrap().len(), 2);
+        assert_eq!(e.search_staff("gv0", None, 1).unwrap().len(), 1);
+    }
+    assert!(d.search_staff("mai", Some("s2"), 10).unwrap().is_empty());
+    assert!(matches!(
+        s1.search_staff("mai", Some("pgd"), 10),
+        Err(Error::UnknownUnit(_))
+    ));
+    assert!(matches!(
+        d.search_staff("  ", None, 10),
+        Err(Error::Invalid(_))
+    ));
+    // A store written before staff digests existed: the document is read instead.
+    let key = DocId {
+        unit: "s1".into(),
+        collection: "staff".into(),
+        year: "2026-2027".into(),
+    }
+    .key();
+    assert!(d.store.meta(&format!("idx/{key}")).unwrap().is_some());
+    let mut txn = d.store.begin_write().unwrap();
+    txn.delete_meta(&format!("idx/{key}")).unwrap();
+    txn.commit().unwrap();
+    assert!(d.store.meta(&format!("idx/{key}")).unwrap().is_none());
+    let hits = d.search_staff("TRAN THI", None, 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].staff_id, "GV02");
+}

@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/stats", get(stats))
         .route("/import/{kind}", post(import))
         .route("/records/students", get(students))
+        .route("/records/staff", get(staff))
         .route("/notifications", get(notifications).post(notify))
         .route("/notifications/{unit}/{seq}/read", post(mark_read))
         .fallback(|| async { ApiError::msg(StatusCode::NOT_FOUND, "no such API endpoint") })
@@ -202,6 +203,18 @@ async fn students(State(state): State<AppState>, Query(q): Query<SearchQuery>) -
     })
     .await?;
     Ok(Json(json!({ "students": hits })))
+}
+
+/// `GET /api/v1/records/staff?q=&unit=&limit=`: staff of the subtree matching `q` (by id
+/// or name, accent-insensitive), with their school; mirrors `/records/students`.
+async fn staff(State(state): State<AppState>, Query(q): Query<SearchQuery>) -> ApiResult {
+    let text = q.q.unwrap_or_default();
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let hits = with_engine(&state, move |e| {
+        e.search_staff(&text, q.unit.as_deref(), limit)
+    })
+    .await?;
+    Ok(Json(json!({ "staff": hits })))
 }
 
 #[derive(Deserialize)]

@@ -13,8 +13,14 @@
 //! [`MAX_SESSIONS`], idle ones expire after [`SESSION_IDLE`]) and sent as an
 //! `HttpOnly; SameSite=Strict` cookie whose name carries the unit id, so that nodes
 //! sharing `127.0.0.1` on different ports keep separate logins.
+//!
+//! Password guessing is slowed by a [`Throttle`]: after [`MAX_FAILED_LOGINS`] failed
+//! attempts within [`THROTTLE_WINDOW`] for one user name, or from one client address,
+//! further attempts are refused before the password is even hashed (Argon2 is
+//! deliberately expensive, so this also protects the node's CPU).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -200,6 +206,171 @@ impl Sessions {
     }
 }
 
+/// Failed logins allowed per user name and per client address within [`THROTTLE_WINDOW`];
+/// the next attempt is refused.
+pub const MAX_FAILED_LOGINS: usize = 5;
+/// How long a failed login counts against its user name and address.
+pub const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Most user names and addresses tracked at once; beyond it the one whose latest attempt
+/// is oldest is forgotten.
+pub const MAX_THROTTLED_KEYS: usize = 4096;
+
+/// A source of "now" in Unix milliseconds (injectable so that tests move time by hand).
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// What failures are counted under.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum ThrottleKey {
+    User(String),
+    /// An IPv4 address, or the /64 prefix of an IPv6 one (a single host usually holds a
+    /// whole /64).
+    Addr(IpAddr),
+}
+
+fn addr_key(ip: IpAddr) -> ThrottleKey {
+    let ip = match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+        v4 => v4,
+    };
+    ThrottleKey::Addr(ip)
+}
+
+/// Counts login attempts per user name and per client address (cloneable handle).
+///
+/// [`Throttle::begin`] lets an attempt through only while both its user name and its
+/// address have had fewer than [`MAX_FAILED_LOGINS`] failures in the last
+/// [`THROTTLE_WINDOW`], and counts it as failed at once, so that concurrent guesses cannot
+/// overtake the limit; [`Throttle::succeeded`] takes the count back and clears the user
+/// name's failures. At most [`MAX_THROTTLED_KEYS`] keys are held.
+#[derive(Clone)]
+pub struct Throttle {
+    clock: Clock,
+    /// Per key, the times (Unix ms) of its recent failures, oldest first, at most
+    /// [`MAX_FAILED_LOGINS`].
+    inner: Arc<Mutex<HashMap<ThrottleKey, VecDeque<i64>>>>,
+}
+
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttle").finish_non_exhaustive()
+    }
+}
+
+impl Default for Throttle {
+    fn default() -> Throttle {
+        Throttle::new()
+    }
+}
+
+/// A login attempt [`Throttle::begin`] let through (counted as failed until
+/// [`Throttle::succeeded`]).
+#[derive(Debug)]
+pub struct Attempt {
+    user: String,
+    addr: Option<ThrottleKey>,
+    at_ms: i64,
+}
+
+impl Throttle {
+    /// A throttle on the system clock.
+    pub fn new() -> Throttle {
+        Throttle::with_clock(Arc::new(|| chrono::Utc::now().timestamp_millis()))
+    }
+
+    /// A throttle on the given clock.
+    pub fn with_clock(clock: Clock) -> Throttle {
+        Throttle {
+            clock,
+            inner: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Lets an attempt of `user` from `ip` through (counting it as failed), or refuses it
+    /// with the time (Unix ms) from which it would be let through.
+    pub fn begin(&self, user: &str, ip: Option<IpAddr>) -> Result<Attempt, i64> {
+        let now = self.now_ms();
+        let window = THROTTLE_WINDOW.as_millis() as i64;
+        let keys: Vec<ThrottleKey> = std::iter::once(ThrottleKey::User(user.to_string()))
+            .chain(ip.map(addr_key))
+            .collect();
+        let Ok(mut m) = self.inner.lock() else {
+            // A poisoned table: refuse rather than let guesses through unchecked.
+            return Err(now + window);
+        };
+        let mut retry_at = None;
+        for k in &keys {
+            if let Some(times) = m.get_mut(k) {
+                while times.front().is_some_and(|t| *t <= now - window) {
+                    times.pop_front();
+                }
+                if times.len() >= MAX_FAILED_LOGINS {
+                    let at = times.front().map_or(now, |t| t + window);
+                    retry_at = Some(retry_at.map_or(at, |r: i64| r.max(at)));
+                }
+            }
+        }
+        if let Some(at) = retry_at {
+            return Err(at);
+        }
+        for k in &keys {
+            if !m.contains_key(k) && m.len() >= MAX_THROTTLED_KEYS {
+                m.retain(|_, t| t.back().is_some_and(|t| *t > now - window));
+                if m.len() >= MAX_THROTTLED_KEYS {
+                    let oldest = m
+                        .iter()
+                        .min_by_key(|(_, t)| t.back().copied().unwrap_or(i64::MIN))
+                        .map(|(k, _)| k.clone());
+                    if let Some(o) = oldest {
+                        m.remove(&o);
+                    }
+                }
+            }
+            let times = m.entry(k.clone()).or_default();
+            times.push_back(now);
+            while times.len() > MAX_FAILED_LOGINS {
+                times.pop_front();
+            }
+        }
+        Ok(Attempt {
+            user: user.to_string(),
+            addr: ip.map(addr_key),
+            at_ms: now,
+        })
+    }
+
+    /// The attempt's password was right: its user name's failures are cleared and the
+    /// address gets its count back.
+    pub fn succeeded(&self, a: Attempt) {
+        if let Ok(mut m) = self.inner.lock() {
+            m.remove(&ThrottleKey::User(a.user));
+            if let Some(k) = a.addr {
+                if let Some(times) = m.get_mut(&k) {
+                    if let Some(i) = times.iter().rposition(|t| *t == a.at_ms) {
+                        times.remove(i);
+                    }
+                    if times.is_empty() {
+                        m.remove(&k);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Now, by the throttle's clock (Unix ms).
+    pub fn now_ms(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// Keys tracked (for tests of the bound).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.inner.lock().map_or(0, |m| m.len())
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -234,5 +405,76 @@ mod tests {
             s.create("x");
         }
         assert!(s.inner.lock().unwrap().len() <= MAX_SESSIONS);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod throttle_tests {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use super::*;
+
+    fn clock() -> (Arc<AtomicI64>, Throttle) {
+        let now = Arc::new(AtomicI64::new(1_700_000_000_000));
+        let n2 = now.clone();
+        (
+            now,
+            Throttle::with_clock(Arc::new(move || n2.load(Ordering::SeqCst))),
+        )
+    }
+
+    const WINDOW_MS: i64 = THROTTLE_WINDOW.as_millis() as i64;
+
+    #[test]
+    fn five_failures_lock_the_user_and_the_address_until_the_window_passes() {
+        let (now, t) = clock();
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let start = now.load(Ordering::SeqCst);
+        for i in 0..MAX_FAILED_LOGINS as i64 {
+            now.store(start + i * 1000, Ordering::SeqCst);
+            t.begin("admin", Some(ip)).unwrap();
+        }
+        assert_eq!(t.begin("admin", Some(ip)).unwrap_err(), start + WINDOW_MS);
+        // The user name is locked from anywhere, the address for any user name.
+        assert!(t.begin("admin", Some("10.0.0.2".parse().unwrap())).is_err());
+        assert!(t.begin("admin", None).is_err());
+        assert!(t.begin("other", Some(ip)).is_err());
+        assert!(t.begin("other", Some("10.0.0.2".parse().unwrap())).is_ok());
+        // The oldest failure leaves the window: one more attempt is allowed.
+        now.store(start + WINDOW_MS, Ordering::SeqCst);
+        let a = t.begin("admin", Some(ip)).unwrap();
+        assert!(t.begin("admin", Some(ip)).is_err(), "counted at once");
+        // A success clears the user name, and gives the address its count back.
+        t.succeeded(a);
+        assert!(t.begin("admin", Some("10.9.9.9".parse().unwrap())).is_ok());
+        assert!(t.begin("someone", Some(ip)).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_host_is_one_address_and_the_table_is_bounded() {
+        let (now, t) = clock();
+        for i in 0..MAX_FAILED_LOGINS {
+            let ip: IpAddr = format!("2001:db8:1:2::{i:x}").parse().unwrap();
+            t.begin(&format!("u{i}"), Some(ip)).unwrap();
+        }
+        assert!(t
+            .begin("fresh", Some("2001:db8:1:2:ffff::1".parse().unwrap()))
+            .is_err());
+        assert!(t
+            .begin("fresh", Some("2001:db8:1:3::1".parse().unwrap()))
+            .is_ok());
+        let start = now.load(Ordering::SeqCst);
+        for i in 0..MAX_THROTTLED_KEYS + 100 {
+            now.store(start + i as i64, Ordering::SeqCst);
+            let _ = t.begin(&format!("spray{i}"), None);
+        }
+        assert!(t.len() <= MAX_THROTTLED_KEYS, "{}", t.len());
+        // The newest keys are the ones kept.
+        let last = format!("spray{}", MAX_THROTTLED_KEYS + 99);
+        for _ in 1..MAX_FAILED_LOGINS {
+            t.begin(&last, None).unwrap();
+        }
+        assert!(t.begin(&last, None).is_err());
     }
 }

@@ -18,7 +18,7 @@ use axum::Router;
 use eduioc_net::{Client, SharedEngine};
 
 pub use api::router as api_router;
-pub use auth::{Accounts, Sessions};
+pub use auth::{Accounts, Sessions, Throttle};
 
 /// What every handler needs.
 #[derive(Clone)]
@@ -33,11 +33,13 @@ pub struct AppState {
     pub accounts: Arc<Accounts>,
     /// Logged-in web UI sessions.
     pub sessions: Sessions,
+    /// Failed logins per user name and client address (refuses guesses beyond the limit).
+    pub logins: Throttle,
 }
 
 impl AppState {
-    /// The state of a node's server: sessions start empty, their cookie named after the
-    /// engine's unit.
+    /// The state of a node's server: sessions and login counts start empty, the session
+    /// cookie is named after the engine's unit.
     pub fn new(engine: SharedEngine, net: Client, token: &str, accounts: Accounts) -> AppState {
         let unit = engine
             .lock()
@@ -49,6 +51,7 @@ impl AppState {
             token: token.into(),
             accounts: Arc::new(accounts),
             sessions: Sessions::new(&unit),
+            logins: Throttle::new(),
         }
     }
 }

@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
-use axum::{Extension, Form};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form, Json};
 use eduioc_engine::{Error as EngineError, ImportOutcome};
 use eduioc_protocol::DocId;
 use eduioc_records::{Collection, ImportErrors, Value};
 use maud::{html, Markup};
 use serde::Deserialize;
+use serde_json::json;
 
 use super::layout::{page, Nav};
 use super::records::field_label;
@@ -31,23 +32,32 @@ fn only_schools(ctx: &Ctx) -> Option<Page> {
     Some(Ok(page(ctx, ctx.t(T::DataTitle), Nav::Data, body)))
 }
 
-fn import_form(ctx: &Ctx) -> Markup {
+fn import_form(ctx: &Ctx, kind: &str) -> Markup {
     html! {
         section.card {
             h2 { (ctx.t(T::ImportTitle)) }
             p.sub { (ctx.t(T::ImportIntro)) }
-            form.stack method="post" action="/data/import" enctype="multipart/form-data" data-busy=(ctx.t(T::Importing)) {
+            form.stack #import-form method="post" action="/data/import" enctype="multipart/form-data"
+                data-json="/ui/data/import" data-max-bytes=(eduioc_records::MAX_IMPORT_BYTES)
+                data-busy=(ctx.t(T::Importing))
+                data-uploading=(ctx.t(T::Uploading)) data-processing=(ctx.t(T::Processing))
+                data-failed=(ctx.t(T::UploadFailed)) data-expired=(ctx.t(T::SessionExpired))
+                data-login=(ctx.t(T::Login)) data-toolarge=(ctx.t(T::FileTooLarge)) {
                 label { (ctx.t(T::Kind))
-                    select name="kind" {
-                        option value="students" { (ctx.t(T::KindStudents)) }
-                        option value="staff" { (ctx.t(T::KindStaff)) }
-                        option value="classes" { (ctx.t(T::KindClasses)) }
+                    select #import-kind name="kind" {
+                        option value="students" selected[kind == "students"] { (ctx.t(T::KindStudents)) }
+                        option value="staff" selected[kind == "staff"] { (ctx.t(T::KindStaff)) }
+                        option value="classes" selected[kind == "classes"] { (ctx.t(T::KindClasses)) }
                     }
                 }
                 label { (ctx.t(T::File)) " (CSV, XLSX)"
-                    input type="file" name="file" accept=".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" required;
+                    input #import-file type="file" name="file" accept=".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" required;
                 }
-                button type="submit" { (ctx.t(T::Import)) }
+                div #import-progress .progress hidden {
+                    progress #import-bar max="100" value="0" {}
+                    span #import-status role="status" {}
+                }
+                button #import-submit type="submit" { (ctx.t(T::Import)) }
             }
             details {
                 summary { (ctx.t(T::Columns)) }
@@ -61,11 +71,11 @@ fn import_form(ctx: &Ctx) -> Markup {
     }
 }
 
-fn data_page(ctx: &Ctx, result: Option<Markup>) -> axum::response::Response {
+fn data_page(ctx: &Ctx, result: Option<Markup>, kind: &str) -> axum::response::Response {
     let body = html! {
         h1 { (ctx.t(T::DataTitle)) }
-        @if let Some(r) = result { (r) }
-        (import_form(ctx))
+        div #import-result aria-live="polite" { @if let Some(r) = result { (r) } }
+        (import_form(ctx, kind))
         section.card {
             h2 { (ctx.t(T::AddStudent)) }
             p { a.button href="/data/student" { (ctx.t(T::AddStudent)) } }
@@ -80,7 +90,7 @@ pub(crate) async fn index(Extension(ctx): Extension<Ctx>) -> Page {
     if let Some(p) = only_schools(&ctx) {
         return p;
     }
-    Ok(data_page(&ctx, None))
+    Ok(data_page(&ctx, None, "students"))
 }
 
 fn errors_table(ctx: &Ctx, errs: &ImportErrors) -> Markup {
@@ -126,19 +136,25 @@ async fn run_import(
     }
 }
 
-/// `POST /data/import` (multipart: `kind`, `file`).
-pub(crate) async fn import(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<Ctx>,
+/// What an import request carried and what became of it.
+enum ImportResult {
+    /// Applied.
+    Done(ImportOutcome),
+    /// Refused with row-level errors; nothing applied.
+    Invalid(ImportErrors),
+    /// No file, or an empty one.
+    NoFile,
+}
+
+/// Reads the multipart upload (`kind`, `file`) and runs the import.
+async fn import_upload(
+    state: &AppState,
     mut mp: Multipart,
-) -> Page {
-    if let Some(p) = only_schools(&ctx) {
-        return p;
-    }
+) -> Result<(String, ImportResult), UiError> {
     let bad = |e: axum::extract::multipart::MultipartError| {
         UiError(
-            StatusCode::BAD_REQUEST,
-            format!("reading the upload failed: {e}"),
+            e.status(),
+            format!("reading the upload failed: {}", e.body_text()),
         )
     };
     let mut kind = String::from("students");
@@ -157,23 +173,88 @@ pub(crate) async fn import(
         }
     }
     let result = match file {
-        Some((_, body)) if body.is_empty() => html! { p.error { (ctx.t(T::NoFile)) } },
-        None => html! { p.error { (ctx.t(T::NoFile)) } },
+        Some((_, body)) if body.is_empty() => ImportResult::NoFile,
+        None => ImportResult::NoFile,
         Some((xlsx, body)) => {
             let ct = if xlsx {
                 eduioc_records::XLSX_CONTENT_TYPE
             } else {
                 "text/csv"
             };
-            match run_import(&state, kind, ct, body).await? {
-                Ok(o) => html! {
-                    p.ok { (ctx.t(T::ImportOk)) ": " (ctx.t(T::Inserted)) " " strong { (o.inserted) } ", " (ctx.t(T::Updated)) " " strong { (o.updated) } "." }
-                },
-                Err(errs) => errors_table(&ctx, &errs),
+            match run_import(state, kind.clone(), ct, body).await? {
+                Ok(o) => ImportResult::Done(o),
+                Err(errs) => ImportResult::Invalid(errs),
             }
         }
     };
-    Ok(data_page(&ctx, Some(result)))
+    Ok((kind, result))
+}
+
+/// The result box shown above the import form (same markup with and without script).
+fn result_markup(ctx: &Ctx, r: &ImportResult) -> Markup {
+    match r {
+        ImportResult::NoFile => html! { p.error { (ctx.t(T::NoFile)) } },
+        ImportResult::Done(o) => html! {
+            p.ok #import-ok { (ctx.t(T::ImportOk)) ": " (ctx.t(T::Inserted)) " " strong { (o.inserted) } ", " (ctx.t(T::Updated)) " " strong { (o.updated) } "." }
+        },
+        ImportResult::Invalid(errs) => errors_table(ctx, errs),
+    }
+}
+
+/// `POST /data/import` (multipart: `kind`, `file`): the page with the result, for
+/// browsers without script.
+pub(crate) async fn import(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    mp: Multipart,
+) -> Page {
+    if let Some(p) = only_schools(&ctx) {
+        return p;
+    }
+    let (kind, result) = import_upload(&state, mp).await?;
+    Ok(data_page(&ctx, Some(result_markup(&ctx, &result)), &kind))
+}
+
+/// `POST /ui/data/import` (multipart: `kind`, `file`), for the page's script: JSON with
+/// the outcome and the rendered result box.
+///
+/// - `200 {"ok":true,"inserted":N,"updated":N,"html":"..."}`;
+/// - `422 {"ok":false,"errors":[{"row":N,"column":"...","message":"..."}],"html":"..."}`;
+/// - `4xx/5xx {"ok":false,"error":"...","html":"..."}` otherwise (no file, not a
+///   school, an unreadable upload: `413` when it is too large).
+pub(crate) async fn import_json(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    mp: Multipart,
+) -> Response {
+    let failed = |status: StatusCode, msg: &str| {
+        let html = html! { p.error { (msg) } }.into_string();
+        (
+            status,
+            Json(json!({"ok": false, "error": msg, "html": html})),
+        )
+            .into_response()
+    };
+    if !ctx.is_school {
+        return failed(StatusCode::FORBIDDEN, ctx.t(T::DataOnlySchools));
+    }
+    let result = match import_upload(&state, mp).await {
+        Ok((_, r)) => r,
+        Err(UiError(status, msg)) => return failed(status, &msg),
+    };
+    let html = result_markup(&ctx, &result).into_string();
+    match result {
+        ImportResult::Done(o) => Json(json!({
+            "ok": true, "inserted": o.inserted, "updated": o.updated, "html": html,
+        }))
+        .into_response(),
+        ImportResult::Invalid(errs) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"ok": false, "errors": errs.errors, "html": html})),
+        )
+            .into_response(),
+        ImportResult::NoFile => failed(StatusCode::BAD_REQUEST, ctx.t(T::NoFile)),
+    }
 }
 
 /// The student form's fields (names as the import columns).

@@ -81,6 +81,15 @@ impl Lang {
         format!("{}%", (part as f64 * 100.0 / total as f64).round() as u64)
     }
 
+    /// When to retry a refused login: in `minutes` (at least 1), at local time `at`.
+    pub(crate) fn retry_in(self, minutes: u64, at: &str) -> String {
+        let minutes = minutes.max(1);
+        match self {
+            Lang::Vi => format!("Hãy thử lại sau {minutes} phút (lúc {at})."),
+            Lang::En => format!("Try again in {minutes} min (at {at})."),
+        }
+    }
+
     /// How long ago `ms` was, relative to `now_ms`.
     pub(crate) fn ago(self, now_ms: i64, ms: i64) -> String {
         let s = (now_ms - ms).max(0) / 1000;
@@ -133,6 +142,7 @@ strings! {
     User => "Tên đăng nhập", "User name";
     Password => "Mật khẩu", "Password";
     LoginFailed => "Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password.";
+    TooManyAttempts => "Quá nhiều lần đăng nhập sai.", "Too many failed log-in attempts.";
     LoginHint => "Tài khoản của nút này nằm trong tệp accounts.toml; mật khẩu quản trị ban đầu ở tệp admin.password.",
         "This node's accounts are in accounts.toml; the initial admin password is in admin.password.";
     SignedInAs => "Người dùng", "Signed in as";
@@ -190,11 +200,13 @@ strings! {
     Minutes => "phút", "min";
     Hours => "giờ", "h";
     Days => "ngày", "days";
-    RecordsTitle => "Tra cứu hồ sơ học sinh", "Student look-up";
-    SearchHint => "Tên hoặc mã học sinh, có dấu hoặc không dấu", "Name or student id, with or without accents";
+    RecordsTitle => "Tra cứu hồ sơ học sinh, cán bộ", "Student and staff look-up";
+    SearchHint => "Tên hoặc mã, có dấu hoặc không dấu", "Name or id, with or without accents";
+    SearchIn => "Tìm trong", "Search in";
     Search => "Tìm kiếm", "Search";
     Results => "Kết quả", "Results";
     NoResults => "Không tìm thấy học sinh nào.", "No student found.";
+    NoStaffResults => "Không tìm thấy cán bộ, giáo viên nào.", "No staff member found.";
     ResultsCapped => "Chỉ hiển thị 200 kết quả đầu tiên; hãy thu hẹp từ khóa.", "Only the first 200 results are shown; narrow the query.";
     InUnit => "Trong đơn vị", "Within";
     StudentId => "Mã học sinh", "Student id";
@@ -210,6 +222,21 @@ strings! {
     TransferredOut => "Chuyển đi", "Transferred out";
     Graduated => "Tốt nghiệp", "Graduated";
     StudentRecord => "Hồ sơ học sinh", "Student record";
+    StaffRecord => "Hồ sơ cán bộ, giáo viên", "Staff record";
+    NoSuchStaff => "Không có cán bộ, giáo viên này trong dữ liệu của đơn vị.", "This unit's data holds no such staff member.";
+    StaffId => "Mã cán bộ", "Staff id";
+    Role => "Vị trí việc làm", "Role";
+    Qualification => "Trình độ đào tạo", "Qualification";
+    RoleTeacher => "Giáo viên", "Teacher";
+    RoleManager => "Cán bộ quản lý", "Manager";
+    RoleSupport => "Nhân viên", "Support staff";
+    QualBelowStandard => "Dưới chuẩn", "Below standard";
+    QualCollege => "Cao đẳng", "College";
+    QualBachelor => "Đại học", "Bachelor's degree";
+    QualMaster => "Thạc sĩ", "Master's degree";
+    QualDoctor => "Tiến sĩ", "Doctorate";
+    StaffActive => "Đang công tác", "Active";
+    StaffLeft => "Đã nghỉ việc", "Left";
     NoSuchStudent => "Không có học sinh này trong dữ liệu của đơn vị.", "This unit's data holds no such student.";
     Provenance => "Nguồn gốc dữ liệu", "Provenance";
     ProvenanceIntro => "Hồ sơ thuộc tài liệu do nút của trường ký số; mọi cấp trung gian chỉ chuyển tiếp nguyên vẹn.",
@@ -238,6 +265,11 @@ strings! {
     Columns => "Các cột", "Columns";
     Import => "Nhập dữ liệu", "Import";
     Importing => "Đang nhập…", "Importing…";
+    Uploading => "Đang tải tệp lên…", "Uploading…";
+    Processing => "Đang xử lý tệp, vui lòng chờ…", "Processing the file, please wait…";
+    UploadFailed => "Không gửi được tệp. Hãy kiểm tra kết nối rồi thử lại.", "The upload failed. Check the connection and try again.";
+    SessionExpired => "Phiên đăng nhập đã hết hạn: hãy đăng nhập lại.", "Your session has expired: log in again.";
+    FileTooLarge => "Tệp quá lớn (tối đa 50 MB).", "The file is too large (50 MB at most).";
     ImportOk => "Đã nhập xong", "Import done";
     Inserted => "Thêm mới", "Inserted";
     Updated => "Cập nhật", "Updated";

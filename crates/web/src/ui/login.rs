@@ -1,9 +1,16 @@
 //! Login and logout.
+//!
+//! A login attempt first passes the node's [`crate::auth::Throttle`] (per user name and
+//! per client address, the TCP peer's: a reverse proxy in front of the node makes every
+//! user one address); a refused attempt is `429` with the time to retry, and the password
+//! is not checked.
 
-use axum::extract::{Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::Form;
+use axum::{Extension, Form};
 use maud::{html, DOCTYPE};
 use serde::Deserialize;
 
@@ -38,7 +45,17 @@ fn safe_next(next: &str) -> &str {
     }
 }
 
-fn login_page(lang: Lang, unit_name: &str, next: &str, failed: bool, user: &str) -> Response {
+/// What the login page says above the form.
+enum Notice {
+    /// Nothing (`200`).
+    None,
+    /// Wrong user name or password (`401`).
+    Failed,
+    /// Too many failures: retry from this time, Unix ms, seen at `now_ms` (`429`).
+    Throttled { retry_at_ms: i64, now_ms: i64 },
+}
+
+fn login_page(lang: Lang, unit_name: &str, next: &str, notice: Notice, user: &str) -> Response {
     let switch = format!(
         "/login?lang={}&next={}",
         lang.other().code(),
@@ -58,7 +75,14 @@ fn login_page(lang: Lang, unit_name: &str, next: &str, failed: bool, user: &str)
                     div.brand { span.logo { "IOC" } (lang.t(T::App)) }
                     h1 { (lang.t(T::LoginTitle)) }
                     p.unitname { (unit_name) }
-                    @if failed { p.error role="alert" { (lang.t(T::LoginFailed)) } }
+                    @match notice {
+                        Notice::None => {},
+                        Notice::Failed => p.error #login-failed role="alert" { (lang.t(T::LoginFailed)) },
+                        Notice::Throttled { retry_at_ms, now_ms } => p.error #login-throttled role="alert" {
+                            (lang.t(T::TooManyAttempts)) " "
+                            (lang.retry_in(minutes_until(now_ms, retry_at_ms), &clock_time(retry_at_ms)))
+                        },
+                    }
                     form.stack method="post" action="/login" {
                         input type="hidden" name="next" value=(next);
                         label { (lang.t(T::User)) input type="text" name="user" value=(user) autocomplete="username" required autofocus; }
@@ -71,12 +95,33 @@ fn login_page(lang: Lang, unit_name: &str, next: &str, failed: bool, user: &str)
             }
         }
     };
-    let status = if failed {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::OK
-    };
-    (status, Html(m.into_string())).into_response()
+    let mut r = Html(m.into_string()).into_response();
+    match notice {
+        Notice::None => {}
+        Notice::Failed => *r.status_mut() = StatusCode::UNAUTHORIZED,
+        Notice::Throttled {
+            retry_at_ms,
+            now_ms,
+        } => {
+            *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            let secs = ((retry_at_ms - now_ms).max(0) + 999) / 1000;
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+    }
+    r
+}
+
+/// Whole minutes from `now_ms` to `at_ms`, rounded up.
+fn minutes_until(now_ms: i64, at_ms: i64) -> u64 {
+    ((at_ms - now_ms).max(0) as u64).div_ceil(60_000)
+}
+
+/// `HH:MM` local time of a Unix ms time.
+fn clock_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string())
+        .unwrap_or_default()
 }
 
 async fn unit_name(state: &AppState) -> String {
@@ -100,29 +145,44 @@ pub(crate) async fn form(
 ) -> Response {
     let lang = lang_of(&headers, uri.query());
     let next = safe_next(q.next.as_deref().unwrap_or("/")).to_string();
-    let mut r = login_page(lang, &unit_name(&state).await, &next, false, "");
+    let mut r = login_page(lang, &unit_name(&state).await, &next, Notice::None, "");
     remember_lang(&mut r, uri.query());
     r
 }
 
-/// `POST /login`: checks the password (Argon2, off the executor), opens a session.
+/// `POST /login`: refuses throttled attempts (`429`), checks the password (Argon2, off
+/// the executor), opens a session.
 pub(crate) async fn submit(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
     let lang = lang_of(&headers, None);
     let next = safe_next(&f.next).to_string();
     let user: String = f.user.trim().chars().take(MAX_CREDENTIAL_BYTES).collect();
+    let ip = peer.map(|Extension(ConnectInfo(a))| a.ip());
+    let attempt = match state.logins.begin(&user, ip) {
+        Ok(a) => a,
+        Err(retry_at_ms) => {
+            tracing::warn!(user = %user, ip = ?ip, "web login throttled");
+            let notice = Notice::Throttled {
+                retry_at_ms,
+                now_ms: state.logins.now_ms(),
+            };
+            return login_page(lang, &unit_name(&state).await, &next, notice, &user);
+        }
+    };
     let accounts = state.accounts.clone();
     let (u2, pw) = (user.clone(), f.password);
     let ok = tokio::task::spawn_blocking(move || accounts.verify(&u2, &pw))
         .await
         .unwrap_or(false);
     if !ok {
-        tracing::warn!(user = %user, "web login refused");
-        return login_page(lang, &unit_name(&state).await, &next, true, &user);
+        tracing::warn!(user = %user, ip = ?ip, "web login refused");
+        return login_page(lang, &unit_name(&state).await, &next, Notice::Failed, &user);
     }
+    state.logins.succeeded(attempt);
     let id = state.sessions.create(&user);
     let mut r = Redirect::to(&next).into_response();
     let c = format!(

@@ -4,9 +4,11 @@
 //! without one the browser is sent to `/login`. The language is Vietnamese unless a
 //! `lang` cookie or a `?lang=en` query says otherwise (the query also sets the cookie).
 //!
-//! Pages: `/` and `/unit/{id}` (overview), `/network`, `/records`,
-//! `/records/students/{unit}/{id}`, `/data` (schools), `/notifications`,
-//! `/export/{unit}.csv|.xlsx`. Live data for the script: `/ui/live/...` (JSON, session).
+//! Pages: `/` and `/unit/{id}` (overview), `/network`, `/records` (`?kind=students|staff`),
+//! `/records/students/{unit}/{id}`, `/records/staff/{unit}/{id}`, `/data` (schools),
+//! `/notifications`, `/export/{unit}.csv|.xlsx`. Endpoints for the script, under `/ui/`
+//! (session; `401` instead of a redirect without one): `/ui/live/...` (JSON) and
+//! `POST /ui/data/import` (the import with JSON outcome, for the upload progress).
 
 mod charts;
 mod data;
@@ -156,7 +158,7 @@ pub(crate) fn lang_of(headers: &HeaderMap, query: Option<&str>) -> Lang {
 fn here_of(req: &Request) -> String {
     let path = req.uri().path();
     if req.method() != axum::http::Method::GET {
-        return if path == "/data/import" {
+        return if path == "/data/import" || path == "/ui/data/import" {
             "/data".into()
         } else {
             path.to_string()
@@ -210,7 +212,7 @@ async fn require_login(State(state): State<AppState>, mut req: Request, next: Ne
     let user =
         cookie(req.headers(), state.sessions.cookie_name()).and_then(|id| state.sessions.user(id));
     let Some(user) = user else {
-        if req.uri().path().starts_with("/ui/live/") {
+        if req.uri().path().starts_with("/ui/") {
             return (StatusCode::UNAUTHORIZED, "login required").into_response();
         }
         let mut r = Redirect::to(&format!("/login?next={}", qenc(&here))).into_response();
@@ -286,10 +288,17 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/ui/live/stats", get(overview::live))
         .route("/records", get(records::search))
         .route("/records/students/{unit}/{id}", get(records::student))
+        .route("/records/staff/{unit}/{id}", get(records::staff))
         .route("/data", get(data::index))
         .route(
             "/data/import",
             post(data::import).layer(DefaultBodyLimit::max(
+                eduioc_records::MAX_IMPORT_BYTES + 64 * 1024,
+            )),
+        )
+        .route(
+            "/ui/data/import",
+            post(data::import_json).layer(DefaultBodyLimit::max(
                 eduioc_records::MAX_IMPORT_BYTES + 64 * 1024,
             )),
         )

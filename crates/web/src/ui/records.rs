@@ -1,5 +1,5 @@
-//! Records: accent-insensitive student look-up across the subtree, and the record page
-//! with the document's provenance.
+//! Records: accent-insensitive look-up of students or staff across the subtree, and the
+//! record pages with the document's provenance.
 
 use axum::extract::{Path, Query, State};
 use axum::Extension;
@@ -23,6 +23,8 @@ const MAX_QUERY: usize = 100;
 #[derive(Deserialize)]
 pub(crate) struct SearchQuery {
     q: Option<String>,
+    /// `students` (default) or `staff`.
+    kind: Option<String>,
     unit: Option<String>,
 }
 
@@ -33,6 +35,32 @@ pub(crate) fn status_name(lang: Lang, s: &str) -> String {
         "dropped_out" => T::DroppedOut,
         "transferred_out" => T::TransferredOut,
         "graduated" => T::Graduated,
+        "active" => T::StaffActive,
+        "left" => T::StaffLeft,
+        other => return other.to_string(),
+    };
+    lang.t(key).to_string()
+}
+
+/// The translated text of a staff role code.
+pub(crate) fn role_name(lang: Lang, s: &str) -> String {
+    let key = match s {
+        "teacher" => T::RoleTeacher,
+        "manager" => T::RoleManager,
+        "support" => T::RoleSupport,
+        other => return other.to_string(),
+    };
+    lang.t(key).to_string()
+}
+
+/// The translated text of a staff qualification code.
+pub(crate) fn qualification_name(lang: Lang, s: &str) -> String {
+    let key = match s {
+        "below_standard" => T::QualBelowStandard,
+        "college" => T::QualCollege,
+        "bachelor" => T::QualBachelor,
+        "master" => T::QualMaster,
+        "doctor" => T::QualDoctor,
         other => return other.to_string(),
     };
     lang.t(key).to_string()
@@ -47,10 +75,13 @@ pub(crate) fn gender_name(lang: Lang, g: &str) -> String {
     }
 }
 
-/// Label of a student field.
+/// Label of a student or staff field.
 pub(crate) fn field_label(name: &str) -> Option<T> {
     Some(match name {
         "student_id" => T::StudentId,
+        "staff_id" => T::StaffId,
+        "role" => T::Role,
+        "qualification" => T::Qualification,
         "full_name" => T::FullName,
         "gender" => T::Gender,
         "birth_date" => T::BirthDate,
@@ -66,21 +97,110 @@ fn student_href(unit: &str, id: &str) -> String {
     format!("/records/students/{}/{}", qenc(unit), qenc(id))
 }
 
-/// `GET /records?q=&unit=`.
+fn staff_href(unit: &str, id: &str) -> String {
+    format!("/records/staff/{}/{}", qenc(unit), qenc(id))
+}
+
+/// Which records a search looks in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Students,
+    Staff,
+}
+
+impl Kind {
+    fn parse(s: Option<&str>) -> Kind {
+        match s {
+            Some("staff") => Kind::Staff,
+            _ => Kind::Students,
+        }
+    }
+}
+
+/// Results of one search.
+enum Hits {
+    Students(Vec<eduioc_engine::StudentHit>),
+    Staff(Vec<eduioc_engine::StaffHit>),
+}
+
+impl Hits {
+    fn len(&self) -> usize {
+        match self {
+            Hits::Students(h) => h.len(),
+            Hits::Staff(h) => h.len(),
+        }
+    }
+}
+
+fn students_table(ctx: &Ctx, hits: &[eduioc_engine::StudentHit]) -> Markup {
+    let l = ctx.lang;
+    html! {
+        table.list #student-results {
+            thead { tr {
+                th { (ctx.t(T::StudentId)) } th { (ctx.t(T::FullName)) } th.num { (ctx.t(T::Grade)) }
+                th { (ctx.t(T::ClassId)) } th { (ctx.t(T::Status)) } th { (ctx.t(T::School)) }
+            } }
+            tbody {
+                @for h in hits {
+                    tr {
+                        td { a href=(student_href(&h.unit, &h.student_id)) { (h.student_id) } }
+                        td { a href=(student_href(&h.unit, &h.student_id)) { (h.full_name) } }
+                        td.num { (h.grade) }
+                        td { (h.class_id) }
+                        td { (status_name(l, &h.status)) }
+                        td { a href=(format!("/unit/{}", h.unit)) { (h.school) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn staff_table(ctx: &Ctx, hits: &[eduioc_engine::StaffHit]) -> Markup {
+    let l = ctx.lang;
+    html! {
+        table.list #staff-results {
+            thead { tr {
+                th { (ctx.t(T::StaffId)) } th { (ctx.t(T::FullName)) } th { (ctx.t(T::Role)) }
+                th { (ctx.t(T::Qualification)) } th { (ctx.t(T::Status)) } th { (ctx.t(T::School)) }
+            } }
+            tbody {
+                @for h in hits {
+                    tr {
+                        td { a href=(staff_href(&h.unit, &h.staff_id)) { (h.staff_id) } }
+                        td { a href=(staff_href(&h.unit, &h.staff_id)) { (h.full_name) } }
+                        td { (role_name(l, &h.role)) }
+                        td { (qualification_name(l, &h.qualification)) }
+                        td { (status_name(l, &h.status)) }
+                        td { a href=(format!("/unit/{}", h.unit)) { (h.school) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /records?q=&kind=students|staff&unit=`.
 pub(crate) async fn search(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
     Query(sq): Query<SearchQuery>,
 ) -> Page {
     let q: String = sq.q.unwrap_or_default().chars().take(MAX_QUERY).collect();
+    let kind = Kind::parse(sq.kind.as_deref());
     let unit = sq.unit.filter(|u| !u.is_empty());
     let results = if q.trim().is_empty() {
         None
     } else {
         let (q2, u2) = (q.clone(), unit.clone());
         Some(
-            engine_call(&state, move |e| {
-                e.search_students(&q2, u2.as_deref(), MAX_HITS)
+            engine_call(&state, move |e| match kind {
+                Kind::Students => e
+                    .search_students(&q2, u2.as_deref(), MAX_HITS)
+                    .map(Hits::Students),
+                Kind::Staff => e
+                    .search_staff(&q2, u2.as_deref(), MAX_HITS)
+                    .map(Hits::Staff),
             })
             .await?,
         )
@@ -97,37 +217,28 @@ pub(crate) async fn search(
         }
         None => None,
     };
-    let l = ctx.lang;
     let body = html! {
         h1 { (ctx.t(T::RecordsTitle)) }
-        form.search method="get" action="/records" {
-            input type="search" name="q" value=(q) placeholder=(ctx.t(T::SearchHint)) aria-label=(ctx.t(T::SearchHint)) maxlength="100" autofocus;
+        form.search #records-search method="get" action="/records" {
+            fieldset.kinds {
+                legend.visually-hidden { (ctx.t(T::SearchIn)) }
+                label.kind { input #kind-students type="radio" name="kind" value="students" checked[kind == Kind::Students]; (ctx.t(T::KindStudents)) }
+                label.kind { input #kind-staff type="radio" name="kind" value="staff" checked[kind == Kind::Staff]; (ctx.t(T::KindStaff)) }
+            }
+            input #records-q type="search" name="q" value=(q) placeholder=(ctx.t(T::SearchHint)) aria-label=(ctx.t(T::SearchHint)) maxlength="100" autofocus;
             @if let Some(u) = &unit { input type="hidden" name="unit" value=(u); }
             button type="submit" { (ctx.t(T::Search)) }
         }
         @if let Some(n) = &unit_name { p.sub { (ctx.t(T::InUnit)) ": " strong { (n) } } }
         @if let Some(hits) = &results {
-            section.card {
-                h2 { (ctx.t(T::Results)) " (" (hits.len()) ")" }
-                @if hits.is_empty() { p.note { (ctx.t(T::NoResults)) } }
-                @else {
-                    table.list {
-                        thead { tr {
-                            th { (ctx.t(T::StudentId)) } th { (ctx.t(T::FullName)) } th.num { (ctx.t(T::Grade)) }
-                            th { (ctx.t(T::ClassId)) } th { (ctx.t(T::Status)) } th { (ctx.t(T::School)) }
-                        } }
-                        tbody {
-                            @for h in hits {
-                                tr {
-                                    td { a href=(student_href(&h.unit, &h.student_id)) { (h.student_id) } }
-                                    td { a href=(student_href(&h.unit, &h.student_id)) { (h.full_name) } }
-                                    td.num { (h.grade) }
-                                    td { (h.class_id) }
-                                    td { (status_name(l, &h.status)) }
-                                    td { a href=(format!("/unit/{}", h.unit)) { (h.school) } }
-                                }
-                            }
-                        }
+            section.card #records-results data-kind=(match kind { Kind::Students => "students", Kind::Staff => "staff" }) {
+                h2 { (ctx.t(T::Results)) " · " (ctx.t(match kind { Kind::Students => T::KindStudents, Kind::Staff => T::KindStaff })) " (" (hits.len()) ")" }
+                @if hits.len() == 0 {
+                    p.note { (ctx.t(match kind { Kind::Students => T::NoResults, Kind::Staff => T::NoStaffResults })) }
+                } @else {
+                    @match hits {
+                        Hits::Students(h) => (students_table(&ctx, h)),
+                        Hits::Staff(h) => (staff_table(&ctx, h)),
                     }
                     @if hits.len() >= MAX_HITS { p.note { (ctx.t(T::ResultsCapped)) } }
                 }
@@ -146,6 +257,8 @@ pub(crate) struct RecordQuery {
 fn value_text(lang: Lang, name: &str, v: &Value) -> String {
     match (name, v) {
         ("status", Value::Str(s)) => status_name(lang, s),
+        ("role", Value::Str(s)) => role_name(lang, s),
+        ("qualification", Value::Str(s)) => qualification_name(lang, s),
         ("gender", Value::Str(s)) => gender_name(lang, s),
         ("birth_date", Value::Str(s)) => match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
             Ok(d) if lang == Lang::Vi => d.format("%d/%m/%Y").to_string(),
@@ -157,7 +270,7 @@ fn value_text(lang: Lang, name: &str, v: &Value) -> String {
 
 fn provenance_box(ctx: &Ctx, p: &eduioc_engine::Provenance) -> Markup {
     html! {
-        section.card.provenance {
+        section.card.provenance #provenance {
             h2 { (ctx.t(T::Provenance)) }
             p.sub { (ctx.t(T::ProvenanceIntro)) }
             dl {
@@ -228,4 +341,59 @@ pub(crate) async fn student(
         (provenance_box(&ctx, &prov))
     };
     Ok(page(&ctx, &title, Nav::Records, body))
+}
+
+/// `GET /records/staff/{unit}/{id}`: one staff member and where the record comes from.
+pub(crate) async fn staff(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path((unit, id)): Path<(String, String)>,
+) -> Page {
+    let (u2, id2) = (unit.clone(), id.clone());
+    let (fields, prov, school) = engine_call(&state, move |e| {
+        let doc = DocId {
+            unit: u2.clone(),
+            collection: "staff".into(),
+            year: e.school_year(),
+        };
+        if !e.directory().is_ancestor_or_self(e.unit(), &u2) {
+            return Err(EngineError::UnknownUnit(u2));
+        }
+        let fields = e.with_doc(&doc, |d| d.get(&id2))?.flatten();
+        let prov = e.provenance(&doc)?;
+        let school = e.directory().name(&u2).unwrap_or(&u2).to_string();
+        Ok((fields, prov, school))
+    })
+    .await?;
+    let l = ctx.lang;
+    let title = fields
+        .as_ref()
+        .and_then(|f| f.get("full_name").map(Value::to_string))
+        .unwrap_or_else(|| id.clone());
+    let back = format!("/records?kind=staff&q={}", qenc(&id));
+    let body = html! {
+        nav.crumbs { a href=(back) { (ctx.t(T::NavRecords)) } span.sep { "›" } a href=(format!("/unit/{unit}")) { (school) } span.sep { "›" } span { (id) } }
+        div.titlebar {
+            div { h1 { (title) } p.sub { (ctx.t(T::StaffRecord)) " · " (school) } }
+        }
+        @match &fields {
+            None => p.error #no-such-record { (ctx.t(T::NoSuchStaff)) },
+            Some(f) => section.card #staff-record {
+                dl.fields {
+                    dt { (ctx.t(T::StaffId)) } dd { (id) }
+                    @for name in eduioc_records::Collection::Staff.columns().iter().skip(1) {
+                        @if let Some(v) = f.get(*name) {
+                            dt { (field_label(name).map_or(*name, |k| ctx.t(k))) } dd { (value_text(l, name, v)) }
+                        }
+                    }
+                }
+            },
+        }
+        (provenance_box(&ctx, &prov))
+    };
+    let mut resp = page(&ctx, &title, Nav::Records, body);
+    if fields.is_none() {
+        *resp.status_mut() = axum::http::StatusCode::NOT_FOUND;
+    }
+    Ok(resp)
 }

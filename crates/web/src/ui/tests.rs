@@ -3,10 +3,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use eduioc_engine::Engine;
@@ -15,7 +18,7 @@ use eduioc_protocol::{CertBody, Certificate, LogSource, NodeKey};
 use tower::ServiceExt;
 
 use super::Lang;
-use crate::auth::{hash_password, Account, Accounts};
+use crate::auth::{hash_password, Account, Accounts, Throttle};
 use crate::AppState;
 
 const PASSWORD: &str = "correct-horse-battery";
@@ -39,6 +42,8 @@ struct Node {
     engine: SharedEngine,
     token: String,
     cookie_name: String,
+    /// The login throttle's clock, Unix ms (tests move it by hand).
+    clock: Arc<AtomicI64>,
 }
 
 struct Fed {
@@ -119,20 +124,28 @@ async fn node(
     )
     .unwrap();
     tokio::spawn(network.run());
+    let hash = hash_password(PASSWORD, [9; 16]).unwrap();
     let accounts = Accounts {
-        accounts: vec![Account {
-            user: "admin".into(),
-            password_hash: hash_password(PASSWORD, [9; 16]).unwrap(),
-        }],
+        accounts: ["admin", "clerk"]
+            .into_iter()
+            .map(|user| Account {
+                user: user.into(),
+                password_hash: hash.clone(),
+            })
+            .collect(),
     };
     let token = format!("token-of-{unit}-0123456789");
-    let state = AppState::new(engine.clone(), client, &token, accounts);
+    let mut state = AppState::new(engine.clone(), client, &token, accounts);
+    let clock = Arc::new(AtomicI64::new(1_760_000_000_000));
+    let c2 = clock.clone();
+    state.logins = Throttle::with_clock(Arc::new(move || c2.load(Ordering::SeqCst)));
     let cookie_name = state.sessions.cookie_name().to_string();
     Node {
         app: crate::router(state),
         engine,
         token,
         cookie_name,
+        clock,
     }
 }
 
@@ -633,4 +646,267 @@ async fn the_overview_shows_change_between_school_years() {
         body.contains(&prev) && body.contains(YEAR),
         "both years are labelled"
     );
+}
+
+fn api_get(n: &Node, path: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::AUTHORIZATION, format!("Bearer {}", n.token))
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn staff_search_without_accents_finds_names_with_accents() {
+    let f = fed().await;
+    for n in [&f.school, &f.dept] {
+        let cookie = login(n).await;
+        // The page: the kind selector, then a staff table linking to the record page.
+        let (status, _, body) = send(&n.app, get("/records", &cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            body.contains(
+                r#"id="kind-students" type="radio" name="kind" value="students" checked"#
+            ) && body.contains(r#"id="kind-staff" type="radio" name="kind" value="staff">"#),
+            "{body}"
+        );
+        let (status, _, body) =
+            send(&n.app, get("/records?kind=staff&q=pham+minh+tuan", &cookie)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains(r#"id="kind-staff" type="radio" name="kind" value="staff" checked"#));
+        let table = body
+            .split(r#"<table class="list" id="staff-results">"#)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no staff table: {body}"));
+        assert!(
+            table.contains(r#"<a href="/records/staff/thcs-tam-hiep/GV01">Phạm Minh Tuấn</a>"#),
+            "{table}"
+        );
+        assert!(table.contains("<td>Giáo viên</td><td>Đại học</td><td>Đang công tác</td>"));
+        assert!(table.contains("Trường THCS Tam Hiệp"));
+        assert!(!body.contains("Vũ Thị Lan"));
+        // The same words among students find no one; staff are not students.
+        let (_, _, body) = send(
+            &n.app,
+            get("/records?kind=students&q=pham+minh+tuan", &cookie),
+        )
+        .await;
+        assert!(!body.contains("Phạm Minh Tuấn") && !body.contains("staff-results"));
+        assert!(body.contains("Không tìm thấy học sinh nào"));
+        // The record page: fields and who signed them.
+        let (status, _, body) = send(
+            &n.app,
+            get("/records/staff/thcs-tam-hiep/GV02?lang=en", &cookie),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            body.contains("<h1>Vũ Thị Lan</h1>") && body.contains("<dd>Master"),
+            "{body}"
+        );
+        assert!(
+            body.contains(r#"id="provenance""#) && body.contains("thcs-tam-hiep/staff/2025-2026")
+        );
+        let (status, _, body) =
+            send(&n.app, get("/records/staff/thcs-tam-hiep/GV99", &cookie)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body.contains("no-such-record"));
+        // The JSON API, with the bearer token.
+        let (status, _, json) = send(&n.app, api_get(n, "/api/v1/records/staff?q=VU+THI")).await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let staff = v["staff"].as_array().unwrap();
+        assert_eq!(staff.len(), 1, "{json}");
+        assert_eq!(staff[0]["staff_id"], "GV02");
+        assert_eq!(staff[0]["full_name"], "Vũ Thị Lan");
+        assert_eq!(staff[0]["qualification"], "master");
+        assert_eq!(staff[0]["unit"], "thcs-tam-hiep");
+        assert_eq!(staff[0]["school"], "Trường THCS Tam Hiệp");
+        let (_, _, json) = send(&n.app, api_get(n, "/api/v1/records/staff?q=gv&limit=1")).await;
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["staff"].as_array().unwrap().len(), 1);
+        let (status, _, _) = send(&n.app, api_get(n, "/api/v1/records/staff")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _, _) = send(&n.app, get("/api/v1/records/staff?q=vu", &cookie)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "a session is not a token");
+    }
+    // A unit outside the subtree is refused.
+    let (status, _, _) = send(
+        &f.school.app,
+        api_get(&f.school, "/api/v1/records/staff?q=vu&unit=so-test"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_json_import_reports_row_errors_and_applies_nothing() {
+    let f = fed().await;
+    let cookie = login(&f.school).await;
+    // The page's form: the no-script names, and what the script needs.
+    let (_, _, page) = send(&f.school.app, get("/data", &cookie)).await;
+    for needle in [
+        r#"action="/data/import""#,
+        r#"data-json="/ui/data/import""#,
+        r#"name="kind""#,
+        r#"type="file" name="file""#,
+        r#"<progress id="import-bar""#,
+        r#"id="import-result""#,
+    ] {
+        assert!(page.contains(needle), "{needle}: {page}");
+    }
+    let post = |cookie: &str, body: (String, String)| {
+        Request::post("/ui/data/import")
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, body.0)
+            .body(Body::from(body.1))
+            .unwrap()
+    };
+    let before = f.school.engine.lock().unwrap().stats(None).unwrap();
+    let bad = "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n\
+               HS010,Hoàng Văn Nam,M,2015-01-01,1,1A,Kinh,enrolled\n\
+               HS011,Mai Thị Xuân,F,2015-02-02,13,1A,Kinh,enrolled\n";
+    let (status, _, json) = send(
+        &f.school.app,
+        post(&cookie, multipart("students", "hs.csv", bad)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["ok"], false);
+    let errors = v["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{json}");
+    assert_eq!(errors[0]["row"], 2);
+    assert_eq!(errors[0]["column"], "grade");
+    // The rendered box is the server page's markup.
+    let html = v["html"].as_str().unwrap();
+    assert!(
+        html.contains(r#"<table class="list errors">"#)
+            && html.contains("<td class=\"num\">2</td><td><code>grade</code></td>"),
+        "{html}"
+    );
+    let after = f.school.engine.lock().unwrap().stats(None).unwrap();
+    assert_eq!(after.students, before.students, "nothing applied");
+    let (_, _, p) = send(&f.school.app, get("/records?q=HS010", &cookie)).await;
+    assert!(!p.contains("Hoàng Văn Nam"));
+    // A good file: counts, and it is applied.
+    let good = "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n\
+                HS010,Hoàng Văn Nam,M,2015-01-01,1,1A,Kinh,enrolled\n";
+    let (status, _, json) = send(
+        &f.school.app,
+        post(&cookie, multipart("students", "hs.csv", good)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (v["ok"].as_bool(), v["inserted"].as_u64()),
+        (Some(true), Some(1))
+    );
+    assert!(v["html"]
+        .as_str()
+        .unwrap()
+        .contains("Thêm mới <strong>1</strong>"));
+    // No file; no session; an office.
+    let (status, _, json) = send(
+        &f.school.app,
+        post(&cookie, multipart("students", "hs.csv", "")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(json.contains("Chưa chọn tệp"), "{json}");
+    let (status, _, _) = send(
+        &f.school.app,
+        post("", multipart("students", "hs.csv", good)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = send(
+        &f.school.app,
+        post(
+            &format!("{}=deadbeef", f.school.cookie_name),
+            multipart("students", "hs.csv", good),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "an expired session");
+    let dept = login(&f.dept).await;
+    let (status, _, _) = send(
+        &f.dept.app,
+        post(&dept, multipart("students", "hs.csv", good)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+fn login_from(ip: &str, user: &str, password: &str, lang: &str) -> Request<Body> {
+    let mut req = post_form(
+        "/login",
+        &format!("eduioc_lang={lang}"),
+        &format!("user={user}&password={password}&next=%2F"),
+    );
+    let addr: SocketAddr = format!("{ip}:40000").parse().unwrap();
+    req.extensions_mut().insert(ConnectInfo(addr));
+    req
+}
+
+#[tokio::test]
+async fn five_wrong_passwords_then_429_per_user_and_per_address() {
+    let f = fed().await;
+    let app = &f.school.app;
+    for _ in 0..5 {
+        let (status, _, _) = send(app, login_from("192.0.2.7", "admin", "wrong", "vi")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The sixth is refused, even with the right password, without a session.
+    let (status, headers, body) = send(app, login_from("192.0.2.7", "admin", PASSWORD, "vi")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(headers.get(header::SET_COOKIE).is_none());
+    assert_eq!(headers.get(header::RETRY_AFTER).unwrap(), "900");
+    assert!(
+        body.contains(r#"id="login-throttled""#)
+            && body.contains("Quá nhiều lần đăng nhập sai.")
+            && body.contains("Hãy thử lại sau 15 phút"),
+        "{body}"
+    );
+    // In English; from another address, the user name is still locked.
+    let (status, _, body) = send(app, login_from("198.51.100.9", "admin", PASSWORD, "en")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        body.contains("Too many failed log-in attempts. Try again in 15 min"),
+        "{body}"
+    );
+    // The address is locked for other user names too.
+    let (status, _, _) = send(app, login_from("192.0.2.7", "clerk", PASSWORD, "vi")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Another user from another address is not affected.
+    let (status, _, _) = send(app, login_from("198.51.100.9", "clerk", "wrong", "vi")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, headers, _) = send(app, login_from("198.51.100.9", "clerk", PASSWORD, "vi")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers.get(header::SET_COOKIE).is_some());
+    // Nor is another node.
+    let (status, _, _) = send(
+        &f.dept.app,
+        login_from("192.0.2.7", "admin", PASSWORD, "vi"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // Ten minutes on: still refused, and the message says five minutes.
+    f.school.clock.fetch_add(10 * 60_000, Ordering::SeqCst);
+    let (status, _, body) = send(app, login_from("192.0.2.7", "admin", PASSWORD, "vi")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(body.contains("Hãy thử lại sau 5 phút"), "{body}");
+    // Once the window has passed, the right password opens a session.
+    f.school.clock.fetch_add(5 * 60_000, Ordering::SeqCst);
+    let (status, _, _) = send(app, login_from("192.0.2.7", "admin", PASSWORD, "vi")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // A success clears the user name's count: 4 failures, success, 4 failures, success.
+    for ip in ["203.0.113.1", "203.0.113.2"] {
+        for _ in 0..4 {
+            let (status, _, _) = send(app, login_from(ip, "admin", "wrong", "vi")).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        let (status, _, _) = send(app, login_from(ip, "admin", PASSWORD, "vi")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "from {ip}");
+    }
 }
