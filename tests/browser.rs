@@ -619,55 +619,71 @@ async fn drill_down_to_a_school_and_back_by_breadcrumbs() {
     .await;
 }
 
+/// Looks up, at the department, a person of a steady school by their name typed without
+/// diacritics, then opens their record page: `kind` is `students` or `staff`, `all` a
+/// query the API matches every person of the kind by (their id prefix).
+async fn find_without_diacritics(c: &Client, fx: &Fixture, kind: &str, all: &str) -> Result<()> {
+    let dept = fx.department();
+    let school = fx.steady_schools()[0];
+    let hits = fx.api(
+        dept,
+        &format!("records/{kind}?q={all}&unit={}&limit=1000", school.id),
+    )?;
+    let names: Vec<String> = hits[kind]
+        .as_array()
+        .with_context(|| format!("no {kind} array in {hits}"))?
+        .iter()
+        .filter_map(|h| h["full_name"].as_str().map(str::to_string))
+        .collect();
+    // A name that needs its diacritics to be written correctly, and is rare enough that
+    // the first page of results must hold it.
+    let name = names
+        .iter()
+        .filter(|n| plain(n) != n.to_lowercase())
+        .min_by_key(|n| names.iter().filter(|m| plain(m) == plain(n)).count())
+        .with_context(|| format!("no name with diacritics among the school's {kind}"))?
+        .clone();
+    login(c, dept).await?;
+    c.goto(&format!("{}/records?unit={}", dept.url, school.id))
+        .await?;
+    find(c, &format!("#kind-{kind}")).await?.click().await?;
+    let q = find(c, "input[name=q]").await?;
+    q.send_keys(&plain(&name)).await?;
+    q.send_keys("\u{E007}").await?; // Enter
+    let row = c
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::XPath(&format!(
+            "//section[@data-kind='{kind}']//table//td[.//a[normalize-space()='{name}'] or normalize-space()='{name}']"
+        )))
+        .await
+        .with_context(|| format!("typing {:?} did not find {name}", plain(&name)))?;
+    // Its record page names the school whose node signed it.
+    row.find(Locator::Css("a")).await?.click().await?;
+    eventually(Duration::from_secs(20), async || {
+        let body = text(c, "main").await?;
+        ensure!(body.contains(&name), "the record page does not show {name}");
+        ensure!(
+            text(c, "#provenance").await?.contains(&school.name),
+            "the provenance does not name the school"
+        );
+        Ok(())
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_student_is_found_without_diacritics() {
-    browse("search", async |c, fx| {
-        let dept = fx.department();
-        let school = fx.steady_schools()[0];
-        let hits = fx.api(
-            dept,
-            &format!("records/students?q=hs-&unit={}&limit=1000", school.id),
-        )?;
-        let names: Vec<String> = hits["students"]
-            .as_array()
-            .context("no students array")?
-            .iter()
-            .filter_map(|h| h["full_name"].as_str().map(str::to_string))
-            .collect();
-        // A name that needs its diacritics to be written correctly, and is rare enough
-        // that the first page of results must hold it.
-        let name = names
-            .iter()
-            .filter(|n| plain(n) != n.to_lowercase())
-            .min_by_key(|n| names.iter().filter(|m| plain(m) == plain(n)).count())
-            .context("no name with diacritics at the school")?
-            .clone();
-        login(c, dept).await?;
-        c.goto(&format!("{}/records?unit={}", dept.url, school.id))
-            .await?;
-        let q = find(c, "input[name=q]").await?;
-        q.send_keys(&plain(&name)).await?;
-        q.send_keys("\u{E007}").await?; // Enter
-        let row = c
-            .wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(Locator::XPath(&format!(
-                "//table//td[.//a[normalize-space()='{name}'] or normalize-space()='{name}']"
-            )))
-            .await
-            .with_context(|| format!("typing {:?} did not find {name}", plain(&name)))?;
-        // Its record page names the node that signed it.
-        row.find(Locator::Css("a")).await?.click().await?;
-        eventually(Duration::from_secs(20), async || {
-            let body = text(c, "main").await?;
-            ensure!(body.contains(&name), "the record page does not show {name}");
-            ensure!(
-                body.contains(&school.name),
-                "the record page does not name the school"
-            );
-            Ok(())
-        })
-        .await
+    browse("search_student", async |c, fx| {
+        find_without_diacritics(c, fx, "students", "hs-").await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_teacher_is_found_without_diacritics() {
+    browse("search_staff", async |c, fx| {
+        find_without_diacritics(c, fx, "staff", "cb-").await
     })
     .await;
 }
@@ -721,7 +737,7 @@ async fn an_import_with_a_bad_row_shows_its_row_and_column() {
             .click()
             .await?;
         let rows = {
-            find(c, "table.errors tbody tr").await?;
+            find(c, "#import-result table.errors tbody tr").await?;
             c.find_all(Locator::Css("table.errors tbody tr")).await?
         };
         ensure!(rows.len() == 1, "{} error rows, expected 1", rows.len());
@@ -738,6 +754,12 @@ async fn an_import_with_a_bad_row_shows_its_row_and_column() {
             cells[1].text().await?.trim() == "birth_date",
             "the error does not name the column birth_date"
         );
+        // The script sent the file (with a progress bar) and showed the outcome in place.
+        ensure!(
+            path(c).await? == "/data",
+            "the import left the page: the script did not handle it"
+        );
+        find(c, "progress#import-bar").await?;
         // All or nothing: the three good rows were not applied either.
         let after = fx.stats(school, &school.id)?;
         ensure!(
