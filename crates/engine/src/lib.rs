@@ -10,7 +10,7 @@
 //! Both paths go through one function that validates each entry with
 //! [`eduioc_protocol::validate`], then, in **one** write transaction, stores the entry,
 //! advances the author's head, applies the payload (Automerge changes to the document,
-//! recomputed summary and search digest, certificate, notification index) and commits.
+//! recomputed summary and look-up index, certificate, notification index) and commits.
 //! Only then does the caller acknowledge the entry to a peer or answer the user.
 //!
 //! Architecture Invariant: figures are computed from deduplicated documents, never from
@@ -26,13 +26,13 @@ use std::path::{Path, PathBuf};
 
 use eduioc_protocol::validate::{self, LogState, Reject, Verdict};
 use eduioc_protocol::{Certificate, Directory, DocId, Entry, LogSource, NodeId, NodeKey, Payload};
-use eduioc_records::{Collection, ImportErrors, RecordsDoc, Summary, Value};
+use eduioc_records::{Collection, ImportErrors, RecordsDoc, Summary};
 use eduioc_store::{Head, Quarantined, Store, WriteTxn};
 use serde::{Deserialize, Serialize};
 
 pub use provenance::Provenance;
-pub use search::StaffHit;
-pub use stats::{StaffStats, Stats, StudentHit, StudentStats};
+pub use search::{StaffHit, StudentHit};
+pub use stats::{StaffStats, Stats, StudentStats};
 
 /// Chunks a document keeps before it is compacted into one snapshot.
 const COMPACT_AFTER_CHUNKS: usize = 32;
@@ -106,18 +106,6 @@ pub struct Notice {
     pub body: String,
     /// Sender's clock, Unix ms.
     pub sent_ms: i64,
-}
-
-/// Per-document digest for student look-up: (id, name, grade, class, status).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Digest {
-    rows: Vec<(String, String, u8, String, String)>,
-}
-
-/// Per-document digest for staff look-up: (id, name, role, qualification, status).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct StaffDigest {
-    rows: Vec<(String, String, String, String, String)>,
 }
 
 /// Outcome of a successful import.
@@ -575,7 +563,7 @@ impl Engine {
         }
     }
 
-    /// Recomputes the summary (and, for students, the search digest) of each document a
+    /// Recomputes the summary (and, for students and staff, the look-up index) of each document a
     /// page changed, inside the page's transaction.
     fn summarize_docs(
         docs: &mut docs::DocCache,
@@ -599,13 +587,9 @@ impl Engine {
             let Some(rdoc) = docs.get(key) else { continue };
             let summary = eduioc_records::summarize(collection, rdoc);
             txn.put_summary(key, &postcard::to_stdvec(&summary).unwrap_or_default())?;
-            let digest = match collection {
-                Collection::Students => Some(postcard::to_stdvec(&digest(rdoc))),
-                Collection::Staff => Some(postcard::to_stdvec(&search::staff_digest(rdoc))),
-                _ => None,
-            };
-            if let Some(d) = digest {
-                txn.put_meta(&format!("idx/{key}"), &d.unwrap_or_default())?;
+            if let Some(index) = search::lookup_index(&doc.collection, rdoc) {
+                let raw = postcard::to_stdvec(&index).unwrap_or_default();
+                txn.put_meta(&search::lookup_key(key), &raw)?;
             }
             out.push((key.clone(), summary));
         }
@@ -877,28 +861,6 @@ fn load_doc(rec: Option<eduioc_store::DocRecord>, actor: &[u8; 32]) -> Result<Re
         doc.load_incremental(chunk)?;
     }
     Ok(doc)
-}
-
-fn digest(doc: &RecordsDoc) -> Digest {
-    let mut rows = Vec::new();
-    doc.for_each_record(|id, fields| {
-        let s = |k: &str| {
-            fields
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let grade = fields.get("grade").and_then(Value::as_int).unwrap_or(0) as u8;
-        rows.push((
-            id.to_string(),
-            s("full_name"),
-            grade,
-            s("class_id"),
-            s("status"),
-        ));
-    });
-    Digest { rows }
 }
 
 impl LogSource for Engine {

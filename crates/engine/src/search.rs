@@ -1,15 +1,38 @@
-//! Staff look-up across the subtree, like [`Engine::search_students`]: every commit of a
-//! staff document also writes its digest (`idx/<doc key>` in the meta table: id, name,
-//! role, qualification, status), so a look-up reads small digests, not Automerge
-//! documents. A staff document committed before digests existed (or whose digest does not
-//! decode) is read from the store at each look-up instead, without going through the
-//! document cache.
+//! Look-up of students and staff across the subtree by id or name, accent-insensitive.
+//!
+//! Every commit of a students or staff document also writes its look-up index
+//! (`look/<doc key>` in the meta table): per record its id and name already folded
+//! ([`eduioc_records::fold`]), then the fields a hit shows. A query folds once and
+//! compares plain strings; the index is read without copying its strings (postcard,
+//! borrowed `&str`), so a look-up at a department costs a scan of small indexes, not
+//! Automerge documents and not Unicode normalisation per record. A document committed
+//! before its index existed is read from the store instead (not through the document
+//! cache).
 
 use eduioc_protocol::DocId;
 use eduioc_records::{RecordsDoc, Value};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::{load_doc, Engine, Error, Result, StaffDigest};
+use crate::{load_doc, Engine, Error, Result};
+
+/// One student found by a look-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StudentHit {
+    /// Student id.
+    pub student_id: String,
+    /// Full name.
+    pub full_name: String,
+    /// Grade.
+    pub grade: u8,
+    /// Class id.
+    pub class_id: String,
+    /// Status.
+    pub status: String,
+    /// School unit id.
+    pub unit: String,
+    /// School name.
+    pub school: String,
+}
 
 /// One staff member found by a look-up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,33 +53,117 @@ pub struct StaffHit {
     pub school: String,
 }
 
-/// The look-up digest of a staff document.
-pub(crate) fn staff_digest(doc: &RecordsDoc) -> StaffDigest {
+/// A document's look-up index; `S` is `String` when written, `&str` when read.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Lookup<S> {
+    /// Per record: folded id, folded name, id, name, then three shown fields (students:
+    /// grade, class, status; staff: role, qualification, status).
+    rows: Vec<(S, S, S, S, S, S, S)>,
+}
+
+/// The shown fields of each collection that has a look-up, after id and name.
+fn shown(collection: &str) -> Option<[&'static str; 3]> {
+    match collection {
+        "students" => Some(["grade", "class_id", "status"]),
+        "staff" => Some(["role", "qualification", "status"]),
+        _ => None,
+    }
+}
+
+/// The meta key of a document's look-up index.
+pub(crate) fn lookup_key(doc_key: &str) -> String {
+    format!("look/{doc_key}")
+}
+
+/// The look-up index of a document of `collection`, if that collection has one.
+pub(crate) fn lookup_index(collection: &str, doc: &RecordsDoc) -> Option<Lookup<String>> {
+    let fields = shown(collection)?;
     let mut rows = Vec::new();
-    doc.for_each_record(|id, fields| {
-        let s = |k: &str| {
-            fields
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
+    doc.for_each_record(|id, rec| {
+        let s = |k: &str| match rec.get(k) {
+            Some(Value::Str(v)) => v.clone(),
+            Some(Value::Int(i)) => i.to_string(),
+            None => String::new(),
         };
+        let name = s("full_name");
         rows.push((
+            eduioc_records::fold(id),
+            eduioc_records::fold(&name),
             id.to_string(),
-            s("full_name"),
-            s("role"),
-            s("qualification"),
-            s("status"),
+            name,
+            s(fields[0]),
+            s(fields[1]),
+            s(fields[2]),
         ));
     });
-    StaffDigest { rows }
+    Some(Lookup { rows })
 }
 
 impl Engine {
-    /// Staff of `unit`'s subtree (this node's unit when `None`) whose id or name matches
-    /// `q` (accent- and case-insensitive, as [`eduioc_records::matches`]), in the current
-    /// school year, at most `limit`, in subtree order then document order.
+    /// Students of `unit`'s subtree (this node's unit when `None`) whose id starts with
+    /// or whose name contains `q` (accent- and case-insensitive, as
+    /// [`eduioc_records::matches`]), in the current school year, at most `limit`, in
+    /// subtree order then document order.
+    pub fn search_students(
+        &self,
+        q: &str,
+        unit: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StudentHit>> {
+        let mut hits = Vec::new();
+        self.look_up(
+            "students",
+            q,
+            unit,
+            limit,
+            |u, school, [id, name, grade, class, status]| {
+                hits.push(StudentHit {
+                    student_id: id.into(),
+                    full_name: name.into(),
+                    grade: grade.parse().unwrap_or(0),
+                    class_id: class.into(),
+                    status: status.into(),
+                    unit: u.into(),
+                    school: school.into(),
+                })
+            },
+        )?;
+        Ok(hits)
+    }
+
+    /// Staff of `unit`'s subtree, matched as [`Engine::search_students`] matches students.
     pub fn search_staff(&self, q: &str, unit: Option<&str>, limit: usize) -> Result<Vec<StaffHit>> {
+        let mut hits = Vec::new();
+        self.look_up(
+            "staff",
+            q,
+            unit,
+            limit,
+            |u, school, [id, name, role, qual, status]| {
+                hits.push(StaffHit {
+                    staff_id: id.into(),
+                    full_name: name.into(),
+                    role: role.into(),
+                    qualification: qual.into(),
+                    status: status.into(),
+                    unit: u.into(),
+                    school: school.into(),
+                })
+            },
+        )?;
+        Ok(hits)
+    }
+
+    /// Calls `hit(unit, school name, [id, name, shown fields])` for the first `limit`
+    /// records of `collection` in `unit`'s subtree that match `q`.
+    fn look_up(
+        &self,
+        collection: &str,
+        q: &str,
+        unit: Option<&str>,
+        limit: usize,
+        mut hit: impl FnMut(&str, &str, [&str; 5]),
+    ) -> Result<()> {
         let unit = unit.unwrap_or(&self.unit);
         if !self.dir.is_ancestor_or_self(&self.unit, unit) {
             return Err(Error::UnknownUnit(unit.to_string()));
@@ -66,49 +173,61 @@ impl Engine {
             return Err(Error::Invalid("the query q must not be empty".into()));
         }
         let year = self.school_year();
-        let mut hits = Vec::new();
-        if limit == 0 {
-            return Ok(hits);
-        }
+        let mut found = 0;
         for u in self.dir.subtree(unit) {
+            if found >= limit {
+                break;
+            }
             let key = DocId {
                 unit: u.clone(),
-                collection: "staff".into(),
+                collection: collection.into(),
                 year: year.clone(),
             }
             .key();
             if !self.summaries.contains_key(&key) {
                 continue;
             }
-            let stored = self
-                .store
-                .meta(&format!("idx/{key}"))?
-                .and_then(|raw| postcard::from_bytes::<StaffDigest>(&raw).ok());
-            let digest = match stored {
-                Some(d) => d,
-                // Committed before staff digests existed: read the document itself.
-                None => match self.store.doc(&key)? {
-                    Some(rec) => staff_digest(&load_doc(Some(rec), self.key.id().as_bytes())?),
-                    None => continue,
-                },
-            };
-            for (id, name, role, qualification, status) in digest.rows {
-                if eduioc_records::matches(&folded, &id, &name) {
-                    hits.push(StaffHit {
-                        staff_id: id,
-                        full_name: name,
-                        role,
-                        qualification,
-                        status,
-                        unit: u.clone(),
-                        school: self.dir.name(&u).unwrap_or_default().to_string(),
-                    });
-                    if hits.len() >= limit {
-                        return Ok(hits);
+            let school = self.dir.name(&u).unwrap_or_default();
+            let raw = self.store.meta(&lookup_key(&key))?;
+            let mut visit = |rows: &mut dyn Iterator<Item = [&str; 7]>| {
+                for [fid, fname, id, name, a, b, c] in rows {
+                    if eduioc_records::matches_folded(&folded, fid, fname) {
+                        hit(&u, school, [id, name, a, b, c]);
+                        found += 1;
+                        if found >= limit {
+                            break;
+                        }
                     }
+                }
+            };
+            match raw
+                .as_deref()
+                .and_then(|r| postcard::from_bytes::<Lookup<&str>>(r).ok())
+            {
+                Some(l) => visit(
+                    &mut l
+                        .rows
+                        .into_iter()
+                        .map(|r| [r.0, r.1, r.2, r.3, r.4, r.5, r.6]),
+                ),
+                // Committed before its index existed: read the document itself.
+                None => {
+                    let Some(rec) = self.store.doc(&key)? else {
+                        continue;
+                    };
+                    let doc = load_doc(Some(rec), self.key.id().as_bytes())?;
+                    let Some(l) = lookup_index(collection, &doc) else {
+                        continue;
+                    };
+                    visit(
+                        &mut l
+                            .rows
+                            .iter()
+                            .map(|r| [&*r.0, &*r.1, &*r.2, &*r.3, &*r.4, &*r.5, &*r.6]),
+                    );
                 }
             }
         }
-        Ok(hits)
+        Ok(())
     }
 }

@@ -7,7 +7,7 @@ use eduioc_protocol::DocId;
 use eduioc_records::Summary;
 use serde::Serialize;
 
-use crate::{Digest, Engine, Error, Result};
+use crate::{Engine, Error, Result};
 
 /// Enrolled students of a subtree.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -54,25 +54,6 @@ pub struct Stats {
     pub students_per_teacher: f64,
     /// Freshness: the oldest of the reporting schools' latest data (RFC 3339), if any.
     pub oldest_data_at: Option<String>,
-}
-
-/// One student found by a look-up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StudentHit {
-    /// Student id.
-    pub student_id: String,
-    /// Full name.
-    pub full_name: String,
-    /// Grade.
-    pub grade: u8,
-    /// Class id.
-    pub class_id: String,
-    /// Status.
-    pub status: String,
-    /// School unit id.
-    pub unit: String,
-    /// School name.
-    pub school: String,
 }
 
 pub(crate) fn rfc3339(ms: i64) -> String {
@@ -159,58 +140,5 @@ impl Engine {
         years.sort();
         years.dedup();
         years
-    }
-
-    /// Students of `unit`'s subtree whose id or name matches `q` (accent-insensitive).
-    pub fn search_students(
-        &self,
-        q: &str,
-        unit: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<StudentHit>> {
-        let unit = unit.unwrap_or(&self.unit);
-        if !self.dir.is_ancestor_or_self(&self.unit, unit) {
-            return Err(Error::UnknownUnit(unit.to_string()));
-        }
-        let folded = eduioc_records::fold(q);
-        if folded.is_empty() {
-            return Err(Error::Invalid("the query q must not be empty".into()));
-        }
-        let year = self.school_year();
-        let mut hits = Vec::new();
-        for u in self.dir.subtree(unit) {
-            let key = format!(
-                "idx/{}",
-                DocId {
-                    unit: u.clone(),
-                    collection: "students".into(),
-                    year: year.clone()
-                }
-                .key()
-            );
-            let Some(raw) = self.store.meta(&key)? else {
-                continue;
-            };
-            let Ok(d) = postcard::from_bytes::<Digest>(&raw) else {
-                continue;
-            };
-            for (id, name, grade, class_id, status) in d.rows {
-                if eduioc_records::matches(&folded, &id, &name) {
-                    hits.push(StudentHit {
-                        student_id: id,
-                        full_name: name,
-                        grade,
-                        class_id,
-                        status,
-                        unit: u.clone(),
-                        school: self.dir.name(&u).unwrap_or_default().to_string(),
-                    });
-                    if hits.len() >= limit {
-                        return Ok(hits);
-                    }
-                }
-            }
-        }
-        Ok(hits)
     }
 }

@@ -318,18 +318,18 @@ fn staff_search_folds_accents_and_reads_old_stores() {
         d.search_staff("  ", None, 10),
         Err(Error::Invalid(_))
     ));
-    // A store written before staff digests existed: the document is read instead.
+    // A store written before look-up indexes existed: the document is read instead.
     let key = DocId {
         unit: "s1".into(),
         collection: "staff".into(),
         year: "2026-2027".into(),
     }
     .key();
-    assert!(d.store.meta(&format!("idx/{key}")).unwrap().is_some());
+    assert!(d.store.meta(&format!("look/{key}")).unwrap().is_some());
     let mut txn = d.store.begin_write().unwrap();
-    txn.delete_meta(&format!("idx/{key}")).unwrap();
+    txn.delete_meta(&format!("look/{key}")).unwrap();
     txn.commit().unwrap();
-    assert!(d.store.meta(&format!("idx/{key}")).unwrap().is_none());
+    assert!(d.store.meta(&format!("look/{key}")).unwrap().is_none());
     let hits = d.search_staff("TRAN THI", None, 10).unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].staff_id, "GV02");

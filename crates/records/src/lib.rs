@@ -36,7 +36,7 @@ pub use import::{
     parse_import, ImportErrors, Row, RowError, Value, MAX_IMPORT_BYTES, MAX_IMPORT_ERRORS,
     MAX_IMPORT_ROWS, XLSX_CONTENT_TYPE,
 };
-pub use search::{fold, matches};
+pub use search::{fold, matches, matches_folded};
 pub use summary::{summarize, Summary};
 
 /// The error type of this crate.

@@ -35,9 +35,15 @@ pub fn fold(s: &str) -> String {
 /// [`fold`]: the id equals or starts with the query (case-insensitive), or the
 /// folded name contains it. An empty query matches every record.
 pub fn matches(query_folded: &str, id: &str, full_name: &str) -> bool {
+    matches_folded(query_folded, &fold(id), &fold(full_name))
+}
+
+/// [`matches`] for an id and a name that were already passed through [`fold`] (as a
+/// look-up index stores them): no normalisation at query time.
+pub fn matches_folded(query_folded: &str, id_folded: &str, name_folded: &str) -> bool {
     query_folded.is_empty()
-        || fold(id).starts_with(query_folded)
-        || fold(full_name).contains(query_folded)
+        || id_folded.starts_with(query_folded)
+        || name_folded.contains(query_folded)
 }
 
 #[cfg(test)]
