@@ -754,6 +754,12 @@ async fn an_import_with_a_bad_row_shows_its_row_and_column() {
             cells[1].text().await?.trim() == "birth_date",
             "the error does not name the column birth_date"
         );
+        // Said in the clerk's language, naming the field in words.
+        let message = cells[2].text().await?;
+        ensure!(
+            message.contains("Ngày sinh") && message.contains("2015-02-30"),
+            "the message is not Vietnamese or does not quote the value: {message:?}"
+        );
         // The script sent the file (with a progress bar) and showed the outcome in place.
         ensure!(
             path(c).await? == "/data",

@@ -9,6 +9,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
+use crate::problem::{shown, Problem};
 use crate::search::fold;
 use crate::Collection;
 
@@ -79,18 +80,39 @@ pub struct Row {
 }
 
 /// One problem found in an imported file.
+///
+/// Serialises as `{"row":N,"column":"...","message":"...","code":"...","params":{...}}`:
+/// the CONTRACT's three fields, then the [`Problem`] (its code and, for kinds that
+/// have them, its parameters).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowError {
     /// 1 for the first data row; 0 for the header row or the file as a whole.
     pub row: usize,
     /// The column the problem is in (empty when it concerns the whole file).
     pub column: String,
-    /// A short English sentence naming the bad value.
+    /// A short English sentence naming the bad value: `problem.message(&column)`.
     pub message: String,
+    /// What is wrong, as data (for messages in other languages).
+    #[serde(flatten)]
+    pub problem: Problem,
+}
+
+impl RowError {
+    /// The error for `problem` at `row` and `column`, with its English message.
+    pub fn new(row: usize, column: impl Into<String>, problem: Problem) -> RowError {
+        let column = column.into();
+        RowError {
+            row,
+            message: problem.message(&column),
+            column,
+            problem,
+        }
+    }
 }
 
 /// Every problem found in a rejected import (at most [`MAX_IMPORT_ERRORS`]).
-/// Serialises as `{"errors":[{"row":N,"column":"...","message":"..."}]}`.
+/// Serialises as `{"errors":[{"row":N,"column":"...","message":"...","code":"..."}]}`
+/// (see [`RowError`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportErrors {
     /// The problems, in file order.
@@ -215,34 +237,25 @@ pub fn parse_import(
         imp.error(
             0,
             "",
-            format!(
-                "{} cannot be imported; import students, staff or classes",
-                collection.as_str()
-            ),
+            Problem::NotImportable {
+                kind: collection.as_str().to_owned(),
+            },
         );
     } else if body.len() > MAX_IMPORT_BYTES {
         imp.error(
             0,
             "",
-            format!(
-                "the file is {} MiB; the largest accepted file is 50 MiB, split it into smaller files",
-                body.len().div_ceil(1024 * 1024)
-            ),
+            Problem::FileTooLarge {
+                size_mib: body.len().div_ceil(1024 * 1024),
+                max_mib: MAX_IMPORT_BYTES / (1024 * 1024),
+            },
         );
     } else if is_xlsx(content_type, body) {
         read_xlsx(body, &mut imp);
     } else if body.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
-        imp.error(
-            0,
-            "",
-            "this looks like an old Excel .xls file; save it as .xlsx or as CSV UTF-8".to_owned(),
-        );
+        imp.error(0, "", Problem::XlsFile);
     } else if body.starts_with(&[0xFF, 0xFE]) || body.starts_with(&[0xFE, 0xFF]) {
-        imp.error(
-            0,
-            "",
-            "this file is UTF-16 text; save it as CSV UTF-8 or as .xlsx".to_owned(),
-        );
+        imp.error(0, "", Problem::Utf16File);
     } else {
         read_csv(body, &mut imp);
     }
@@ -256,8 +269,8 @@ fn is_xlsx(content_type: Option<&str>, body: &[u8]) -> bool {
     by_type || body.starts_with(b"PK\x03\x04")
 }
 
-/// A cell's text, or a message saying why it cannot be read.
-type Cell = Result<String, String>;
+/// A cell's text, or why it cannot be read.
+type Cell = Result<String, Problem>;
 
 fn cell_is_blank(cell: &Cell) -> bool {
     matches!(cell, Ok(s) if s.trim().is_empty())
@@ -304,13 +317,9 @@ impl Importer {
     }
 
     /// Records an error; returns `Flow::Stop` once the cap is reached.
-    fn error(&mut self, row: usize, column: &str, message: String) -> Flow {
+    fn error(&mut self, row: usize, column: &str, problem: Problem) -> Flow {
         if self.errors.len() < MAX_IMPORT_ERRORS {
-            self.errors.push(RowError {
-                row,
-                column: column.to_owned(),
-                message,
-            });
+            self.errors.push(RowError::new(row, column, problem));
         }
         if self.errors.len() >= MAX_IMPORT_ERRORS {
             Flow::Stop
@@ -353,8 +362,8 @@ impl Importer {
                     .trim_start_matches('\u{feff}')
                     .trim()
                     .to_lowercase(),
-                Err(msg) => {
-                    self.error(0, &format!("column {}", col + 1), msg);
+                Err(problem) => {
+                    self.error(0, &format!("column {}", col + 1), problem);
                     clean = false;
                     continue;
                 }
@@ -364,7 +373,7 @@ impl Importer {
             }
             match self.spec.iter().position(|(n, _)| *n == name) {
                 Some(idx) if found[idx] => {
-                    self.error(0, &name, format!("column {name} appears more than once"));
+                    self.error(0, &name, Problem::DuplicateColumn);
                     clean = false;
                 }
                 Some(idx) => {
@@ -375,26 +384,22 @@ impl Importer {
                     self.map[col] = Some(idx);
                 }
                 None => {
-                    let mut message = format!(
-                        "unknown column {}; expected columns: {}",
-                        quote(&name),
-                        self.expected_columns()
-                    );
-                    if name.contains(';') || name.contains('\t') {
-                        message.push_str(" (the file must be separated by commas)");
-                    }
-                    self.error(0, &name, message);
+                    let problem = Problem::UnknownColumn {
+                        name: shown(&name),
+                        expected: self.expected_columns(),
+                        wrong_separator: name.contains(';') || name.contains('\t'),
+                    };
+                    self.error(0, &name, problem);
                     clean = false;
                 }
             }
         }
         for (idx, (name, _)) in self.spec.iter().enumerate() {
             if !found[idx] {
-                let message = format!(
-                    "column {name} is missing; expected columns: {}",
-                    self.expected_columns()
-                );
-                self.error(0, name, message);
+                let problem = Problem::MissingColumn {
+                    expected: self.expected_columns(),
+                };
+                self.error(0, name, problem);
                 clean = false;
             }
         }
@@ -422,9 +427,9 @@ impl Importer {
             self.error(
                 row,
                 "",
-                format!(
-                    "the file has more than {MAX_IMPORT_ROWS} data rows; split it into smaller files"
-                ),
+                Problem::TooManyRows {
+                    max: MAX_IMPORT_ROWS,
+                },
             );
             return Flow::Stop;
         }
@@ -432,10 +437,7 @@ impl Importer {
             let flow = self.error(
                 row,
                 &format!("column {}", col + 1),
-                format!(
-                    "this row has a value in column {}, which has no header",
-                    col + 1
-                ),
+                Problem::ValueWithoutHeader { position: col + 1 },
             );
             if flow == Flow::Stop {
                 return flow;
@@ -446,17 +448,17 @@ impl Importer {
         for (idx, cell) in values.into_iter().enumerate() {
             let (name, kind) = self.spec[idx];
             let result = match cell {
-                None => validate(kind, name, "", self.latest_birth_date),
-                Some(Ok(s)) => validate(kind, name, s.trim(), self.latest_birth_date),
-                Some(Err(msg)) => Err(msg),
+                None => validate(kind, "", self.latest_birth_date),
+                Some(Ok(s)) => validate(kind, s.trim(), self.latest_birth_date),
+                Some(Err(problem)) => Err(problem),
             };
             match result {
                 Ok(v) if idx == 0 => id = Some(v.to_string()),
                 Ok(v) => {
                     fields.insert(name.to_owned(), v);
                 }
-                Err(msg) => {
-                    if self.error(row, name, msg) == Flow::Stop {
+                Err(problem) => {
+                    if self.error(row, name, problem) == Flow::Stop {
                         return Flow::Stop;
                     }
                 }
@@ -465,8 +467,11 @@ impl Importer {
         if let Some(id) = id {
             if let Some(first) = self.seen.get(&id) {
                 let (name, _) = self.spec[0];
-                let message = format!("{name} {} is already used on row {first}", quote(&id));
-                if self.error(row, name, message) == Flow::Stop {
+                let problem = Problem::DuplicateId {
+                    value: shown(&id),
+                    first_row: *first,
+                };
+                if self.error(row, name, problem) == Flow::Stop {
                     return Flow::Stop;
                 }
             } else {
@@ -481,11 +486,10 @@ impl Importer {
 
     fn finish(mut self) -> Result<Vec<Row>, ImportErrors> {
         if self.errors.is_empty() && self.header_pos.is_none() {
-            let message = format!(
-                "the file is empty; the first row must name the columns: {}",
-                self.expected_columns()
-            );
-            self.error(0, "", message);
+            let problem = Problem::EmptyFile {
+                expected: self.expected_columns(),
+            };
+            self.error(0, "", problem);
         }
         if self.errors.is_empty() {
             Ok(self.rows)
@@ -511,7 +515,13 @@ fn read_csv(body: &[u8], imp: &mut Importer) {
             Ok(true) => {}
             Err(e) => {
                 let row = imp.header_pos.map_or(0, |h| (pos + 1).saturating_sub(h));
-                imp.error(row, "", format!("the file could not be read as CSV: {e}"));
+                imp.error(
+                    row,
+                    "",
+                    Problem::BadCsv {
+                        detail: e.to_string(),
+                    },
+                );
                 return;
             }
         }
@@ -520,9 +530,9 @@ fn read_csv(body: &[u8], imp: &mut Importer) {
             .enumerate()
             .take(MAX_COLUMNS)
             .map(|(i, field)| {
-                let cell = std::str::from_utf8(field).map(str::to_owned).map_err(|_| {
-                    "this cell is not valid UTF-8 text; save the file as \"CSV UTF-8\"".to_owned()
-                });
+                let cell = std::str::from_utf8(field)
+                    .map(str::to_owned)
+                    .map_err(|_| Problem::NotUtf8);
                 (i, cell)
             })
             .collect();
@@ -537,18 +547,30 @@ fn read_xlsx(body: &[u8], imp: &mut Importer) {
     let mut workbook = match Xlsx::new(Cursor::new(body)) {
         Ok(w) => w,
         Err(e) => {
-            imp.error(0, "", format!("the XLSX file could not be read: {e}"));
+            imp.error(
+                0,
+                "",
+                Problem::BadXlsx {
+                    detail: e.to_string(),
+                },
+            );
             return;
         }
     };
     let Some(sheet) = workbook.sheet_names().into_iter().next() else {
-        imp.error(0, "", "the XLSX file has no worksheet".to_owned());
+        imp.error(0, "", Problem::NoWorksheet);
         return;
     };
     let mut reader = match workbook.worksheet_cells_reader(&sheet) {
         Ok(r) => r,
         Err(e) => {
-            imp.error(0, "", format!("the XLSX worksheet could not be read: {e}"));
+            imp.error(
+                0,
+                "",
+                Problem::BadWorksheet {
+                    detail: e.to_string(),
+                },
+            );
             return;
         }
     };
@@ -584,7 +606,9 @@ fn read_xlsx(body: &[u8], imp: &mut Importer) {
                 imp.error(
                     row,
                     "",
-                    format!("the XLSX worksheet could not be read: {e}"),
+                    Problem::BadWorksheet {
+                        detail: e.to_string(),
+                    },
                 );
                 return;
             }
@@ -616,9 +640,9 @@ fn xlsx_cell(value: &DataRef<'_>) -> Cell {
         },
         DataRef::DurationIso(s) => s.clone(),
         DataRef::Error(e) => {
-            return Err(format!(
-                "this cell holds a spreadsheet error ({e}); enter a value"
-            ))
+            return Err(Problem::SpreadsheetError {
+                error: e.to_string(),
+            })
         }
     })
 }
@@ -631,40 +655,22 @@ fn number_text(f: f64) -> String {
     }
 }
 
-/// Quotes a value for a message: in double quotes, control characters
-/// escaped, long values shortened.
-fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for (i, c) in s.chars().enumerate() {
-        if i == 80 {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// Lookup key for coded values: folded, spaces and hyphens as underscores.
 fn code_key(s: &str) -> String {
     fold(s).replace([' ', '-'], "_")
 }
 
-fn validate(kind: Kind, column: &str, raw: &str, latest: NaiveDate) -> Result<Value, String> {
+fn validate(kind: Kind, raw: &str, latest: NaiveDate) -> Result<Value, Problem> {
+    let value = || shown(raw);
     match kind {
-        Kind::Id => id(column, raw, false),
-        Kind::OptionalId => id(column, raw, true),
-        Kind::Name => text(column, raw, MAX_TEXT_CHARS),
-        Kind::Text => text(column, raw, MAX_TEXT_CHARS),
+        Kind::Id => id(raw, false),
+        Kind::OptionalId => id(raw, true),
+        Kind::Name => text(raw, MAX_TEXT_CHARS),
+        Kind::Text => text(raw, MAX_TEXT_CHARS),
         Kind::Gender => code(
             raw,
             &[("m", "M"), ("f", "F"), ("nam", "M"), ("nu", "F")],
-            || format!("gender must be M or F (or Nam, Nữ), got {}", quote(raw)),
+            || Problem::BadGender { value: value() },
         ),
         Kind::BirthDate => birth_date(raw, latest),
         Kind::Grade => grade(raw),
@@ -680,16 +686,10 @@ fn validate(kind: Kind, column: &str, raw: &str, latest: NaiveDate) -> Result<Va
                 ("chuyen_di", "transferred_out"),
                 ("tot_nghiep", "graduated"),
             ],
-            || {
-                format!(
-                    "status must be enrolled, dropped_out, transferred_out or graduated \
-                     (or Đang học, Bỏ học, Chuyển đi, Tốt nghiệp), got {}",
-                    quote(raw)
-                )
-            },
+            || Problem::BadStudentStatus { value: value() },
         ),
         Kind::StaffStatus => code(raw, &[("active", "active"), ("left", "left")], || {
-            format!("status must be active or left, got {}", quote(raw))
+            Problem::BadStaffStatus { value: value() }
         }),
         Kind::Role => code(
             raw,
@@ -698,12 +698,7 @@ fn validate(kind: Kind, column: &str, raw: &str, latest: NaiveDate) -> Result<Va
                 ("manager", "manager"),
                 ("support", "support"),
             ],
-            || {
-                format!(
-                    "role must be teacher, manager or support, got {}",
-                    quote(raw)
-                )
-            },
+            || Problem::BadRole { value: value() },
         ),
         Kind::Qualification => code(
             raw,
@@ -714,52 +709,37 @@ fn validate(kind: Kind, column: &str, raw: &str, latest: NaiveDate) -> Result<Va
                 ("master", "master"),
                 ("doctor", "doctor"),
             ],
-            || {
-                format!(
-                    "qualification must be below_standard, college, bachelor, master or doctor, got {}",
-                    quote(raw)
-                )
-            },
+            || Problem::BadQualification { value: value() },
         ),
     }
 }
 
-fn id(column: &str, raw: &str, optional: bool) -> Result<Value, String> {
+fn id(raw: &str, optional: bool) -> Result<Value, Problem> {
     let s: String = raw.nfc().collect();
     if s.is_empty() && !optional {
-        return Err(format!("{column} is empty; every row needs one"));
+        return Err(Problem::EmptyId);
     }
-    if s.chars().any(char::is_control) {
-        return Err(format!(
-            "{column} must not contain control characters, got {}",
-            quote(&s)
-        ));
-    }
-    if s.chars().count() > MAX_ID_CHARS {
-        return Err(format!(
-            "{column} must be at most {MAX_ID_CHARS} characters, got {}",
-            quote(&s)
-        ));
-    }
-    Ok(Value::Str(s))
+    checked_text(s, MAX_ID_CHARS)
 }
 
-fn text(column: &str, raw: &str, max: usize) -> Result<Value, String> {
+fn text(raw: &str, max: usize) -> Result<Value, Problem> {
     let s: String = raw.nfc().collect();
     if s.is_empty() {
-        return Err(format!("{column} is empty"));
+        return Err(Problem::Empty);
     }
+    checked_text(s, max)
+}
+
+/// Refuses control characters and values over `max` characters.
+fn checked_text(s: String, max: usize) -> Result<Value, Problem> {
     if s.chars().any(char::is_control) {
-        return Err(format!(
-            "{column} must not contain control characters, got {}",
-            quote(&s)
-        ));
+        return Err(Problem::ControlCharacters { value: shown(&s) });
     }
     if s.chars().count() > max {
-        return Err(format!(
-            "{column} must be at most {max} characters, got {}",
-            quote(&s)
-        ));
+        return Err(Problem::TooLong {
+            max,
+            value: shown(&s),
+        });
     }
     Ok(Value::Str(s))
 }
@@ -767,17 +747,17 @@ fn text(column: &str, raw: &str, max: usize) -> Result<Value, String> {
 fn code(
     raw: &str,
     table: &[(&str, &'static str)],
-    message: impl FnOnce() -> String,
-) -> Result<Value, String> {
+    problem: impl FnOnce() -> Problem,
+) -> Result<Value, Problem> {
     let key = code_key(raw);
     table
         .iter()
         .find(|(k, _)| *k == key)
         .map(|(_, v)| Value::Str((*v).to_owned()))
-        .ok_or_else(message)
+        .ok_or_else(problem)
 }
 
-fn grade(raw: &str) -> Result<Value, String> {
+fn grade(raw: &str) -> Result<Value, Problem> {
     // Accept "5" and, from spreadsheets saved as text, "5.0".
     let whole = match raw.split_once('.') {
         Some((int, frac)) if !frac.is_empty() && frac.bytes().all(|b| b == b'0') => int,
@@ -787,20 +767,12 @@ fn grade(raw: &str) -> Result<Value, String> {
         Ok(g) if (1..=12).contains(&g) && whole.bytes().all(|b| b.is_ascii_digit()) => {
             Ok(Value::Int(g))
         }
-        _ => Err(format!(
-            "grade must be a whole number from 1 to 12, got {}",
-            quote(raw)
-        )),
+        _ => Err(Problem::BadGrade { value: shown(raw) }),
     }
 }
 
-fn birth_date(raw: &str, latest: NaiveDate) -> Result<Value, String> {
-    let shape = || {
-        format!(
-            "birth_date must be a date written YYYY-MM-DD or DD/MM/YYYY, got {}",
-            quote(raw)
-        )
-    };
+fn birth_date(raw: &str, latest: NaiveDate) -> Result<Value, Problem> {
+    let shape = || Problem::BadDate { value: shown(raw) };
     let digits = |s: &str, min: usize, max: usize| -> Option<u32> {
         if (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
             s.parse().ok()
@@ -825,16 +797,13 @@ fn birth_date(raw: &str, latest: NaiveDate) -> Result<Value, String> {
         .ok()
         .and_then(|y| NaiveDate::from_ymd_opt(y, m, d))
     else {
-        return Err(format!(
-            "birth_date {} is not a real calendar date",
-            quote(raw)
-        ));
+        return Err(Problem::NotACalendarDate { value: shown(raw) });
     };
     if date.year() < FIRST_YEAR || date > latest {
-        return Err(format!(
-            "birth_date {} must be between {FIRST_YEAR}-01-01 and today",
-            quote(raw)
-        ));
+        return Err(Problem::DateOutOfRange {
+            value: shown(raw),
+            first_year: FIRST_YEAR,
+        });
     }
     Ok(Value::Str(date.format("%Y-%m-%d").to_string()))
 }
@@ -1149,18 +1118,408 @@ mod tests {
     #[test]
     fn row_error_json_shape() {
         let e = ImportErrors {
-            errors: vec![RowError {
-                row: 3,
-                column: "grade".into(),
-                message: "bad".into(),
-            }],
+            errors: vec![
+                RowError::new(3, "grade", Problem::BadGrade { value: "13".into() }),
+                RowError::new(0, "", Problem::XlsFile),
+            ],
         };
+        let json = serde_json::to_string(&e).unwrap();
         assert_eq!(
-            serde_json::to_string(&e).unwrap(),
-            r#"{"errors":[{"row":3,"column":"grade","message":"bad"}]}"#
+            json,
+            r#"{"errors":[{"row":3,"column":"grade","message":"grade must be a whole number from 1 to 12, got \"13\"","code":"bad_grade","params":{"value":"13"}},{"row":0,"column":"","message":"this looks like an old Excel .xls file; save it as .xlsx or as CSV UTF-8","code":"xls_file"}]}"#
         );
+        let back: ImportErrors = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, e);
         assert_eq!(serde_json::to_string(&Value::Int(5)).unwrap(), "5");
         assert_eq!(serde_json::to_string(&s("M")).unwrap(), "\"M\"");
+    }
+
+    /// Every code `Problem::code` can return.
+    const ALL_CODES: &[&str] = &[
+        "not_importable",
+        "file_too_large",
+        "xls_file",
+        "utf16_file",
+        "bad_csv",
+        "bad_xlsx",
+        "no_worksheet",
+        "bad_worksheet",
+        "empty_file",
+        "too_many_rows",
+        "not_utf8",
+        "spreadsheet_error",
+        "duplicate_column",
+        "unknown_column",
+        "missing_column",
+        "value_without_header",
+        "empty_id",
+        "empty",
+        "control_characters",
+        "too_long",
+        "bad_gender",
+        "bad_student_status",
+        "bad_staff_status",
+        "bad_role",
+        "bad_qualification",
+        "bad_grade",
+        "bad_date",
+        "not_a_calendar_date",
+        "date_out_of_range",
+        "duplicate_id",
+    ];
+
+    /// The first error of a rejected import, checked for its code and message.
+    fn first_error(collection: Collection, ct: Option<&str>, body: &[u8], code: &str) -> RowError {
+        let errs = parse_import(collection, ct, body).unwrap_err().errors;
+        let e = errs
+            .iter()
+            .find(|e| e.problem.code() == code)
+            .unwrap_or_else(|| panic!("no {code} in {errs:?}"))
+            .clone();
+        assert_eq!(e.message, e.problem.message(&e.column), "{e:?}");
+        e
+    }
+
+    #[test]
+    fn every_problem_kind_has_its_code() {
+        let mut seen = std::collections::BTreeSet::new();
+        let row = |fields: &str| format!("{STUDENT_HEADER}\n{fields}\n");
+        /// Collection, body, code, and the row, column and problem expected.
+        type Case<'a> = (Collection, Vec<u8>, &'a str, usize, &'a str, Problem);
+        let long = "N".repeat(201);
+        let cases: Vec<Case> = vec![
+            (
+                Collection::Profile,
+                b"a\n".to_vec(),
+                "not_importable",
+                0,
+                "",
+                Problem::NotImportable {
+                    kind: "profile".into(),
+                },
+            ),
+            (
+                Collection::Students,
+                b"\xD0\xCF\x11\xE0rest".to_vec(),
+                "xls_file",
+                0,
+                "",
+                Problem::XlsFile,
+            ),
+            (
+                Collection::Students,
+                b"\xFF\xFEs\x00".to_vec(),
+                "utf16_file",
+                0,
+                "",
+                Problem::Utf16File,
+            ),
+            (
+                Collection::Students,
+                b"\n\n".to_vec(),
+                "empty_file",
+                0,
+                "",
+                Problem::EmptyFile {
+                    expected: STUDENT_HEADER.into(),
+                },
+            ),
+            (
+                Collection::Students,
+                b"\xffab,cd\n".to_vec(),
+                "not_utf8",
+                0,
+                "column 1",
+                Problem::NotUtf8,
+            ),
+            (
+                Collection::Students,
+                format!("{STUDENT_HEADER},grade\n").into_bytes(),
+                "duplicate_column",
+                0,
+                "grade",
+                Problem::DuplicateColumn,
+            ),
+            (
+                Collection::Students,
+                STUDENT_HEADER.replace(',', ";").into_bytes(),
+                "unknown_column",
+                0,
+                "student_id;full_name;gender;birth_date;grade;class_id;ethnicity;status",
+                Problem::UnknownColumn {
+                    name: STUDENT_HEADER.replace(',', ";"),
+                    expected: STUDENT_HEADER.into(),
+                    wrong_separator: true,
+                },
+            ),
+            (
+                Collection::Students,
+                b"student_id\n".to_vec(),
+                "missing_column",
+                0,
+                "full_name",
+                Problem::MissingColumn {
+                    expected: STUDENT_HEADER.into(),
+                },
+            ),
+            (
+                Collection::Students,
+                row("HS1,A,M,2014-09-05,5,5A,Kinh,enrolled,extra").into_bytes(),
+                "value_without_header",
+                1,
+                "column 9",
+                Problem::ValueWithoutHeader { position: 9 },
+            ),
+            (
+                Collection::Students,
+                row(",A,M,2014-09-05,5,5A,Kinh,enrolled").into_bytes(),
+                "empty_id",
+                1,
+                "student_id",
+                Problem::EmptyId,
+            ),
+            (
+                Collection::Students,
+                row("HS1,A,M,2014-09-05,5,5A,,enrolled").into_bytes(),
+                "empty",
+                1,
+                "ethnicity",
+                Problem::Empty,
+            ),
+            (
+                Collection::Students,
+                row("HS1,\"A\u{7}\",M,2014-09-05,5,5A,Kinh,enrolled").into_bytes(),
+                "control_characters",
+                1,
+                "full_name",
+                Problem::ControlCharacters {
+                    value: "A\\u{7}".into(),
+                },
+            ),
+            (
+                Collection::Students,
+                row(&format!("HS1,{long},M,2014-09-05,5,5A,Kinh,enrolled")).into_bytes(),
+                "too_long",
+                1,
+                "full_name",
+                Problem::TooLong {
+                    max: 200,
+                    value: format!("{}…", "N".repeat(80)),
+                },
+            ),
+            (
+                Collection::Students,
+                row("HS1,A,X,2014-09-05,5,5A,Kinh,enrolled").into_bytes(),
+                "bad_gender",
+                1,
+                "gender",
+                Problem::BadGender { value: "X".into() },
+            ),
+            (
+                Collection::Students,
+                row("HS1,A,M,2014-09-05,5,5A,Kinh,absent").into_bytes(),
+                "bad_student_status",
+                1,
+                "status",
+                Problem::BadStudentStatus {
+                    value: "absent".into(),
+                },
+            ),
+            (
+                Collection::Staff,
+                b"staff_id,full_name,gender,birth_date,role,qualification,status\n\
+                  GV01,A,F,1985-04-12,teacher,bachelor,retired\n"
+                    .to_vec(),
+                "bad_staff_status",
+                1,
+                "status",
+                Problem::BadStaffStatus {
+                    value: "retired".into(),
+                },
+            ),
+            (
+                Collection::Staff,
+                b"staff_id,full_name,gender,birth_date,role,qualification,status\n\
+                  GV01,A,F,1985-04-12,principal,bachelor,active\n"
+                    .to_vec(),
+                "bad_role",
+                1,
+                "role",
+                Problem::BadRole {
+                    value: "principal".into(),
+                },
+            ),
+            (
+                Collection::Staff,
+                b"staff_id,full_name,gender,birth_date,role,qualification,status\n\
+                  GV01,A,F,1985-04-12,teacher,phd,active\n"
+                    .to_vec(),
+                "bad_qualification",
+                1,
+                "qualification",
+                Problem::BadQualification {
+                    value: "phd".into(),
+                },
+            ),
+            (
+                Collection::Classes,
+                b"class_id,name,grade,homeroom_staff_id\n5A,L,13,\n".to_vec(),
+                "bad_grade",
+                1,
+                "grade",
+                Problem::BadGrade { value: "13".into() },
+            ),
+            (
+                Collection::Students,
+                row("HS1,A,M,2014/09/05,5,5A,Kinh,enrolled").into_bytes(),
+                "bad_date",
+                1,
+                "birth_date",
+                Problem::BadDate {
+                    value: "2014/09/05".into(),
+                },
+            ),
+            (
+                Collection::Students,
+                row("HS1,A,M,2015-02-30,5,5A,Kinh,enrolled").into_bytes(),
+                "not_a_calendar_date",
+                1,
+                "birth_date",
+                Problem::NotACalendarDate {
+                    value: "2015-02-30".into(),
+                },
+            ),
+            (
+                Collection::Students,
+                row("HS1,A,M,31/12/1899,5,5A,Kinh,enrolled").into_bytes(),
+                "date_out_of_range",
+                1,
+                "birth_date",
+                Problem::DateOutOfRange {
+                    value: "31/12/1899".into(),
+                    first_year: 1900,
+                },
+            ),
+            (
+                Collection::Students,
+                row("HS1,A,M,2014-09-05,5,5A,Kinh,enrolled\nHS1,B,M,2014-09-05,5,5A,Kinh,enrolled")
+                    .into_bytes(),
+                "duplicate_id",
+                2,
+                "student_id",
+                Problem::DuplicateId {
+                    value: "HS1".into(),
+                    first_row: 1,
+                },
+            ),
+        ];
+        for (collection, body, code, row, column, problem) in cases {
+            let e = first_error(collection, Some("text/csv"), &body, code);
+            assert_eq!(
+                (e.row, e.column.as_str(), &e.problem),
+                (row, column, &problem),
+                "{code}"
+            );
+            assert_eq!(problem.code(), code);
+            seen.insert(code);
+        }
+
+        // Caps and XLSX.
+        let e = first_error(
+            Collection::Students,
+            None,
+            &vec![b'a'; MAX_IMPORT_BYTES + 1],
+            "file_too_large",
+        );
+        assert_eq!(
+            e.problem,
+            Problem::FileTooLarge {
+                size_mib: 51,
+                max_mib: 50
+            }
+        );
+        seen.insert("file_too_large");
+        let mut body = String::from("class_id,name,grade,homeroom_staff_id");
+        for i in 0..=MAX_IMPORT_ROWS {
+            body.push_str(&format!("\nC{i},L,5,"));
+        }
+        let e = first_error(Collection::Classes, None, body.as_bytes(), "too_many_rows");
+        assert_eq!(e.problem, Problem::TooManyRows { max: 200_000 });
+        seen.insert("too_many_rows");
+        let e = first_error(
+            Collection::Students,
+            Some(XLSX_CONTENT_TYPE),
+            b"not a zip",
+            "bad_xlsx",
+        );
+        assert_eq!((e.row, e.column.as_str()), (0, ""));
+        seen.insert("bad_xlsx");
+        let xlsx = {
+            use rust_xlsxwriter::{Formula, Workbook};
+            let mut wb = Workbook::new();
+            let ws = wb.add_worksheet();
+            for (c, h) in STUDENT_HEADER.split(',').enumerate() {
+                ws.write_string(0, c as u16, h).unwrap();
+            }
+            for (c, v) in ["HS1", "A", "M", "2014-09-05", "5", "5A", "Kinh", "enrolled"]
+                .iter()
+                .enumerate()
+            {
+                ws.write_string(1, c as u16, *v).unwrap();
+            }
+            ws.write_formula(1, 4, Formula::new("=1/0").set_result("#DIV/0!"))
+                .unwrap();
+            wb.save_to_buffer().unwrap()
+        };
+        let e = first_error(
+            Collection::Students,
+            Some(XLSX_CONTENT_TYPE),
+            &xlsx,
+            "spreadsheet_error",
+        );
+        assert_eq!((e.row, e.column.as_str()), (1, "grade"));
+        assert_eq!(
+            e.problem,
+            Problem::SpreadsheetError {
+                error: "#DIV/0!".into()
+            }
+        );
+        seen.insert("spreadsheet_error");
+
+        // Reader failures this test cannot provoke with a real file: their codes and
+        // messages only.
+        for (problem, code, message) in [
+            (
+                Problem::BadCsv { detail: "x".into() },
+                "bad_csv",
+                "the file could not be read as CSV: x",
+            ),
+            (
+                Problem::NoWorksheet,
+                "no_worksheet",
+                "the XLSX file has no worksheet",
+            ),
+            (
+                Problem::BadWorksheet { detail: "x".into() },
+                "bad_worksheet",
+                "the XLSX worksheet could not be read: x",
+            ),
+        ] {
+            assert_eq!(
+                (problem.code(), problem.message("").as_str()),
+                (code, message)
+            );
+            seen.insert(code);
+        }
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            ALL_CODES
+                .iter()
+                .copied()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        );
     }
 
     fn xlsx_students() -> Vec<u8> {

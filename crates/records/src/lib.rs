@@ -7,7 +7,10 @@
 //!   profile). One Automerge document exists per (unit, collection, school year).
 //! - [`parse_import`]: turns an uploaded CSV or XLSX file into validated,
 //!   normalised [`Row`]s, or returns every problem found as [`ImportErrors`]
-//!   (all or nothing: nothing is returned to apply when any row is bad).
+//!   (all or nothing: nothing is returned to apply when any row is bad). Each
+//!   [`RowError`] carries a [`Problem`]: the kind of problem as data, with a stable
+//!   code and its parameters, so a user interface can say it in its own language;
+//!   its `message` is the English sentence.
 //! - [`RecordsDoc`]: one Automerge document. Its root map has a key `"records"`
 //!   holding a map from record id to a map of field name to scalar ([`Value`]).
 //!   [`RecordsDoc::upsert`] writes only the fields that changed, so a one-field
@@ -23,6 +26,7 @@
 
 mod doc;
 mod import;
+mod problem;
 mod search;
 mod summary;
 
@@ -36,6 +40,7 @@ pub use import::{
     parse_import, ImportErrors, Row, RowError, Value, MAX_IMPORT_BYTES, MAX_IMPORT_ERRORS,
     MAX_IMPORT_ROWS, XLSX_CONTENT_TYPE,
 };
+pub use problem::Problem;
 pub use search::{fold, matches, matches_folded};
 pub use summary::{summarize, Summary};
 

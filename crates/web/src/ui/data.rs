@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::layout::{page, Nav};
 use super::records::field_label;
-use super::{engine_call, qenc, Ctx, Page, UiError, T};
+use super::{engine_call, qenc, Ctx, Lang, Page, UiError, T};
 use crate::AppState;
 
 /// Most row errors listed on the page.
@@ -101,7 +101,7 @@ fn errors_table(ctx: &Ctx, errs: &ImportErrors) -> Markup {
                 thead { tr { th.num { (ctx.t(T::Row)) } th { (ctx.t(T::Column)) } th { (ctx.t(T::Message)) } } }
                 tbody {
                     @for e in errs.errors.iter().take(MAX_SHOWN_ERRORS) {
-                        tr { td.num { (e.row) } td { code { (e.column) } } td { (e.message) } }
+                        tr { td.num { (e.row) } td { code { (e.column) } } td { (ctx.lang.problem(&e.column, &e.problem)) } }
                     }
                 }
             }
@@ -144,18 +144,25 @@ enum ImportResult {
     Invalid(ImportErrors),
     /// No file, or an empty one.
     NoFile,
+    /// A `kind` that is not students, staff or classes (only a forged form sends one).
+    BadKind,
 }
 
-/// Reads the multipart upload (`kind`, `file`) and runs the import.
+/// Reads the multipart upload (`kind`, `file`) and runs the import. A failed upload is
+/// a [`UiError`] with a message in `lang`.
 async fn import_upload(
     state: &AppState,
+    lang: Lang,
     mut mp: Multipart,
 ) -> Result<(String, ImportResult), UiError> {
     let bad = |e: axum::extract::multipart::MultipartError| {
-        UiError(
-            e.status(),
-            format!("reading the upload failed: {}", e.body_text()),
-        )
+        let status = e.status();
+        let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            lang.t(T::FileTooLarge).to_string()
+        } else {
+            format!("{}: {}", lang.t(T::UploadUnreadable), e.body_text())
+        };
+        UiError(status, msg)
     };
     let mut kind = String::from("students");
     let mut file: Option<(bool, Vec<u8>)> = None;
@@ -172,7 +179,11 @@ async fn import_upload(
             _ => {}
         }
     }
+    let importable = kind
+        .parse::<Collection>()
+        .is_ok_and(Collection::is_importable);
     let result = match file {
+        _ if !importable => ImportResult::BadKind,
         Some((_, body)) if body.is_empty() => ImportResult::NoFile,
         None => ImportResult::NoFile,
         Some((xlsx, body)) => {
@@ -194,6 +205,7 @@ async fn import_upload(
 fn result_markup(ctx: &Ctx, r: &ImportResult) -> Markup {
     match r {
         ImportResult::NoFile => html! { p.error { (ctx.t(T::NoFile)) } },
+        ImportResult::BadKind => html! { p.error { (ctx.t(T::BadKind)) } },
         ImportResult::Done(o) => html! {
             p.ok #import-ok { (ctx.t(T::ImportOk)) ": " (ctx.t(T::Inserted)) " " strong { (o.inserted) } ", " (ctx.t(T::Updated)) " " strong { (o.updated) } "." }
         },
@@ -211,17 +223,23 @@ pub(crate) async fn import(
     if let Some(p) = only_schools(&ctx) {
         return p;
     }
-    let (kind, result) = import_upload(&state, mp).await?;
-    Ok(data_page(&ctx, Some(result_markup(&ctx, &result)), &kind))
+    let (kind, result) = import_upload(&state, ctx.lang, mp).await?;
+    let mut resp = data_page(&ctx, Some(result_markup(&ctx, &result)), &kind);
+    if matches!(result, ImportResult::BadKind) {
+        *resp.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    Ok(resp)
 }
 
 /// `POST /ui/data/import` (multipart: `kind`, `file`), for the page's script: JSON with
-/// the outcome and the rendered result box.
+/// the outcome and the rendered result box, in the page's language.
 ///
 /// - `200 {"ok":true,"inserted":N,"updated":N,"html":"..."}`;
-/// - `422 {"ok":false,"errors":[{"row":N,"column":"...","message":"..."}],"html":"..."}`;
-/// - `4xx/5xx {"ok":false,"error":"...","html":"..."}` otherwise (no file, not a
-///   school, an unreadable upload: `413` when it is too large).
+/// - `422 {"ok":false,"errors":[{"row":N,"column":"...","message":"...","code":"...",
+///   "params":{...}}],"html":"..."}` (`errors` exactly as the JSON API's: English
+///   `message`s; `html` says them in the page's language);
+/// - `4xx/5xx {"ok":false,"error":"...","html":"..."}` otherwise (no file, an unknown
+///   kind, not a school, an unreadable upload: `413` when it is too large).
 pub(crate) async fn import_json(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
@@ -238,7 +256,7 @@ pub(crate) async fn import_json(
     if !ctx.is_school {
         return failed(StatusCode::FORBIDDEN, ctx.t(T::DataOnlySchools));
     }
-    let result = match import_upload(&state, mp).await {
+    let result = match import_upload(&state, ctx.lang, mp).await {
         Ok((_, r)) => r,
         Err(UiError(status, msg)) => return failed(status, &msg),
     };
@@ -254,6 +272,7 @@ pub(crate) async fn import_json(
         )
             .into_response(),
         ImportResult::NoFile => failed(StatusCode::BAD_REQUEST, ctx.t(T::NoFile)),
+        ImportResult::BadKind => failed(StatusCode::BAD_REQUEST, ctx.t(T::BadKind)),
     }
 }
 
@@ -429,7 +448,7 @@ pub(crate) async fn student_form_handler(state: &AppState, ctx: &Ctx, id: Option
                 None => {
                     return Err(UiError(
                         StatusCode::NOT_FOUND,
-                        format!("no student {id:?} at this school"),
+                        format!("{} ({id})", ctx.t(T::NoSuchStudent)),
                     ))
                 }
             }
@@ -488,7 +507,8 @@ pub(crate) async fn student_save(
         Err(errs) => {
             let mut by_col: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for e in errs.errors {
-                by_col.entry(e.column).or_default().push(e.message);
+                let message = ctx.lang.problem(&e.column, &e.problem);
+                by_col.entry(e.column).or_default().push(message);
             }
             let classes = class_ids(&state).await?;
             let mut resp = page(

@@ -1,7 +1,11 @@
 //! UI strings in Vietnamese (the default) and English.
 //!
 //! Every string the UI shows is a [`T`] key; [`Lang::t`] picks its text. The table is
-//! one `match`, so a key without both translations does not compile.
+//! one `match`, so a key without both translations does not compile. Sentences with
+//! values in them are methods of [`Lang`]; [`Lang::problem`] says what is wrong with an
+//! imported file (an [`eduioc_records::Problem`]).
+
+use eduioc_records::Problem;
 
 /// A UI language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +94,142 @@ impl Lang {
         }
     }
 
+    /// What is wrong with an imported file, for the import result and the student form.
+    ///
+    /// English is the import's own sentence ([`Problem::message`], the `message` of the
+    /// JSON error), so the page and the API say the same. Vietnamese names the field in
+    /// words (`Ngày sinh`, not `birth_date`) and says how to fix the value.
+    pub(crate) fn problem(self, column: &str, p: &Problem) -> String {
+        if self == Lang::En {
+            return p.message(column);
+        }
+        // The field in words ("Ngày sinh"), and in the middle of a sentence ("ngày sinh").
+        let field = match field_of(column) {
+            Some(k) => self.t(k).to_string(),
+            None => format!("Cột {column}"),
+        };
+        let lower = lower_first(&field);
+        // A value that is not one of the accepted forms (or is missing).
+        let bad = |value: &str, hint: &str| {
+            if value.is_empty() {
+                format!("{field} đang để trống; {hint}")
+            } else {
+                format!("{field} \"{value}\" không hợp lệ; {hint}")
+            }
+        };
+        match p {
+            Problem::NotImportable { kind } => format!(
+                "Không nhập được dữ liệu loại \"{kind}\"; chỉ nhập được học sinh, \
+                 cán bộ giáo viên hoặc lớp học"
+            ),
+            Problem::FileTooLarge { size_mib, max_mib } => format!(
+                "Tệp nặng {size_mib} MB, vượt mức tối đa {max_mib} MB; \
+                 hãy chia thành nhiều tệp nhỏ hơn"
+            ),
+            Problem::XlsFile => "Đây là tệp Excel đời cũ (.xls); hãy mở bằng Excel rồi lưu lại \
+                                 dưới dạng .xlsx hoặc CSV UTF-8"
+                .into(),
+            Problem::Utf16File => "Tệp được lưu dưới dạng văn bản UTF-16; hãy lưu lại dưới dạng \
+                                   CSV UTF-8 hoặc .xlsx"
+                .into(),
+            Problem::BadCsv { detail } => format!(
+                "Không đọc được tệp CSV; hãy lưu lại tệp dưới dạng CSV UTF-8 \
+                 (chi tiết kỹ thuật: {detail})"
+            ),
+            Problem::BadXlsx { detail } => format!(
+                "Không mở được tệp Excel (.xlsx): tệp bị hỏng hoặc không phải tệp Excel \
+                 (chi tiết kỹ thuật: {detail})"
+            ),
+            Problem::NoWorksheet => "Tệp Excel không có trang tính nào".into(),
+            Problem::BadWorksheet { detail } => {
+                format!("Không đọc được trang tính trong tệp Excel (chi tiết kỹ thuật: {detail})")
+            }
+            Problem::EmptyFile { expected } => {
+                format!("Tệp không có dữ liệu; dòng đầu tiên phải là tên các cột: {expected}")
+            }
+            Problem::TooManyRows { max } => format!(
+                "Tệp có hơn {} dòng dữ liệu; hãy chia thành nhiều tệp nhỏ hơn",
+                self.int(*max as u64)
+            ),
+            Problem::NotUtf8 => "Ô này không đọc được vì tệp không được lưu dưới dạng UTF-8; \
+                                 hãy lưu tệp dưới dạng \"CSV UTF-8\""
+                .into(),
+            Problem::SpreadsheetError { error } => {
+                format!("Ô này đang báo lỗi công thức ({error}); hãy nhập một giá trị")
+            }
+            Problem::DuplicateColumn => {
+                format!("Cột {column} ({lower}) xuất hiện hai lần trong dòng tiêu đề")
+            }
+            Problem::UnknownColumn {
+                name,
+                expected,
+                wrong_separator,
+            } => {
+                let hint = if *wrong_separator {
+                    " (các cột phải được phân cách bằng dấu phẩy)"
+                } else {
+                    ""
+                };
+                format!("Cột \"{name}\" không có trong mẫu; các cột cần có: {expected}{hint}")
+            }
+            Problem::MissingColumn { expected } => {
+                format!("Thiếu cột {column} ({lower}); các cột cần có: {expected}")
+            }
+            Problem::ValueWithoutHeader { position } => format!(
+                "Dòng này có giá trị ở cột thứ {position}, nhưng cột đó không có tên \
+                 ở dòng tiêu đề"
+            ),
+            Problem::EmptyId => format!("{field} đang để trống; dòng nào cũng phải có {lower}"),
+            Problem::Empty => format!("{field} đang để trống"),
+            Problem::ControlCharacters { value } => format!(
+                "{field} \"{value}\" có ký tự ẩn (ký tự điều khiển) không được phép; \
+                 hãy gõ lại ô này"
+            ),
+            Problem::TooLong { max, value } => {
+                format!("{field} dài quá {max} ký tự: \"{value}\"")
+            }
+            Problem::BadGender { value } => bad(value, "hãy ghi Nam hoặc Nữ (hoặc M, F)"),
+            Problem::BadStudentStatus { value } => bad(
+                value,
+                "hãy ghi Đang học, Bỏ học, Chuyển đi hoặc Tốt nghiệp \
+                 (hoặc enrolled, dropped_out, transferred_out, graduated)",
+            ),
+            Problem::BadStaffStatus { value } => bad(
+                value,
+                "hãy ghi active (đang công tác) hoặc left (đã nghỉ việc)",
+            ),
+            Problem::BadRole { value } => bad(
+                value,
+                "hãy ghi teacher (giáo viên), manager (cán bộ quản lý) \
+                 hoặc support (nhân viên)",
+            ),
+            Problem::BadQualification { value } => bad(
+                value,
+                "hãy ghi below_standard (dưới chuẩn), college (cao đẳng), \
+                 bachelor (đại học), master (thạc sĩ) hoặc doctor (tiến sĩ)",
+            ),
+            Problem::BadGrade { value } => bad(value, "hãy ghi một số nguyên từ 1 đến 12"),
+            Problem::BadDate { value } => {
+                let hint = "hãy ghi ngày/tháng/năm (ví dụ 05/09/2015) \
+                            hoặc năm-tháng-ngày (2015-09-05)";
+                if value.is_empty() {
+                    format!("{field} đang để trống; {hint}")
+                } else {
+                    format!("{field} \"{value}\" viết chưa đúng dạng ngày; {hint}")
+                }
+            }
+            Problem::NotACalendarDate { value } => {
+                format!("{field} \"{value}\" không phải ngày có thật")
+            }
+            Problem::DateOutOfRange { value, first_year } => {
+                format!("{field} \"{value}\" phải từ ngày 01/01/{first_year} đến hôm nay")
+            }
+            Problem::DuplicateId { value, first_row } => {
+                format!("{field} \"{value}\" bị trùng: đã có ở dòng {first_row}")
+            }
+        }
+    }
+
     /// How long ago `ms` was, relative to `now_ms`.
     pub(crate) fn ago(self, now_ms: i64, ms: i64) -> String {
         let s = (now_ms - ms).max(0) / 1000;
@@ -106,6 +246,24 @@ impl Lang {
             Lang::Vi => format!("{n} {} trước", self.t(unit)),
             Lang::En => format!("{n} {} ago", self.t(unit)),
         }
+    }
+}
+
+/// The key naming an import column in words (`birth_date` → [`T::BirthDate`]).
+fn field_of(column: &str) -> Option<T> {
+    super::records::field_label(column).or(match column {
+        "name" => Some(T::ClassName),
+        "homeroom_staff_id" => Some(T::HomeroomStaffId),
+        _ => None,
+    })
+}
+
+/// `text` with its first letter in lower case (a label inside a sentence).
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -214,6 +372,8 @@ strings! {
     Gender => "Giới tính", "Gender";
     BirthDate => "Ngày sinh", "Birth date";
     ClassId => "Mã lớp", "Class id";
+    ClassName => "Tên lớp", "Class name";
+    HomeroomStaffId => "Mã giáo viên chủ nhiệm", "Homeroom teacher's staff id";
     Ethnicity => "Dân tộc", "Ethnicity";
     Status => "Tình trạng", "Status";
     School => "Trường", "School";
@@ -279,7 +439,10 @@ strings! {
     Column => "Cột", "Column";
     Message => "Lỗi", "Problem";
     MoreErrors => "lỗi khác không hiển thị", "more problems not shown";
-    NoFile => "Chưa chọn tệp.", "No file chosen.";
+    NoFile => "Chưa chọn tệp, hoặc tệp trống.", "No file chosen, or the file is empty.";
+    UploadUnreadable => "Không đọc được tệp gửi lên", "Reading the upload failed";
+    BadKind => "Loại dữ liệu không hợp lệ: hãy chọn học sinh, cán bộ giáo viên hoặc lớp học.",
+        "Unknown kind of data: choose students, staff or classes.";
     AddStudent => "Thêm học sinh", "Add a student";
     EditStudent => "Sửa hồ sơ học sinh", "Edit a student";
     Save => "Lưu", "Save";
@@ -315,6 +478,200 @@ mod tests {
         for k in T::ALL {
             assert!(!Lang::Vi.t(*k).is_empty(), "{k:?}");
             assert!(!Lang::En.t(*k).is_empty(), "{k:?}");
+        }
+    }
+
+    #[test]
+    fn import_problems_are_said_in_vietnamese() {
+        let v = |s: &str| s.to_string();
+        let expected = v("class_id,name,grade,homeroom_staff_id");
+        // (column, problem, words the Vietnamese sentence must contain)
+        let cases: Vec<(&str, Problem, &str)> = vec![
+            (
+                "",
+                Problem::NotImportable { kind: v("profile") },
+                "Không nhập được",
+            ),
+            (
+                "",
+                Problem::FileTooLarge {
+                    size_mib: 51,
+                    max_mib: 50,
+                },
+                "Tệp nặng 51 MB",
+            ),
+            ("", Problem::XlsFile, "Excel đời cũ (.xls)"),
+            ("", Problem::Utf16File, "UTF-16"),
+            (
+                "",
+                Problem::BadCsv { detail: v("x") },
+                "Không đọc được tệp CSV",
+            ),
+            (
+                "",
+                Problem::BadXlsx { detail: v("x") },
+                "Không mở được tệp Excel",
+            ),
+            ("", Problem::NoWorksheet, "không có trang tính"),
+            (
+                "",
+                Problem::BadWorksheet { detail: v("x") },
+                "Không đọc được trang tính",
+            ),
+            (
+                "",
+                Problem::EmptyFile {
+                    expected: expected.clone(),
+                },
+                "Tệp không có dữ liệu",
+            ),
+            (
+                "",
+                Problem::TooManyRows { max: 200_000 },
+                "hơn 200.000 dòng",
+            ),
+            ("column 1", Problem::NotUtf8, "UTF-8"),
+            (
+                "grade",
+                Problem::SpreadsheetError {
+                    error: v("#DIV/0!"),
+                },
+                "lỗi công thức (#DIV/0!)",
+            ),
+            (
+                "grade",
+                Problem::DuplicateColumn,
+                "Cột grade (khối) xuất hiện hai lần",
+            ),
+            (
+                "shoe",
+                Problem::UnknownColumn {
+                    name: v("a;b"),
+                    expected: expected.clone(),
+                    wrong_separator: true,
+                },
+                "dấu phẩy",
+            ),
+            (
+                "homeroom_staff_id",
+                Problem::MissingColumn { expected },
+                "Thiếu cột homeroom_staff_id (mã giáo viên chủ nhiệm)",
+            ),
+            (
+                "column 9",
+                Problem::ValueWithoutHeader { position: 9 },
+                "cột thứ 9",
+            ),
+            (
+                "student_id",
+                Problem::EmptyId,
+                "Mã học sinh đang để trống; dòng nào cũng phải có mã học sinh",
+            ),
+            ("name", Problem::Empty, "Tên lớp đang để trống"),
+            (
+                "full_name",
+                Problem::ControlCharacters {
+                    value: v("A\\u{7}"),
+                },
+                "Họ và tên \"A\\u{7}\" có ký tự ẩn",
+            ),
+            (
+                "full_name",
+                Problem::TooLong {
+                    max: 200,
+                    value: v("N…"),
+                },
+                "Họ và tên dài quá 200 ký tự",
+            ),
+            (
+                "gender",
+                Problem::BadGender { value: v("X") },
+                "Giới tính \"X\" không hợp lệ; hãy ghi Nam hoặc Nữ",
+            ),
+            (
+                "gender",
+                Problem::BadGender { value: v("") },
+                "Giới tính đang để trống",
+            ),
+            (
+                "status",
+                Problem::BadStudentStatus { value: v("absent") },
+                "Đang học, Bỏ học, Chuyển đi hoặc Tốt nghiệp",
+            ),
+            (
+                "status",
+                Problem::BadStaffStatus {
+                    value: v("retired"),
+                },
+                "đã nghỉ việc",
+            ),
+            (
+                "role",
+                Problem::BadRole {
+                    value: v("principal"),
+                },
+                "Vị trí việc làm \"principal\" không hợp lệ",
+            ),
+            (
+                "qualification",
+                Problem::BadQualification { value: v("phd") },
+                "Trình độ đào tạo",
+            ),
+            (
+                "grade",
+                Problem::BadGrade { value: v("13") },
+                "Khối \"13\" không hợp lệ; hãy ghi một số nguyên từ 1 đến 12",
+            ),
+            (
+                "birth_date",
+                Problem::BadDate {
+                    value: v("2015/09/05"),
+                },
+                "Ngày sinh \"2015/09/05\" viết chưa đúng dạng ngày",
+            ),
+            (
+                "birth_date",
+                Problem::BadDate { value: v("") },
+                "Ngày sinh đang để trống",
+            ),
+            (
+                "birth_date",
+                Problem::NotACalendarDate {
+                    value: v("2015-02-30"),
+                },
+                "Ngày sinh \"2015-02-30\" không phải ngày có thật",
+            ),
+            (
+                "birth_date",
+                Problem::DateOutOfRange {
+                    value: v("1899-12-31"),
+                    first_year: 1900,
+                },
+                "từ ngày 01/01/1900 đến hôm nay",
+            ),
+            (
+                "staff_id",
+                Problem::DuplicateId {
+                    value: v("GV01"),
+                    first_row: 3,
+                },
+                "Mã cán bộ \"GV01\" bị trùng: đã có ở dòng 3",
+            ),
+        ];
+        for (column, problem, words) in &cases {
+            let vi = Lang::Vi.problem(column, problem);
+            assert!(vi.contains(words), "{vi:?} lacks {words:?}");
+            assert_ne!(vi, problem.message(column));
+            assert_eq!(Lang::En.problem(column, problem), problem.message(column));
+            // Value problems name the field in words, not by its CSV code.
+            if !column.is_empty()
+                && !column.starts_with("column")
+                && !vi.starts_with("Cột")
+                && !vi.starts_with("Thiếu")
+                && !vi.starts_with("Ô")
+            {
+                assert!(!vi.contains(column), "{vi:?} names {column}");
+            }
         }
     }
 

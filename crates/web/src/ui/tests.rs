@@ -838,6 +838,114 @@ async fn the_json_import_reports_row_errors_and_applies_nothing() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
+#[tokio::test]
+async fn import_problems_are_in_the_pages_language() {
+    let f = fed().await;
+    let cookie = login(&f.school).await;
+    let bad = "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n\
+               HS010,Hoàng Văn Nam,M,2015-02-30,1,6A,Kinh,enrolled\n";
+    let post = |path: &str, cookie: &str, body: (String, String)| {
+        Request::post(path)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, body.0)
+            .body(Body::from(body.1))
+            .unwrap()
+    };
+    let vi = "Ngày sinh &quot;2015-02-30&quot; không phải ngày có thật";
+    let en = "birth_date &quot;2015-02-30&quot; is not a real calendar date";
+    let row = "<td class=\"num\">1</td><td><code>birth_date</code></td>";
+
+    // Without script: Vietnamese by default, English with ?lang=en or the cookie.
+    for (path, cookie, want, not) in [
+        ("/data/import", cookie.clone(), vi, en),
+        ("/data/import?lang=en", cookie.clone(), en, vi),
+        ("/data/import", format!("{cookie}; eduioc_lang=en"), en, vi),
+    ] {
+        let (status, _, page) = send(
+            &f.school.app,
+            post(path, &cookie, multipart("students", "hs.csv", bad)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains(row), "{page}");
+        assert!(page.contains(want), "{path} {cookie}: {page}");
+        assert!(!page.contains(not), "{path} {cookie}: {page}");
+    }
+
+    // With script: the JSON errors stay the API's (English message, plus code and
+    // params); the rendered box is in the page's language.
+    for (path, want, not) in [
+        ("/ui/data/import", vi, en),
+        ("/ui/data/import?lang=en", en, vi),
+    ] {
+        let (status, _, json) = send(
+            &f.school.app,
+            post(path, &cookie, multipart("students", "hs.csv", bad)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            v["errors"],
+            serde_json::json!([{
+                "row": 1,
+                "column": "birth_date",
+                "message": "birth_date \"2015-02-30\" is not a real calendar date",
+                "code": "not_a_calendar_date",
+                "params": {"value": "2015-02-30"},
+            }])
+        );
+        let html = v["html"].as_str().unwrap();
+        assert!(html.contains(row), "{html}");
+        assert!(html.contains(want), "{path}: {html}");
+        assert!(!html.contains(not), "{path}: {html}");
+    }
+
+    // The student form says it in Vietnamese too.
+    let form = "student_id=HS002&full_name=A&gender=M&birth_date=2014-13-40&grade=6&class_id=6A&ethnicity=Kinh&status=enrolled&editing=1";
+    let (status, _, page) = send(&f.school.app, post_form("/data/student", &cookie, form)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("Ngày sinh &quot;2014-13-40&quot; không phải ngày có thật"),
+        "{page}"
+    );
+
+    // A forged kind and an unreadable upload are said in the page's language too.
+    let (status, _, page) = send(
+        &f.school.app,
+        post("/data/import", &cookie, multipart("pupils", "hs.csv", bad)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("Loại dữ liệu không hợp lệ"), "{page}");
+    let (status, _, json) = send(
+        &f.school.app,
+        post(
+            "/ui/data/import?lang=en",
+            &cookie,
+            multipart("profile", "hs.csv", bad),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(json.contains("Unknown kind of data"), "{json}");
+    let (ct, body) = multipart("students", "hs.csv", bad);
+    let truncated = (ct, body[..body.len() / 2].to_string());
+    let (status, _, page) = send(
+        &f.school.app,
+        post("/data/import", &cookie, truncated.clone()),
+    )
+    .await;
+    assert!(status.is_client_error(), "{status}");
+    assert!(page.contains("Không đọc được tệp gửi lên"), "{page}");
+    let (_, _, json) = send(
+        &f.school.app,
+        post("/ui/data/import?lang=en", &cookie, truncated),
+    )
+    .await;
+    assert!(json.contains("Reading the upload failed"), "{json}");
+}
+
 fn login_from(ip: &str, user: &str, password: &str, lang: &str) -> Request<Body> {
     let mut req = post_form(
         "/login",

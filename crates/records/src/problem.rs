@@ -1,0 +1,330 @@
+//! What can be wrong with an imported file, as data.
+//!
+//! [`parse_import`](crate::parse_import) reports every problem as a [`RowError`](crate::RowError)
+//! holding a [`Problem`]: a stable machine-readable kind ([`Problem::code`]) with the
+//! values needed to explain it. [`Problem::message`] is the English sentence the JSON
+//! API has always returned; user interfaces render the same `Problem` in their own
+//! language instead of translating that sentence.
+
+use serde::{Deserialize, Serialize};
+
+/// One kind of problem found in an imported file, with its parameters.
+///
+/// Values taken from the file (`value`, `name`, ...) are stored as shown to the user:
+/// control characters escaped (`\u{7}`) and cut after 80 characters with `…`; a
+/// message puts them in double quotes.
+///
+/// Not `#[non_exhaustive]` on purpose: a new kind must break every exhaustive
+/// `match` that renders problems, so no translation is forgotten.
+///
+/// Serialised adjacently tagged: `{"code":"bad_grade","params":{"value":"13"}}`
+/// (`params` absent for kinds without parameters). Flattened into a
+/// [`RowError`](crate::RowError), this adds `code` and `params` next to `row`,
+/// `column` and `message`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", content = "params", rename_all = "snake_case")]
+pub enum Problem {
+    // --- The file as a whole (row 0, no column). ---
+    /// The collection cannot be imported (`profile`).
+    NotImportable {
+        /// The collection's name.
+        kind: String,
+    },
+    /// The file is larger than [`MAX_IMPORT_BYTES`](crate::MAX_IMPORT_BYTES).
+    FileTooLarge {
+        /// The file's size in MiB, rounded up.
+        size_mib: usize,
+        /// The largest accepted size in MiB.
+        max_mib: usize,
+    },
+    /// The file is an old binary Excel `.xls` workbook.
+    XlsFile,
+    /// The file is UTF-16 text (it starts with a UTF-16 byte order mark).
+    Utf16File,
+    /// The CSV reader failed.
+    BadCsv {
+        /// The reader's error, in English.
+        detail: String,
+    },
+    /// The XLSX workbook cannot be opened.
+    BadXlsx {
+        /// The reader's error, in English.
+        detail: String,
+    },
+    /// The XLSX workbook has no worksheet.
+    NoWorksheet,
+    /// The first worksheet cannot be read (here, or from this row on).
+    BadWorksheet {
+        /// The reader's error, in English.
+        detail: String,
+    },
+    /// The file has no header row (it is empty or blank).
+    EmptyFile {
+        /// The expected header, comma-separated.
+        expected: String,
+    },
+    /// The file has more than [`MAX_IMPORT_ROWS`](crate::MAX_IMPORT_ROWS) data rows
+    /// (reported on the first row over the limit).
+    TooManyRows {
+        /// The most data rows accepted.
+        max: usize,
+    },
+
+    // --- One cell (header or data; the column names it). ---
+    /// The cell's bytes are not UTF-8.
+    NotUtf8,
+    /// The worksheet cell holds a spreadsheet error such as `#DIV/0!`.
+    SpreadsheetError {
+        /// The error as the spreadsheet shows it.
+        error: String,
+    },
+
+    // --- The header row (row 0; the column is the header name). ---
+    /// A column is named twice.
+    DuplicateColumn,
+    /// A header names no known column.
+    UnknownColumn {
+        /// The header as written (lower-cased, trimmed).
+        name: String,
+        /// The expected header, comma-separated.
+        expected: String,
+        /// The header contains `;` or a tab: the file is not comma-separated.
+        wrong_separator: bool,
+    },
+    /// A column of the collection is not in the header.
+    MissingColumn {
+        /// The expected header, comma-separated.
+        expected: String,
+    },
+
+    // --- A data row. ---
+    /// The row has a value in a column that has no header.
+    ValueWithoutHeader {
+        /// The 1-based position of that column.
+        position: usize,
+    },
+    /// A required id (`student_id`, `class_id`, ...) is empty.
+    EmptyId,
+    /// A required text (`full_name`, `ethnicity`, ...) is empty.
+    Empty,
+    /// The value contains control characters.
+    ControlCharacters {
+        /// The value.
+        value: String,
+    },
+    /// The value is too long.
+    TooLong {
+        /// The most characters accepted.
+        max: usize,
+        /// The value.
+        value: String,
+    },
+    /// `gender` is not `M`, `F`, `Nam` or `Nữ`.
+    BadGender {
+        /// The value.
+        value: String,
+    },
+    /// A student `status` is not one of the four codes or their Vietnamese forms.
+    BadStudentStatus {
+        /// The value.
+        value: String,
+    },
+    /// A staff `status` is not `active` or `left`.
+    BadStaffStatus {
+        /// The value.
+        value: String,
+    },
+    /// `role` is not `teacher`, `manager` or `support`.
+    BadRole {
+        /// The value.
+        value: String,
+    },
+    /// `qualification` is not one of the five codes.
+    BadQualification {
+        /// The value.
+        value: String,
+    },
+    /// `grade` is not a whole number from 1 to 12.
+    BadGrade {
+        /// The value.
+        value: String,
+    },
+    /// `birth_date` is not written `YYYY-MM-DD` or `DD/MM/YYYY` (or is empty).
+    BadDate {
+        /// The value.
+        value: String,
+    },
+    /// `birth_date` is well formed but no such day exists (`2015-02-30`).
+    NotACalendarDate {
+        /// The value.
+        value: String,
+    },
+    /// `birth_date` is before `first_year`-01-01 or after today.
+    DateOutOfRange {
+        /// The value.
+        value: String,
+        /// The earliest year accepted.
+        first_year: i32,
+    },
+    /// The record id was already used on an earlier row of the file.
+    DuplicateId {
+        /// The id.
+        value: String,
+        /// The data row where it was first used.
+        first_row: usize,
+    },
+}
+
+impl Problem {
+    /// The stable machine-readable code, e.g. `not_a_calendar_date` (the `code` of
+    /// the JSON error).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Problem::NotImportable { .. } => "not_importable",
+            Problem::FileTooLarge { .. } => "file_too_large",
+            Problem::XlsFile => "xls_file",
+            Problem::Utf16File => "utf16_file",
+            Problem::BadCsv { .. } => "bad_csv",
+            Problem::BadXlsx { .. } => "bad_xlsx",
+            Problem::NoWorksheet => "no_worksheet",
+            Problem::BadWorksheet { .. } => "bad_worksheet",
+            Problem::EmptyFile { .. } => "empty_file",
+            Problem::TooManyRows { .. } => "too_many_rows",
+            Problem::NotUtf8 => "not_utf8",
+            Problem::SpreadsheetError { .. } => "spreadsheet_error",
+            Problem::DuplicateColumn => "duplicate_column",
+            Problem::UnknownColumn { .. } => "unknown_column",
+            Problem::MissingColumn { .. } => "missing_column",
+            Problem::ValueWithoutHeader { .. } => "value_without_header",
+            Problem::EmptyId => "empty_id",
+            Problem::Empty => "empty",
+            Problem::ControlCharacters { .. } => "control_characters",
+            Problem::TooLong { .. } => "too_long",
+            Problem::BadGender { .. } => "bad_gender",
+            Problem::BadStudentStatus { .. } => "bad_student_status",
+            Problem::BadStaffStatus { .. } => "bad_staff_status",
+            Problem::BadRole { .. } => "bad_role",
+            Problem::BadQualification { .. } => "bad_qualification",
+            Problem::BadGrade { .. } => "bad_grade",
+            Problem::BadDate { .. } => "bad_date",
+            Problem::NotACalendarDate { .. } => "not_a_calendar_date",
+            Problem::DateOutOfRange { .. } => "date_out_of_range",
+            Problem::DuplicateId { .. } => "duplicate_id",
+        }
+    }
+
+    /// The English sentence for this problem in `column` (the `column` of its
+    /// [`RowError`](crate::RowError); a CSV header code such as `birth_date`).
+    pub fn message(&self, column: &str) -> String {
+        match self {
+            Problem::NotImportable { kind } => {
+                format!("{kind} cannot be imported; import students, staff or classes")
+            }
+            Problem::FileTooLarge { size_mib, max_mib } => format!(
+                "the file is {size_mib} MiB; the largest accepted file is {max_mib} MiB, \
+                 split it into smaller files"
+            ),
+            Problem::XlsFile => {
+                "this looks like an old Excel .xls file; save it as .xlsx or as CSV UTF-8".into()
+            }
+            Problem::Utf16File => {
+                "this file is UTF-16 text; save it as CSV UTF-8 or as .xlsx".into()
+            }
+            Problem::BadCsv { detail } => format!("the file could not be read as CSV: {detail}"),
+            Problem::BadXlsx { detail } => format!("the XLSX file could not be read: {detail}"),
+            Problem::NoWorksheet => "the XLSX file has no worksheet".into(),
+            Problem::BadWorksheet { detail } => {
+                format!("the XLSX worksheet could not be read: {detail}")
+            }
+            Problem::EmptyFile { expected } => {
+                format!("the file is empty; the first row must name the columns: {expected}")
+            }
+            Problem::TooManyRows { max } => {
+                format!("the file has more than {max} data rows; split it into smaller files")
+            }
+            Problem::NotUtf8 => {
+                "this cell is not valid UTF-8 text; save the file as \"CSV UTF-8\"".into()
+            }
+            Problem::SpreadsheetError { error } => {
+                format!("this cell holds a spreadsheet error ({error}); enter a value")
+            }
+            Problem::DuplicateColumn => format!("column {column} appears more than once"),
+            Problem::UnknownColumn {
+                name,
+                expected,
+                wrong_separator,
+            } => {
+                let hint = if *wrong_separator {
+                    " (the file must be separated by commas)"
+                } else {
+                    ""
+                };
+                format!("unknown column \"{name}\"; expected columns: {expected}{hint}")
+            }
+            Problem::MissingColumn { expected } => {
+                format!("column {column} is missing; expected columns: {expected}")
+            }
+            Problem::ValueWithoutHeader { position } => {
+                format!("this row has a value in column {position}, which has no header")
+            }
+            Problem::EmptyId => format!("{column} is empty; every row needs one"),
+            Problem::Empty => format!("{column} is empty"),
+            Problem::ControlCharacters { value } => {
+                format!("{column} must not contain control characters, got \"{value}\"")
+            }
+            Problem::TooLong { max, value } => {
+                format!("{column} must be at most {max} characters, got \"{value}\"")
+            }
+            Problem::BadGender { value } => {
+                format!("{column} must be M or F (or Nam, Nữ), got \"{value}\"")
+            }
+            Problem::BadStudentStatus { value } => format!(
+                "{column} must be enrolled, dropped_out, transferred_out or graduated \
+                 (or Đang học, Bỏ học, Chuyển đi, Tốt nghiệp), got \"{value}\""
+            ),
+            Problem::BadStaffStatus { value } => {
+                format!("{column} must be active or left, got \"{value}\"")
+            }
+            Problem::BadRole { value } => {
+                format!("{column} must be teacher, manager or support, got \"{value}\"")
+            }
+            Problem::BadQualification { value } => format!(
+                "{column} must be below_standard, college, bachelor, master or doctor, \
+                 got \"{value}\""
+            ),
+            Problem::BadGrade { value } => {
+                format!("{column} must be a whole number from 1 to 12, got \"{value}\"")
+            }
+            Problem::BadDate { value } => {
+                format!("{column} must be a date written YYYY-MM-DD or DD/MM/YYYY, got \"{value}\"")
+            }
+            Problem::NotACalendarDate { value } => {
+                format!("{column} \"{value}\" is not a real calendar date")
+            }
+            Problem::DateOutOfRange { value, first_year } => {
+                format!("{column} \"{value}\" must be between {first_year}-01-01 and today")
+            }
+            Problem::DuplicateId { value, first_row } => {
+                format!("{column} \"{value}\" is already used on row {first_row}")
+            }
+        }
+    }
+}
+
+/// A value from the file as a message shows it: control characters escaped, cut
+/// after 80 characters with `…` (no quotes).
+pub(crate) fn shown(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == 80 {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
