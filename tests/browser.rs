@@ -743,8 +743,8 @@ async fn an_import_with_a_bad_row_shows_its_row_and_column() {
         ensure!(rows.len() == 1, "{} error rows, expected 1", rows.len());
         let cells = rows[0].find_all(Locator::Css("td")).await?;
         ensure!(
-            cells.len() >= 2,
-            "an error row without row and column cells"
+            cells.len() >= 3,
+            "an error row without row, column and message cells"
         );
         ensure!(
             cells[0].text().await?.trim() == "4",
