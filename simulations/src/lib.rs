@@ -2,28 +2,29 @@
 //! Hanoi (2,835 schools) and Vietnam (about 53,000 schools).
 //!
 //! The simulator drives the **real** protocol code: one `eduioc_protocol::sync::Session`
-//! per link end (child `Hello` → parent `Welcome`, `Heights` both ways, `Page` →
-//! `Acked`, exactly as `eduioc-net` drives them), `validate::check` on every received
-//! entry after batch signature verification (`entry::verify_all`), real Automerge changes
-//! authored with `RecordsDoc::upsert_at` from `eduioc-synth` rosters, and the real
-//! aggregation (`summarize` per document, `Summary::add` over the `Directory` subtree).
-//! Only the network and the clock are simulated: an event queue keyed by simulated
-//! time, links with latency, bandwidth (frames serialised per direction, sizes are the
-//! real `wire::encode` sizes) and outage schedules. Randomness comes from ChaCha8 seeded
-//! by `--seed`: the same seed gives the same run.
+//! per link end (child `Hello` → parent `Welcome`, the child's `Heights` and, in answer,
+//! the parent's, `Page` → `Acked`, exactly as `eduioc-net` drives them),
+//! `validate::check` on every received entry after batch signature verification
+//! (`entry::verify_all`), real Automerge changes authored with `RecordsDoc::upsert_at`
+//! from `eduioc-synth` rosters, and the real aggregation (`summarize` per document,
+//! `Summary::add` over the `Directory` subtree). Only the network and the clock are
+//! simulated: an event queue keyed by simulated time, links with latency, bandwidth
+//! (frames serialised per direction, sizes are the real `wire::encode` sizes) and outage
+//! schedules. Randomness comes from ChaCha8 seeded by `--seed`: the same seed gives the
+//! same run.
 //!
 //! Brief overview:
 //! - [`topology`]: the generators ([`topology::tiny`], [`topology::hanoi_2022`],
-//!   [`topology::vietnam_2025`]) and the plan of the 2025 reform.
+//!   [`topology::vietnam_2025`], or its first provinces) and the plan of a reform.
 //! - [`node`]: one simulated node: in-memory log store (`LogSource`), directory,
-//!   documents and per-document summaries.
+//!   documents (a bounded number of them loaded) and per-document summaries.
 //! - [`sim`]: the world, its event queue and the driver of the sessions.
 //! - [`report`]: the figures of a run, as a table and as JSON, and the correctness
 //!   check against ground truth.
 //! - [`Scenario`] and [`run`]: the scenarios the command line offers.
 //!
 //! Command line: `cargo run --release -p eduioc-simulations -- <scenario> [--seed N]
-//! [--scale F] [--days N]`; see `simulations/README.md`.
+//! [--scale F] [--days N] [--provinces N]`; see `simulations/README.md`.
 
 pub mod node;
 pub mod report;
@@ -43,8 +44,10 @@ pub enum Scenario {
     /// Initial rosters, then days of edits with 30% of schools online 2 h a day and one
     /// district office dark for 3 days.
     Year,
-    /// The 2025 reform while edits keep flowing: new commune units, schools re-parented
-    /// under communes or the department by new certificate versions, districts dissolved.
+    /// A reform while edits keep flowing: schools re-parented by new certificate
+    /// versions, offices dissolved. With districts (Hanoi): the 2025 reform (new commune
+    /// units, districts dissolved). Without (Vietnam 2025): every 10th commune of a
+    /// department merged into its neighbour. See [`topology::plan_reform`].
     Reform,
 }
 
@@ -76,6 +79,8 @@ pub struct Params {
     pub edits_per_day: u32,
     /// Turn the outages of `year` and `reform` off (for comparisons).
     pub no_outages: bool,
+    /// Vietnam only: keep the first this many of the 34 provinces (`None`: all).
+    pub provinces: Option<usize>,
 }
 
 /// The world configuration a scenario implies.
@@ -90,6 +95,8 @@ pub fn config(p: &Params) -> Config {
         window_hours: 2,
         dark_office: None,
         reform: None,
+        doc_cache_budget: Config::DOC_CACHE_BUDGET,
+        school_doc_cache: 0,
     };
     match p.scenario {
         Scenario::Initial => {}
@@ -111,18 +118,32 @@ pub fn config(p: &Params) -> Config {
     cfg
 }
 
+/// The topology `p` names.
+pub fn topology_of(p: &Params) -> topology::Topology {
+    match p.shape {
+        Shape::Tiny => topology::tiny(p.seed),
+        Shape::Hanoi => topology::hanoi_2022(p.seed),
+        Shape::Vietnam => match p.provinces {
+            Some(k) => topology::vietnam_2025_provinces(p.seed, k),
+            None => topology::vietnam_2025(p.seed),
+        },
+    }
+}
+
 /// Builds the topology, runs the scenario and returns its report.
 pub fn run(p: &Params) -> Report {
     let t0 = Instant::now();
-    let topo = match p.shape {
-        Shape::Tiny => topology::tiny(p.seed),
-        Shape::Hanoi => topology::hanoi_2022(p.seed),
-        Shape::Vietnam => topology::vietnam_2025(p.seed),
-    };
-    let cfg = config(p);
+    let topo = topology_of(p);
+    run_on(&topo, p, config(p), t0)
+}
+
+/// Runs the scenario of `p` with world configuration `cfg` on `topo` (the wall time of
+/// the build counts from `t0`) and returns its report.
+pub fn run_on(topo: &topology::Topology, p: &Params, cfg: Config, t0: Instant) -> Report {
     let days = cfg.days;
-    let mut world = World::new(&topo, cfg);
+    let mut world = World::new(topo, cfg);
     let build = t0.elapsed().as_secs_f64();
+    let build_rss = report::memory_kib().1;
     let t1 = Instant::now();
     world.run();
     let run_s = t1.elapsed().as_secs_f64();
@@ -133,11 +154,13 @@ pub fn run(p: &Params) -> Report {
         scale: p.scale,
         days,
         build_wall_s: build,
+        build_rss_kib: build_rss,
         run_wall_s: run_s,
         ..Report::default()
     };
     world.report(&mut r);
     r.check = world.check();
+    r.loaded_docs = world.loaded_docs();
     let (hwm, rss) = report::memory_kib();
     r.vm_hwm_kib = hwm;
     r.vm_rss_kib = rss;

@@ -31,6 +31,10 @@ struct Args {
     /// Turn the outages off.
     #[arg(long)]
     no_outages: bool,
+    /// Vietnam only: simulate the first N of the 34 provinces (same units and seeded
+    /// choices as in the whole country).
+    #[arg(long)]
+    provinces: Option<usize>,
     /// Write the JSON report to this file as well.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -52,6 +56,7 @@ fn main() -> anyhow::Result<()> {
         days: a.days,
         edits_per_day: a.edits,
         no_outages: a.no_outages,
+        provinces: a.provinces,
     };
     let r = run(&p);
     print!("{}", r.table());

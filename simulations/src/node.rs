@@ -117,7 +117,8 @@ pub struct Node {
     /// The entries it holds.
     pub store: Store,
     docs: HashMap<String, StoredDoc>,
-    /// Loaded documents, most recently used last (bounded by `cache_cap`).
+    /// Loaded documents, most recently used last: at most `cache_cap` between
+    /// operations (during one, at least one is held).
     cache: Vec<(String, RecordsDoc)>,
     cache_cap: usize,
     /// Materialised summary per document key.
@@ -139,7 +140,8 @@ impl std::fmt::Debug for Node {
 }
 
 impl Node {
-    /// A node with an empty store.
+    /// A node with an empty store that keeps at most `cache_cap` documents loaded
+    /// between operations (0: none).
     pub fn new(unit: &str, level: &str, key: NodeKey, dir: Directory, cache_cap: usize) -> Node {
         Node {
             unit: unit.to_string(),
@@ -149,7 +151,7 @@ impl Node {
             store: Store::default(),
             docs: HashMap::new(),
             cache: Vec::new(),
-            cache_cap: cache_cap.max(1),
+            cache_cap,
             summaries: HashMap::new(),
             rejected: BTreeMap::new(),
             last_append_us: 0,
@@ -175,10 +177,14 @@ impl Node {
                     for c in &stored.chunks {
                         doc.load_incremental(c)?;
                     }
+                    // Everything in storage is already signed into entries. Without this,
+                    // `take_local_changes` would hand this actor's changes from the chunks
+                    // out again, and the next entry would carry them a second time.
+                    let _ = doc.take_local_changes();
                     doc
                 }
             };
-            if self.cache.len() >= self.cache_cap {
+            if self.cache.len() >= self.cache_cap.max(1) {
                 self.cache.remove(0);
             }
             self.cache.push((key.to_string(), doc));
@@ -187,6 +193,19 @@ impl Node {
             Some((_, d)) => Ok(d),
             None => Err(eduioc_records::Error::UnknownCollection(key.to_string())),
         }
+    }
+
+    /// Drops the least recently used documents beyond `cache_cap` (end of an operation).
+    fn settle(&mut self) {
+        if self.cache.len() > self.cache_cap {
+            let extra = self.cache.len() - self.cache_cap;
+            self.cache.drain(..extra);
+        }
+    }
+
+    /// Documents loaded in memory now.
+    pub fn loaded_docs(&self) -> usize {
+        self.cache.len()
     }
 
     fn evict(&mut self, key: &str) {
@@ -226,6 +245,7 @@ impl Node {
             *self.rejected.entry(r.key()).or_default() += 1;
         }
         out.heights = authors.iter().map(|a| (*a, self.store.height(a))).collect();
+        self.settle();
         out
     }
 
@@ -339,6 +359,7 @@ impl Node {
         let mut touched = HashSet::new();
         let res = self.commit(e, true, now_us, &mut touched);
         self.summarize(touched);
+        self.settle();
         match res {
             Ok(appended) => appended,
             Err(r) => {
@@ -373,6 +394,7 @@ impl Node {
             Err(_) => Vec::new(),
         };
         if changes.is_empty() {
+            self.settle();
             return false;
         }
         let truth = self.truth.entry(collection).or_default();

@@ -57,7 +57,7 @@ pub struct Report {
     /// Simulated seconds from the start until the last entry was appended anywhere
     /// (after that every node holds everything it will ever hold).
     pub converged_s: f64,
-    /// Simulated second of the last edit.
+    /// Simulated second of the last local write at a school (roster import or edit).
     pub last_edit_s: f64,
     /// Frame bytes per link level and direction (`school→district`, `district→school`, ...).
     pub bytes_by_link: BTreeMap<String, u64>,
@@ -85,10 +85,16 @@ pub struct Report {
     pub root_doc_bytes: u64,
     /// Rejections by reason, summed over nodes.
     pub rejected: BTreeMap<String, u64>,
+    /// Automerge documents loaded in memory at the end of the run, over all nodes
+    /// (bounded by `Config::doc_cache_budget` and `Config::school_doc_cache`).
+    pub loaded_docs: usize,
     /// Peak resident memory of the process (VmHWM), KiB.
     pub vm_hwm_kib: u64,
     /// Resident memory at the end (VmRSS), KiB.
     pub vm_rss_kib: u64,
+    /// Resident memory once the world is built (keys, certificates, directories, initial
+    /// rosters authored at every school), before any event ran, KiB.
+    pub build_rss_kib: u64,
     /// Wall-clock seconds to build the world.
     pub build_wall_s: f64,
     /// Wall-clock seconds to run it.
@@ -172,7 +178,7 @@ impl Report {
         row("entries authored", self.entries_authored.to_string());
         row("simulated time to convergence", duration(self.converged_s));
         if self.last_edit_s > 0.0 {
-            row("  last edit at", duration(self.last_edit_s));
+            row("  last import or edit at", duration(self.last_edit_s));
         }
         for (k, v) in &self.bytes_by_link {
             let frames = self.frames_by_link.get(k).copied().unwrap_or(0);
@@ -208,12 +214,17 @@ impl Report {
             self.reconnects_after_refusal.to_string(),
         );
         row(
-            "peak memory (VmHWM) / end (VmRSS)",
+            "memory: after build / peak / end",
             format!(
-                "{:.0} MiB / {:.0} MiB",
+                "{:.0} MiB / {:.0} MiB / {:.0} MiB",
+                self.build_rss_kib as f64 / 1024.0,
                 self.vm_hwm_kib as f64 / 1024.0,
                 self.vm_rss_kib as f64 / 1024.0
             ),
+        );
+        row(
+            "documents loaded at the end (all nodes)",
+            self.loaded_docs.to_string(),
         );
         row(
             "wall time build / run",

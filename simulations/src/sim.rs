@@ -1,7 +1,7 @@
 //! The discrete-event world: nodes, links, the event queue keyed by simulated time, and
 //! the driver that feeds the real [`Session`]s exactly as `eduioc-net` does
-//! (child `Hello` → parent `Welcome`; `Heights` both ways; `Page` → `Acked`; pump every
-//! session of a node after each event).
+//! (child `Hello` → parent `Welcome`; the child's `Heights`, then, in answer to it, the
+//! parent's; `Page` → `Acked`; pump every session of a node after each event).
 //!
 //! Links: each direction serialises its frames (a frame occupies the link for
 //! `size / bandwidth`, then arrives `latency` later). A link is up while both ends are
@@ -22,7 +22,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::node::Node;
 use crate::report::{Check, Report};
-use crate::topology::{Reform, Rosters, Topology, Unit};
+use crate::topology::{NewParent, Reform, Rosters, Topology, Unit};
 
 /// Microseconds per second.
 const SEC: u64 = 1_000_000;
@@ -32,6 +32,8 @@ pub const DAY: u64 = 86_400 * SEC;
 pub const BASE_MS: i64 = 1_757_030_400_000;
 /// The school year of every document.
 pub const YEAR: &str = "2025-2026";
+/// Documents the real engine keeps loaded (`doc_cache` written by `topology generate`).
+pub const ENGINE_DOC_CACHE: usize = 16;
 /// Most frames a link direction may hold in flight; the protocol keeps it at about four
 /// (hello, heights, one page, responses), so exceeding it is a driver bug.
 const MAX_FRAMES_PER_DIRECTION: usize = 16;
@@ -56,9 +58,25 @@ pub struct Config {
     /// The reform: (day certificates are issued and communes commissioned, day the new
     /// hierarchy takes effect).
     pub reform: Option<(u32, u32)>,
+    /// Loaded Automerge documents all offices together keep between events; each office
+    /// keeps `budget / offices` of them, at least 1 and at most [`ENGINE_DOC_CACHE`].
+    /// A loaded document costs about 50 KiB even when it holds a handful of records, and
+    /// a country has thousands of offices. The cache only saves reloading a document
+    /// from its snapshot and chunks: what a run computes, sends and reports does not
+    /// depend on it (a test checks this).
+    pub doc_cache_budget: usize,
+    /// Loaded documents each school keeps between events (0: a school reloads its few
+    /// documents at each edit; the real node would keep them loaded, which changes
+    /// nothing but memory).
+    pub school_doc_cache: usize,
 }
 
-#[derive(Debug, Clone, Copy)]
+impl Config {
+    /// Default loaded-document budget of all offices (about 400 MiB).
+    pub const DOC_CACHE_BUDGET: usize = 8_192;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Hello,
     Heights,
@@ -81,6 +99,8 @@ enum Ev {
     },
     /// Re-evaluate whether a node is online.
     Reeval(usize),
+    /// A school imports its initial rosters (the rows parsed at build time).
+    Import(usize),
     /// A school edits its records.
     Author(usize, u32),
     /// Reconnect after a refused hello.
@@ -137,6 +157,9 @@ struct Link {
     child_sess: Option<Session>,
     /// The parent's session (remote role: child).
     parent_sess: Option<Session>,
+    /// Whether the parent sent the child its `Heights`. As in `eduioc-net`, it does so
+    /// when the child's `Heights` arrives, not with its `Welcome`.
+    parent_asked: bool,
     pending_child: HashMap<u64, Kind>,
     pending_parent: HashMap<u64, Kind>,
     next_id: u64,
@@ -217,13 +240,16 @@ pub struct World {
     /// The hierarchy as it really is (ground truth for the check).
     truth_parent: Vec<Option<usize>>,
     authors: Vec<Author>,
+    /// Each school's initial rosters, parsed from CSV, until its `Import` event.
+    imports: HashMap<usize, Vec<(Collection, Vec<Row>)>>,
     reform: Option<Reform>,
     /// Certificates the root issues at the reform (communes, then moved schools).
     reform_certs: Vec<Certificate>,
     root_key: NodeKey,
-    /// The parent's `Heights` request, sent after its `Welcome`.
-    followup: Option<(usize, Request)>,
     m: Metrics,
+    /// Every request sent: (time, link, from the child, kind).
+    #[cfg(test)]
+    sent: Vec<(u64, usize, bool, Kind)>,
     /// Records authored in the initial rosters (scaled) and at full scale.
     pub records: RecordCounts,
 }
@@ -318,8 +344,8 @@ impl World {
             }
             for (s, to) in &r.moves {
                 let p = match to {
-                    Ok(c) => first_commune + c,
-                    Err(root) => *root,
+                    NewParent::NewCommune(c) => first_commune + c,
+                    NewParent::Unit(u) => *u,
                 };
                 reform_certs.push(cert(
                     &root_key,
@@ -338,6 +364,9 @@ impl World {
                 children[p].push(i);
             }
         }
+        // Loaded documents kept between events: see `Config::doc_cache_budget`.
+        let offices = units.iter().filter(|u| u.school_level.is_none()).count();
+        let office_cache = (cfg.doc_cache_budget / offices.max(1)).clamp(1, ENGINE_DOC_CACHE);
         // Directories: the root cert, the chain, the subtree (as `topology generate`).
         let mut nodes = Vec::with_capacity(n);
         for i in 0..n {
@@ -359,9 +388,9 @@ impl World {
                 stack.extend(children[u].iter().copied());
             }
             let cap = if units[i].school_level.is_some() {
-                3
+                cfg.school_doc_cache
             } else {
-                16
+                office_cache
             };
             nodes.push(Node::new(
                 &units[i].id,
@@ -385,11 +414,13 @@ impl World {
             downlinks: vec![Vec::new(); n],
             truth_parent,
             authors: vec![Author::default(); n],
+            imports: HashMap::new(),
             reform,
             reform_certs,
             root_key,
-            followup: None,
             m: Metrics::default(),
+            #[cfg(test)]
+            sent: Vec::new(),
             records: RecordCounts::default(),
             units,
             nodes,
@@ -438,6 +469,7 @@ impl World {
             down: dir(up_bps * 2.0),
             child_sess: None,
             parent_sess: None,
+            parent_asked: false,
             pending_child: HashMap::new(),
             pending_parent: HashMap::new(),
             next_id: 0,
@@ -559,16 +591,18 @@ impl World {
                 (Collection::Staff, eduioc_synth::staff_csv(&staff)),
                 (Collection::Classes, eduioc_synth::classes_csv(&classes)),
             ];
-            for (c, csv) in csvs {
-                // The real import path: CSV → validated rows → upsert → signed entry.
-                let Ok(rows) = eduioc_records::parse_import(c, None, csv.as_bytes()) else {
-                    continue;
-                };
-                let doc = doc_id(&unit, c);
-                if self.nodes[s].author_upsert(doc, c, &rows, t, BASE_MS) {
-                    self.m.entries_authored += 1;
-                }
-            }
+            // The real import path: CSV → validated rows, now; upsert → signed entry at
+            // the school's import time `t`.
+            let parsed: Vec<(Collection, Vec<Row>)> = csvs
+                .into_iter()
+                .filter_map(|(c, csv)| {
+                    eduioc_records::parse_import(c, None, csv.as_bytes())
+                        .ok()
+                        .map(|rows| (c, rows))
+                })
+                .collect();
+            self.imports.insert(s, parsed);
+            self.push(t, Ev::Import(s));
             if self.cfg.days > 0 && self.cfg.edits_per_day > 0 {
                 let t = self.rng.gen_range(7 * 3600..17 * 3600) * SEC;
                 self.push(t, Ev::Author(s, 0));
@@ -599,6 +633,7 @@ impl World {
                     frame,
                 } => self.deliver(link, to_parent, epoch, frame),
                 Ev::Reeval(n) => self.reeval(n),
+                Ev::Import(n) => self.import(n),
                 Ev::Author(n, day) => self.author(n, day),
                 Ev::Redial(l) => {
                     let (c, p) = (self.links[l].child, self.links[l].parent);
@@ -645,6 +680,7 @@ impl World {
         link.epoch += 1;
         link.child_sess = None;
         link.parent_sess = None;
+        link.parent_asked = false;
         link.pending_child.clear();
         link.pending_parent.clear();
         for d in [&mut link.up, &mut link.down] {
@@ -671,6 +707,8 @@ impl World {
     }
 
     fn send_req(&mut self, l: usize, from_child: bool, kind: Kind, req: &Request) {
+        #[cfg(test)]
+        self.sent.push((self.now, l, from_child, kind));
         let link = &mut self.links[l];
         link.next_id += 1;
         let id = link.next_id;
@@ -763,11 +801,6 @@ impl World {
                         },
                     );
                 }
-                if let Some((fl, want)) = self.followup.take() {
-                    if self.links[fl].active {
-                        self.send_req(fl, false, Kind::Heights, &want);
-                    }
-                }
             }
             Frame::Resp { id, bytes } => {
                 let link = &mut self.links[l];
@@ -835,25 +868,35 @@ impl World {
                         .map(String::as_str),
                 );
                 let session = Session::new(&node.unit, &unit, Role::Child);
-                let want = session.want(&node.dir, &node.store);
                 let welcome = Response::Welcome {
                     unit: node.unit.clone(),
                     certs: chain,
                 };
                 self.links[l].parent_sess = Some(session);
-                // Sent right after the Welcome, so the child has its session first.
-                self.followup = Some((l, want));
+                self.links[l].parent_asked = false;
                 welcome
             }
             Request::Heights { heights } => {
                 let node = &self.nodes[n];
-                match self.links[l].session(at_parent) {
+                let ask = at_parent && !self.links[l].parent_asked;
+                let want = match self.links[l].session(at_parent) {
                     Some(s) => {
                         s.on_heights(&node.dir, &node.store, &heights);
-                        Response::Ok
+                        // As `eduioc-net`: the parent answers the child's `Heights` with its
+                        // own (computed now), once per connection; the child sent its own
+                        // right after the `Welcome`.
+                        ask.then(|| s.want(&node.dir, &node.store))
                     }
-                    None => self.refuse(n, "uncertified", "heights without a session".into()),
+                    None => {
+                        return self.refuse(n, "uncertified", "heights without a session".into())
+                    }
+                };
+                if let Some(want) = want {
+                    self.links[l].parent_asked = true;
+                    // Sent before the `Ok` that answers the child, as the node does.
+                    self.send_req(l, false, Kind::Heights, &want);
                 }
+                Response::Ok
             }
             Request::Page { entries } => {
                 let has = if at_parent {
@@ -959,6 +1002,28 @@ impl World {
         }
         for (l, from_child, req) in out {
             self.send_req(l, from_child, Kind::Page, &req);
+        }
+    }
+
+    /// School `n` imports its initial rosters: one signed entry per collection.
+    fn import(&mut self, n: usize) {
+        let Some(parsed) = self.imports.remove(&n) else {
+            return;
+        };
+        let unit = self.units[n].id.clone();
+        let mut appended = false;
+        for (c, rows) in parsed {
+            let doc = doc_id(&unit, c);
+            if self.nodes[n].author_upsert(doc, c, &rows, self.now, BASE_MS) {
+                self.m.entries_authored += 1;
+                self.m.last_edit_us = self.m.last_edit_us.max(self.now);
+                appended = true;
+            }
+        }
+        if appended {
+            let id = self.nodes[n].key.id();
+            self.appended(n, &[id]);
+            self.pump(n);
         }
     }
 
@@ -1100,8 +1165,8 @@ impl World {
         }
         for (s, to) in &reform.moves {
             let p = match to {
-                Ok(c) => first_commune + c,
-                Err(root) => *root,
+                NewParent::NewCommune(c) => first_commune + c,
+                NewParent::Unit(u) => *u,
             };
             if let Some(old) = self.uplink[*s] {
                 self.links[old].retired = true;
@@ -1195,6 +1260,16 @@ impl World {
         check
     }
 
+    /// Automerge documents loaded in memory now, over all nodes.
+    pub fn loaded_docs(&self) -> usize {
+        self.nodes.iter().map(Node::loaded_docs).sum()
+    }
+
+    /// The simulated nodes, in topology order.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
     /// Fills the run's figures into a report.
     pub fn report(&self, report: &mut Report) {
         report.converged_s = self
@@ -1238,5 +1313,49 @@ fn doc_id(unit: &str, c: Collection) -> DocId {
         unit: unit.to_string(),
         collection: c.as_str().to_string(),
         year: YEAR.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As `eduioc-net`: the child sends `Hello`, then its `Heights` when the `Welcome`
+    /// arrives; the parent sends its `Heights` only once the child's has arrived, once
+    /// per connection.
+    #[test]
+    fn parent_sends_heights_after_the_childs() {
+        let topo = crate::topology::tiny(3);
+        let cfg = crate::config(&crate::Params {
+            scenario: crate::Scenario::Initial,
+            shape: crate::Shape::Tiny,
+            seed: 3,
+            scale: 0.1,
+            days: 0,
+            edits_per_day: 0,
+            no_outages: true,
+            provinces: None,
+        });
+        let mut w = World::new(&topo, cfg);
+        w.run();
+        assert!(w.check().ok);
+        for l in 0..w.links.len() {
+            let sent: Vec<_> = w.sent.iter().filter(|s| s.1 == l).collect();
+            let kinds: Vec<(bool, Kind)> = sent.iter().take(3).map(|s| (s.2, s.3)).collect();
+            assert_eq!(
+                kinds,
+                [
+                    (true, Kind::Hello),
+                    (true, Kind::Heights),
+                    (false, Kind::Heights)
+                ],
+                "link {l}"
+            );
+            // The parent's goes out no earlier than the child's could arrive.
+            let up = w.links[l].up.latency;
+            assert!(sent[2].0 >= sent[1].0 + up, "link {l}: {sent:?}");
+            let parent_heights = sent.iter().filter(|s| !s.2 && s.3 == Kind::Heights).count();
+            assert_eq!(parent_heights, 1, "one connection, one parent Heights");
+        }
     }
 }

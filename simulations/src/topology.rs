@@ -181,6 +181,13 @@ const PROVINCES: [&str; 34] = [
 /// schools under their commune, upper-secondary schools under their department.
 /// Rosters are [`Rosters::Drawn`].
 pub fn vietnam_2025(seed: u64) -> Topology {
+    vietnam_2025_provinces(seed, PROVINCES.len())
+}
+
+/// The first `provinces` provinces of [`vietnam_2025`] (the same units, ids, rosters and
+/// seeded choices as in the whole country; the ministry keeps only these departments).
+/// For measuring how a run grows with the federation, and for runs that do not fit whole.
+pub fn vietnam_2025_provinces(seed: u64, provinces: usize) -> Topology {
     const COMMUNES: usize = 3_321;
     const SCHOOLS: usize = 53_000;
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0056_544e_3230_3235);
@@ -261,30 +268,105 @@ pub fn vietnam_2025(seed: u64) -> Topology {
             units.push(u);
         }
     }
+    let keep = provinces.clamp(1, PROVINCES.len());
+    if keep < PROVINCES.len() {
+        // Provinces are laid out one after the other: cut before the first one dropped.
+        if let Some(cut) = units
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.level == "department")
+            .nth(keep)
+            .map(|(i, _)| i)
+        {
+            units.truncate(cut);
+        }
+    }
+    let name = if keep < PROVINCES.len() {
+        format!("vietnam-2025 (first {keep} of 34 provinces)")
+    } else {
+        "vietnam-2025".into()
+    };
     Topology {
-        name: "vietnam-2025".into(),
+        name,
         units,
         rosters: Rosters::Drawn,
     }
 }
 
-/// The 2025 reform of a topology with districts: new commune units (about one per 18
-/// schools of a district, at least one), and for every school under a district its new
-/// parent: a commune of the same district, or (every 20th school) the department.
-/// Schools already under the department keep it.
+/// A re-organisation of the hierarchy: units created, schools re-parented (new
+/// certificate versions), offices dissolved. See [`plan_reform`].
 #[derive(Debug, Clone)]
 pub struct Reform {
     /// New commune units to create (their parent is the root).
     pub communes: Vec<Unit>,
-    /// (school index, new parent): a new parent `Ok(i)` is commune `communes[i]`,
-    /// `Err(root)` the root unit.
-    pub moves: Vec<(usize, Result<usize, usize>)>,
-    /// Indices of the dissolved districts.
+    /// (school index, its new parent).
+    pub moves: Vec<(usize, NewParent)>,
+    /// Indices of the dissolved offices.
     pub dissolved: Vec<usize>,
 }
 
-/// Plans the reform of `topo` (see [`Reform`]).
+/// Where a re-parented school goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewParent {
+    /// `Reform::communes[i]`, created by the reform.
+    NewCommune(usize),
+    /// An existing unit of the topology, by index.
+    Unit(usize),
+}
+
+/// Plans the reform of `topo`.
+///
+/// - With districts (Hanoi 2022): the 2025 reform. New commune units (about one per 18
+///   schools of a district, at least one); every school under a district goes to a
+///   commune of the same district, or (every 20th school) to the department; the
+///   districts are dissolved. Schools already under the department keep it.
+/// - Without districts (Vietnam 2025, already reformed): commune mergers. In every
+///   department, every 10th commune is merged into the commune before it: its schools
+///   are re-parented there and it is dissolved.
 pub fn plan_reform(topo: &Topology) -> Reform {
+    if topo.units.iter().any(|u| u.level == "district") {
+        plan_district_reform(topo)
+    } else {
+        plan_commune_mergers(topo)
+    }
+}
+
+fn plan_commune_mergers(topo: &Topology) -> Reform {
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); topo.units.len()];
+    for (i, u) in topo.units.iter().enumerate() {
+        if let Some(p) = u.parent {
+            children[p].push(i);
+        }
+    }
+    let mut moves = Vec::new();
+    let mut dissolved = Vec::new();
+    for (d, unit) in topo.units.iter().enumerate() {
+        if unit.level != "department" {
+            continue;
+        }
+        let communes: Vec<usize> = children[d]
+            .iter()
+            .copied()
+            .filter(|&c| topo.units[c].level == "commune")
+            .collect();
+        for k in (9..communes.len()).step_by(10) {
+            let (gone, into) = (communes[k], communes[k - 1]);
+            dissolved.push(gone);
+            for &s in &children[gone] {
+                if topo.units[s].school_level.is_some() {
+                    moves.push((s, NewParent::Unit(into)));
+                }
+            }
+        }
+    }
+    Reform {
+        communes: Vec::new(),
+        moves,
+        dissolved,
+    }
+}
+
+fn plan_district_reform(topo: &Topology) -> Reform {
     let mut communes = Vec::new();
     let mut moves = Vec::new();
     let mut dissolved = Vec::new();
@@ -316,9 +398,9 @@ pub fn plan_reform(topo: &Topology) -> Reform {
         }
         for (k, s) in schools.into_iter().enumerate() {
             let to = if k % 20 == 19 {
-                Err(0)
+                NewParent::Unit(0)
             } else {
-                Ok(first + k % n)
+                NewParent::NewCommune(first + k % n)
             };
             moves.push((s, to));
         }
