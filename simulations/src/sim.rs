@@ -197,6 +197,7 @@ struct Metrics {
     entries_authored: u64,
     last_edit_us: u64,
     reconnects: u64,
+    snapshot_docs: u64,
 }
 
 /// A whole simulated federation.
@@ -671,6 +672,9 @@ impl World {
     }
 
     fn send_req(&mut self, l: usize, from_child: bool, kind: Kind, req: &Request) {
+        if let Request::Page { docs, .. } = req {
+            self.m.snapshot_docs += docs.len() as u64;
+        }
         let link = &mut self.links[l];
         link.next_id += 1;
         let id = link.next_id;
@@ -855,7 +859,7 @@ impl World {
                     None => self.refuse(n, "uncertified", "heights without a session".into()),
                 }
             }
-            Request::Page { entries } => {
+            Request::Page { entries, docs } => {
                 let has = if at_parent {
                     self.links[l].parent_sess.is_some()
                 } else {
@@ -864,7 +868,7 @@ impl World {
                 if !has {
                     return self.refuse(n, "uncertified", "page without a session".into());
                 }
-                let ing = self.nodes[n].ingest(&entries, self.now);
+                let ing = self.nodes[n].ingest(&entries, &docs, self.now);
                 self.appended(n, &ing.appended);
                 Response::Acked {
                     heights: ing.heights,
@@ -1214,6 +1218,7 @@ impl World {
         report.events = self.m.events;
         report.entries_authored = self.m.entries_authored;
         report.reconnects_after_refusal = self.m.reconnects;
+        report.snapshot_docs_sent = self.m.snapshot_docs;
         report.records = self.records;
         report.root_entries = self.nodes[0].store.entry_count();
         report.root_entry_bytes = self.nodes[0].store.byte_count();
