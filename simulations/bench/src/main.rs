@@ -63,6 +63,14 @@ const DOC_CACHE: usize = 16;
 
 const YEAR: &str = "2026-2027";
 
+/// Rounds of each timed measure of the initial sync; the median is reported.
+const ROUNDS: usize = 3;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
 fn key(seed: u64, i: u64) -> NodeKey {
     let mut s = [0u8; 32];
     s[..8].copy_from_slice(&seed.to_le_bytes());
@@ -516,50 +524,68 @@ fn main() -> Result<()> {
         t.elapsed().as_secs_f64()
     );
 
-    // (a) The limit.
+    // Each timed measure below runs ROUNDS times, the measures interleaved, and the median
+    // is reported: the machine is shared, and one slow moment should not decide a ratio.
     let all_entries: Vec<Entry> = schools.iter().flat_map(|s| s.log.iter().cloned()).collect();
-    let t = Instant::now();
-    let ok = eduioc_protocol::entry::verify_all(&all_entries);
-    let verify = t.elapsed();
-    anyhow::ensure!(ok.iter().all(|b| *b), "a signature failed");
-    let t = Instant::now();
-    for s in &saves {
-        automerge::AutoCommit::load(s)?;
-    }
-    let load = t.elapsed();
-    let t = Instant::now();
-    for chs in &all_changes {
-        let mut d = automerge::AutoCommit::new();
-        d.apply_changes(
-            chs.iter()
-                .map(|c| automerge::Change::from_bytes(c.clone()))
-                .collect::<Result<Vec<_>, _>>()?,
-        )?;
-    }
-    let apply = t.elapsed();
-    let limit = verify + load.min(apply);
-
-    // (b) The peer: Automerge sync from empty, per document.
+    let at_district = MemLogs::of(&schools);
+    let (mut verifies, mut loads, mut applies, mut peers, mut ourss) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut peer_bytes = 0;
     let mut peer_docs = Vec::new();
     let mut peer_states = Vec::new();
-    let t = Instant::now();
-    for s in &saves {
-        let mut a = automerge::AutoCommit::load(s)?;
-        let mut b = automerge::AutoCommit::new();
-        let (mut sa, mut sb) = (automerge::sync::State::new(), automerge::sync::State::new());
-        peer_bytes += am_sync(&mut a, &mut b, &mut sa, &mut sb)?;
-        peer_states.push((sa.encode(), sb.encode()));
-        peer_docs.push(b);
-    }
-    let peer = t.elapsed();
+    let mut last = None;
+    for _ in 0..ROUNDS {
+        // (a) The limit.
+        let t = Instant::now();
+        let ok = eduioc_protocol::entry::verify_all(&all_entries);
+        verifies.push(t.elapsed());
+        anyhow::ensure!(ok.iter().all(|b| *b), "a signature failed");
+        let t = Instant::now();
+        for s in &saves {
+            automerge::AutoCommit::load(s)?;
+        }
+        loads.push(t.elapsed());
+        let t = Instant::now();
+        for chs in &all_changes {
+            let mut d = automerge::AutoCommit::new();
+            d.apply_changes(
+                chs.iter()
+                    .map(|c| automerge::Change::from_bytes(c.clone()))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )?;
+        }
+        applies.push(t.elapsed());
 
-    // Ours, in memory: a department starting empty, fed by the district that holds the logs.
-    let at_district = MemLogs::of(&schools);
-    let mut dept = Dept::new(dir.clone());
-    let t = Instant::now();
-    let (ours_bytes, ours_frames, ours_stats) = sync_up(&dir, &at_district, &mut dept)?;
-    let ours = t.elapsed();
+        // (b) The peer: Automerge sync from empty, per document.
+        peer_bytes = 0;
+        peer_docs.clear();
+        peer_states.clear();
+        let t = Instant::now();
+        for s in &saves {
+            let mut a = automerge::AutoCommit::load(s)?;
+            let mut b = automerge::AutoCommit::new();
+            let (mut sa, mut sb) = (automerge::sync::State::new(), automerge::sync::State::new());
+            peer_bytes += am_sync(&mut a, &mut b, &mut sa, &mut sb)?;
+            peer_states.push((sa.encode(), sb.encode()));
+            peer_docs.push(b);
+        }
+        peers.push(t.elapsed());
+
+        // Ours, in memory: a department starting empty, fed by the district that holds
+        // the logs.
+        let mut dept = Dept::new(dir.clone());
+        let t = Instant::now();
+        let run = sync_up(&dir, &at_district, &mut dept)?;
+        ourss.push(t.elapsed());
+        last = Some((run, dept));
+    }
+    let (verify, load, apply) = (median(verifies), median(loads), median(applies));
+    let limit = verify + load.min(apply);
+    let peer = median(peers);
+    let ours = median(ourss);
+    let Some(((ours_bytes, ours_frames, ours_stats), mut dept)) = last else {
+        anyhow::bail!("no round ran")
+    };
     let enrolled: u64 = dept
         .summaries
         .values()
@@ -647,7 +673,7 @@ fn main() -> Result<()> {
     };
 
     let _ = writeln!(report, "# Benchmarks\n");
-    let _ = writeln!(report, "Produced by `cargo run --release -p eduioc-bench -- --schools {} --seed {} --e2e-districts {} --out BENCHMARKS.md` on this project's CI machine kind (2 cores, one thread used). One district slice: {} schools, {students} students, {entries} signed entries ({} KiB), committed every {} rows.\n", args.schools, args.seed, args.e2e_districts, schools.len(), entry_bytes / 1024, args.commit_every);
+    let _ = writeln!(report, "Produced by `cargo run --release -p eduioc-bench -- --schools {} --seed {} --e2e-districts {} --out BENCHMARKS.md` on this project's CI machine kind (2 cores, one thread used; initial-sync times are medians of {ROUNDS} interleaved rounds). One district slice: {} schools, {students} students, {entries} signed entries ({} KiB), committed every {} rows.\n", args.schools, args.seed, args.e2e_districts, schools.len(), entry_bytes / 1024, args.commit_every);
     let _ = writeln!(
         report,
         "| measure | ours | comparison (same run, same data) | ratio | target |"
