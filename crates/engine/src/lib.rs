@@ -1102,37 +1102,43 @@ fn write_dropped(
     Ok(())
 }
 
-/// The figures of document `key`; `None` for a key that names no collection.
+/// The figures of document `key`; `None` for a key that names no collection. A students
+/// document's summary and search digest come from one pass over its records (the pass is
+/// most of the cost: Automerge's map iteration).
 fn figures(key: &str, doc: &RecordsDoc) -> Option<Figures> {
     let collection = DocId::from_key(key)?
         .collection
         .parse::<Collection>()
         .ok()?;
-    let summary = eduioc_records::summarize(collection, doc);
-    let digest = (collection == Collection::Students).then(|| digest(doc));
-    Some((summary, digest))
-}
-
-fn digest(doc: &RecordsDoc) -> Digest {
+    if collection != Collection::Students {
+        return Some((eduioc_records::summarize(collection, doc), None));
+    }
+    let [status, grade, gender, role] = eduioc_records::COUNTED;
+    let mut summary = Summary::default();
     let mut rows = Vec::new();
-    doc.for_each_record(|id, fields| {
-        let s = |k: &str| {
-            fields
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let grade = fields.get("grade").and_then(Value::as_int).unwrap_or(0) as u8;
-        rows.push((
-            id.to_string(),
-            s("full_name"),
-            grade,
-            s("class_id"),
-            s("status"),
-        ));
-    });
-    Digest { rows }
+    doc.for_each_record_fields(
+        [status, grade, gender, role, "full_name", "class_id"],
+        |id, [status, grade, gender, role, name, class]| {
+            summary.count(
+                collection,
+                [
+                    status.as_ref(),
+                    grade.as_ref(),
+                    gender.as_ref(),
+                    role.as_ref(),
+                ],
+            );
+            let s = |v: &Option<Value>| {
+                v.as_ref()
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let g = grade.as_ref().and_then(Value::as_int).unwrap_or(0) as u8;
+            rows.push((id.to_string(), s(name), g, s(class), s(status)));
+        },
+    );
+    Some((summary, Some(Digest { rows })))
 }
 
 impl LogSource for Engine {

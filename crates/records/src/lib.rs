@@ -37,7 +37,7 @@ pub use import::{
     MAX_IMPORT_ROWS, XLSX_CONTENT_TYPE,
 };
 pub use search::{fold, matches};
-pub use summary::{summarize, Summary};
+pub use summary::{summarize, Summary, COUNTED};
 
 /// The error type of this crate.
 #[derive(Debug, thiserror::Error)]

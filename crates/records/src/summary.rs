@@ -54,23 +54,22 @@ impl Summary {
 
     /// Counts one record of `collection` with these fields.
     pub fn count_record(&mut self, collection: Collection, fields: &BTreeMap<String, Value>) {
-        let get = |name: &str| fields.get(name).cloned();
-        self.count(collection, &COUNTED.map(get));
+        self.count(collection, COUNTED.map(|name| fields.get(name)));
     }
 
-    /// Counts one record of `collection` whose [`COUNTED`] fields have these values.
-    fn count(
+    /// Counts one record of `collection` whose [`COUNTED`] fields (status, grade, gender,
+    /// role) have these values.
+    pub fn count(
         &mut self,
         collection: Collection,
-        [status, grade, gender, role]: &[Option<Value>; 4],
+        [status, grade, gender, role]: [Option<&Value>; 4],
     ) {
-        let text = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_owned);
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
         match collection {
             Collection::Students => match text(status).as_deref() {
                 Some("enrolled") => {
                     self.enrolled += 1;
                     let grade = grade
-                        .as_ref()
                         .and_then(Value::as_int)
                         .and_then(|g| u8::try_from(g).ok());
                     if let Some(grade) = grade {
@@ -97,8 +96,8 @@ impl Summary {
     }
 }
 
-/// The fields a summary counts by.
-const COUNTED: [&str; 4] = ["status", "grade", "gender", "role"];
+/// The fields a summary counts by, in the order [`Summary::count`] takes them.
+pub const COUNTED: [&str; 4] = ["status", "grade", "gender", "role"];
 
 /// The counts of one document of `collection`: students by status (enrolled
 /// ones also by grade and gender), active staff and active teachers, or the
@@ -106,7 +105,9 @@ const COUNTED: [&str; 4] = ["status", "grade", "gender", "role"];
 pub fn summarize(collection: Collection, doc: &RecordsDoc) -> Summary {
     let mut summary = Summary::default();
     if collection != Collection::Profile {
-        doc.for_each_record_fields(COUNTED, |_, fields| summary.count(collection, fields));
+        doc.for_each_record_fields(COUNTED, |_, fields| {
+            summary.count(collection, fields.each_ref().map(Option::as_ref));
+        });
     }
     summary
 }
