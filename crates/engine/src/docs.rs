@@ -80,6 +80,16 @@ impl DocCache {
         self.dirty.insert(key.to_string());
     }
 
+    /// Drops every document a page changed that did not complete (a store error ended it
+    /// early): their in-memory state may be ahead of the store.
+    pub(crate) fn abandon_page(&mut self) {
+        let dirty: Vec<String> = self.dirty.drain().collect();
+        for k in dirty {
+            self.evict(&k);
+        }
+        self.dropped.clear();
+    }
+
     /// The summaries of changed documents dropped during the page; forgets what changed.
     pub(crate) fn take_dropped(&mut self) -> HashMap<String, Summary> {
         self.dirty.clear();

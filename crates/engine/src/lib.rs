@@ -385,6 +385,8 @@ impl Engine {
 
     fn commit_entries(&mut self, items: Vec<Item<'_>>, out: &mut Ingested) -> Result<()> {
         let actor = *self.key.id().as_bytes();
+        // Nothing is pending unless an earlier page ended early on a store error.
+        self.docs.abandon_page();
         // Certificate versions take effect when their date comes.
         self.dir.set_now(now_ms());
         let mut txn = self.store.begin_write()?;
