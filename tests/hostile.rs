@@ -55,6 +55,7 @@ fn doc_of(unit: &str) -> DocId {
 fn page(entries: &[&Entry]) -> Vec<u8> {
     wire::encode(&Request::Page {
         entries: entries.iter().map(|e| e.bytes().to_vec()).collect(),
+        docs: Vec::new(),
     })
 }
 

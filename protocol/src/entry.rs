@@ -82,6 +82,19 @@ pub enum Payload {
         /// Its seq.
         seq: u64,
     },
+    /// A snapshot of one document of the author's own unit: the document at `heads`
+    /// holds everything the author's entries at `replaces` wrote to it. The document's
+    /// bytes (a `save()`) are not in the entry: a sender puts them beside it, in the page,
+    /// for a receiver that holds none of the replaced entries (see [`crate::snapshot`]).
+    Snapshot {
+        /// The document.
+        doc: DocId,
+        /// Its Automerge heads (change hashes), ascending.
+        heads: Vec<[u8; 32]>,
+        /// Seqs of the author's earlier entries about `doc` (changes and snapshots) that
+        /// this one replaces, as canonical inclusive ranges.
+        replaces: Vec<(u64, u64)>,
+    },
 }
 
 impl Payload {
@@ -92,6 +105,7 @@ impl Payload {
             Payload::Certificate(_) => "certificate",
             Payload::Notification { .. } => "notification",
             Payload::Ack { .. } => "ack",
+            Payload::Snapshot { .. } => "snapshot",
         }
     }
 
@@ -101,7 +115,7 @@ impl Payload {
         match self {
             Payload::Certificate(c) => Some(c.body.unit.as_str()),
             Payload::Notification { to_unit, .. } => Some(to_unit.as_str()),
-            Payload::Changes { .. } | Payload::Ack { .. } => None,
+            Payload::Changes { .. } | Payload::Ack { .. } | Payload::Snapshot { .. } => None,
         }
     }
 }

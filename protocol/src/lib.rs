@@ -13,12 +13,15 @@
 //!   [`Payload`] (Automerge changes to one document, a certificate, a notification, an ack).
 //! - [`validate`]: decides whether a received entry is appended, a duplicate, or rejected
 //!   (and why: [`Reject::key`]).
+//! - [`snapshot`]: snapshot entries, which let a receiver without a document's history
+//!   load the document whole instead of replaying its changes.
 //! - [`wire`]: the sync requests and responses and their framing.
 //! - [`sync`]: the per-link [`Session`]: compare heights, then stream bounded pages.
 
 pub mod cert;
 pub mod entry;
 pub mod identity;
+pub mod snapshot;
 pub mod sync;
 pub mod validate;
 pub mod wire;

@@ -11,17 +11,23 @@
 //! sends after committing. A commit made while connected is pushed at once: the driver
 //! calls [`Session::on_appended`] and then `next_page`.
 //!
+//! Up a link, a sender skips the entries a snapshot entry replaces when the remote holds
+//! none of them, and sends the snapshot entry with the saved document beside it
+//! ([`LogSource::snapshots`], [`crate::snapshot`]); the skipped entries and the snapshot
+//! that covers them always travel in the same page, so the receiver can check the hole.
+//!
 //! Scope, under the current hierarchy:
 //! - up (to the parent): every entry authored in the sender's subtree, whole logs;
 //! - down (to a child): entries authored by the sender or its ancestors whose payload is
 //!   addressed to a unit on the child's path (an ancestor of it, itself, or below it).
 //!   Those logs are sparse at the receiver: a child never sees its uncles' notifications.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::cert::Directory;
 use crate::entry::Entry;
 use crate::identity::NodeId;
+use crate::snapshot::{self, Held, Ranges, MAX_DOC_BYTES};
 use crate::wire::{Request, MAX_HEIGHTS, MAX_PAGE_BYTES, MAX_PAGE_ENTRIES};
 
 /// Read access to the local log store.
@@ -39,6 +45,24 @@ pub trait LogSource {
         max_count: usize,
         max_bytes: usize,
     ) -> Vec<(u64, Vec<u8>)>;
+
+    /// Snapshot entries of `author` held here whose saved document
+    /// ([`LogSource::snapshot_doc`]) can be sent with them, at most one per document (the
+    /// latest). The default holds none: every entry is sent as it is.
+    fn snapshots(&self, _author: &NodeId) -> Vec<Held> {
+        Vec::new()
+    }
+
+    /// The saved document at the heads of snapshot entry `seq` of `author`.
+    fn snapshot_doc(&self, _author: &NodeId, _seq: u64) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Seqs below `author`'s height that are not held here because a snapshot entry held
+    /// replaces them (a sender left them out).
+    fn holes(&self, _author: &NodeId) -> Ranges {
+        Vec::new()
+    }
 }
 
 /// The role of the remote end of a link.
@@ -84,6 +108,148 @@ struct InFlight {
     sent: Vec<(NodeId, u64, u64)>,
 }
 
+/// Entries a sender leaves out for one author: what a snapshot it holds replaces and the
+/// remote lacks, when the remote holds none of what it replaces (the document is smaller
+/// than the entries) or the sender lacks some of it too (it was seeded from the document).
+#[derive(Debug, Default)]
+struct Skip {
+    /// (first seq, last seq, seq of the snapshot replacing them), by first seq.
+    ranges: Vec<(u64, u64, u64)>,
+    /// The saved document to send beside each of those snapshots, by seq.
+    docs: HashMap<u64, Vec<u8>>,
+}
+
+impl Skip {
+    fn of(src: &dyn LogSource, author: &NodeId, have: u64) -> Skip {
+        let mut skip = Skip::default();
+        let mut holes: Option<Ranges> = None;
+        for held in src.snapshots(author) {
+            let needed = snapshot::ranges_from(&held.replaces, have + 1);
+            if held.seq <= have || needed.is_empty() {
+                continue;
+            }
+            let remote_has_none = held.replaces.first().is_some_and(|(a, _)| *a > have);
+            if !remote_has_none {
+                let holes = holes.get_or_insert_with(|| src.holes(author));
+                if !snapshot::ranges_overlap(&needed, holes) {
+                    continue;
+                }
+            }
+            let Some(doc) = src.snapshot_doc(author, held.seq) else {
+                continue;
+            };
+            if doc.len() > MAX_DOC_BYTES {
+                continue;
+            }
+            skip.ranges
+                .extend(needed.iter().map(|(a, b)| (*a, *b, held.seq)));
+            skip.docs.insert(held.seq, doc);
+        }
+        skip.ranges.sort_unstable();
+        skip
+    }
+
+    /// The range holding `seq`, as (last seq, snapshot seq).
+    fn find(&self, seq: u64) -> Option<(u64, u64)> {
+        let i = self.ranges.partition_point(|r| r.0 <= seq);
+        let (_, last, by) = *self.ranges.get(i.checked_sub(1)?)?;
+        (seq <= last).then_some((last, by))
+    }
+
+    /// The first seq of the first range starting after `seq`.
+    fn next_start(&self, seq: u64) -> Option<u64> {
+        let i = self.ranges.partition_point(|r| r.0 <= seq);
+        self.ranges.get(i).map(|r| r.0)
+    }
+}
+
+/// Room left in the page being built, and where the remote stands for one author.
+struct Limits {
+    have: u64,
+    entries: usize,
+    bytes: usize,
+    /// Nothing of other authors is in the page: one document larger than the room still
+    /// goes (a single entry larger than the room always does).
+    empty: bool,
+}
+
+/// What one author contributes to a page.
+struct Run {
+    /// (seq, entry, saved document to send beside it).
+    items: Vec<(u64, Vec<u8>, Option<Vec<u8>>)>,
+    /// The remote's height for the author once it holds the run.
+    belief: u64,
+    /// Nothing more of the author to send.
+    exhausted: bool,
+}
+
+impl Run {
+    fn collect(
+        src: &dyn LogSource,
+        author: &NodeId,
+        limits: &Limits,
+        skip: &Skip,
+        wanted: &dyn Fn(&[u8]) -> bool,
+    ) -> Run {
+        let mut run = Run {
+            items: Vec::new(),
+            belief: limits.have,
+            exhausted: false,
+        };
+        let mut bytes = 0usize;
+        // Snapshot seq -> first seq left out for it, while the snapshot is not in the run.
+        let mut pending: BTreeMap<u64, u64> = BTreeMap::new();
+        'fetch: while run.items.len() < limits.entries && bytes < limits.bytes {
+            let mut from = run.belief + 1;
+            while let Some((last, by)) = skip.find(from) {
+                pending.entry(by).or_insert(from);
+                from = last + 1;
+            }
+            let mut count = limits.entries - run.items.len();
+            if let Some(next) = skip.next_start(from) {
+                count = count.min(usize::try_from(next - from).unwrap_or(usize::MAX));
+            }
+            let batch = src.entries(author, from, count, (limits.bytes - bytes).max(1));
+            if batch.is_empty() {
+                run.exhausted = true;
+                break;
+            }
+            for (seq, raw) in batch {
+                if let Some((_, by)) = skip.find(seq) {
+                    pending.entry(by).or_insert(seq);
+                    run.belief = seq;
+                    continue;
+                }
+                if !wanted(&raw) {
+                    run.belief = seq;
+                    continue;
+                }
+                let doc = skip.docs.get(&seq).cloned();
+                let size = raw.len() + doc.as_ref().map_or(0, Vec::len);
+                let first_doc = limits.empty && run.items.iter().all(|i| i.2.is_none());
+                if doc.is_some() && !first_doc && bytes + size > limits.bytes {
+                    // The log source sized the entries, not the documents: at most one
+                    // document beyond the page's target, so a frame stays far below its
+                    // limit (entries up to the target + one document ≤ MAX_DOC_BYTES).
+                    break 'fetch;
+                }
+                run.belief = seq;
+                pending.remove(&seq);
+                bytes += size;
+                run.items.push((seq, raw, doc));
+            }
+        }
+        if let Some(&cut) = pending.values().min() {
+            // Entries were left out for a snapshot the page has no room for: stop before
+            // the first of them, so that no hole travels without the snapshot covering it.
+            run.items.retain(|(seq, ..)| *seq < cut);
+            run.belief = cut - 1;
+            run.exhausted = false;
+        }
+        run
+    }
+}
+
 /// Counters of one session, for status and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -91,8 +257,11 @@ pub struct Stats {
     pub pages: u64,
     /// Entries sent.
     pub entries: u64,
-    /// Entry bytes sent.
+    /// Entry and document bytes sent.
     pub bytes: u64,
+    /// Saved documents sent beside snapshot entries (each in place of the entries its
+    /// snapshot replaces).
+    pub docs: u64,
     /// Authors whose entries the remote refused (not retried until the next heights).
     pub stuck: u64,
 }
@@ -208,6 +377,7 @@ impl Session {
         }
         let remote = self.remote_has.as_mut()?;
         let mut entries = Vec::new();
+        let mut docs = Vec::new();
         let mut bytes = 0usize;
         let mut sent = Vec::new();
         let authors: Vec<NodeId> = self.dirty.iter().copied().collect();
@@ -220,50 +390,53 @@ impl Session {
                 continue;
             };
             let have = remote.get(&author).copied().unwrap_or(0);
-            let mut belief = have;
-            let mut last_sent = None;
-            let mut exhausted = false;
-            while entries.len() < MAX_PAGE_ENTRIES && bytes < MAX_PAGE_BYTES {
-                let batch = src.entries(
-                    &author,
-                    belief + 1,
-                    MAX_PAGE_ENTRIES - entries.len(),
-                    (MAX_PAGE_BYTES - bytes).max(1),
-                );
-                if batch.is_empty() {
-                    exhausted = true;
-                    break;
-                }
-                for (seq, raw) in batch {
-                    belief = seq;
-                    let wanted = match self.remote_role {
-                        Role::Parent => true,
-                        Role::Child => Entry::decode(&raw).is_ok_and(|e| {
-                            in_scope(
-                                dir,
-                                &self.local_unit,
-                                &self.remote_unit,
-                                Role::Child,
-                                author_unit,
-                                Some(e.body.payload.audience()),
-                            )
-                        }),
-                    };
-                    if wanted {
-                        bytes += raw.len();
-                        entries.push(raw);
-                        last_sent = Some(seq);
-                    }
-                }
+            let skip = match self.remote_role {
+                Role::Parent => Skip::of(src, &author, have),
+                Role::Child => Skip::default(),
+            };
+            let limits = Limits {
+                have,
+                entries: MAX_PAGE_ENTRIES - entries.len(),
+                bytes: MAX_PAGE_BYTES - bytes,
+                empty: entries.is_empty(),
+            };
+            let filter = |raw: &[u8]| match self.remote_role {
+                Role::Parent => true,
+                Role::Child => Entry::decode(raw).is_ok_and(|e| {
+                    in_scope(
+                        dir,
+                        &self.local_unit,
+                        &self.remote_unit,
+                        Role::Child,
+                        author_unit,
+                        Some(e.body.payload.audience()),
+                    )
+                }),
+            };
+            let mut run = Run::collect(src, &author, &limits, &skip, &filter);
+            if run.items.is_empty() && !run.exhausted && entries.is_empty() {
+                // What a snapshot replaces and the snapshot itself do not fit in one page:
+                // send the entries as they are.
+                run = Run::collect(src, &author, &limits, &Skip::default(), &filter);
             }
-            if exhausted {
+            if run.exhausted {
                 self.dirty.remove(&author);
             }
+            let last_sent = run.items.last().map(|(seq, ..)| *seq);
+            for (_, raw, doc) in run.items {
+                if let Some(doc) = doc {
+                    bytes += doc.len();
+                    self.stats.docs += 1;
+                    docs.push((entries.len() as u32, doc));
+                }
+                bytes += raw.len();
+                entries.push(raw);
+            }
             match last_sent {
-                Some(last) => sent.push((author, last, belief)),
+                Some(last) => sent.push((author, last, run.belief)),
                 // Everything new was filtered out: the remote needs none of it.
                 None => {
-                    remote.insert(author, belief);
+                    remote.insert(author, run.belief);
                 }
             }
         }
@@ -274,7 +447,7 @@ impl Session {
         self.stats.entries += entries.len() as u64;
         self.stats.bytes += bytes as u64;
         self.in_flight = Some(InFlight { sent });
-        Some(Request::Page { entries })
+        Some(Request::Page { entries, docs })
     }
 
     /// The remote acknowledged the page in flight with its heights after commit.
@@ -318,13 +491,14 @@ mod tests {
     use std::collections::BTreeMap;
 
     #[derive(Default)]
-    struct Mem(BTreeMap<NodeId, Vec<Vec<u8>>>);
+    struct Mem(BTreeMap<NodeId, Vec<Vec<u8>>>, Vec<(NodeId, Held, Vec<u8>)>);
     impl Mem {
-        fn append(&mut self, key: &NodeKey, payload: Payload) {
+        fn append(&mut self, key: &NodeKey, payload: Payload) -> u64 {
             let log = self.0.entry(key.id()).or_default();
             let back: Option<Hash> = log.last().map(|b| Entry::decode(b).unwrap().hash());
             let e = Entry::sign(key, log.len() as u64 + 1, back, 0, payload);
             log.push(e.into_bytes());
+            log.len() as u64
         }
     }
     impl LogSource for Mem {
@@ -344,6 +518,19 @@ mod tests {
                 .take(n)
                 .map(|(i, b)| (i as u64 + 1, b.clone()))
                 .collect()
+        }
+        fn snapshots(&self, a: &NodeId) -> Vec<Held> {
+            self.1
+                .iter()
+                .filter(|(x, ..)| x == a)
+                .map(|(_, h, _)| h.clone())
+                .collect()
+        }
+        fn snapshot_doc(&self, a: &NodeId, seq: u64) -> Option<Vec<u8>> {
+            self.1
+                .iter()
+                .find(|(x, h, _)| x == a && h.seq == seq)
+                .map(|(.., d)| d.clone())
         }
     }
 
@@ -409,7 +596,7 @@ mod tests {
             "nothing before heights"
         );
         down.on_heights(&dir, &at_d1, &[]);
-        let Some(Request::Page { entries }) = down.next_page(&dir, &at_d1) else {
+        let Some(Request::Page { entries, .. }) = down.next_page(&dir, &at_d1) else {
             panic!()
         };
         let got: Vec<(NodeId, u64)> = entries
@@ -427,7 +614,7 @@ mod tests {
         // d1 -> so (up): d1#1 and s1#1, never so's or d2's.
         let mut up = Session::new("d1", "so", Role::Parent);
         up.on_heights(&dir, &at_d1, &[(s1.id(), 0)]);
-        let Some(Request::Page { entries }) = up.next_page(&dir, &at_d1) else {
+        let Some(Request::Page { entries, .. }) = up.next_page(&dir, &at_d1) else {
             panic!()
         };
         assert_eq!(entries.len(), 2);
@@ -472,12 +659,12 @@ mod tests {
         }
         let mut up = Session::new("s1", "so", Role::Parent);
         up.on_heights(&dir, &m, &[]);
-        let Some(Request::Page { entries }) = up.next_page(&dir, &m) else {
+        let Some(Request::Page { entries, .. }) = up.next_page(&dir, &m) else {
             panic!()
         };
         assert_eq!(entries.len(), MAX_PAGE_ENTRIES);
         up.on_failed();
-        let Some(Request::Page { entries }) = up.next_page(&dir, &m) else {
+        let Some(Request::Page { entries, .. }) = up.next_page(&dir, &m) else {
             panic!()
         };
         assert_eq!(
@@ -486,9 +673,137 @@ mod tests {
             "resent after a transport failure"
         );
         up.on_acked(&[(s1.id(), MAX_PAGE_ENTRIES as u64)]);
-        let Some(Request::Page { entries }) = up.next_page(&dir, &m) else {
+        let Some(Request::Page { entries, .. }) = up.next_page(&dir, &m) else {
             panic!()
         };
         assert_eq!(entries.len(), 10);
+    }
+
+    fn ack(so: &NodeKey) -> Payload {
+        Payload::Ack {
+            author: so.id(),
+            seq: 1,
+        }
+    }
+
+    fn seqs(entries: &[Vec<u8>]) -> Vec<u64> {
+        entries
+            .iter()
+            .map(|b| Entry::decode(b).unwrap().seq())
+            .collect()
+    }
+
+    /// A log [C1, A2, C3, S4] where S4 snapshots the document C1 and C3 wrote.
+    fn snapshot_log(so: &NodeKey, s1: &NodeKey) -> Mem {
+        let doc = crate::entry::DocId {
+            unit: "s1".into(),
+            collection: "students".into(),
+            year: "2026-2027".into(),
+        };
+        let changes = Payload::Changes {
+            doc: doc.clone(),
+            changes: vec![vec![1]],
+        };
+        let mut m = Mem::default();
+        m.append(s1, changes.clone());
+        m.append(s1, ack(so));
+        m.append(s1, changes);
+        let replaces = vec![(1, 1), (3, 3)];
+        let seq = m.append(
+            s1,
+            Payload::Snapshot {
+                doc,
+                heads: vec![[1; 32]],
+                replaces: replaces.clone(),
+            },
+        );
+        m.1.push((s1.id(), Held { seq, replaces }, b"saved document".to_vec()));
+        m
+    }
+
+    #[test]
+    fn snapshot_replaces_what_the_remote_lacks_entirely() {
+        let so = NodeKey::from_secret([1; 32]);
+        let s1 = NodeKey::from_secret([4; 32]);
+        let dir = dir(&[("so", None, &so), ("s1", Some("so"), &s1)], &so);
+        let m = snapshot_log(&so, &s1);
+        // An empty parent: the ack, then the snapshot with its document in place of C1, C3.
+        let mut up = Session::new("s1", "so", Role::Parent);
+        up.on_heights(&dir, &m, &[]);
+        let Some(Request::Page { entries, docs }) = up.next_page(&dir, &m) else {
+            panic!()
+        };
+        assert_eq!(seqs(&entries), vec![2, 4]);
+        assert_eq!(docs, vec![(1, b"saved document".to_vec())]);
+        assert_eq!(up.stats().docs, 1);
+        up.on_acked(&[(s1.id(), 4)]);
+        assert!(up.next_page(&dir, &m).is_none() && up.idle());
+        // A parent holding C1 gets the rest as it is: C3 is cheaper than the document.
+        let mut up = Session::new("s1", "so", Role::Parent);
+        up.on_heights(&dir, &m, &[(s1.id(), 1)]);
+        let Some(Request::Page { entries, docs }) = up.next_page(&dir, &m) else {
+            panic!()
+        };
+        assert_eq!(seqs(&entries), vec![2, 3, 4]);
+        assert!(docs.is_empty());
+        // Down a link nothing is ever skipped (documents only travel up).
+        let mut down = Session::new("so", "s1", Role::Child);
+        down.on_heights(&dir, &m, &[]);
+        assert!(down.next_page(&dir, &m).is_none());
+    }
+
+    #[test]
+    fn a_hole_never_travels_without_its_snapshot() {
+        let so = NodeKey::from_secret([1; 32]);
+        let s1 = NodeKey::from_secret([4; 32]);
+        let dir = dir(&[("so", None, &so), ("s1", Some("so"), &s1)], &so);
+        let doc = crate::entry::DocId {
+            unit: "s1".into(),
+            collection: "students".into(),
+            year: "2026-2027".into(),
+        };
+        // C1, then more acks than a page holds, then the snapshot of C1's document.
+        let mut m = Mem::default();
+        m.append(
+            &s1,
+            Payload::Changes {
+                doc: doc.clone(),
+                changes: vec![vec![1]],
+            },
+        );
+        for _ in 0..MAX_PAGE_ENTRIES + 5 {
+            m.append(&s1, ack(&so));
+        }
+        let seq = m.append(
+            &s1,
+            Payload::Snapshot {
+                doc,
+                heads: vec![[1; 32]],
+                replaces: vec![(1, 1)],
+            },
+        );
+        m.1.push((
+            s1.id(),
+            Held {
+                seq,
+                replaces: vec![(1, 1)],
+            },
+            b"doc".to_vec(),
+        ));
+        let mut up = Session::new("s1", "so", Role::Parent);
+        up.on_heights(&dir, &m, &[]);
+        let Some(Request::Page { entries, docs }) = up.next_page(&dir, &m) else {
+            panic!()
+        };
+        // The snapshot cannot share a page with the hole: the entries go as they are.
+        assert_eq!(seqs(&entries)[..3], [1, 2, 3]);
+        assert_eq!(entries.len(), MAX_PAGE_ENTRIES);
+        assert!(docs.is_empty());
+        up.on_acked(&[(s1.id(), MAX_PAGE_ENTRIES as u64)]);
+        let Some(Request::Page { entries, docs }) = up.next_page(&dir, &m) else {
+            panic!()
+        };
+        assert_eq!(*seqs(&entries).last().unwrap(), seq);
+        assert!(docs.is_empty(), "the remote holds C1 now");
     }
 }

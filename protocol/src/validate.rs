@@ -2,11 +2,14 @@
 //!
 //! Checks run in a fixed order so every rejection has exactly one reason:
 //! decode (size, version, shape) → author certified → signature → authority over the
-//! payload → Automerge actor bound to the signer → log continuity (duplicate, fork, gap).
-//! The caller supplies what it holds of the author's log; this module touches no storage.
+//! payload → Automerge actor bound to the signer (every change of a changes entry; the
+//! actor table of the saved document sent beside a snapshot entry) → log continuity
+//! (duplicate, fork, gap). The caller supplies what it holds of the author's log; this
+//! module touches no storage.
 
 use crate::cert::Directory;
 use crate::entry::{DecodeError, Entry, Hash, Payload};
+use crate::snapshot::{self, MAX_DOC_BYTES, MAX_HEADS};
 
 /// Why an entry or frame was refused. [`Reject::key`] is the counter name the node
 /// reports in `status.rejected`.
@@ -73,6 +76,12 @@ pub struct LogState {
     pub at_seq: Option<Hash>,
     /// Sparse logs (ancestors' logs filtered by audience) may have gaps.
     pub sparse: bool,
+    /// For an entry beyond the held head: every seq missing between the head (or the
+    /// log's start) and the entry is replaced by a signed snapshot entry, held or arriving
+    /// in the same page, so the gap is a hole a sender left on purpose. For an entry below
+    /// the head that is not held: a snapshot entry held replaces it. See
+    /// [`crate::snapshot`].
+    pub gap_covered: bool,
 }
 
 /// Outcome of a successful validation.
@@ -82,6 +91,9 @@ pub enum Verdict {
     Append,
     /// Already held byte for byte: acknowledge, store nothing.
     Duplicate,
+    /// A hole of the held log that a snapshot entry held replaces: acknowledge, store
+    /// nothing (a slower sender that did not leave it out).
+    Replaced,
 }
 
 /// Validates a decoded entry whose signature was already checked by the caller
@@ -89,6 +101,20 @@ pub enum Verdict {
 pub fn check(
     entry: &Entry,
     signature_ok: bool,
+    dir: &Directory,
+    log: LogState,
+) -> Result<Verdict, Reject> {
+    check_with_doc(entry, signature_ok, None, dir, log)
+}
+
+/// [`check`] for an entry that arrived with a saved document beside it (a snapshot
+/// entry sent to a receiver that lacks what it replaces): the document's actor table and
+/// heads are checked at the actor step. It does not load the document: the caller does,
+/// and refuses the entry if that fails.
+pub fn check_with_doc(
+    entry: &Entry,
+    signature_ok: bool,
+    doc: Option<&[u8]>,
     dir: &Directory,
     log: LogState,
 ) -> Result<Verdict, Reject> {
@@ -101,6 +127,9 @@ pub fn check(
     }
     check_authority(entry, unit, dir)?;
     check_actor(entry)?;
+    if let Some(doc) = doc {
+        check_doc(entry, doc)?;
+    }
     let seq = entry.seq();
     if let Some(h) = log.at_seq {
         return if h == entry.hash() {
@@ -113,9 +142,11 @@ pub fn check(
     }
     match log.head {
         Some((held, _)) if seq <= held => {
-            // Below the head but not held: only possible in a sparse log.
+            // Below the head but not held: a sparse log, or a hole a snapshot replaces.
             if log.sparse {
                 Ok(Verdict::Append)
+            } else if log.gap_covered {
+                Ok(Verdict::Replaced)
             } else {
                 Err(Reject::Gap(format!("{id}: below the held head {held}")))
             }
@@ -130,7 +161,7 @@ pub fn check(
             }
         }
         None if seq == 1 => Ok(Verdict::Append),
-        _ if log.sparse => Ok(Verdict::Append),
+        _ if log.sparse || log.gap_covered => Ok(Verdict::Append),
         head => Err(Reject::Gap(format!(
             "{id}: expected seq {}",
             head.map_or(1, |(s, _)| s + 1)
@@ -171,7 +202,75 @@ fn check_authority(entry: &Entry, unit: &str, dir: &Directory) -> Result<(), Rej
             }
         }
         Payload::Ack { .. } => Ok(()),
+        Payload::Snapshot {
+            doc,
+            heads,
+            replaces,
+        } => {
+            if doc.unit != unit {
+                return Err(Reject::Unauthorized(format!(
+                    "{unit} may not snapshot document {}",
+                    doc.key()
+                )));
+            }
+            if heads.is_empty() || heads.len() > MAX_HEADS || heads.windows(2).any(|w| w[0] >= w[1])
+            {
+                return Err(Reject::Malformed(format!(
+                    "snapshot of {} names {} heads, not 1 to {MAX_HEADS} in ascending order",
+                    doc.key(),
+                    heads.len()
+                )));
+            }
+            if !snapshot::ranges_valid(replaces, entry.seq()) {
+                return Err(Reject::Malformed(format!(
+                    "snapshot of {} replaces seqs that are not sorted, disjoint ranges below {}",
+                    doc.key(),
+                    entry.seq()
+                )));
+            }
+            Ok(())
+        }
     }
+}
+
+/// The saved document sent beside a snapshot entry: one document chunk, written by the
+/// signer alone, at the signed heads.
+fn check_doc(entry: &Entry, save: &[u8]) -> Result<(), Reject> {
+    let id = format!("{}#{}", entry.author().short(), entry.seq());
+    let Payload::Snapshot { doc, heads, .. } = &entry.body.payload else {
+        return Err(Reject::Malformed(format!(
+            "{id}: a document was sent beside a {} entry",
+            entry.body.payload.kind()
+        )));
+    };
+    if save.len() > MAX_DOC_BYTES {
+        return Err(Reject::Oversized(format!(
+            "{id}: document of {} bytes exceeds the limit of {MAX_DOC_BYTES}",
+            save.len()
+        )));
+    }
+    let header = snapshot::parse_doc_header(save)
+        .map_err(|e| Reject::Malformed(format!("{id}: document {}: {e}", doc.key())))?;
+    if let Some(a) = header
+        .actors
+        .iter()
+        .find(|a| a.as_slice() != entry.author().as_bytes())
+    {
+        return Err(Reject::BadActor(format!(
+            "{id}: document {} holds changes by actor {}, not the signer",
+            doc.key(),
+            hex::encode(a)
+        )));
+    }
+    let mut declared = header.heads;
+    declared.sort_unstable();
+    if &declared != heads {
+        return Err(Reject::Malformed(format!(
+            "{id}: document {} is not at the heads the snapshot entry signs",
+            doc.key()
+        )));
+    }
+    Ok(())
 }
 
 fn check_actor(entry: &Entry) -> Result<(), Reject> {
@@ -258,6 +357,7 @@ mod tests {
             at_seq: Some(good.hash()),
             head: Some((1, good.hash())),
             sparse: false,
+            gap_covered: false,
         };
         assert_eq!(check(&good, true, &w.dir, dup), Ok(Verdict::Duplicate));
         assert_eq!(
@@ -292,6 +392,7 @@ mod tests {
             at_seq: Some([0; 32]),
             head: Some((1, [0; 32])),
             sparse: false,
+            gap_covered: false,
         };
         assert_eq!(check(&good, true, &w.dir, fork).unwrap_err().key(), "fork");
         let e3 = Entry::sign(
@@ -331,6 +432,126 @@ mod tests {
                 .unwrap_err()
                 .key(),
             "unauthorized"
+        );
+    }
+
+    /// A saved document of `actors`' changes (each writes one key) and its heads.
+    fn saved_by(actors: &[&[u8]]) -> (Vec<u8>, Vec<[u8; 32]>) {
+        let mut doc = automerge::AutoCommit::new();
+        for (i, a) in actors.iter().enumerate() {
+            doc.set_actor(automerge::ActorId::from(*a));
+            doc.put(automerge::ROOT, format!("k{i}"), "v").unwrap();
+            doc.commit();
+        }
+        let heads = doc.get_heads().into_iter().map(|h| h.0).collect();
+        (doc.save(), heads)
+    }
+
+    fn snapshot_entry(key: &NodeKey, unit: &str, seq: u64, heads: Vec<[u8; 32]>) -> Entry {
+        let doc = DocId {
+            unit: unit.into(),
+            collection: "students".into(),
+            year: "2026-2027".into(),
+        };
+        let replaces = if seq > 1 { vec![(1, seq - 1)] } else { vec![] };
+        Entry::sign(
+            key,
+            seq,
+            (seq > 1).then_some([7; 32]),
+            0,
+            Payload::Snapshot {
+                doc,
+                heads,
+                replaces,
+            },
+        )
+    }
+
+    #[test]
+    fn snapshot_documents_are_checked_in_order() {
+        let w = world();
+        let k = &w.school;
+        let me = k.id();
+        let (save, heads) = saved_by(&[me.as_bytes()]);
+        let covered = LogState {
+            gap_covered: true,
+            ..LogState::default()
+        };
+        let snap = snapshot_entry(k, "s1", 9, heads.clone());
+        assert_eq!(
+            check_with_doc(&snap, true, Some(&save), &w.dir, covered),
+            Ok(Verdict::Append)
+        );
+        // Without a signed claim the hole before seq 9 is a gap.
+        assert_eq!(
+            check_with_doc(&snap, true, Some(&save), &w.dir, LogState::default())
+                .unwrap_err()
+                .key(),
+            "gap"
+        );
+        // A foreign actor's change inside the document: refused before anything else.
+        let (foreign, fheads) = saved_by(&[me.as_bytes(), &[9; 32]]);
+        let bad = snapshot_entry(k, "s1", 9, fheads);
+        assert_eq!(
+            check_with_doc(&bad, true, Some(&foreign), &w.dir, LogState::default())
+                .unwrap_err()
+                .key(),
+            "bad_actor"
+        );
+        // A document that is not at the signed heads.
+        let (other, _) = saved_by(&[me.as_bytes(), me.as_bytes()]);
+        assert_eq!(
+            check_with_doc(&snap, true, Some(&other), &w.dir, covered)
+                .unwrap_err()
+                .key(),
+            "malformed"
+        );
+        // Extra chunks after the document are refused (they would not be covered).
+        let mut trailing = save.clone();
+        trailing.extend_from_slice(&save);
+        assert_eq!(
+            check_with_doc(&snap, true, Some(&trailing), &w.dir, covered)
+                .unwrap_err()
+                .key(),
+            "malformed"
+        );
+        // A document beside a changes entry.
+        let good = changes_entry(k, "s1", me.as_bytes());
+        assert_eq!(
+            check_with_doc(&good, true, Some(&save), &w.dir, LogState::default())
+                .unwrap_err()
+                .key(),
+            "malformed"
+        );
+        // Another unit's document; unsorted heads; replaced seqs at or above its own.
+        let theirs = snapshot_entry(k, "so", 9, heads.clone());
+        assert_eq!(
+            check(&theirs, true, &w.dir, covered).unwrap_err().key(),
+            "unauthorized"
+        );
+        let two = snapshot_entry(k, "s1", 9, vec![[2; 32], [1; 32]]);
+        assert_eq!(
+            check(&two, true, &w.dir, covered).unwrap_err().key(),
+            "malformed"
+        );
+        let ahead = Entry::sign(
+            k,
+            3,
+            Some([7; 32]),
+            0,
+            Payload::Snapshot {
+                doc: DocId {
+                    unit: "s1".into(),
+                    collection: "students".into(),
+                    year: "2026-2027".into(),
+                },
+                heads,
+                replaces: vec![(1, 3)],
+            },
+        );
+        assert_eq!(
+            check(&ahead, true, &w.dir, covered).unwrap_err().key(),
+            "malformed"
         );
     }
 }

@@ -7,7 +7,10 @@
 //! the parent answers [`Response::Welcome`] with the certificates the child needs. Then
 //! each side sends [`Request::Heights`] — what it holds of the authors it wants from the
 //! other — and the other streams what is missing as [`Request::Page`]s, each answered
-//! [`Response::Acked`] only after the receiver has committed it.
+//! [`Response::Acked`] only after the receiver has committed it. A page may carry, beside
+//! a snapshot entry, the saved document it signs (see [`crate::snapshot`]).
+//!
+//! Version 2 added the page's `docs`.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +18,7 @@ use crate::cert::Certificate;
 use crate::identity::NodeId;
 
 /// Encoding version of frames produced by this build.
-pub const WIRE_VERSION: u8 = 1;
+pub const WIRE_VERSION: u8 = 2;
 /// Largest frame accepted from a peer.
 pub const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;
 /// Most entries in one page.
@@ -44,6 +47,9 @@ pub enum Request {
     Page {
         /// The entries.
         entries: Vec<Vec<u8>>,
+        /// Saved documents sent beside snapshot entries: (index in `entries`, the
+        /// document's `save()` at the entry's heads).
+        docs: Vec<(u32, Vec<u8>)>,
     },
 }
 
@@ -137,7 +143,8 @@ mod tests {
                                entries in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 0..10)) {
             let h = Request::Heights { heights: heights.into_iter().map(|(k, s)| (NodeId(k), s)).collect() };
             prop_assert_eq!(decode::<Request>(&encode(&h)).unwrap(), h);
-            let p = Request::Page { entries };
+            let docs = entries.iter().take(2).enumerate().map(|(i, e)| (i as u32, e.clone())).collect();
+            let p = Request::Page { entries, docs };
             prop_assert_eq!(decode::<Request>(&encode(&p)).unwrap(), p);
         }
 

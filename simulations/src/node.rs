@@ -4,13 +4,18 @@
 //! [`Summary`]s that aggregates are summed from.
 //!
 //! Received pages go through [`Node::ingest`]: decode, batch signature verification
-//! ([`entry::verify_all`]), the real [`validate::check`], then the payload is applied
-//! (Automerge changes to the document and a recomputed summary, or a certificate into
-//! the directory). Locally authored entries take the same path, as in the engine.
+//! ([`entry::verify_all`]), the real [`validate::check_with_doc`], then the payload is
+//! applied (Automerge changes to the document and a recomputed summary, a snapshot
+//! entry's document, or a certificate into the directory). Locally authored entries take
+//! the same path, as in the engine. As in the engine, a school signs a snapshot entry
+//! when [`DocTrack::due`] says so, a stored document is compacted to a save at every
+//! snapshot entry, and the store offers those saves to the sessions
+//! ([`LogSource::snapshots`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use eduioc_protocol::entry::{self, Hash};
+use eduioc_protocol::snapshot::{self, DocTrack, Held, Ranges};
 use eduioc_protocol::validate::{self, LogState, Reject, Verdict};
 use eduioc_protocol::{Directory, DocId, Entry, LogSource, NodeId, NodeKey, Payload};
 use eduioc_records::{Collection, RecordsDoc, Row, Summary, Value};
@@ -23,14 +28,19 @@ const COMPACT_AFTER_CHUNKS: usize = 32;
 struct AuthorLog {
     entries: BTreeMap<u64, (Hash, Vec<u8>)>,
     head: Option<(u64, Hash)>,
+    /// Seqs a sender left out because a snapshot entry replaces them.
+    holes: Ranges,
 }
 
-/// Every entry a node holds, by author.
+/// Every entry a node holds, by author, and its stored documents.
 #[derive(Debug, Default)]
 pub struct Store {
     logs: HashMap<NodeId, AuthorLog>,
     entries: u64,
     bytes: u64,
+    docs: HashMap<String, StoredDoc>,
+    /// Latest snapshot entry held per author and document key.
+    snapshots: HashMap<NodeId, BTreeMap<String, Held>>,
 }
 
 impl Store {
@@ -81,6 +91,34 @@ impl LogSource for Store {
         }
         out
     }
+
+    fn snapshots(&self, author: &NodeId) -> Vec<Held> {
+        let Some(docs) = self.snapshots.get(author) else {
+            return Vec::new();
+        };
+        docs.iter()
+            .filter(|(key, h)| {
+                self.docs
+                    .get(*key)
+                    .is_some_and(|d| d.at == Some((*author, h.seq)))
+            })
+            .map(|(_, h)| h.clone())
+            .collect()
+    }
+
+    fn holes(&self, author: &NodeId) -> Ranges {
+        self.logs
+            .get(author)
+            .map(|l| l.holes.clone())
+            .unwrap_or_default()
+    }
+
+    fn snapshot_doc(&self, author: &NodeId, seq: u64) -> Option<Vec<u8>> {
+        let docs = self.snapshots.get(author)?;
+        let (key, _) = docs.iter().find(|(_, h)| h.seq == seq)?;
+        let d = self.docs.get(key)?;
+        (d.at == Some((*author, seq))).then(|| d.snapshot.clone())
+    }
 }
 
 /// A document as stored: the last snapshot and the chunks appended since.
@@ -88,6 +126,8 @@ impl LogSource for Store {
 struct StoredDoc {
     snapshot: Vec<u8>,
     chunks: Vec<Vec<u8>>,
+    /// The snapshot entry at whose heads `snapshot` is, if any.
+    at: Option<(NodeId, u64)>,
 }
 
 /// Outcome of ingesting a page.
@@ -116,7 +156,8 @@ pub struct Node {
     pub dir: Directory,
     /// The entries it holds.
     pub store: Store,
-    docs: HashMap<String, StoredDoc>,
+    /// This node's own documents: what a snapshot would replace, when one is due.
+    tracks: HashMap<String, DocTrack>,
     /// Loaded documents, most recently used last: at most `cache_cap` between
     /// operations (during one, at least one is held).
     cache: Vec<(String, RecordsDoc)>,
@@ -149,7 +190,7 @@ impl Node {
             key,
             dir,
             store: Store::default(),
-            docs: HashMap::new(),
+            tracks: HashMap::new(),
             cache: Vec::new(),
             cache_cap,
             summaries: HashMap::new(),
@@ -166,23 +207,9 @@ impl Node {
             self.cache.push(item);
         } else {
             let actor = *self.key.id().as_bytes();
-            let doc = match self.docs.get(key) {
+            let doc = match self.store.docs.get(key) {
                 None => RecordsDoc::new(&actor),
-                Some(stored) => {
-                    let mut doc = if stored.snapshot.is_empty() {
-                        RecordsDoc::new(&actor)
-                    } else {
-                        RecordsDoc::load(&stored.snapshot, &actor)?
-                    };
-                    for c in &stored.chunks {
-                        doc.load_incremental(c)?;
-                    }
-                    // Everything in storage is already signed into entries. Without this,
-                    // `take_local_changes` would hand this actor's changes from the chunks
-                    // out again, and the next entry would carry them a second time.
-                    let _ = doc.take_local_changes();
-                    doc
-                }
+                Some(stored) => RecordsDoc::restore(&stored.snapshot, &stored.chunks, &actor)?,
             };
             if self.cache.len() >= self.cache_cap.max(1) {
                 self.cache.remove(0);
@@ -212,25 +239,40 @@ impl Node {
         self.cache.retain(|(k, _)| k != key);
     }
 
-    /// Validates and commits a page of entries in wire form, as the engine does.
-    pub fn ingest(&mut self, page: &[Vec<u8>], now_us: u64) -> Ingested {
+    /// Validates and commits a page of entries in wire form, with the saved documents sent
+    /// beside its snapshot entries, as the engine does.
+    pub fn ingest(&mut self, page: &[Vec<u8>], docs: &[(u32, Vec<u8>)], now_us: u64) -> Ingested {
         let mut out = Ingested::default();
         let mut decoded = Vec::with_capacity(page.len());
-        for raw in page {
+        for (i, raw) in page.iter().enumerate() {
             match Entry::decode(raw) {
-                Ok(e) => decoded.push(e),
+                Ok(e) => {
+                    let beside = docs
+                        .iter()
+                        .find(|(j, _)| *j as usize == i)
+                        .map(|(_, d)| d.as_slice());
+                    decoded.push((e, beside));
+                }
                 Err(e) => out.rejected.push(Reject::from(e)),
             }
         }
-        let ok = entry::verify_all(&decoded);
+        let entries: Vec<Entry> = decoded.iter().map(|(e, _)| e.clone()).collect();
+        let ok = entry::verify_all(&entries);
+        let mut claims: HashMap<NodeId, Ranges> = HashMap::new();
+        for (e, sig_ok) in entries.iter().zip(&ok) {
+            if let (true, Payload::Snapshot { replaces, .. }) = (*sig_ok, &e.body.payload) {
+                snapshot::union_into(claims.entry(e.author()).or_default(), replaces);
+            }
+        }
         let mut authors: Vec<NodeId> = Vec::new();
         let mut touched: HashSet<String> = HashSet::new();
-        for (e, sig_ok) in decoded.into_iter().zip(ok) {
+        for ((e, beside), sig_ok) in decoded.into_iter().zip(ok) {
             let a = e.author();
             if !authors.contains(&a) {
                 authors.push(a);
             }
-            match self.commit(e, sig_ok, now_us, &mut touched) {
+            let page_claims = claims.get(&a).cloned().unwrap_or_default();
+            match self.commit(e, sig_ok, beside, &page_claims, now_us, &mut touched) {
                 Ok(true) => {
                     if !out.appended.contains(&a) {
                         out.appended.push(a);
@@ -255,6 +297,8 @@ impl Node {
         &mut self,
         e: Entry,
         sig_ok: bool,
+        beside: Option<&[u8]>,
+        page_claims: &Ranges,
         now_us: u64,
         touched: &mut HashSet<String>,
     ) -> Result<bool, Reject> {
@@ -266,13 +310,29 @@ impl Node {
             .dir
             .unit_of(&author)
             .is_some_and(|u| !self.dir.is_ancestor_or_self(&self.unit, u));
+        let next = head.map_or(1, |h| h.0 + 1);
+        let seq = e.seq();
+        let gap_covered = snapshot::gap_covered(next, seq, at_seq.is_some(), || {
+            let mut claims = page_claims.clone();
+            for held in self
+                .store
+                .snapshots
+                .get(&author)
+                .into_iter()
+                .flat_map(|m| m.values())
+            {
+                snapshot::union_into(&mut claims, &held.replaces);
+            }
+            claims
+        });
         let state = LogState {
             head,
             at_seq,
             sparse,
+            gap_covered,
         };
-        match validate::check(&e, sig_ok, &self.dir, state)? {
-            Verdict::Duplicate => Ok(false),
+        match validate::check_with_doc(&e, sig_ok, beside, &self.dir, state)? {
+            Verdict::Duplicate | Verdict::Replaced => Ok(false),
             Verdict::Append => {
                 match &e.body.payload {
                     Payload::Changes { doc, changes } => {
@@ -285,13 +345,56 @@ impl Node {
                         }
                         touched.insert(key);
                     }
+                    Payload::Snapshot {
+                        doc,
+                        heads,
+                        replaces,
+                    } => {
+                        let key = doc.key();
+                        if let Err(r) = self.apply_snapshot(&key, &e, heads, beside) {
+                            self.evict(&key);
+                            return Err(r);
+                        }
+                        let held = Held {
+                            seq: e.seq(),
+                            replaces: replaces.clone(),
+                        };
+                        let docs = self.store.snapshots.entry(author).or_default();
+                        if docs.get(&key).is_none_or(|h| h.seq < held.seq) {
+                            docs.insert(key.clone(), held);
+                        }
+                        if beside.is_some() {
+                            touched.insert(key);
+                        }
+                    }
                     Payload::Certificate(c) => {
                         // A refused certificate is dropped, as in the engine.
                         let _ = self.dir.insert(c.clone());
                     }
                     Payload::Notification { .. } | Payload::Ack { .. } => {}
                 }
+                if author == self.key.id() {
+                    match &e.body.payload {
+                        Payload::Changes { doc, changes } => {
+                            let bytes = changes.iter().map(|c| c.len() as u64).sum();
+                            self.tracks
+                                .entry(doc.key())
+                                .or_default()
+                                .on_changes(e.seq(), bytes);
+                        }
+                        Payload::Snapshot { doc, .. } => {
+                            self.tracks
+                                .entry(doc.key())
+                                .or_default()
+                                .on_snapshot(e.seq());
+                        }
+                        _ => {}
+                    }
+                }
                 let log = self.store.logs.entry(author).or_default();
+                if seq > next && !sparse {
+                    snapshot::union_into(&mut log.holes, &[(next, seq - 1)]);
+                }
                 let next = match log.head {
                     Some(h) if h.0 > e.seq() => h,
                     _ => (e.seq(), e.hash()),
@@ -314,16 +417,67 @@ impl Node {
         let doc = self.load(key).map_err(|e| e.to_string())?;
         doc.apply_changes(parsed).map_err(|e| e.to_string())?;
         let snapshot = {
-            let stored = self.docs.entry(key.to_string()).or_default();
+            let stored = self.store.docs.entry(key.to_string()).or_default();
             stored.chunks.push(changes.concat());
             stored.chunks.len() > COMPACT_AFTER_CHUNKS
         };
         if snapshot {
             let snap = self.load(key).map_err(|e| e.to_string())?.save();
-            let stored = self.docs.entry(key.to_string()).or_default();
+            let stored = self.store.docs.entry(key.to_string()).or_default();
             stored.snapshot = snap;
             stored.chunks.clear();
+            stored.at = None;
         }
+        Ok(())
+    }
+
+    /// Applies a snapshot entry as the engine does: loads (or merges) the document sent
+    /// beside it, or checks that the document here is at its heads; then compacts the
+    /// stored document to a save at those heads.
+    fn apply_snapshot(
+        &mut self,
+        key: &str,
+        e: &Entry,
+        heads: &[[u8; 32]],
+        beside: Option<&[u8]>,
+    ) -> Result<(), Reject> {
+        let fresh = beside.is_some()
+            && !self.store.docs.contains_key(key)
+            && !self.cache.iter().any(|(k, _)| k == key);
+        let actor = *self.key.id().as_bytes();
+        let cant = |err: eduioc_records::Error| {
+            Reject::Malformed(format!("snapshot cannot be applied: {err}"))
+        };
+        if fresh {
+            let doc = RecordsDoc::load(beside.unwrap_or_default(), &actor).map_err(cant)?;
+            if self.cache.len() >= self.cache_cap.max(1) {
+                self.cache.remove(0);
+            }
+            self.cache.push((key.to_string(), doc));
+        }
+        let doc = self.load(key).map_err(cant)?;
+        if let (Some(save), false) = (beside, fresh) {
+            doc.load_incremental(save).map_err(cant)?;
+        }
+        let at: Vec<[u8; 32]> = doc.heads().into_iter().map(|h| h.0).collect();
+        if at != heads {
+            return Err(match beside {
+                Some(_) => Reject::Malformed(format!(
+                    "document {key} loaded from the snapshot is not at its heads"
+                )),
+                None => Reject::Gap(format!(
+                    "snapshot of {key} at heads the document here is not at, and no document beside it"
+                )),
+            });
+        }
+        let save = match beside {
+            Some(save) if fresh => save.to_vec(),
+            _ => doc.save(),
+        };
+        let stored = self.store.docs.entry(key.to_string()).or_default();
+        stored.snapshot = save;
+        stored.chunks.clear();
+        stored.at = Some((e.author(), e.seq()));
         Ok(())
     }
 
@@ -357,7 +511,7 @@ impl Node {
             payload,
         );
         let mut touched = HashSet::new();
-        let res = self.commit(e, true, now_us, &mut touched);
+        let res = self.commit(e, true, None, &Ranges::new(), now_us, &mut touched);
         self.summarize(touched);
         self.settle();
         match res {
@@ -404,7 +558,24 @@ impl Node {
                 rec.insert(k.clone(), v.clone());
             }
         }
-        self.append_local(Payload::Changes { doc, changes }, now_us, base_ms)
+        let appended = self.append_local(
+            Payload::Changes {
+                doc: doc.clone(),
+                changes,
+            },
+            now_us,
+            base_ms,
+        );
+        // As the engine: sign a snapshot of the document once enough was written to it.
+        let track = self.tracks.get(&key).cloned().unwrap_or_default();
+        if appended && track.due() {
+            let heads = match self.load(&key) {
+                Ok(d) => d.heads().into_iter().map(|h| h.0).collect(),
+                Err(_) => return appended,
+            };
+            self.append_local(track.snapshot(doc, heads), now_us, base_ms);
+        }
+        appended
     }
 
     /// The summary of this node's ground truth (what it authored).
@@ -447,7 +618,8 @@ impl Node {
 
     /// Rough bytes of documents stored here (snapshots and chunks).
     pub fn doc_bytes(&self) -> u64 {
-        self.docs
+        self.store
+            .docs
             .values()
             .map(|d| (d.snapshot.len() + d.chunks.iter().map(Vec::len).sum::<usize>()) as u64)
             .sum()

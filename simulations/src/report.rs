@@ -77,6 +77,9 @@ pub struct Report {
     pub entries_authored: u64,
     /// Reconnections after a refused hello (re-parenting races).
     pub reconnects_after_refusal: u64,
+    /// Saved documents sent beside snapshot entries (each in place of the entries it
+    /// replaces, to a node that lacked them), over all links.
+    pub snapshot_docs_sent: u64,
     /// Entries held at the root.
     pub root_entries: u64,
     /// Entry bytes held at the root.
@@ -212,6 +215,10 @@ impl Report {
         row(
             "reconnects after refused hello",
             self.reconnects_after_refusal.to_string(),
+        );
+        row(
+            "documents sent beside snapshot entries",
+            self.snapshot_docs_sent.to_string(),
         );
         row(
             "memory: after build / peak / end",

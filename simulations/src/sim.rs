@@ -220,6 +220,7 @@ struct Metrics {
     entries_authored: u64,
     last_edit_us: u64,
     reconnects: u64,
+    snapshot_docs: u64,
 }
 
 /// A whole simulated federation.
@@ -709,6 +710,9 @@ impl World {
     fn send_req(&mut self, l: usize, from_child: bool, kind: Kind, req: &Request) {
         #[cfg(test)]
         self.sent.push((self.now, l, from_child, kind));
+        if let Request::Page { docs, .. } = req {
+            self.m.snapshot_docs += docs.len() as u64;
+        }
         let link = &mut self.links[l];
         link.next_id += 1;
         let id = link.next_id;
@@ -898,7 +902,7 @@ impl World {
                 }
                 Response::Ok
             }
-            Request::Page { entries } => {
+            Request::Page { entries, docs } => {
                 let has = if at_parent {
                     self.links[l].parent_sess.is_some()
                 } else {
@@ -907,7 +911,7 @@ impl World {
                 if !has {
                     return self.refuse(n, "uncertified", "page without a session".into());
                 }
-                let ing = self.nodes[n].ingest(&entries, self.now);
+                let ing = self.nodes[n].ingest(&entries, &docs, self.now);
                 self.appended(n, &ing.appended);
                 Response::Acked {
                     heights: ing.heights,
@@ -1289,6 +1293,7 @@ impl World {
         report.events = self.m.events;
         report.entries_authored = self.m.entries_authored;
         report.reconnects_after_refusal = self.m.reconnects;
+        report.snapshot_docs_sent = self.m.snapshot_docs;
         report.records = self.records;
         report.root_entries = self.nodes[0].store.entry_count();
         report.root_entry_bytes = self.nodes[0].store.byte_count();

@@ -2,8 +2,14 @@
 //!
 //! A department holds thousands of documents; only `capacity` of them are materialised
 //! in memory at once (least recently used are dropped; they reload from the store).
+//!
+//! A page may change more documents than the cache holds. [`DocCache::put`] hands back a
+//! document the page changed when it drops it, so that the engine writes its figures
+//! (summary, search digest) then, instead of loading it a second time at the end.
 
-use eduioc_records::RecordsDoc;
+use std::collections::{HashMap, HashSet};
+
+use eduioc_records::{RecordsDoc, Summary};
 
 /// Least-recently-used cache of loaded documents, keyed by document key.
 pub(crate) struct DocCache {
@@ -12,6 +18,11 @@ pub(crate) struct DocCache {
     slots: Vec<(String, RecordsDoc)>,
     /// Loads since start, for status and benchmarks.
     pub(crate) loads: u64,
+    /// Documents the page being committed changed, not yet summarised.
+    dirty: HashSet<String>,
+    /// Summaries of changed documents dropped (and summarised) while the page was being
+    /// committed.
+    dropped: HashMap<String, Summary>,
 }
 
 impl DocCache {
@@ -20,6 +31,8 @@ impl DocCache {
             capacity: capacity.max(1),
             slots: Vec::new(),
             loads: 0,
+            dirty: HashSet::new(),
+            dropped: HashMap::new(),
         }
     }
 
@@ -32,20 +45,55 @@ impl DocCache {
     }
 
     /// Inserts a freshly loaded document, evicting the least recently used beyond capacity.
-    pub(crate) fn put(&mut self, key: &str, doc: RecordsDoc) -> &mut RecordsDoc {
+    /// Returns the evicted document if the page being committed changed it: the caller
+    /// summarises it ([`DocCache::summarised`]).
+    #[must_use]
+    pub(crate) fn put(&mut self, key: &str, doc: RecordsDoc) -> Option<(String, RecordsDoc)> {
         self.evict(key);
         self.loads += 1;
+        let mut changed = None;
         if self.slots.len() >= self.capacity {
-            self.slots.remove(0);
+            let (k, d) = self.slots.remove(0);
+            if self.dirty.remove(&k) {
+                changed = Some((k, d));
+            }
         }
         self.slots.push((key.to_string(), doc));
-        let last = self.slots.len() - 1;
-        &mut self.slots[last].1
+        changed
     }
 
-    /// Drops a document (its in-memory state may be ahead of the store).
+    /// Records the summary of a changed document [`DocCache::put`] handed back.
+    pub(crate) fn summarised(&mut self, key: String, summary: Summary) {
+        self.dropped.insert(key, summary);
+    }
+
+    /// Drops a document (its in-memory state may be ahead of the store): its figures
+    /// will be computed from the store.
     pub(crate) fn evict(&mut self, key: &str) {
         self.slots.retain(|(k, _)| k != key);
+        self.dirty.remove(key);
+        self.dropped.remove(key);
+    }
+
+    /// Marks a cached document as changed by the page being committed.
+    pub(crate) fn changed(&mut self, key: &str) {
+        self.dirty.insert(key.to_string());
+    }
+
+    /// Drops every document a page changed that did not complete (a store error ended it
+    /// early): their in-memory state may be ahead of the store.
+    pub(crate) fn abandon_page(&mut self) {
+        let dirty: Vec<String> = self.dirty.drain().collect();
+        for k in dirty {
+            self.evict(&k);
+        }
+        self.dropped.clear();
+    }
+
+    /// The summaries of changed documents dropped during the page; forgets what changed.
+    pub(crate) fn take_dropped(&mut self) -> HashMap<String, Summary> {
+        self.dirty.clear();
+        std::mem::take(&mut self.dropped)
     }
 
     /// Number of documents loaded now.

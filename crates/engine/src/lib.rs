@@ -10,8 +10,15 @@
 //! Both paths go through one function that validates each entry with
 //! [`eduioc_protocol::validate`], then, in **one** write transaction, stores the entry,
 //! advances the author's head, applies the payload (Automerge changes to the document,
-//! recomputed summary and look-up index, certificate, notification index) and commits.
-//! Only then does the caller acknowledge the entry to a peer or answer the user.
+//! a snapshot entry's document, recomputed summary and look-up index, certificate,
+//! notification index) and commits. Only then does the caller acknowledge the entry to a
+//! peer or answer the user.
+//!
+//! Snapshot entries (see [`eduioc_protocol::snapshot`]): a school signs one for its
+//! document after enough changes ([`Engine::upsert`]); every node compacts its stored
+//! copy of a document to a `save()` at each snapshot entry, so that it can send that
+//! save beside the entry to a peer holding none of what it replaces, and loads a save
+//! received beside a snapshot entry instead of replaying the changes it replaces.
 //!
 //! Architecture Invariant: figures are computed from deduplicated documents, never from
 //! deltas: an entry received twice is a [`Verdict::Duplicate`] and changes nothing.
@@ -19,11 +26,13 @@
 mod docs;
 mod provenance;
 mod search;
+mod snapshots;
 mod stats;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use eduioc_protocol::snapshot::{self, Held, Ranges};
 use eduioc_protocol::validate::{self, LogState, Reject, Verdict};
 use eduioc_protocol::{Certificate, Directory, DocId, Entry, LogSource, NodeId, NodeKey, Payload};
 use eduioc_records::{Collection, ImportErrors, RecordsDoc, Summary};
@@ -63,6 +72,9 @@ pub enum Error {
     /// An entry built here failed validation (a bug, never a user error).
     #[error("local entry rejected: {0}")]
     Local(Reject),
+    /// A received entry's payload cannot be applied (internal: becomes a rejection).
+    #[error("{0}")]
+    Rejected(Reject),
 }
 
 /// Result alias.
@@ -137,6 +149,7 @@ pub struct Engine {
     /// Mirror of the store's heads, for the sync sessions' reads.
     heads: HashMap<NodeId, Head>,
     docs: docs::DocCache,
+    snaps: snapshots::Snapshots,
     /// Materialised summary per document key.
     summaries: HashMap<String, Summary>,
     /// Latest author timestamp seen per unit (freshness).
@@ -218,6 +231,7 @@ impl Engine {
             }
         }
         let entries = store.entry_count()?;
+        let snaps = snapshots::Snapshots::load(&store)?;
         Ok(Engine {
             unit: cfg.unit,
             key: cfg.key,
@@ -225,6 +239,7 @@ impl Engine {
             dir,
             heads,
             docs: docs::DocCache::new(cfg.doc_cache),
+            snaps,
             summaries,
             seen,
             rejected,
@@ -316,7 +331,25 @@ impl Engine {
 
     /// Validates and commits a page of received entries (wire form), in one transaction.
     pub fn ingest(&mut self, page: &[Vec<u8>]) -> Result<Ingested> {
+        self.ingest_page(page, &[])
+    }
+
+    /// [`Engine::ingest`] of a page that may carry saved documents beside its snapshot
+    /// entries: (index in `page`, the document's `save()`).
+    pub fn ingest_page(&mut self, page: &[Vec<u8>], docs: &[(u32, Vec<u8>)]) -> Result<Ingested> {
         let mut out = Ingested::default();
+        let mut beside: HashMap<usize, &[u8]> = HashMap::new();
+        for (i, d) in docs {
+            let i = *i as usize;
+            if i >= page.len() || beside.insert(i, d).is_some() {
+                out.rejected.push((
+                    i,
+                    Reject::Malformed(format!(
+                        "document beside entry {i}, which is not one entry of the page"
+                    )),
+                ));
+            }
+        }
         let mut indexes = Vec::with_capacity(page.len());
         let mut entries = Vec::with_capacity(page.len());
         let mut authors: Vec<NodeId> = Vec::new();
@@ -333,11 +366,11 @@ impl Engine {
             }
         }
         let sig_ok = eduioc_protocol::entry::verify_all(&entries);
-        let items: Vec<(usize, Entry, bool)> = indexes
+        let items: Vec<Item<'_>> = indexes
             .into_iter()
             .zip(entries)
             .zip(sig_ok)
-            .map(|((i, e), ok)| (i, e, ok))
+            .map(|((i, e), ok)| (i, e, ok, beside.get(&i).copied()))
             .collect();
         self.commit_entries(items, &mut out)?;
         // Heights after commit for every author of the page, including those with
@@ -346,12 +379,10 @@ impl Engine {
         Ok(out)
     }
 
-    fn commit_entries(
-        &mut self,
-        items: Vec<(usize, Entry, bool)>,
-        out: &mut Ingested,
-    ) -> Result<()> {
+    fn commit_entries(&mut self, items: Vec<Item<'_>>, out: &mut Ingested) -> Result<()> {
         let actor = *self.key.id().as_bytes();
+        // Nothing is pending unless an earlier page ended early on a store error.
+        self.docs.abandon_page();
         // Certificate versions take effect when their date comes.
         self.dir.set_now(now_ms());
         let mut txn = self.store.begin_write()?;
@@ -359,7 +390,16 @@ impl Engine {
         let mut new_heads: HashMap<NodeId, Head> = HashMap::new();
         let mut appended = 0u64;
         let mut rejections: Vec<(usize, Reject)> = Vec::new();
-        for (i, entry, sig_ok) in items {
+        let mut pending = snapshots::Pending::default();
+        // What the page's validly signed snapshot entries say they replace: a hole they
+        // cover may come before them in the page.
+        let mut page_claims: HashMap<NodeId, Ranges> = HashMap::new();
+        for (_, e, ok, _) in &items {
+            if let (true, Payload::Snapshot { replaces, .. }) = (*ok, &e.body.payload) {
+                snapshot::union_into(page_claims.entry(e.author()).or_default(), replaces);
+            }
+        }
+        for (i, entry, sig_ok, beside) in items {
             let author = entry.author();
             let head = new_heads.get(&author).or(self.heads.get(&author)).copied();
             let at_seq = match head {
@@ -373,44 +413,76 @@ impl Engine {
                 .dir
                 .unit_of(&author)
                 .is_some_and(|u| !self.dir.is_ancestor_or_self(&self.unit, u));
+            let next = head.map_or(1, |h| h.seq + 1);
+            let seq = entry.seq();
+            let gap_covered = snapshot::gap_covered(next, seq, at_seq.is_some(), || {
+                let mut claims = self.snaps.replaced(&author);
+                if let Some(c) = page_claims.get(&author) {
+                    snapshot::union_into(&mut claims, c);
+                }
+                claims
+            });
             let log = LogState {
                 head: head.map(|h| (h.seq, h.hash)),
                 at_seq,
                 sparse,
+                gap_covered,
             };
-            match validate::check(&entry, sig_ok, &self.dir, log) {
-                Ok(Verdict::Duplicate) => {}
+            match validate::check_with_doc(&entry, sig_ok, beside, &self.dir, log) {
+                Ok(Verdict::Duplicate | Verdict::Replaced) => {}
                 Ok(Verdict::Append) => {
                     let unit = self.dir.unit_of(&author).unwrap_or_default().to_string();
                     // The payload first: a validly signed entry whose changes cannot be
                     // applied to the document is rejected like any other bad entry.
-                    match Self::apply_payload(
-                        &mut self.docs,
-                        &mut self.dir,
+                    let mut ctx = Apply {
+                        docs: &mut self.docs,
+                        dir: &mut self.dir,
+                        snaps: &self.snaps,
+                        pending: &mut pending,
                         actor,
-                        &mut txn,
-                        &entry,
-                        &unit,
-                    ) {
-                        Ok(Some(doc_key)) => touched_docs.push(doc_key),
+                        txn: &mut txn,
+                    };
+                    match ctx.payload(&entry, &unit, beside) {
+                        Ok(Some(doc_key)) => {
+                            self.docs.changed(&doc_key);
+                            touched_docs.push(doc_key);
+                        }
                         Ok(None) => {}
-                        Err(Error::Records(e)) => {
-                            if let Payload::Changes { doc, .. } = &entry.body.payload {
+                        Err(err @ (Error::Records(_) | Error::Rejected(_))) => {
+                            if let Payload::Changes { doc, .. } | Payload::Snapshot { doc, .. } =
+                                &entry.body.payload
+                            {
                                 self.docs.evict(&doc.key());
                             }
-                            rejections.push((
-                                i,
-                                Reject::Malformed(format!("changes cannot be applied: {e}")),
-                            ));
+                            let reject = match err {
+                                Error::Rejected(r) => r,
+                                e => Reject::Malformed(format!(
+                                    "{} cannot be applied: {e}",
+                                    entry.body.payload.kind()
+                                )),
+                            };
+                            rejections.push((i, reject));
                             continue;
                         }
                         Err(e) => {
                             // Drop what was half-applied in memory; the store is unchanged.
+                            if let Payload::Changes { doc, .. } | Payload::Snapshot { doc, .. } =
+                                &entry.body.payload
+                            {
+                                self.docs.evict(&doc.key());
+                            }
                             for k in &touched_docs {
                                 self.docs.evict(k);
                             }
+                            self.docs.take_dropped();
                             return Err(e);
                         }
+                    }
+                    if author == self.key.id() {
+                        Self::track_own(&self.snaps, &mut pending, &mut txn, &entry)?;
+                    }
+                    if seq > next && !sparse {
+                        pending.hole(&self.snaps, &mut txn, author, next, seq - 1)?;
                     }
                     txn.put_entry(author.as_bytes(), entry.seq(), entry.bytes())?;
                     let next = match head {
@@ -446,15 +518,17 @@ impl Engine {
         }
         touched_docs.sort();
         touched_docs.dedup();
-        let fresh = match Self::summarize_docs(&mut self.docs, actor, &mut txn, &touched_docs) {
-            Ok(f) => f,
-            Err(e) => {
-                for k in &touched_docs {
-                    self.docs.evict(k);
+        let dropped = self.docs.take_dropped();
+        let fresh =
+            match Self::summarize_docs(&mut self.docs, actor, &mut txn, &touched_docs, dropped) {
+                Ok(f) => f,
+                Err(e) => {
+                    for k in &touched_docs {
+                        self.docs.evict(k);
+                    }
+                    return Err(e);
                 }
-                return Err(e);
-            }
-        };
+            };
         for (_, r) in out.rejected.iter().chain(rejections.iter()) {
             *self.rejected.entry(r.key().to_string()).or_default() += 1;
         }
@@ -474,7 +548,33 @@ impl Engine {
         self.entries += appended;
         self.heads.extend(new_heads);
         self.summaries.extend(fresh);
+        self.snaps.apply(pending);
         Ok(())
+    }
+
+    /// Keeps the track of this node's own documents: which entries a snapshot of each
+    /// would replace, and how much was written since the last one.
+    fn track_own(
+        snaps: &snapshots::Snapshots,
+        pending: &mut snapshots::Pending,
+        txn: &mut WriteTxn<'_>,
+        entry: &Entry,
+    ) -> Result<()> {
+        match &entry.body.payload {
+            Payload::Changes { doc, changes } => {
+                let key = doc.key();
+                let mut t = snaps.track(pending, &key);
+                t.on_changes(entry.seq(), changes.iter().map(|c| c.len() as u64).sum());
+                pending.track(txn, &key, t)
+            }
+            Payload::Snapshot { doc, .. } => {
+                let key = doc.key();
+                let mut t = snaps.track(pending, &key);
+                t.on_snapshot(entry.seq());
+                pending.track(txn, &key, t)
+            }
+            _ => Ok(()),
+        }
     }
 
     fn heights_of(&self, authors: Vec<NodeId>) -> Vec<(NodeId, u64)> {
@@ -484,85 +584,6 @@ impl Engine {
             .collect()
     }
 
-    /// Applies an appended entry's payload inside the transaction. Returns the key of a
-    /// document it changed.
-    fn apply_payload(
-        docs: &mut docs::DocCache,
-        dir: &mut Directory,
-        actor: [u8; 32],
-        txn: &mut WriteTxn<'_>,
-        entry: &Entry,
-        unit: &str,
-    ) -> Result<Option<String>> {
-        match &entry.body.payload {
-            Payload::Changes { doc, changes } => {
-                let key = doc.key();
-                if docs.get(&key).is_none() {
-                    let loaded = load_doc(txn.doc(&key)?, &actor)?;
-                    docs.put(&key, loaded);
-                }
-                let Some(rdoc) = docs.get(&key) else {
-                    return Ok(None);
-                };
-                let mut parsed = Vec::with_capacity(changes.len());
-                for c in changes {
-                    match automerge::Change::from_bytes(c.clone()) {
-                        Ok(ch) => parsed.push(ch),
-                        Err(e) => return Err(Error::Invalid(format!("change: {e}"))),
-                    }
-                }
-                rdoc.apply_changes(parsed)?;
-                let chunk: Vec<u8> = changes.concat();
-                let n = txn.append_doc_chunk(&key, &chunk)?;
-                if n > COMPACT_AFTER_CHUNKS {
-                    let snap = rdoc.save();
-                    txn.put_doc_snapshot(&key, &snap)?;
-                }
-                // Summaries are recomputed once per document per page, in `summarize_docs`.
-                Ok(Some(key))
-            }
-            Payload::Certificate(c) => {
-                match dir.insert(c.clone()) {
-                    Ok(_) => txn.put_cert(
-                        &format!("{}/{}", c.body.unit, c.body.version),
-                        &c.to_bytes(),
-                    )?,
-                    Err(e) => tracing::warn!(error = %e, "certificate entry refused"),
-                }
-                Ok(None)
-            }
-            Payload::Notification {
-                to_unit,
-                title,
-                body,
-            } => {
-                let n = Notice {
-                    id: format!("{unit}/{}", entry.seq()),
-                    from_unit: unit.to_string(),
-                    author: entry.author().to_string(),
-                    seq: entry.seq(),
-                    to_unit: to_unit.clone(),
-                    title: title.clone(),
-                    body: body.clone(),
-                    sent_ms: entry.body.timestamp_ms,
-                };
-                txn.put_meta(
-                    &format!("notif/{}", n.id),
-                    &postcard::to_stdvec(&n).unwrap_or_default(),
-                )?;
-                Ok(None)
-            }
-            Payload::Ack { author, seq } => {
-                let from = dir.unit_of(author).unwrap_or("?").to_string();
-                txn.put_meta(
-                    &format!("ack/{from}/{seq}/{unit}"),
-                    &entry.body.timestamp_ms.to_le_bytes(),
-                )?;
-                Ok(None)
-            }
-        }
-    }
-
     /// Recomputes the summary (and, for students and staff, the look-up index) of each document a
     /// page changed, inside the page's transaction.
     fn summarize_docs(
@@ -570,28 +591,25 @@ impl Engine {
         actor: [u8; 32],
         txn: &mut WriteTxn<'_>,
         keys: &[String],
+        mut dropped: HashMap<String, Summary>,
     ) -> Result<Vec<(String, Summary)>> {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
-            let Some(doc) = DocId::from_key(key) else {
-                continue;
+            let figures = match docs.get(key) {
+                Some(rdoc) => figures(key, rdoc),
+                None => match dropped.remove(key) {
+                    // Dropped from the cache after the page changed it: written then.
+                    Some(summary) => {
+                        out.push((key.clone(), summary));
+                        continue;
+                    }
+                    // Dropped because a later entry failed: what the page wrote.
+                    None => figures(key, &load_doc(txn.doc(key)?, &actor)?),
+                },
             };
-            let Ok(collection) = doc.collection.parse::<Collection>() else {
-                continue;
-            };
-            if docs.get(key).is_none() {
-                // Evicted by a later document of the same page: reload what the page wrote.
-                let loaded = load_doc(txn.doc(key)?, &actor)?;
-                docs.put(key, loaded);
+            if let Some(f) = figures {
+                out.push((key.clone(), write_figures(txn, key, f)?));
             }
-            let Some(rdoc) = docs.get(key) else { continue };
-            let summary = eduioc_records::summarize(collection, rdoc);
-            txn.put_summary(key, &postcard::to_stdvec(&summary).unwrap_or_default())?;
-            if let Some(index) = search::lookup_index(&doc.collection, rdoc) {
-                let raw = postcard::to_stdvec(&index).unwrap_or_default();
-                txn.put_meta(&search::lookup_key(key), &raw)?;
-            }
-            out.push((key.clone(), summary));
         }
         Ok(out)
     }
@@ -607,7 +625,7 @@ impl Engine {
             payload,
         );
         let mut out = Ingested::default();
-        self.commit_entries(vec![(0, entry.clone(), true)], &mut out)?;
+        self.commit_entries(vec![(0, entry.clone(), true, None)], &mut out)?;
         if let Some((_, r)) = out.rejected.pop() {
             return Err(Error::Local(r));
         }
@@ -683,7 +701,7 @@ impl Engine {
         let actor = *self.key.id().as_bytes();
         if self.docs.get(&key).is_none() {
             let loaded = load_doc(self.store.doc(&key)?, &actor)?;
-            self.docs.put(&key, loaded);
+            let _ = self.docs.put(&key, loaded);
         }
         let (outcome, changes) = {
             let Some(rdoc) = self.docs.get(&key) else {
@@ -726,10 +744,32 @@ impl Engine {
                 return Err(e);
             }
         }
+        self.snapshot_if_due(&doc)?;
         Ok(ImportOutcome {
             inserted: outcome.inserted as usize,
             updated: outcome.updated as usize,
         })
+    }
+
+    /// Signs a snapshot entry of this unit's document `doc` if enough was written to it
+    /// since the last one ([`snapshot::DocTrack::due`]): a peer that holds none of the
+    /// document can then be sent its `save()` instead of every change.
+    fn snapshot_if_due(&mut self, doc: &DocId) -> Result<()> {
+        let key = doc.key();
+        let track = self.snaps.own(&key);
+        if !track.due() {
+            return Ok(());
+        }
+        if self.docs.get(&key).is_none() {
+            let loaded = load_doc(self.store.doc(&key)?, self.key.id().as_bytes())?;
+            let _ = self.docs.put(&key, loaded);
+        }
+        let Some(rdoc) = self.docs.get(&key) else {
+            return Ok(());
+        };
+        let heads = rdoc.heads().into_iter().map(|h| h.0).collect();
+        self.append_local(track.snapshot(doc.clone(), heads))?;
+        Ok(())
     }
 
     /// Sends a notification to every node of `to_unit`'s subtree.
@@ -820,7 +860,7 @@ impl Engine {
                 return Ok(None);
             };
             let loaded = load_doc(Some(rec), self.key.id().as_bytes())?;
-            self.docs.put(&key, loaded);
+            let _ = self.docs.put(&key, loaded);
         }
         Ok(self.docs.get(&key).map(|d| f(d)))
     }
@@ -828,6 +868,171 @@ impl Engine {
     /// All per-document summaries held (document key → summary).
     pub fn summaries(&self) -> &HashMap<String, Summary> {
         &self.summaries
+    }
+}
+
+/// One entry of a page being committed: (index in the page, entry, signature verified,
+/// saved document sent beside it).
+type Item<'a> = (usize, Entry, bool, Option<&'a [u8]>);
+
+/// What applying one entry's payload may touch, inside the page's transaction.
+struct Apply<'e, 't> {
+    docs: &'e mut docs::DocCache,
+    dir: &'e mut Directory,
+    snaps: &'e snapshots::Snapshots,
+    pending: &'e mut snapshots::Pending,
+    actor: [u8; 32],
+    txn: &'e mut WriteTxn<'t>,
+}
+
+impl Apply<'_, '_> {
+    /// Applies an appended entry's payload inside the transaction. Returns the key of a
+    /// document whose content it changed. `beside`: the saved document sent beside a
+    /// snapshot entry (already checked against the entry by validation).
+    fn payload(
+        &mut self,
+        entry: &Entry,
+        unit: &str,
+        beside: Option<&[u8]>,
+    ) -> Result<Option<String>> {
+        let (docs, dir, actor, txn) = (&mut *self.docs, &mut *self.dir, self.actor, &mut *self.txn);
+        match &entry.body.payload {
+            Payload::Changes { doc, changes } => {
+                let key = doc.key();
+                if docs.get(&key).is_none() {
+                    let loaded = load_doc(txn.doc(&key)?, &actor)?;
+                    let dropped = docs.put(&key, loaded);
+                    write_dropped(docs, txn, dropped)?;
+                }
+                let Some(rdoc) = docs.get(&key) else {
+                    return Ok(None);
+                };
+                let mut parsed = Vec::with_capacity(changes.len());
+                for c in changes {
+                    match automerge::Change::from_bytes(c.clone()) {
+                        Ok(ch) => parsed.push(ch),
+                        Err(e) => return Err(Error::Invalid(format!("change: {e}"))),
+                    }
+                }
+                rdoc.apply_changes(parsed)?;
+                let chunk: Vec<u8> = changes.concat();
+                let n = txn.append_doc_chunk(&key, &chunk)?;
+                if n > COMPACT_AFTER_CHUNKS {
+                    let snap = rdoc.save();
+                    txn.put_doc_snapshot(&key, &snap)?;
+                    // No longer the document at a snapshot entry's heads.
+                    self.pending.doc_at(txn, &key, None)?;
+                }
+                // Summaries are recomputed once per document per page, in `summarize_docs`.
+                Ok(Some(key))
+            }
+            Payload::Certificate(c) => {
+                match dir.insert(c.clone()) {
+                    Ok(_) => txn.put_cert(
+                        &format!("{}/{}", c.body.unit, c.body.version),
+                        &c.to_bytes(),
+                    )?,
+                    Err(e) => tracing::warn!(error = %e, "certificate entry refused"),
+                }
+                Ok(None)
+            }
+            Payload::Notification {
+                to_unit,
+                title,
+                body,
+            } => {
+                let n = Notice {
+                    id: format!("{unit}/{}", entry.seq()),
+                    from_unit: unit.to_string(),
+                    author: entry.author().to_string(),
+                    seq: entry.seq(),
+                    to_unit: to_unit.clone(),
+                    title: title.clone(),
+                    body: body.clone(),
+                    sent_ms: entry.body.timestamp_ms,
+                };
+                txn.put_meta(
+                    &format!("notif/{}", n.id),
+                    &postcard::to_stdvec(&n).unwrap_or_default(),
+                )?;
+                Ok(None)
+            }
+            Payload::Snapshot {
+                doc,
+                heads,
+                replaces,
+            } => {
+                let key = doc.key();
+                let stored = docs.get(&key).is_some() || txn.doc(&key)?.is_some();
+                let mut fresh = false;
+                match beside {
+                    // Nothing of the document here yet: take the saved document as it is.
+                    Some(save) if !stored => {
+                        let dropped = docs.put(&key, RecordsDoc::load(save, &actor)?);
+                        write_dropped(docs, txn, dropped)?;
+                        fresh = true;
+                    }
+                    Some(save) => {
+                        if docs.get(&key).is_none() {
+                            let loaded = load_doc(txn.doc(&key)?, &actor)?;
+                            let dropped = docs.put(&key, loaded);
+                            write_dropped(docs, txn, dropped)?;
+                        }
+                        if let Some(rdoc) = docs.get(&key) {
+                            rdoc.load_incremental(save)?;
+                        }
+                    }
+                    None => {
+                        if docs.get(&key).is_none() {
+                            let loaded = load_doc(txn.doc(&key)?, &actor)?;
+                            let dropped = docs.put(&key, loaded);
+                            write_dropped(docs, txn, dropped)?;
+                        }
+                    }
+                }
+                let Some(rdoc) = docs.get(&key) else {
+                    return Ok(None);
+                };
+                let at: Vec<[u8; 32]> = rdoc.heads().into_iter().map(|h| h.0).collect();
+                if &at != heads {
+                    let id = format!("{}#{}", entry.author().short(), entry.seq());
+                    return Err(Error::Rejected(match beside {
+                        Some(_) => Reject::Malformed(format!(
+                            "{id}: document {key} loaded from the snapshot is not at its heads"
+                        )),
+                        None => Reject::Gap(format!(
+                            "{id}: snapshot of {key} at heads the document here is not at \
+                             (entries it replaces are missing here) and no document beside it"
+                        )),
+                    }));
+                }
+                // The stored document becomes a save at the entry's heads: compact, and
+                // what a sender puts beside this entry for a peer that lacks the document.
+                let save = match beside {
+                    Some(save) if fresh => save.to_vec(),
+                    _ => rdoc.save(),
+                };
+                txn.put_doc_snapshot(&key, &save)?;
+                self.pending
+                    .doc_at(txn, &key, Some((entry.author(), entry.seq())))?;
+                let held = Held {
+                    seq: entry.seq(),
+                    replaces: replaces.clone(),
+                };
+                self.pending
+                    .snapshot(self.snaps, txn, entry.author(), &key, held)?;
+                // Only a document that arrived beside the entry changes what it holds.
+                Ok(beside.is_some().then_some(key))
+            }
+            Payload::Ack { author, seq } => {
+                let from = dir.unit_of(author).unwrap_or("?").to_string();
+                txn.put_meta(
+                    &format!("ack/{from}/{seq}/{unit}"),
+                    &entry.body.timestamp_ms.to_le_bytes(),
+                )?;
+                Ok(None)
+            }
+        }
     }
 }
 
@@ -852,15 +1057,46 @@ fn load_doc(rec: Option<eduioc_store::DocRecord>, actor: &[u8; 32]) -> Result<Re
     let Some(rec) = rec else {
         return Ok(RecordsDoc::new(actor));
     };
-    let mut doc = if rec.snapshot.is_empty() {
-        RecordsDoc::new(actor)
-    } else {
-        RecordsDoc::load(&rec.snapshot, actor)?
-    };
-    for chunk in &rec.chunks {
-        doc.load_incremental(chunk)?;
+    Ok(RecordsDoc::restore(&rec.snapshot, &rec.chunks, actor)?)
+}
+
+/// What is recomputed from a document a page changed: its summary and, for students and
+/// staff, its look-up index.
+type Figures = (Summary, Option<search::Lookup<String>>);
+
+/// Stores a document's figures in the page's transaction; returns its summary.
+fn write_figures(txn: &mut WriteTxn<'_>, key: &str, (summary, index): Figures) -> Result<Summary> {
+    txn.put_summary(key, &postcard::to_stdvec(&summary).unwrap_or_default())?;
+    if let Some(index) = index {
+        let raw = postcard::to_stdvec(&index).unwrap_or_default();
+        txn.put_meta(&search::lookup_key(key), &raw)?;
     }
-    Ok(doc)
+    Ok(summary)
+}
+
+/// Writes the figures of a document the page changed and the cache just dropped.
+fn write_dropped(
+    docs: &mut docs::DocCache,
+    txn: &mut WriteTxn<'_>,
+    dropped: Option<(String, RecordsDoc)>,
+) -> Result<()> {
+    if let Some((key, doc)) = dropped {
+        if let Some(f) = figures(&key, &doc) {
+            drop(doc);
+            let summary = write_figures(txn, &key, f)?;
+            docs.summarised(key, summary);
+        }
+    }
+    Ok(())
+}
+
+/// The figures of document `key`; `None` for a key that names no collection.
+fn figures(key: &str, doc: &RecordsDoc) -> Option<Figures> {
+    let collection = DocId::from_key(key)?
+        .collection
+        .parse::<Collection>()
+        .ok()?;
+    Some(search::figures(collection, doc))
 }
 
 impl LogSource for Engine {
@@ -887,6 +1123,26 @@ impl LogSource for Engine {
             Err(e) => {
                 tracing::error!(error = %e, "reading entries failed");
                 Vec::new()
+            }
+        }
+    }
+
+    fn snapshots(&self, author: &NodeId) -> Vec<Held> {
+        self.snaps.offered(author)
+    }
+
+    fn holes(&self, author: &NodeId) -> Ranges {
+        self.snaps.holes(author)
+    }
+
+    fn snapshot_doc(&self, author: &NodeId, seq: u64) -> Option<Vec<u8>> {
+        let key = self.snaps.doc_of(author, seq)?;
+        match self.store.doc(key) {
+            Ok(Some(rec)) if !rec.snapshot.is_empty() => Some(rec.snapshot),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "reading a document failed");
+                None
             }
         }
     }

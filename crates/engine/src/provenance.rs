@@ -22,13 +22,15 @@ pub struct Provenance {
     pub signer: String,
     /// Version of the certificate binding the key to the unit.
     pub cert_version: u32,
-    /// Seq of the latest entry carrying changes to the document (its version).
+    /// Seq of the latest entry carrying changes to the document or a snapshot of it (its
+    /// version: a snapshot entry signs the document's heads).
     pub latest_seq: Option<u64>,
     /// Signer's clock of that entry (RFC 3339).
     pub latest_at: Option<String>,
     /// Hash of that entry (hex).
     pub latest_hash: Option<String>,
-    /// Entries carrying changes to the document among those scanned.
+    /// Entries carrying changes to the document or snapshots of it among those scanned
+    /// and held here (a node seeded from a snapshot holds no entry it replaces).
     pub change_entries: u64,
     /// Seq of the signer's log head held here.
     pub log_height: u64,
@@ -64,7 +66,9 @@ impl Engine {
         while seq >= low && seq > 0 {
             if let Some(raw) = self.store.entry(signer.as_bytes(), seq)? {
                 if let Ok(e) = Entry::decode(&raw) {
-                    if matches!(&e.body.payload, Payload::Changes { doc: d, .. } if d == doc) {
+                    if matches!(&e.body.payload,
+                        Payload::Changes { doc: d, .. } | Payload::Snapshot { doc: d, .. } if d == doc)
+                    {
                         out.change_entries += 1;
                         if out.latest_seq.is_none() {
                             out.latest_seq = Some(e.seq());

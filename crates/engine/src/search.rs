@@ -10,7 +10,7 @@
 //! cache).
 
 use eduioc_protocol::DocId;
-use eduioc_records::{RecordsDoc, Value};
+use eduioc_records::{Collection, RecordsDoc, Summary, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::{load_doc, Engine, Error, Result};
@@ -61,42 +61,70 @@ pub(crate) struct Lookup<S> {
     rows: Vec<(S, S, S, S, S, S, S)>,
 }
 
-/// The shown fields of each collection that has a look-up, after id and name.
-fn shown(collection: &str) -> Option<[&'static str; 3]> {
-    match collection {
-        "students" => Some(["grade", "class_id", "status"]),
-        "staff" => Some(["role", "qualification", "status"]),
-        _ => None,
-    }
-}
-
 /// The meta key of a document's look-up index.
 pub(crate) fn lookup_key(doc_key: &str) -> String {
     format!("look/{doc_key}")
 }
 
-/// The look-up index of a document of `collection`, if that collection has one.
-pub(crate) fn lookup_index(collection: &str, doc: &RecordsDoc) -> Option<Lookup<String>> {
-    let fields = shown(collection)?;
+/// Fields read from each record by [`figures`]: those [`eduioc_records::summarize`] counts,
+/// then the name and the shown fields not among them.
+const READ: [&str; 7] = [
+    "status",
+    "grade",
+    "gender",
+    "role",
+    "full_name",
+    "class_id",
+    "qualification",
+];
+
+/// Positions in [`READ`] of the three fields a hit shows after id and name.
+fn shown(collection: Collection) -> Option<[usize; 3]> {
+    match collection {
+        // grade, class, status
+        Collection::Students => Some([1, 5, 0]),
+        // role, qualification, status
+        Collection::Staff => Some([3, 6, 0]),
+        _ => None,
+    }
+}
+
+/// A document's summary and, for a collection with look-ups (students, staff), its look-up
+/// index, from one pass over its records: the pass (Automerge's map iteration) is most of
+/// the cost of a commit at a parent.
+pub(crate) fn figures(
+    collection: Collection,
+    doc: &RecordsDoc,
+) -> (Summary, Option<Lookup<String>>) {
+    debug_assert_eq!(READ[..4], eduioc_records::COUNTED);
+    let Some(shown) = shown(collection) else {
+        return (eduioc_records::summarize(collection, doc), None);
+    };
+    let mut summary = Summary::default();
     let mut rows = Vec::new();
-    doc.for_each_record(|id, rec| {
-        let s = |k: &str| match rec.get(k) {
+    doc.for_each_record_fields(READ, |id, fields| {
+        let [status, grade, gender, role, ..] = fields;
+        summary.count(
+            collection,
+            [status, grade, gender, role].map(Option::as_ref),
+        );
+        let s = |i: usize| match &fields[i] {
             Some(Value::Str(v)) => v.clone(),
-            Some(Value::Int(i)) => i.to_string(),
+            Some(Value::Int(n)) => n.to_string(),
             None => String::new(),
         };
-        let name = s("full_name");
+        let name = s(4);
         rows.push((
             eduioc_records::fold(id),
             eduioc_records::fold(&name),
             id.to_string(),
             name,
-            s(fields[0]),
-            s(fields[1]),
-            s(fields[2]),
+            s(shown[0]),
+            s(shown[1]),
+            s(shown[2]),
         ));
     });
-    Some(Lookup { rows })
+    (summary, Some(Lookup { rows }))
 }
 
 impl Engine {
@@ -216,7 +244,10 @@ impl Engine {
                         continue;
                     };
                     let doc = load_doc(Some(rec), self.key.id().as_bytes())?;
-                    let Some(l) = lookup_index(collection, &doc) else {
+                    let Some(c) = collection.parse::<Collection>().ok() else {
+                        continue;
+                    };
+                    let (_, Some(l)) = figures(c, &doc) else {
                         continue;
                     };
                     visit(

@@ -2,6 +2,7 @@
 
 use super::*;
 use eduioc_protocol::CertBody;
+use eduioc_records::Value;
 
 struct World {
     root: NodeKey,
@@ -333,4 +334,335 @@ fn staff_search_folds_accents_and_reads_old_stores() {
     let hits = d.search_staff("TRAN THI", None, 10).unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].staff_id, "GV02");
+}
+
+/// Everything `from` holds of its subtree that its parent `to` lacks, through a real
+/// `Session`: pages carry saved documents beside snapshot entries when `to` lacks what
+/// they replace. Returns the session's counters.
+fn session_up(from: &Engine, to: &mut Engine) -> eduioc_protocol::sync::Stats {
+    use eduioc_protocol::sync::{Role, Session};
+    use eduioc_protocol::wire::Request;
+    let Request::Heights { heights } =
+        Session::new(to.unit(), from.unit(), Role::Child).want(to.directory(), to)
+    else {
+        panic!("want is not heights")
+    };
+    let mut up = Session::new(from.unit(), to.unit(), Role::Parent);
+    up.on_heights(from.directory(), from, &heights);
+    while let Some(Request::Page { entries, docs }) = up.next_page(from.directory(), from) {
+        let got = to.ingest_page(&entries, &docs).unwrap();
+        assert!(got.rejected.is_empty(), "{:?}", got.rejected);
+        up.on_acked(&got.heights);
+    }
+    assert!(up.idle());
+    up.stats()
+}
+
+fn students_doc(unit: &str) -> DocId {
+    DocId {
+        unit: unit.into(),
+        collection: "students".into(),
+        year: "2026-2027".into(),
+    }
+}
+
+fn records(e: &mut Engine, doc: &DocId) -> Vec<(String, BTreeMap<String, Value>)> {
+    e.with_doc(doc, |d| d.records())
+        .unwrap()
+        .unwrap_or_default()
+}
+
+/// The seq and wire form of every entry of `author` held by `e`.
+fn log_of(e: &Engine, author: &NodeId) -> Vec<(u64, Entry)> {
+    e.entries(author, 1, 100_000, usize::MAX)
+        .into_iter()
+        .map(|(s, b)| (s, Entry::decode(&b).unwrap()))
+        .collect()
+}
+
+fn snapshot_seqs(e: &Engine, author: &NodeId) -> Vec<u64> {
+    log_of(e, author)
+        .into_iter()
+        .filter(|(_, e)| matches!(e.body.payload, Payload::Snapshot { .. }))
+        .map(|(s, _)| s)
+        .collect()
+}
+
+#[test]
+fn a_new_parent_is_seeded_from_snapshots_and_converges() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 16);
+    let mut s2 = w.open("s2", 16);
+    let mut d = w.open("pgd", 16);
+    // A roster, then a few small edits; s2 has two school years.
+    s1.import("students", None, students("a", 300, 7).as_bytes())
+        .unwrap();
+    for i in 0..3 {
+        s1.import(
+            "students",
+            None,
+            students(&format!("e{i}"), 2, 0).as_bytes(),
+        )
+        .unwrap();
+    }
+    for year in ["2025-2026", "2026-2027"] {
+        s2.import_into(year, "students", None, students(year, 200, 1).as_bytes())
+            .unwrap();
+    }
+    let snaps = snapshot_seqs(&s1, &s1.id());
+    assert_eq!(
+        snaps,
+        vec![2],
+        "one snapshot after the roster, none for small edits"
+    );
+    // The district follows the schools entry by entry (as when it is connected while
+    // they write), and compacts each document at its snapshot entries.
+    sync(&s1, &mut d);
+    sync(&s2, &mut d);
+    assert_eq!(d.entry_count(), s1.entry_count() + s2.entry_count());
+    // A new department (a cache of one document) is seeded by the district: one document
+    // per school document instead of the entries it replaces.
+    let mut so = w.open("so", 1);
+    let stats = session_up(&d, &mut so);
+    assert_eq!(stats.docs, 3);
+    assert!(so.entry_count() < d.entry_count());
+    assert!(so.loaded_docs() <= 1);
+    for s in [&s1, &s2] {
+        assert_eq!(so.height(&s.id()), s.height(&s.id()));
+    }
+    let held: Vec<u64> = log_of(&so, &s1.id()).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(held, vec![2, 3, 4, 5], "entry 1 is replaced by snapshot 2");
+    let doc = students_doc("s1");
+    assert_eq!(records(&mut so, &doc), records(&mut s1, &doc));
+    assert_eq!(so.stats(Some("s1")).unwrap(), s1.stats(None).unwrap());
+    assert_eq!(so.stats(Some("s2")).unwrap(), s2.stats(None).unwrap());
+    // Delivering the same pages again changes nothing.
+    let entries: Vec<Vec<u8>> = log_of(&so, &s1.id())
+        .into_iter()
+        .map(|(_, e)| e.into_bytes())
+        .collect();
+    let save = d.snapshot_doc(&s1.id(), 2).unwrap();
+    let before = (so.entry_count(), so.stats(None).unwrap());
+    let again = so.ingest_page(&entries, &[(0, save)]).unwrap();
+    assert!(again.appended.is_empty() && again.rejected.is_empty());
+    assert_eq!((so.entry_count(), so.stats(None).unwrap()), before);
+    // Later edits follow as entries; a restarted department still offers its snapshots.
+    s1.import("students", None, students("late", 5, 5).as_bytes())
+        .unwrap();
+    assert_eq!(session_up(&s1, &mut d).docs, 0);
+    drop(so);
+    let mut so = w.open("so", 1);
+    assert_eq!(so.snapshots(&s1.id()).len(), 1);
+    let stats = session_up(&d, &mut so);
+    assert_eq!(stats.docs, 0);
+    assert_eq!(records(&mut so, &doc), records(&mut s1, &doc));
+    assert_eq!(so.stats(Some("s1")).unwrap(), s1.stats(None).unwrap());
+}
+
+#[test]
+fn a_parent_holding_part_of_a_document_merges_its_snapshot() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 16);
+    for i in 0..40 {
+        s1.import(
+            "students",
+            None,
+            students(&format!("r{i}"), 10, 1).as_bytes(),
+        )
+        .unwrap();
+        if !snapshot_seqs(&s1, &s1.id()).is_empty() {
+            break;
+        }
+    }
+    let log = log_of(&s1, &s1.id());
+    let k = snapshot_seqs(&s1, &s1.id())[0];
+    assert!(k >= 3, "the snapshot replaces several entries");
+    let save = s1.snapshot_doc(&s1.id(), k).unwrap();
+    let bytes = |r: std::ops::Range<usize>| -> Vec<Vec<u8>> {
+        log[r].iter().map(|(_, e)| e.bytes().to_vec()).collect()
+    };
+    // The parent holds the first entry, then receives the snapshot with its document,
+    // the entries between them left out.
+    let mut d = w.open("pgd", 16);
+    d.ingest(&bytes(0..1)).unwrap();
+    let got = d
+        .ingest_page(&bytes(k as usize - 1..k as usize), &[(0, save.clone())])
+        .unwrap();
+    assert!(got.rejected.is_empty(), "{:?}", got.rejected);
+    assert_eq!(d.height(&s1.id()), k);
+    let doc = students_doc("s1");
+    assert_eq!(records(&mut d, &doc), records(&mut s1, &doc));
+    assert_eq!(d.stats(Some("s1")).unwrap(), s1.stats(None).unwrap());
+    // A left-out entry arriving later (a slower sender): acknowledged, not stored.
+    let late = d.ingest(&bytes(1..2)).unwrap();
+    assert!(late.rejected.is_empty() && late.appended.is_empty());
+    assert_eq!(d.height(&s1.id()), k);
+    assert_eq!(d.stats(Some("s1")).unwrap(), s1.stats(None).unwrap());
+    // Another parent that holds every entry gets the same document from the entries.
+    let mut other = w.open("so", 16);
+    other.ingest(&bytes(0..log.len())).unwrap();
+    assert_eq!(records(&mut other, &doc), records(&mut d, &doc));
+}
+
+#[test]
+fn hostile_snapshots_are_refused_counted_and_harmless() {
+    let w = World::new();
+    let key = w.keys.iter().find(|k| k.0 == "s1").unwrap().3.clone();
+    let mut s1 = w.open("s1", 16);
+    s1.import("students", None, students("a", 200, 0).as_bytes())
+        .unwrap();
+    let k = snapshot_seqs(&s1, &s1.id())[0];
+    let log = log_of(&s1, &s1.id());
+    let snap = log[k as usize - 1].1.clone();
+    let save = s1.snapshot_doc(&s1.id(), k).unwrap();
+    let mut d = w.open("pgd", 16);
+    let rejected = |d: &Engine, key: &str| d.rejected().get(key).copied().unwrap_or(0);
+
+    // A document holding another actor's change, under a validly signed snapshot entry.
+    let mut forged = RecordsDoc::load(&save, &[9; 32]).unwrap();
+    forged
+        .upsert(
+            &eduioc_records::parse_import(
+                Collection::Students,
+                None,
+                students("forged", 1, 0).as_bytes(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let heads: Vec<[u8; 32]> = forged.heads().into_iter().map(|h| h.0).collect();
+    let forged_save = forged.save();
+    let forged_entry = Entry::sign(
+        &key,
+        1,
+        None,
+        0,
+        Payload::Snapshot {
+            doc: students_doc("s1"),
+            heads,
+            replaces: vec![],
+        },
+    );
+    let got = d
+        .ingest_page(&[forged_entry.bytes().to_vec()], &[(0, forged_save)])
+        .unwrap();
+    assert_eq!(got.rejected[0].1.key(), "bad_actor");
+    assert_eq!(rejected(&d, "bad_actor"), 1);
+
+    // The real snapshot with a corrupted document: its header checks out, load does not.
+    let mut corrupt = save.clone();
+    let n = corrupt.len();
+    corrupt[n - 3] ^= 0x55;
+    let got = d
+        .ingest_page(&[snap.bytes().to_vec()], &[(0, corrupt)])
+        .unwrap();
+    assert_eq!(got.rejected[0].1.key(), "malformed");
+    // Without the document, to a parent that lacks what it replaces: a gap.
+    let got = d.ingest(&[snap.bytes().to_vec()]).unwrap();
+    assert_eq!(got.rejected[0].1.key(), "gap");
+    // A document beside a changes entry.
+    let got = d
+        .ingest_page(&[log[0].1.bytes().to_vec()], &[(0, save.clone())])
+        .unwrap();
+    assert_eq!(got.rejected[0].1.key(), "malformed");
+    assert_eq!(rejected(&d, "malformed"), 2);
+    // Nothing was stored or half-applied.
+    assert_eq!(d.entry_count(), 0);
+    assert_eq!(d.height(&s1.id()), 0);
+    assert!(d.summaries().is_empty());
+    assert!(d.with_doc(&students_doc("s1"), |_| ()).unwrap().is_none());
+
+    // A later entry after a hole that no snapshot covers.
+    s1.import("students", None, students("b", 1, 0).as_bytes())
+        .unwrap();
+    let next = log_of(&s1, &s1.id()).last().unwrap().1.clone();
+    let got = d.ingest(&[next.bytes().to_vec()]).unwrap();
+    assert_eq!(got.rejected[0].1.key(), "gap");
+    // And the real thing still goes through.
+    let got = d
+        .ingest_page(
+            &[snap.bytes().to_vec(), next.bytes().to_vec()],
+            &[(0, save)],
+        )
+        .unwrap();
+    assert!(got.rejected.is_empty(), "{:?}", got.rejected);
+    assert_eq!(d.stats(Some("s1")).unwrap(), s1.stats(None).unwrap());
+}
+
+#[test]
+fn a_node_seeded_from_a_snapshot_forwards_its_document() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 16);
+    for i in 0..40 {
+        s1.import(
+            "students",
+            None,
+            students(&format!("r{i}"), 10, 1).as_bytes(),
+        )
+        .unwrap();
+        if !snapshot_seqs(&s1, &s1.id()).is_empty() {
+            break;
+        }
+    }
+    s1.import("students", None, students("after", 3, 0).as_bytes())
+        .unwrap();
+    let k = snapshot_seqs(&s1, &s1.id())[0];
+    assert!(k >= 4);
+    // A district seeded from the snapshot: it lacks entries 1..k-1.
+    let mut d = w.open("pgd", 16);
+    assert_eq!(session_up(&s1, &mut d).docs, 1);
+    assert_eq!(d.holes(&s1.id()), vec![(1, k - 1)]);
+    // Its parent holds the first two entries (from the school's former parent): the
+    // district cannot send entries 3..k-1, so it sends the document, merged there.
+    let mut so = w.open("so", 16);
+    let first: Vec<Vec<u8>> = s1
+        .entries(&s1.id(), 1, 2, usize::MAX)
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
+    so.ingest(&first).unwrap();
+    assert_eq!(session_up(&d, &mut so).docs, 1);
+    let doc = students_doc("s1");
+    assert_eq!(records(&mut so, &doc), records(&mut s1, &doc));
+    assert_eq!(so.stats(Some("s1")).unwrap(), s1.stats(None).unwrap());
+    assert_eq!(so.height(&s1.id()), s1.height(&s1.id()));
+}
+
+#[test]
+fn a_document_reloaded_from_the_store_signs_only_new_changes() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 1);
+    for i in 0..3 {
+        s1.import(
+            "students",
+            None,
+            students(&format!("r{i}"), 5, 0).as_bytes(),
+        )
+        .unwrap();
+    }
+    // The staff document takes the only cache slot: the students document is dropped and
+    // later restored from its stored chunks.
+    s1.import(
+        "staff",
+        Some("text/csv"),
+        "staff_id,full_name,gender,birth_date,role,qualification,status\n\
+         GV01,Nguyễn Văn Đông,M,1980-01-01,teacher,master,active\n"
+            .as_bytes(),
+    )
+    .unwrap();
+    s1.import("students", None, students("late", 1, 0).as_bytes())
+        .unwrap();
+    let changes: Vec<usize> = log_of(&s1, &s1.id())
+        .into_iter()
+        .filter_map(|(_, e)| match e.body.payload {
+            Payload::Changes { doc, changes } if doc.collection == "students" => {
+                Some(changes.len())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(changes, vec![1, 1, 1, 1], "each entry carries its own change only");
+    let mut d = w.open("pgd", 16);
+    sync(&s1, &mut d);
+    assert_eq!(d.stats(Some("s1")).unwrap(), s1.stats(None).unwrap());
 }

@@ -569,7 +569,7 @@ impl Network {
                 }
                 Response::Ok
             }
-            Request::Page { entries } => {
+            Request::Page { entries, docs } => {
                 if self.link_mut(&peer).is_none() {
                     return self.refuse(
                         peer,
@@ -584,7 +584,7 @@ impl Network {
                     let Ok(mut e) = self.engine.lock() else {
                         return Response::Ok;
                     };
-                    e.ingest(&entries)
+                    e.ingest_page(&entries, &docs)
                 };
                 match result {
                     Ok(ing) => {

@@ -64,6 +64,24 @@ impl RecordsDoc {
         Ok(RecordsDoc { doc, taken })
     }
 
+    /// Restores a document from storage: `snapshot` (a [`RecordsDoc::save`], or empty for
+    /// none) then the `chunks` appended since. Everything stored was already handed out by
+    /// [`RecordsDoc::take_local_changes`] (and signed into entries), so none of it is
+    /// handed out again; unlike [`RecordsDoc::load_incremental`], which leaves `actor`'s
+    /// changes it brings in to be taken.
+    pub fn restore<C: AsRef<[u8]>>(snapshot: &[u8], chunks: &[C], actor: &[u8]) -> Result<Self> {
+        let mut doc = if snapshot.is_empty() {
+            RecordsDoc::new(actor)
+        } else {
+            RecordsDoc::load(snapshot, actor)?
+        };
+        for chunk in chunks {
+            doc.load_incremental(chunk.as_ref())?;
+        }
+        doc.taken = doc.doc.get_heads();
+        Ok(doc)
+    }
+
     /// Sets the actor id used for future local changes.
     pub fn set_actor(&mut self, actor: &[u8]) {
         self.doc.commit();
@@ -247,6 +265,32 @@ impl RecordsDoc {
         }
     }
 
+    /// Calls `f` with every record's id and the values of the fields named in `names`
+    /// (in that order; `None` where absent or not a string or integer), ordered by id.
+    /// Cheaper than [`RecordsDoc::for_each_record`] when few fields are needed: only
+    /// those are copied out of the document.
+    pub fn for_each_record_fields<const N: usize>(
+        &self,
+        names: [&str; N],
+        mut f: impl FnMut(&str, &[Option<Value>; N]),
+    ) {
+        let Some(records) = self.records_obj() else {
+            return;
+        };
+        for item in self.doc.map_range(&records, ..) {
+            if let ValueRef::Object(ObjType::Map) = item.value {
+                let rec = item.id();
+                let mut values: [Option<Value>; N] = std::array::from_fn(|_| None);
+                for field in self.doc.map_range(&rec, ..) {
+                    if let Some(i) = names.iter().position(|n| *n == field.key) {
+                        values[i] = scalar(&field.value);
+                    }
+                }
+                f(&item.key, &values);
+            }
+        }
+    }
+
     fn records_obj(&self) -> Option<ObjId> {
         match self.doc.get(ROOT, RECORDS_KEY) {
             Ok(Some((automerge::Value::Object(ObjType::Map), obj))) => Some(obj),
@@ -263,20 +307,23 @@ fn put(doc: &mut AutoCommit, rec: &ObjId, name: &str, value: &Value) -> Result<(
     Ok(())
 }
 
+/// A string or integer field's value; `None` for other values.
+fn scalar(value: &ValueRef<'_>) -> Option<Value> {
+    match value {
+        ValueRef::Scalar(ScalarValueRef::Str(s)) => Some(Value::Str(s.to_string())),
+        ValueRef::Scalar(ScalarValueRef::Int(i)) => Some(Value::Int(*i)),
+        ValueRef::Scalar(ScalarValueRef::Uint(u)) => i64::try_from(*u).ok().map(Value::Int),
+        _ => None,
+    }
+}
+
 /// The string and integer fields of one record map; other scalars are skipped.
 fn fields_of(doc: &AutoCommit, rec: &ObjId) -> BTreeMap<String, Value> {
     let mut fields = BTreeMap::new();
     for item in doc.map_range(rec, ..) {
-        let value = match item.value {
-            ValueRef::Scalar(ScalarValueRef::Str(s)) => Value::Str(s.into_owned()),
-            ValueRef::Scalar(ScalarValueRef::Int(i)) => Value::Int(i),
-            ValueRef::Scalar(ScalarValueRef::Uint(u)) => match i64::try_from(u) {
-                Ok(i) => Value::Int(i),
-                Err(_) => continue,
-            },
-            _ => continue,
-        };
-        fields.insert(item.key.into_owned(), value);
+        if let Some(value) = scalar(&item.value) {
+            fields.insert(item.key.into_owned(), value);
+        }
     }
     fields
 }

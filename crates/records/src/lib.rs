@@ -42,7 +42,7 @@ pub use import::{
 };
 pub use problem::Problem;
 pub use search::{fold, matches, matches_folded};
-pub use summary::{summarize, Summary};
+pub use summary::{summarize, Summary, COUNTED};
 
 /// The error type of this crate.
 #[derive(Debug, thiserror::Error)]

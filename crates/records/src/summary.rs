@@ -54,29 +54,38 @@ impl Summary {
 
     /// Counts one record of `collection` with these fields.
     pub fn count_record(&mut self, collection: Collection, fields: &BTreeMap<String, Value>) {
-        let text = |name: &str| fields.get(name).and_then(Value::as_str);
+        self.count(collection, COUNTED.map(|name| fields.get(name)));
+    }
+
+    /// Counts one record of `collection` whose [`COUNTED`] fields (status, grade, gender,
+    /// role) have these values.
+    pub fn count(
+        &mut self,
+        collection: Collection,
+        [status, grade, gender, role]: [Option<&Value>; 4],
+    ) {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
         match collection {
-            Collection::Students => match text("status") {
+            Collection::Students => match text(status).as_deref() {
                 Some("enrolled") => {
                     self.enrolled += 1;
-                    let grade = fields
-                        .get("grade")
+                    let grade = grade
                         .and_then(Value::as_int)
                         .and_then(|g| u8::try_from(g).ok());
                     if let Some(grade) = grade {
                         *self.by_grade.entry(grade).or_default() += 1;
                     }
-                    if let Some(gender) = text("gender").filter(|g| !g.is_empty()) {
-                        *self.by_gender.entry(gender.to_owned()).or_default() += 1;
+                    if let Some(gender) = text(gender).filter(|g| !g.is_empty()) {
+                        *self.by_gender.entry(gender).or_default() += 1;
                     }
                 }
                 Some("dropped_out") => self.dropped_out += 1,
                 _ => {}
             },
             Collection::Staff => {
-                if text("status") == Some("active") {
+                if text(status).as_deref() == Some("active") {
                     self.staff_active += 1;
-                    if text("role") == Some("teacher") {
+                    if text(role).as_deref() == Some("teacher") {
                         self.teachers += 1;
                     }
                 }
@@ -87,13 +96,18 @@ impl Summary {
     }
 }
 
+/// The fields a summary counts by, in the order [`Summary::count`] takes them.
+pub const COUNTED: [&str; 4] = ["status", "grade", "gender", "role"];
+
 /// The counts of one document of `collection`: students by status (enrolled
 /// ones also by grade and gender), active staff and active teachers, or the
 /// number of classes. A profile document counts nothing.
 pub fn summarize(collection: Collection, doc: &RecordsDoc) -> Summary {
     let mut summary = Summary::default();
     if collection != Collection::Profile {
-        doc.for_each_record(|_, fields| summary.count_record(collection, &fields));
+        doc.for_each_record_fields(COUNTED, |_, fields| {
+            summary.count(collection, fields.each_ref().map(Option::as_ref));
+        });
     }
     summary
 }

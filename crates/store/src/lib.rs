@@ -88,13 +88,22 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Memory redb may use to cache pages of the file (its default, 1 GiB, lets a node's
+/// resident memory grow with its database up to that size). Pages beyond it are read
+/// through the operating system's page cache, which is not the process's memory.
+pub const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 impl Store {
-    /// Opens the database at `path`, creating the file and every table if missing.
+    /// Opens the database at `path`, creating the file and every table if missing. redb
+    /// caches at most [`CACHE_BYTES`] of it in memory.
     pub fn open(path: &Path) -> Result<Store> {
-        let db = Database::create(path).map_err(|source| Error::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|source| Error::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let store = Store { db };
         let txn = store.begin_write()?;
         txn.create_tables()?;

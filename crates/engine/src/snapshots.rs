@@ -1,0 +1,237 @@
+//! What the engine knows of snapshot entries (see `eduioc_protocol::snapshot`).
+//!
+//! - the latest snapshot entry held per author and document, with the seqs it replaces:
+//!   they justify holes in received logs and tell a sender which entries it may leave
+//!   out for a peer that holds none of them;
+//! - for each stored document, the snapshot entry whose heads the stored snapshot is at
+//!   (the stored document is compacted to a `save()` at every snapshot entry, so that
+//!   save is what a sender puts beside the entry);
+//! - for this node's own documents, what a snapshot would replace and when one is due;
+//! - per author, the holes of its log held here (entries a sender left out because a
+//!   snapshot replaces them): forwarding such a log to a peer that lacks them takes the
+//!   saved document.
+//!
+//! Everything is persisted in the meta table in the transaction of the entry that
+//! changed it, and mirrored here only after that transaction commits.
+
+use std::collections::{BTreeMap, HashMap};
+
+use eduioc_protocol::snapshot::{self, DocTrack, Held, Ranges};
+use eduioc_protocol::NodeId;
+use eduioc_store::{Store, WriteTxn};
+
+use crate::Result;
+
+const LATEST: &str = "snap/";
+const DOC_AT: &str = "snapdoc/";
+const TRACK: &str = "track/";
+const HOLES: &str = "holes/";
+
+/// The committed state.
+#[derive(Debug, Default)]
+pub(crate) struct Snapshots {
+    latest: HashMap<NodeId, BTreeMap<String, Held>>,
+    doc_at: HashMap<String, (NodeId, u64)>,
+    tracks: HashMap<String, DocTrack>,
+    holes: HashMap<NodeId, Ranges>,
+}
+
+/// Changes made by one transaction, applied to [`Snapshots`] once it commits.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    latest: Vec<(NodeId, String, Held)>,
+    doc_at: HashMap<String, Option<(NodeId, u64)>>,
+    tracks: HashMap<String, DocTrack>,
+    holes: HashMap<NodeId, Ranges>,
+}
+
+impl Snapshots {
+    pub(crate) fn load(store: &Store) -> Result<Snapshots> {
+        let mut s = Snapshots::default();
+        for (k, v) in store.meta_prefix(LATEST)? {
+            let Some((author, key)) = k[LATEST.len()..].split_once('/') else {
+                continue;
+            };
+            let (Some(author), Ok((seq, replaces))) = (
+                NodeId::from_hex(author),
+                postcard::from_bytes::<(u64, Ranges)>(&v),
+            ) else {
+                continue;
+            };
+            s.latest
+                .entry(author)
+                .or_default()
+                .insert(key.to_string(), Held { seq, replaces });
+        }
+        for (k, v) in store.meta_prefix(DOC_AT)? {
+            if let Ok(at) = postcard::from_bytes::<(NodeId, u64)>(&v) {
+                s.doc_at.insert(k[DOC_AT.len()..].to_string(), at);
+            }
+        }
+        for (k, v) in store.meta_prefix(TRACK)? {
+            if let Ok(t) = postcard::from_bytes::<DocTrack>(&v) {
+                s.tracks.insert(k[TRACK.len()..].to_string(), t);
+            }
+        }
+        for (k, v) in store.meta_prefix(HOLES)? {
+            if let (Some(a), Ok(r)) = (
+                NodeId::from_hex(&k[HOLES.len()..]),
+                postcard::from_bytes::<Ranges>(&v),
+            ) {
+                s.holes.insert(a, r);
+            }
+        }
+        Ok(s)
+    }
+
+    /// The holes of `author`'s log held here.
+    pub(crate) fn holes(&self, author: &NodeId) -> Ranges {
+        self.holes.get(author).cloned().unwrap_or_default()
+    }
+
+    /// Seqs of `author`'s log replaced by the snapshot entries held of it.
+    pub(crate) fn replaced(&self, author: &NodeId) -> Ranges {
+        let mut out = Ranges::new();
+        for held in self.latest.get(author).into_iter().flat_map(|m| m.values()) {
+            snapshot::union_into(&mut out, &held.replaces);
+        }
+        out
+    }
+
+    /// The latest snapshot entries of `author` whose document is stored at their heads.
+    pub(crate) fn offered(&self, author: &NodeId) -> Vec<Held> {
+        let Some(docs) = self.latest.get(author) else {
+            return Vec::new();
+        };
+        docs.iter()
+            .filter(|(key, held)| self.doc_at.get(*key) == Some(&(*author, held.seq)))
+            .map(|(_, held)| held.clone())
+            .collect()
+    }
+
+    /// The key of the document stored at the heads of snapshot entry `seq` of `author`.
+    pub(crate) fn doc_of(&self, author: &NodeId, seq: u64) -> Option<&str> {
+        self.latest.get(author)?.iter().find_map(|(key, held)| {
+            (held.seq == seq && self.doc_at.get(key) == Some(&(*author, seq)))
+                .then_some(key.as_str())
+        })
+    }
+
+    /// What this node tracks of its own document `key`, including `pending` changes.
+    pub(crate) fn track(&self, pending: &Pending, key: &str) -> DocTrack {
+        pending
+            .tracks
+            .get(key)
+            .or_else(|| self.tracks.get(key))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The committed track of this node's own document `key`.
+    pub(crate) fn own(&self, key: &str) -> DocTrack {
+        self.tracks.get(key).cloned().unwrap_or_default()
+    }
+
+    pub(crate) fn apply(&mut self, pending: Pending) {
+        for (author, key, held) in pending.latest {
+            let docs = self.latest.entry(author).or_default();
+            if docs.get(&key).is_none_or(|h| h.seq < held.seq) {
+                docs.insert(key, held);
+            }
+        }
+        for (key, at) in pending.doc_at {
+            match at {
+                Some(at) => self.doc_at.insert(key, at),
+                None => self.doc_at.remove(&key),
+            };
+        }
+        self.tracks.extend(pending.tracks);
+        self.holes.extend(pending.holes);
+    }
+}
+
+impl Pending {
+    /// Records snapshot entry `held` of `author` for document `key`, if it is newer than
+    /// the one held.
+    pub(crate) fn snapshot(
+        &mut self,
+        committed: &Snapshots,
+        txn: &mut WriteTxn<'_>,
+        author: NodeId,
+        key: &str,
+        held: Held,
+    ) -> Result<()> {
+        let newest = committed
+            .latest
+            .get(&author)
+            .and_then(|m| m.get(key))
+            .map(|h| h.seq)
+            .into_iter()
+            .chain(
+                self.latest
+                    .iter()
+                    .filter(|(a, k, _)| *a == author && k == key)
+                    .map(|(.., h)| h.seq),
+            )
+            .max();
+        if newest.is_some_and(|s| s >= held.seq) {
+            return Ok(());
+        }
+        txn.put_meta(
+            &format!("{LATEST}{author}/{key}"),
+            &postcard::to_stdvec(&(held.seq, &held.replaces)).unwrap_or_default(),
+        )?;
+        self.latest.push((author, key.to_string(), held));
+        Ok(())
+    }
+
+    /// Records that the stored document `key` is now at the heads of snapshot entry `at`
+    /// (`None`: at no snapshot entry's heads).
+    pub(crate) fn doc_at(
+        &mut self,
+        txn: &mut WriteTxn<'_>,
+        key: &str,
+        at: Option<(NodeId, u64)>,
+    ) -> Result<()> {
+        match &at {
+            Some(at) => txn.put_meta(
+                &format!("{DOC_AT}{key}"),
+                &postcard::to_stdvec(at).unwrap_or_default(),
+            )?,
+            None => txn.delete_meta(&format!("{DOC_AT}{key}"))?,
+        }
+        self.doc_at.insert(key.to_string(), at);
+        Ok(())
+    }
+
+    /// Records that entries `from..=to` of `author` were left out by a sender.
+    pub(crate) fn hole(
+        &mut self,
+        committed: &Snapshots,
+        txn: &mut WriteTxn<'_>,
+        author: NodeId,
+        from: u64,
+        to: u64,
+    ) -> Result<()> {
+        let holes = self
+            .holes
+            .entry(author)
+            .or_insert_with(|| committed.holes(&author));
+        snapshot::union_into(holes, &[(from, to)]);
+        txn.put_meta(
+            &format!("{HOLES}{author}"),
+            &postcard::to_stdvec(holes).unwrap_or_default(),
+        )?;
+        Ok(())
+    }
+
+    /// Records the new track of this node's own document `key`.
+    pub(crate) fn track(&mut self, txn: &mut WriteTxn<'_>, key: &str, t: DocTrack) -> Result<()> {
+        txn.put_meta(
+            &format!("{TRACK}{key}"),
+            &postcard::to_stdvec(&t).unwrap_or_default(),
+        )?;
+        self.tracks.insert(key.to_string(), t);
+        Ok(())
+    }
+}
