@@ -15,14 +15,14 @@ use eduioc_protocol::sync::{Role, Session};
 use eduioc_protocol::wire::{self, Request, Response};
 use eduioc_protocol::{CertBody, Certificate, Directory, DocId, NodeId, NodeKey, Payload};
 use eduioc_records::{Collection, Row, Summary, Value};
-use eduioc_synth::{SchoolLevel, Size};
+use eduioc_synth::Size;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::node::Node;
 use crate::report::{Check, Report};
-use crate::topology::{NewParent, Reform, Rosters, Topology, Unit};
+use crate::topology::{self, NewParent, Reform, Rosters, Topology, Unit};
 
 /// Microseconds per second.
 const SEC: u64 = 1_000_000;
@@ -556,11 +556,7 @@ impl World {
                     (d, e, t)
                 }
                 Rosters::Drawn => {
-                    let e = match level {
-                        SchoolLevel::Primary => self.rng.gen_range(300..=900),
-                        SchoolLevel::LowerSecondary => self.rng.gen_range(400..=1100),
-                        SchoolLevel::UpperSecondary => self.rng.gen_range(650..=1500),
-                    };
+                    let e = topology::drawn_size(level, self.rng.gen());
                     let d = eduioc_synth::school(self.cfg.seed, &unit, level, 2025, Size::Tiny);
                     (d, e, e / 20)
                 }

@@ -17,10 +17,26 @@ pub enum Rosters {
     /// `eduioc_synth::school(.., Size::Realistic)` for every school: real size
     /// distribution, full-scale totals counted exactly, then scaled down.
     Realistic,
-    /// A full-scale size drawn per school (primary 300–900, THCS 400–1,100, THPT
-    /// 650–1,500 students), records from `Size::Tiny` rosters, scaled down. Used where
-    /// generating tens of thousands of realistic rosters would dominate the run.
+    /// A full-scale size drawn per school ([`drawn_size`]), records from `Size::Tiny`
+    /// rosters, scaled down. Used where generating tens of thousands of realistic rosters
+    /// would dominate the run.
     Drawn,
+}
+
+/// The full-scale enrolment of a school of `level` for a uniform draw `u` in [0, 1): skewed
+/// towards small schools (many small rural schools, few large urban ones), `lo + (hi - lo)
+/// u²`, mean `lo + (hi - lo) / 3`: primary 100–1,000 (mean 400), lower secondary 120–1,020
+/// (420), upper secondary 300–2,100 (900). With Vietnam 2025's mix of levels (53% primary,
+/// 39% lower secondary, 8% upper secondary) 53,000 schools enrol about 23.7 million
+/// students, the "about 24 million".
+pub fn drawn_size(level: SchoolLevel, u: f64) -> u64 {
+    let (lo, hi) = match level {
+        SchoolLevel::Primary => (100.0, 1_000.0),
+        SchoolLevel::LowerSecondary => (120.0, 1_020.0),
+        SchoolLevel::UpperSecondary => (300.0, 2_100.0),
+    };
+    let u = u.clamp(0.0, 1.0);
+    (lo + (hi - lo) * u * u).round() as u64
 }
 
 /// One unit of a topology.

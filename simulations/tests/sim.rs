@@ -194,3 +194,26 @@ fn vietnam_slice_is_a_prefix_of_the_country() {
         assert_eq!((&a.id, a.parent), (&b.id, b.parent));
     }
 }
+
+#[test]
+fn vietnam_enrols_about_24_million_at_full_scale() {
+    use eduioc_simulations::topology::{drawn_size, vietnam_2025};
+    use rand::{Rng, SeedableRng};
+    for seed in [1, 2] {
+        let t = vietnam_2025(seed);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut sizes: Vec<u64> = t
+            .schools()
+            .map(|s| drawn_size(t.units[s].school_level.unwrap(), rng.gen()))
+            .collect();
+        let total: u64 = sizes.iter().sum();
+        assert!(
+            (22_000_000..26_000_000).contains(&total),
+            "seed {seed}: {total} students"
+        );
+        // Skewed towards small schools: the median is below the mean.
+        sizes.sort_unstable();
+        let median = sizes[sizes.len() / 2];
+        assert!(median * sizes.len() as u64 <= total, "median {median}");
+    }
+}

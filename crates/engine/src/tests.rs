@@ -661,7 +661,11 @@ fn a_document_reloaded_from_the_store_signs_only_new_changes() {
             _ => None,
         })
         .collect();
-    assert_eq!(changes, vec![1, 1, 1, 1], "each entry carries its own change only");
+    assert_eq!(
+        changes,
+        vec![1, 1, 1, 1],
+        "each entry carries its own change only"
+    );
     let mut d = w.open("pgd", 16);
     sync(&s1, &mut d);
     assert_eq!(d.stats(Some("s1")).unwrap(), s1.stats(None).unwrap());
