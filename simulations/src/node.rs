@@ -279,12 +279,16 @@ impl Node {
         let mut entries = Vec::with_capacity(page.len());
         let mut besides = Vec::with_capacity(page.len());
         for (i, raw) in page.iter().enumerate() {
+            let mut beside_it = docs.iter().filter(|(j, _)| *j as usize == i);
+            let beside = beside_it.next().map(|(_, d)| d.as_slice());
+            if beside_it.next().is_some() {
+                out.rejected.push(Reject::Malformed(format!(
+                    "entry {i} of the page has more than one document beside it"
+                )));
+                continue;
+            }
             match Entry::decode(raw) {
                 Ok(e) => {
-                    let beside = docs
-                        .iter()
-                        .find(|(j, _)| *j as usize == i)
-                        .map(|(_, d)| d.as_slice());
                     entries.push(e);
                     besides.push(beside);
                 }

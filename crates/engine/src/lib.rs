@@ -339,13 +339,23 @@ impl Engine {
     pub fn ingest_page(&mut self, page: &[Vec<u8>], docs: &[(u32, Vec<u8>)]) -> Result<Ingested> {
         let mut out = Ingested::default();
         let mut beside: HashMap<usize, &[u8]> = HashMap::new();
+        // Entries with more than one document beside them: refused, once each.
+        let mut doubled: Vec<usize> = Vec::new();
         for (i, d) in docs {
             let i = *i as usize;
-            if i >= page.len() || beside.insert(i, d).is_some() {
+            if i >= page.len() {
                 out.rejected.push((
                     i,
                     Reject::Malformed(format!(
                         "document beside entry {i}, which is not one entry of the page"
+                    )),
+                ));
+            } else if beside.insert(i, d).is_some() && !doubled.contains(&i) {
+                doubled.push(i);
+                out.rejected.push((
+                    i,
+                    Reject::Malformed(format!(
+                        "entry {i} of the page has more than one document beside it"
                     )),
                 ));
             }
@@ -354,6 +364,9 @@ impl Engine {
         let mut entries = Vec::with_capacity(page.len());
         let mut authors: Vec<NodeId> = Vec::new();
         for (i, raw) in page.iter().enumerate() {
+            if doubled.contains(&i) {
+                continue;
+            }
             match Entry::decode(raw) {
                 Ok(e) => {
                     if !authors.contains(&e.author()) {

@@ -755,3 +755,25 @@ fn a_refused_snapshot_leaves_no_hole_behind() {
     assert_eq!(records(&mut d, &doc), records(&mut s1, &doc));
     assert_eq!(d.stats(Some("s1")).unwrap(), s1.stats(None).unwrap());
 }
+
+#[test]
+fn an_entry_with_two_documents_beside_it_is_refused_once() {
+    let w = World::new();
+    let s1 = log_with_a_snapshot_after_another_document(&w);
+    let log: Vec<Vec<u8>> = log_of(&s1, &s1.id())
+        .into_iter()
+        .map(|(_, e)| e.into_bytes())
+        .collect();
+    let save = s1.snapshot_doc(&s1.id(), 5).unwrap();
+    let mut d = w.open("pgd", 16);
+    let page = [log[1].clone(), log[2].clone(), log[4].clone()];
+    let got = d
+        .ingest_page(&page, &[(2, save.clone()), (2, save.clone()), (2, save)])
+        .unwrap();
+    let refused: Vec<(usize, &str)> = got.rejected.iter().map(|(i, r)| (*i, r.key())).collect();
+    // The snapshot is refused; C2 and C3 relied on it.
+    assert_eq!(refused, vec![(2, "malformed"), (0, "gap"), (1, "gap")]);
+    assert_eq!(d.rejected().get("malformed"), Some(&1));
+    assert_eq!(d.height(&s1.id()), 0);
+    assert!(d.holes(&s1.id()).is_empty());
+}
