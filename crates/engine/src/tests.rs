@@ -777,3 +777,21 @@ fn an_entry_with_two_documents_beside_it_is_refused_once() {
     assert_eq!(d.height(&s1.id()), 0);
     assert!(d.holes(&s1.id()).is_empty());
 }
+
+#[test]
+fn an_import_is_reported_applied_when_its_snapshot_cannot_be_signed() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 16);
+    s1.fail_snapshot = true;
+    let got = s1
+        .import("students", None, students("a", 300, 0).as_bytes())
+        .unwrap();
+    assert_eq!(got.inserted, 300);
+    assert!(snapshot_seqs(&s1, &s1.id()).is_empty());
+    assert_eq!(s1.stats(None).unwrap().students.enrolled, 300);
+    // The snapshot is due again after the next change.
+    s1.fail_snapshot = false;
+    s1.import("students", None, students("b", 1, 0).as_bytes())
+        .unwrap();
+    assert_eq!(snapshot_seqs(&s1, &s1.id()), vec![3]);
+}
