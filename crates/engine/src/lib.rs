@@ -1054,7 +1054,10 @@ impl Apply<'_, '_> {
                 match beside {
                     // Nothing of the document here yet: take the saved document as it is.
                     Some(save) if !stored => {
-                        let dropped = docs.put(&key, RecordsDoc::load(save, &actor)?);
+                        let loaded = peer_bytes("the document beside the snapshot entry", || {
+                            RecordsDoc::load(save, &actor)
+                        })?;
+                        let dropped = docs.put(&key, loaded);
                         write_dropped(docs, txn, dropped)?;
                         fresh = true;
                     }
@@ -1065,7 +1068,9 @@ impl Apply<'_, '_> {
                             write_dropped(docs, txn, dropped)?;
                         }
                         if let Some(rdoc) = docs.get(&key) {
-                            rdoc.load_incremental(save)?;
+                            peer_bytes("the document beside the snapshot entry", || {
+                                rdoc.load_incremental(save)
+                            })?;
                         }
                     }
                     None => {
@@ -1136,6 +1141,28 @@ pub fn check_year(year: &str) -> Result<()> {
         Err(Error::Invalid(format!(
             "school year must look like 2026-2027 (two consecutive years), got {year:?}"
         )))
+    }
+}
+
+/// Runs Automerge's parser on bytes a peer sent that no signature covers: a panic inside it
+/// becomes a `malformed` rejection instead of unwinding through the engine (and poisoning
+/// the lock the node holds it under). The caller evicts the document it was loading into.
+fn peer_bytes<T>(
+    what: &str,
+    parse: impl FnOnce() -> std::result::Result<T, eduioc_records::Error>,
+) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse)) {
+        Ok(r) => Ok(r?),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(Error::Rejected(Reject::Malformed(format!(
+                "{what} made the Automerge parser panic: {why}"
+            ))))
+        }
     }
 }
 

@@ -795,3 +795,18 @@ fn an_import_is_reported_applied_when_its_snapshot_cannot_be_signed() {
         .unwrap();
     assert_eq!(snapshot_seqs(&s1, &s1.id()), vec![3]);
 }
+
+#[test]
+fn a_panic_parsing_peer_bytes_is_a_malformed_rejection() {
+    let got: Result<()> = peer_bytes("the document", || panic!("index out of bounds"));
+    let Err(Error::Rejected(r)) = got else {
+        panic!("not a rejection: {got:?}")
+    };
+    assert_eq!(r.key(), "malformed");
+    assert!(r
+        .to_string()
+        .contains("the document made the Automerge parser panic"));
+    assert!(r.to_string().contains("index out of bounds"));
+    // Errors and values pass through.
+    assert_eq!(peer_bytes("x", || Ok(7)).unwrap(), 7);
+}
