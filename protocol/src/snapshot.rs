@@ -228,15 +228,16 @@ impl PageHoles {
         self.appended_at.insert(index);
     }
 
-    /// After the pass, before commit: `Ok` when every hole it recorded is replaced by a
+    /// After the pass, before commit: `None` when every hole it recorded is replaced by a
     /// snapshot entry held before the page (`held`: what they replace, per author) or
     /// appended from it. Otherwise the state of the next pass, to be run on the page
     /// again after discarding everything this pass applied.
-    pub fn settle(self, held: impl Fn(&NodeId) -> Ranges) -> Result<(), PageHoles> {
+    #[must_use]
+    pub fn settle(self, held: impl Fn(&NodeId) -> Ranges) -> Option<PageHoles> {
         if self.claimants.is_empty() {
             // Holes were recorded only where a snapshot entry held before the page
             // replaces them.
-            return Ok(());
+            return None;
         }
         let uncovered = self.recorded.iter().any(|(author, holes)| {
             let mut cover = held(author);
@@ -246,7 +247,7 @@ impl PageHoles {
             holes.iter().any(|(a, b)| !ranges_cover(&cover, *a, *b))
         });
         if !uncovered {
-            return Ok(());
+            return None;
         }
         let mut next = PageHoles {
             pass: self.pass + 1,
@@ -261,7 +262,7 @@ impl PageHoles {
                 .collect();
         }
         next.rebuild();
-        Err(next)
+        Some(next)
     }
 }
 

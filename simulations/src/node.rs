@@ -144,13 +144,16 @@ struct StoredDoc {
     at: Option<(NodeId, u64)>,
 }
 
+/// An author's log as a pass found it: its head and holes.
+type LogBefore = (Option<(u64, Hash)>, Ranges);
+
 /// What a pass over a page changed, to undo it when the pass is discarded (a snapshot
 /// entry the page's holes relied on was refused: [`PageHoles`]). The engine discards its
 /// transaction instead. Kept only for pages that carry such claims.
 #[derive(Debug, Default)]
 struct Journal {
     /// Per author changed: its head and holes before (`None`: no log), and the seqs added.
-    logs: HashMap<NodeId, (Option<(Option<(u64, Hash)>, Ranges)>, Vec<u64>)>,
+    logs: HashMap<NodeId, (Option<LogBefore>, Vec<u64>)>,
     docs: HashMap<String, Option<StoredDoc>>,
     snapshots: HashMap<NodeId, Option<BTreeMap<String, Held>>>,
     tracks: HashMap<String, Option<DocTrack>>,
@@ -337,12 +340,12 @@ impl Node {
             let settled = holes.settle(|a| self.store.replaced(a));
             let journal = self.journal.take();
             match settled {
-                Ok(()) => {
+                None => {
                     out.appended = appended;
                     out.rejected.extend(rejected);
                     break touched;
                 }
-                Err(next) => {
+                Some(next) => {
                     if let Some(j) = journal {
                         self.rollback(j, &entries);
                     }

@@ -486,7 +486,7 @@ impl Engine {
                 sparse,
                 gap_covered,
             };
-            match validate::check_with_doc(&entry, sig_ok, beside, &self.dir, log) {
+            match validate::check_with_doc(entry, sig_ok, beside, &self.dir, log) {
                 Ok(Verdict::Duplicate | Verdict::Replaced) => {}
                 Ok(Verdict::Append) => {
                     let unit = self.dir.unit_of(&author).unwrap_or_default().to_string();
@@ -579,7 +579,7 @@ impl Engine {
                 }
             }
         }
-        if let Err(next) = holes.settle(|a| self.snaps.replaced(a)) {
+        if let Some(next) = holes.settle(|a| self.snaps.replaced(a)) {
             drop(txn);
             for k in &touched_docs {
                 self.docs.evict(k);
