@@ -27,9 +27,12 @@
 //! ([`LogSource::holes`](crate::sync::LogSource::holes)); an entry arriving later for a
 //! hole is [`Verdict::Replaced`](crate::validate::Verdict): acknowledged, not stored.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
 use serde::{Deserialize, Serialize};
 
 use crate::entry::{DocId, Payload};
+use crate::identity::NodeId;
 
 /// Inclusive, sorted, disjoint and non-adjacent ranges of seqs: `[(1, 8), (10, 12)]`.
 pub type Ranges = Vec<(u64, u64)>;
@@ -148,6 +151,119 @@ pub fn gap_covered(next: u64, seq: u64, held: bool, claims: impl FnOnce() -> Ran
         return false;
     };
     ranges_cover(&claims(), from, to)
+}
+
+/// Passes over one page that still trust the claims of its snapshot entries that were
+/// appended in the pass before; the pass after them trusts none.
+pub const MAX_CLAIM_PASSES: u32 = 2;
+
+/// The holes one page may leave in received logs on the strength of the snapshot entries
+/// it carries, and the check, once the page is applied and before it is committed, that
+/// every hole recorded is covered by a snapshot entry held.
+///
+/// A claim counts only for a snapshot entry that passed validation up to its document
+/// ([`crate::validate::page_holes`]): a sender leaves entries out only beside the saved
+/// document. A snapshot entry may still be refused after entries before it in the page
+/// relied on its claim (its document does not load, an entry between them was refused).
+/// Then [`PageHoles::settle`] fails: the caller discards what the pass applied and runs the
+/// page again with the claims of the snapshot entries that were appended, so the entries
+/// that relied on a refused snapshot are refused as `gap`. Each such pass trusts strictly
+/// fewer snapshot entries; after [`MAX_CLAIM_PASSES`] the page is run trusting none.
+///
+/// Architecture Invariant (engine and simulator): every hole a node records is covered by a
+/// snapshot entry it holds, stored in the same transaction or earlier.
+#[derive(Debug, Clone, Default)]
+pub struct PageHoles {
+    /// The snapshot entries whose claims this pass trusts: page index → (author, replaces).
+    claimants: BTreeMap<usize, (NodeId, Ranges)>,
+    /// What they replace, per author.
+    claims: HashMap<NodeId, Ranges>,
+    /// Holes recorded in this pass, per author.
+    recorded: HashMap<NodeId, Ranges>,
+    /// What the snapshot entries appended in this pass replace, per author.
+    appended: HashMap<NodeId, Ranges>,
+    /// Page indexes of the snapshot entries appended in this pass.
+    appended_at: BTreeSet<usize>,
+    /// Passes run before this one.
+    pass: u32,
+}
+
+impl PageHoles {
+    /// The first pass over a page, trusting `claimants`: (page index, author, replaced seqs).
+    pub fn new(claimants: impl IntoIterator<Item = (usize, NodeId, Ranges)>) -> PageHoles {
+        let mut p = PageHoles::default();
+        for (i, author, replaces) in claimants {
+            p.claimants.insert(i, (author, replaces));
+        }
+        p.rebuild();
+        p
+    }
+
+    fn rebuild(&mut self) {
+        self.claims.clear();
+        for (author, replaces) in self.claimants.values() {
+            union_into(self.claims.entry(*author).or_default(), replaces);
+        }
+    }
+
+    /// What the snapshot entries of `author` trusted in this pass replace.
+    pub fn claims(&self, author: &NodeId) -> Option<&Ranges> {
+        self.claims.get(author)
+    }
+
+    /// Whether this pass trusts any claim.
+    pub fn is_empty(&self) -> bool {
+        self.claimants.is_empty()
+    }
+
+    /// A hole `from..=to` was recorded in `author`'s log.
+    pub fn on_hole(&mut self, author: NodeId, from: u64, to: u64) {
+        union_into(self.recorded.entry(author).or_default(), &[(from, to)]);
+    }
+
+    /// The snapshot entry at page index `index` of `author`, replacing `replaces`, was
+    /// appended.
+    pub fn on_snapshot(&mut self, index: usize, author: NodeId, replaces: &[(u64, u64)]) {
+        union_into(self.appended.entry(author).or_default(), replaces);
+        self.appended_at.insert(index);
+    }
+
+    /// After the pass, before commit: `None` when every hole it recorded is replaced by a
+    /// snapshot entry held before the page (`held`: what they replace, per author) or
+    /// appended from it. Otherwise the state of the next pass, to be run on the page
+    /// again after discarding everything this pass applied.
+    #[must_use]
+    pub fn settle(self, held: impl Fn(&NodeId) -> Ranges) -> Option<PageHoles> {
+        if self.claimants.is_empty() {
+            // Holes were recorded only where a snapshot entry held before the page
+            // replaces them.
+            return None;
+        }
+        let uncovered = self.recorded.iter().any(|(author, holes)| {
+            let mut cover = held(author);
+            if let Some(a) = self.appended.get(author) {
+                union_into(&mut cover, a);
+            }
+            holes.iter().any(|(a, b)| !ranges_cover(&cover, *a, *b))
+        });
+        if !uncovered {
+            return None;
+        }
+        let mut next = PageHoles {
+            pass: self.pass + 1,
+            ..PageHoles::default()
+        };
+        if next.pass < MAX_CLAIM_PASSES {
+            let appended_at = self.appended_at;
+            next.claimants = self
+                .claimants
+                .into_iter()
+                .filter(|(i, _)| appended_at.contains(i))
+                .collect();
+        }
+        next.rebuild();
+        Some(next)
+    }
 }
 
 /// What the first chunk of a saved Automerge document declares.

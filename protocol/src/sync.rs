@@ -248,6 +248,46 @@ impl Run {
         }
         run
     }
+
+    /// What to send of `author` when what a snapshot replaces and the snapshot itself do
+    /// not fit in one page. Entries the sender holds go as they are, up to its first hole
+    /// (an entry after a hole travels only with the snapshot covering the hole, or the
+    /// remote refuses it for good); from a hole on, the run up to the snapshot that covers
+    /// it goes whole, however many entries it holds, within the page's bytes (it fit one
+    /// page when the sender received it). Empty if even that does not fit.
+    fn fallback(
+        src: &dyn LogSource,
+        author: &NodeId,
+        limits: &Limits,
+        skip: &Skip,
+        wanted: &dyn Fn(&[u8]) -> bool,
+    ) -> Run {
+        let first_hole = src
+            .holes(author)
+            .iter()
+            .find(|(_, b)| *b > limits.have)
+            .map(|(a, _)| (*a).max(limits.have + 1));
+        match first_hole {
+            Some(hole) if hole == limits.have + 1 => {
+                let whole = Limits {
+                    have: limits.have,
+                    entries: usize::MAX,
+                    bytes: limits.bytes,
+                    empty: limits.empty,
+                };
+                Run::collect(src, author, &whole, skip, wanted)
+            }
+            _ => {
+                let mut run = Run::collect(src, author, limits, &Skip::default(), wanted);
+                if let Some(hole) = first_hole.filter(|h| run.belief >= *h) {
+                    run.items.retain(|(seq, ..)| *seq < hole);
+                    run.belief = hole - 1;
+                    run.exhausted = false;
+                }
+                run
+            }
+        }
+    }
 }
 
 /// Counters of one session, for status and benchmarks.
@@ -415,9 +455,15 @@ impl Session {
             };
             let mut run = Run::collect(src, &author, &limits, &skip, &filter);
             if run.items.is_empty() && !run.exhausted && entries.is_empty() {
-                // What a snapshot replaces and the snapshot itself do not fit in one page:
-                // send the entries as they are.
-                run = Run::collect(src, &author, &limits, &Skip::default(), &filter);
+                run = Run::fallback(src, &author, &limits, &skip, &filter);
+                if run.items.is_empty() && !run.exhausted {
+                    // Nothing of the author can be sent that the remote would accept:
+                    // not retried until the next heights exchange.
+                    self.dirty.remove(&author);
+                    self.stuck.insert(author);
+                    self.stats.stuck += 1;
+                    continue;
+                }
             }
             if run.exhausted {
                 self.dirty.remove(&author);
@@ -490,8 +536,13 @@ mod tests {
     use crate::identity::NodeKey;
     use std::collections::BTreeMap;
 
+    /// Logs, snapshot entries offered with their documents, and holes (seqs not held).
     #[derive(Default)]
-    struct Mem(BTreeMap<NodeId, Vec<Vec<u8>>>, Vec<(NodeId, Held, Vec<u8>)>);
+    struct Mem(
+        BTreeMap<NodeId, Vec<Vec<u8>>>,
+        Vec<(NodeId, Held, Vec<u8>)>,
+        BTreeMap<NodeId, Ranges>,
+    );
     impl Mem {
         fn append(&mut self, key: &NodeKey, payload: Payload) -> u64 {
             let log = self.0.entry(key.id()).or_default();
@@ -512,12 +563,17 @@ mod tests {
             let Some(l) = self.0.get(a) else {
                 return vec![];
             };
+            let holes = self.holes(a);
             l.iter()
                 .enumerate()
                 .skip(from as usize - 1)
-                .take(n)
                 .map(|(i, b)| (i as u64 + 1, b.clone()))
+                .filter(|(seq, _)| !snapshot::ranges_contain(&holes, *seq))
+                .take(n)
                 .collect()
+        }
+        fn holes(&self, a: &NodeId) -> Ranges {
+            self.2.get(a).cloned().unwrap_or_default()
         }
         fn snapshots(&self, a: &NodeId) -> Vec<Held> {
             self.1
@@ -805,5 +861,63 @@ mod tests {
         };
         assert_eq!(*seqs(&entries).last().unwrap(), seq);
         assert!(docs.is_empty(), "the remote holds C1 now");
+    }
+
+    #[test]
+    fn a_sender_never_sends_raw_entries_across_its_own_holes() {
+        let so = NodeKey::from_secret([1; 32]);
+        let s1 = NodeKey::from_secret([4; 32]);
+        let dir = dir(&[("so", None, &so), ("s1", Some("so"), &s1)], &so);
+        let doc = crate::entry::DocId {
+            unit: "s1".into(),
+            collection: "students".into(),
+            year: "2026-2027".into(),
+        };
+        // A1..A3, C4, then more acks than a page holds, then the snapshot of C4's
+        // document. The sender was seeded from that snapshot: it lacks C4.
+        let mut m = Mem::default();
+        for _ in 0..3 {
+            m.append(&s1, ack(&so));
+        }
+        m.append(
+            &s1,
+            Payload::Changes {
+                doc: doc.clone(),
+                changes: vec![vec![1]],
+            },
+        );
+        for _ in 0..MAX_PAGE_ENTRIES + 88 {
+            m.append(&s1, ack(&so));
+        }
+        let replaces = vec![(4, 4)];
+        let seq = m.append(
+            &s1,
+            Payload::Snapshot {
+                doc,
+                heads: vec![[1; 32]],
+                replaces: replaces.clone(),
+            },
+        );
+        m.1.push((s1.id(), Held { seq, replaces }, b"doc".to_vec()));
+        m.2.insert(s1.id(), vec![(4, 4)]);
+        let mut up = Session::new("s1", "so", Role::Parent);
+        up.on_heights(&dir, &m, &[]);
+        // What it holds before the hole goes as it is.
+        let Some(Request::Page { entries, docs }) = up.next_page(&dir, &m) else {
+            panic!()
+        };
+        assert_eq!(seqs(&entries), vec![1, 2, 3]);
+        assert!(docs.is_empty());
+        up.on_acked(&[(s1.id(), 3)]);
+        // From the hole on, the run up to the snapshot goes whole, with its document,
+        // although it holds more entries than a page.
+        let Some(Request::Page { entries, docs }) = up.next_page(&dir, &m) else {
+            panic!()
+        };
+        assert_eq!(seqs(&entries), (5..=seq).collect::<Vec<u64>>());
+        assert!(entries.len() > MAX_PAGE_ENTRIES);
+        assert_eq!(docs, vec![(entries.len() as u32 - 1, b"doc".to_vec())]);
+        up.on_acked(&[(s1.id(), seq)]);
+        assert!(up.next_page(&dir, &m).is_none() && up.idle());
     }
 }

@@ -169,6 +169,28 @@ pub fn check_with_doc(
     }
 }
 
+/// The claims of a page's snapshot entries that may justify holes in it
+/// ([`snapshot::PageHoles`]): those of snapshot entries whose author is certified,
+/// whose signature verified, that the author may write and whose replaced seqs are
+/// canonical, and that arrived with a saved document that passes the checks of
+/// [`check_with_doc`] (a sender leaves entries out only beside the document). `items`:
+/// (index in the page, entry, signature verified, document beside it).
+pub fn page_holes<'a>(
+    items: impl IntoIterator<Item = (usize, &'a Entry, bool, Option<&'a [u8]>)>,
+    dir: &Directory,
+) -> snapshot::PageHoles {
+    snapshot::PageHoles::new(items.into_iter().filter_map(|(i, entry, sig_ok, doc)| {
+        let Payload::Snapshot { replaces, .. } = &entry.body.payload else {
+            return None;
+        };
+        let unit = dir.unit_of(&entry.author())?;
+        let ok = sig_ok
+            && check_authority(entry, unit, dir).is_ok()
+            && doc.is_some_and(|d| check_doc(entry, d).is_ok());
+        ok.then(|| (i, entry.author(), replaces.clone()))
+    }))
+}
+
 fn check_authority(entry: &Entry, unit: &str, dir: &Directory) -> Result<(), Reject> {
     match &entry.body.payload {
         Payload::Changes { doc, changes } => {

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use eduioc_protocol::entry::{self, Hash};
-use eduioc_protocol::snapshot::{self, DocTrack, Held, Ranges};
+use eduioc_protocol::snapshot::{self, DocTrack, Held, PageHoles, Ranges};
 use eduioc_protocol::validate::{self, LogState, Reject, Verdict};
 use eduioc_protocol::{Directory, DocId, Entry, LogSource, NodeId, NodeKey, Payload};
 use eduioc_records::{Collection, RecordsDoc, Row, Summary, Value};
@@ -44,6 +44,20 @@ pub struct Store {
 }
 
 impl Store {
+    /// Seqs of `author`'s log replaced by the snapshot entries held of it.
+    fn replaced(&self, author: &NodeId) -> Ranges {
+        let mut out = Ranges::new();
+        for held in self
+            .snapshots
+            .get(author)
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            snapshot::union_into(&mut out, &held.replaces);
+        }
+        out
+    }
+
     /// Entries held.
     pub fn entry_count(&self) -> u64 {
         self.entries
@@ -122,12 +136,31 @@ impl LogSource for Store {
 }
 
 /// A document as stored: the last snapshot and the chunks appended since.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct StoredDoc {
     snapshot: Vec<u8>,
     chunks: Vec<Vec<u8>>,
     /// The snapshot entry at whose heads `snapshot` is, if any.
     at: Option<(NodeId, u64)>,
+}
+
+/// An author's log as a pass found it: its head and holes.
+type LogBefore = (Option<(u64, Hash)>, Ranges);
+
+/// What a pass over a page changed, to undo it when the pass is discarded (a snapshot
+/// entry the page's holes relied on was refused: [`PageHoles`]). The engine discards its
+/// transaction instead. Kept only for pages that carry such claims.
+#[derive(Debug, Default)]
+struct Journal {
+    /// Per author changed: its head and holes before (`None`: no log), and the seqs added.
+    logs: HashMap<NodeId, (Option<LogBefore>, Vec<u64>)>,
+    docs: HashMap<String, Option<StoredDoc>>,
+    snapshots: HashMap<NodeId, Option<BTreeMap<String, Held>>>,
+    tracks: HashMap<String, Option<DocTrack>>,
+    dir: Option<Directory>,
+    entries: u64,
+    bytes: u64,
+    last_append_us: u64,
 }
 
 /// Outcome of ingesting a page.
@@ -170,6 +203,8 @@ pub struct Node {
     pub last_append_us: u64,
     /// Ground truth of what this node authored (schools only).
     pub truth: Truth,
+    /// What the pass over the page being ingested changed, if it may be discarded.
+    journal: Option<Journal>,
 }
 
 impl std::fmt::Debug for Node {
@@ -197,6 +232,7 @@ impl Node {
             rejected: BTreeMap::new(),
             last_append_us: 0,
             truth: Truth::new(),
+            journal: None,
         }
     }
 
@@ -243,45 +279,80 @@ impl Node {
     /// beside its snapshot entries, as the engine does.
     pub fn ingest(&mut self, page: &[Vec<u8>], docs: &[(u32, Vec<u8>)], now_us: u64) -> Ingested {
         let mut out = Ingested::default();
-        let mut decoded = Vec::with_capacity(page.len());
+        let mut entries = Vec::with_capacity(page.len());
+        let mut besides = Vec::with_capacity(page.len());
         for (i, raw) in page.iter().enumerate() {
+            let mut beside_it = docs.iter().filter(|(j, _)| *j as usize == i);
+            let beside = beside_it.next().map(|(_, d)| d.as_slice());
+            if beside_it.next().is_some() {
+                out.rejected.push(Reject::Malformed(format!(
+                    "entry {i} of the page has more than one document beside it"
+                )));
+                continue;
+            }
             match Entry::decode(raw) {
                 Ok(e) => {
-                    let beside = docs
-                        .iter()
-                        .find(|(j, _)| *j as usize == i)
-                        .map(|(_, d)| d.as_slice());
-                    decoded.push((e, beside));
+                    entries.push(e);
+                    besides.push(beside);
                 }
                 Err(e) => out.rejected.push(Reject::from(e)),
             }
         }
-        let entries: Vec<Entry> = decoded.iter().map(|(e, _)| e.clone()).collect();
         let ok = entry::verify_all(&entries);
-        let mut claims: HashMap<NodeId, Ranges> = HashMap::new();
-        for (e, sig_ok) in entries.iter().zip(&ok) {
-            if let (true, Payload::Snapshot { replaces, .. }) = (*sig_ok, &e.body.payload) {
-                snapshot::union_into(claims.entry(e.author()).or_default(), replaces);
-            }
-        }
+        let mut holes = validate::page_holes(
+            entries
+                .iter()
+                .zip(&ok)
+                .zip(&besides)
+                .enumerate()
+                .map(|(i, ((e, ok), beside))| (i, e, *ok, *beside)),
+            &self.dir,
+        );
         let mut authors: Vec<NodeId> = Vec::new();
-        let mut touched: HashSet<String> = HashSet::new();
-        for ((e, beside), sig_ok) in decoded.into_iter().zip(ok) {
-            let a = e.author();
-            if !authors.contains(&a) {
-                authors.push(a);
-            }
-            let page_claims = claims.get(&a).cloned().unwrap_or_default();
-            match self.commit(e, sig_ok, beside, &page_claims, now_us, &mut touched) {
-                Ok(true) => {
-                    if !out.appended.contains(&a) {
-                        out.appended.push(a);
-                    }
-                }
-                Ok(false) => {}
-                Err(r) => out.rejected.push(r),
+        for e in &entries {
+            if !authors.contains(&e.author()) {
+                authors.push(e.author());
             }
         }
+        let touched = loop {
+            if !holes.is_empty() {
+                self.journal = Some(Journal {
+                    entries: self.store.entries,
+                    bytes: self.store.bytes,
+                    last_append_us: self.last_append_us,
+                    ..Journal::default()
+                });
+            }
+            let mut touched: HashSet<String> = HashSet::new();
+            let mut appended: Vec<NodeId> = Vec::new();
+            let mut rejected: Vec<Reject> = Vec::new();
+            for (i, e) in entries.iter().enumerate() {
+                match self.commit(e, ok[i], besides[i], i, &mut holes, now_us, &mut touched) {
+                    Ok(true) => {
+                        if !appended.contains(&e.author()) {
+                            appended.push(e.author());
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(r) => rejected.push(r),
+                }
+            }
+            let settled = holes.settle(|a| self.store.replaced(a));
+            let journal = self.journal.take();
+            match settled {
+                None => {
+                    out.appended = appended;
+                    out.rejected.extend(rejected);
+                    break touched;
+                }
+                Some(next) => {
+                    if let Some(j) = journal {
+                        self.rollback(j, &entries);
+                    }
+                    holes = next;
+                }
+            }
+        };
         self.summarize(touched);
         for r in &out.rejected {
             *self.rejected.entry(r.key()).or_default() += 1;
@@ -291,14 +362,74 @@ impl Node {
         out
     }
 
+    /// Undoes what a discarded pass over `entries` changed.
+    fn rollback(&mut self, j: Journal, entries: &[Entry]) {
+        for (author, (before, added)) in j.logs {
+            match before {
+                None => {
+                    self.store.logs.remove(&author);
+                }
+                Some((head, holes)) => {
+                    if let Some(log) = self.store.logs.get_mut(&author) {
+                        for seq in added {
+                            log.entries.remove(&seq);
+                        }
+                        log.head = head;
+                        log.holes = holes;
+                    }
+                }
+            }
+        }
+        for (key, doc) in j.docs {
+            match doc {
+                Some(d) => self.store.docs.insert(key, d),
+                None => self.store.docs.remove(&key),
+            };
+        }
+        for (author, snaps) in j.snapshots {
+            match snaps {
+                Some(m) => self.store.snapshots.insert(author, m),
+                None => self.store.snapshots.remove(&author),
+            };
+        }
+        for (key, t) in j.tracks {
+            match t {
+                Some(t) => self.tracks.insert(key, t),
+                None => self.tracks.remove(&key),
+            };
+        }
+        if let Some(dir) = j.dir {
+            self.dir = dir;
+        }
+        self.store.entries = j.entries;
+        self.store.bytes = j.bytes;
+        self.last_append_us = j.last_append_us;
+        for e in entries {
+            if let Payload::Changes { doc, .. } | Payload::Snapshot { doc, .. } = &e.body.payload {
+                self.evict(&doc.key());
+            }
+        }
+    }
+
+    /// Records the stored document `key` as it is before the pass changes it.
+    fn journal_doc(&mut self, key: &str) {
+        if let Some(j) = self.journal.as_mut() {
+            j.docs
+                .entry(key.to_string())
+                .or_insert_with(|| self.store.docs.get(key).cloned());
+        }
+    }
+
     /// Validates one entry and, when new, applies its payload and stores it.
     /// Returns whether it was appended.
+    #[allow(clippy::too_many_arguments)]
     fn commit(
         &mut self,
-        e: Entry,
+        e: &Entry,
         sig_ok: bool,
         beside: Option<&[u8]>,
-        page_claims: &Ranges,
+        index: usize,
+        holes: &mut PageHoles,
         now_us: u64,
         touched: &mut HashSet<String>,
     ) -> Result<bool, Reject> {
@@ -313,15 +444,9 @@ impl Node {
         let next = head.map_or(1, |h| h.0 + 1);
         let seq = e.seq();
         let gap_covered = snapshot::gap_covered(next, seq, at_seq.is_some(), || {
-            let mut claims = page_claims.clone();
-            for held in self
-                .store
-                .snapshots
-                .get(&author)
-                .into_iter()
-                .flat_map(|m| m.values())
-            {
-                snapshot::union_into(&mut claims, &held.replaces);
+            let mut claims = self.store.replaced(&author);
+            if let Some(c) = holes.claims(&author) {
+                snapshot::union_into(&mut claims, c);
             }
             claims
         });
@@ -331,7 +456,7 @@ impl Node {
             sparse,
             gap_covered,
         };
-        match validate::check_with_doc(&e, sig_ok, beside, &self.dir, state)? {
+        match validate::check_with_doc(e, sig_ok, beside, &self.dir, state)? {
             Verdict::Duplicate | Verdict::Replaced => Ok(false),
             Verdict::Append => {
                 match &e.body.payload {
@@ -351,7 +476,7 @@ impl Node {
                         replaces,
                     } => {
                         let key = doc.key();
-                        if let Err(r) = self.apply_snapshot(&key, &e, heads, beside) {
+                        if let Err(r) = self.apply_snapshot(&key, e, heads, beside) {
                             self.evict(&key);
                             return Err(r);
                         }
@@ -359,6 +484,12 @@ impl Node {
                             seq: e.seq(),
                             replaces: replaces.clone(),
                         };
+                        holes.on_snapshot(index, author, replaces);
+                        if let Some(j) = self.journal.as_mut() {
+                            j.snapshots
+                                .entry(author)
+                                .or_insert_with(|| self.store.snapshots.get(&author).cloned());
+                        }
                         let docs = self.store.snapshots.entry(author).or_default();
                         if docs.get(&key).is_none_or(|h| h.seq < held.seq) {
                             docs.insert(key.clone(), held);
@@ -368,12 +499,22 @@ impl Node {
                         }
                     }
                     Payload::Certificate(c) => {
+                        if let Some(j) = self.journal.as_mut() {
+                            j.dir.get_or_insert_with(|| self.dir.clone());
+                        }
                         // A refused certificate is dropped, as in the engine.
                         let _ = self.dir.insert(c.clone());
                     }
                     Payload::Notification { .. } | Payload::Ack { .. } => {}
                 }
                 if author == self.key.id() {
+                    if let (Some(j), Payload::Changes { doc, .. } | Payload::Snapshot { doc, .. }) =
+                        (self.journal.as_mut(), &e.body.payload)
+                    {
+                        j.tracks
+                            .entry(doc.key())
+                            .or_insert_with(|| self.tracks.get(&doc.key()).cloned());
+                    }
                     match &e.body.payload {
                         Payload::Changes { doc, changes } => {
                             let bytes = changes.iter().map(|c| c.len() as u64).sum();
@@ -391,9 +532,22 @@ impl Node {
                         _ => {}
                     }
                 }
+                if let Some(j) = self.journal.as_mut() {
+                    let before = self
+                        .store
+                        .logs
+                        .get(&author)
+                        .map(|l| (l.head, l.holes.clone()));
+                    j.logs
+                        .entry(author)
+                        .or_insert_with(|| (before, Vec::new()))
+                        .1
+                        .push(e.seq());
+                }
                 let log = self.store.logs.entry(author).or_default();
                 if seq > next && !sparse {
                     snapshot::union_into(&mut log.holes, &[(next, seq - 1)]);
+                    holes.on_hole(author, next, seq - 1);
                 }
                 let next = match log.head {
                     Some(h) if h.0 > e.seq() => h,
@@ -401,7 +555,7 @@ impl Node {
                 };
                 log.head = Some(next);
                 self.store.bytes += e.bytes().len() as u64;
-                log.entries.insert(e.seq(), (e.hash(), e.into_bytes()));
+                log.entries.insert(e.seq(), (e.hash(), e.bytes().to_vec()));
                 self.store.entries += 1;
                 self.last_append_us = now_us;
                 Ok(true)
@@ -416,6 +570,7 @@ impl Node {
         }
         let doc = self.load(key).map_err(|e| e.to_string())?;
         doc.apply_changes(parsed).map_err(|e| e.to_string())?;
+        self.journal_doc(key);
         let snapshot = {
             let stored = self.store.docs.entry(key.to_string()).or_default();
             stored.chunks.push(changes.concat());
@@ -474,6 +629,7 @@ impl Node {
             Some(save) if fresh => save.to_vec(),
             _ => doc.save(),
         };
+        self.journal_doc(key);
         let stored = self.store.docs.entry(key.to_string()).or_default();
         stored.snapshot = save;
         stored.chunks.clear();
@@ -511,7 +667,15 @@ impl Node {
             payload,
         );
         let mut touched = HashSet::new();
-        let res = self.commit(e, true, None, &Ranges::new(), now_us, &mut touched);
+        let res = self.commit(
+            &e,
+            true,
+            None,
+            0,
+            &mut PageHoles::default(),
+            now_us,
+            &mut touched,
+        );
         self.summarize(touched);
         self.settle();
         match res {
@@ -623,5 +787,115 @@ impl Node {
             .values()
             .map(|d| (d.snapshot.len() + d.chunks.iter().map(Vec::len).sum::<usize>()) as u64)
             .sum()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use eduioc_protocol::{CertBody, Certificate};
+
+    fn directory(root: &NodeKey, units: &[(&str, Option<&str>, &str, &NodeKey)]) -> Directory {
+        let mut dir = Directory::new(root.id());
+        for (unit, parent, level, key) in units {
+            let body = CertBody {
+                unit: unit.to_string(),
+                name: unit.to_string(),
+                level: level.to_string(),
+                parent: parent.map(str::to_string),
+                key: key.id(),
+                version: 1,
+                effective_ms: 0,
+                delegate: *level != "school",
+                issuer: root.id(),
+            };
+            dir.insert(Certificate::issue(body, root)).unwrap();
+        }
+        dir
+    }
+
+    fn rows(collection: Collection, prefix: &str, n: usize) -> Vec<Row> {
+        (0..n)
+            .map(|i| {
+                let mut fields = BTreeMap::new();
+                fields.insert("full_name".to_string(), Value::Str(format!("{prefix} {i}")));
+                fields.insert("gender".to_string(), Value::Str("F".into()));
+                if collection == Collection::Students {
+                    fields.insert("grade".to_string(), Value::Int(1));
+                    fields.insert("status".to_string(), Value::Str("enrolled".into()));
+                }
+                Row {
+                    id: format!("{prefix}-{i}"),
+                    fields,
+                }
+            })
+            .collect()
+    }
+
+    /// As the engine's test: a refused snapshot entry leaves no hole behind, and the
+    /// entries that relied on it are refused with it.
+    #[test]
+    fn a_refused_snapshot_leaves_no_hole_behind() {
+        let root = NodeKey::from_secret([1; 32]);
+        let dk = NodeKey::from_secret([2; 32]);
+        let sk = NodeKey::from_secret([3; 32]);
+        let dir = directory(
+            &root,
+            &[
+                ("so", None, "department", &root),
+                ("d", Some("so"), "district", &dk),
+                ("s1", Some("d"), "school", &sk),
+            ],
+        );
+        let mut s1 = Node::new("s1", "school", sk.clone(), dir.clone(), 4);
+        let doc = |c: Collection| DocId {
+            unit: "s1".into(),
+            collection: c.as_str().into(),
+            year: "2026-2027".into(),
+        };
+        let (st, sf) = (Collection::Students, Collection::Staff);
+        assert!(s1.author_upsert(doc(st), st, &rows(st, "a", 2), 1, 0));
+        assert!(s1.author_upsert(doc(sf), sf, &rows(sf, "b", 1), 2, 0));
+        assert!(s1.author_upsert(doc(sf), sf, &rows(sf, "c", 1), 3, 0));
+        assert!(s1.author_upsert(doc(st), st, &rows(st, "e", 300), 4, 0));
+        let me = sk.id();
+        assert_eq!(s1.store.height(&me), 5, "C1 C2 C3 C4 S5");
+        assert_eq!(
+            s1.store.snapshots(&me),
+            vec![Held {
+                seq: 5,
+                replaces: vec![(1, 1), (4, 4)]
+            }]
+        );
+        let log: Vec<Vec<u8>> = s1
+            .store
+            .entries(&me, 1, 10, usize::MAX)
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect();
+        let save = s1.store.snapshot_doc(&me, 5).unwrap();
+        let mut corrupt = save.clone();
+        let n = corrupt.len();
+        corrupt[n - 3] ^= 0x55;
+
+        let mut d = Node::new("d", "district", dk, dir, 4);
+        let got = d.ingest(&log[1..5], &[(3, corrupt)], 10);
+        let keys: Vec<&str> = got.rejected.iter().map(Reject::key).collect();
+        assert_eq!(keys, vec!["gap"; 4]);
+        assert!(got.appended.is_empty());
+        assert_eq!(d.store.height(&me), 0);
+        assert_eq!(d.store.entry_count(), 0);
+        assert!(d.store.holes(&me).is_empty() && d.doc_bytes() == 0);
+        assert_eq!(d.last_append_us, 0);
+        // The honest page: C4 left out, S5 with its document.
+        let page = [log[1].clone(), log[2].clone(), log[4].clone()];
+        let got = d.ingest(&page, &[(2, save)], 20);
+        assert!(got.rejected.is_empty(), "{:?}", got.rejected);
+        assert_eq!(d.store.holes(&me), vec![(1, 1), (4, 4)]);
+        assert_eq!(
+            d.summaries.get(&doc(st).key()),
+            s1.summaries.get(&doc(st).key())
+        );
     }
 }

@@ -157,6 +157,9 @@ pub struct Engine {
     rejected: BTreeMap<String, u64>,
     entries: u64,
     school_year: Option<String>,
+    /// Tests: signing a due snapshot entry fails.
+    #[cfg(test)]
+    fail_snapshot: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -245,6 +248,8 @@ impl Engine {
             rejected,
             entries,
             school_year: cfg.school_year,
+            #[cfg(test)]
+            fail_snapshot: false,
         })
     }
 
@@ -339,13 +344,23 @@ impl Engine {
     pub fn ingest_page(&mut self, page: &[Vec<u8>], docs: &[(u32, Vec<u8>)]) -> Result<Ingested> {
         let mut out = Ingested::default();
         let mut beside: HashMap<usize, &[u8]> = HashMap::new();
+        // Entries with more than one document beside them: refused, once each.
+        let mut doubled: Vec<usize> = Vec::new();
         for (i, d) in docs {
             let i = *i as usize;
-            if i >= page.len() || beside.insert(i, d).is_some() {
+            if i >= page.len() {
                 out.rejected.push((
                     i,
                     Reject::Malformed(format!(
                         "document beside entry {i}, which is not one entry of the page"
+                    )),
+                ));
+            } else if beside.insert(i, d).is_some() && !doubled.contains(&i) {
+                doubled.push(i);
+                out.rejected.push((
+                    i,
+                    Reject::Malformed(format!(
+                        "entry {i} of the page has more than one document beside it"
                     )),
                 ));
             }
@@ -354,6 +369,9 @@ impl Engine {
         let mut entries = Vec::with_capacity(page.len());
         let mut authors: Vec<NodeId> = Vec::new();
         for (i, raw) in page.iter().enumerate() {
+            if doubled.contains(&i) {
+                continue;
+            }
             match Entry::decode(raw) {
                 Ok(e) => {
                     if !authors.contains(&e.author()) {
@@ -380,26 +398,66 @@ impl Engine {
     }
 
     fn commit_entries(&mut self, items: Vec<Item<'_>>, out: &mut Ingested) -> Result<()> {
+        // Certificate versions take effect when their date comes.
+        self.dir.set_now(now_ms());
+        // The page's snapshot entries whose claims may justify holes in it. A pass that
+        // recorded a hole whose snapshot entry was then refused is discarded and the page
+        // run again ([`snapshot::PageHoles`]).
+        let mut holes = validate::page_holes(
+            items.iter().map(|(i, e, ok, beside)| (*i, e, *ok, *beside)),
+            &self.dir,
+        );
+        // A discarded pass changed the directory only through certificate entries.
+        let certs = items
+            .iter()
+            .any(|(_, e, ..)| matches!(e.body.payload, Payload::Certificate(_)));
+        let dir_before = (certs && !holes.is_empty()).then(|| self.dir.clone());
+        loop {
+            let Some(next) = self.commit_pass(&items, holes, out)? else {
+                return Ok(());
+            };
+            // Nothing of the pass was committed: forget what it did in memory.
+            for (_, e, ..) in &items {
+                if let Payload::Changes { doc, .. } | Payload::Snapshot { doc, .. } =
+                    &e.body.payload
+                {
+                    self.docs.evict(&doc.key());
+                }
+            }
+            self.docs.abandon_page();
+            if let Some(dir) = &dir_before {
+                self.dir = dir.clone();
+            }
+            tracing::warn!(
+                "a snapshot entry of the page was refused after entries before it relied on \
+                 what it replaces: the page is applied again without its claim"
+            );
+            holes = next;
+        }
+    }
+
+    /// One pass of [`Engine::commit_entries`], trusting the claims of `holes`. Returns the
+    /// state of the next pass, having committed nothing, if a hole it recorded is not
+    /// covered by a snapshot entry held or appended.
+    fn commit_pass(
+        &mut self,
+        items: &[Item<'_>],
+        mut holes: snapshot::PageHoles,
+        out: &mut Ingested,
+    ) -> Result<Option<snapshot::PageHoles>> {
         let actor = *self.key.id().as_bytes();
         // Nothing is pending unless an earlier page ended early on a store error.
         self.docs.abandon_page();
-        // Certificate versions take effect when their date comes.
-        self.dir.set_now(now_ms());
         let mut txn = self.store.begin_write()?;
         let mut touched_docs = Vec::new();
         let mut new_heads: HashMap<NodeId, Head> = HashMap::new();
         let mut appended = 0u64;
         let mut rejections: Vec<(usize, Reject)> = Vec::new();
         let mut pending = snapshots::Pending::default();
-        // What the page's validly signed snapshot entries say they replace: a hole they
-        // cover may come before them in the page.
-        let mut page_claims: HashMap<NodeId, Ranges> = HashMap::new();
-        for (_, e, ok, _) in &items {
-            if let (true, Payload::Snapshot { replaces, .. }) = (*ok, &e.body.payload) {
-                snapshot::union_into(page_claims.entry(e.author()).or_default(), replaces);
-            }
-        }
+        let mut appended_authors: Vec<NodeId> = Vec::new();
+        let mut seen: HashMap<String, i64> = HashMap::new();
         for (i, entry, sig_ok, beside) in items {
+            let (i, sig_ok, beside) = (*i, *sig_ok, *beside);
             let author = entry.author();
             let head = new_heads.get(&author).or(self.heads.get(&author)).copied();
             let at_seq = match head {
@@ -417,7 +475,7 @@ impl Engine {
             let seq = entry.seq();
             let gap_covered = snapshot::gap_covered(next, seq, at_seq.is_some(), || {
                 let mut claims = self.snaps.replaced(&author);
-                if let Some(c) = page_claims.get(&author) {
+                if let Some(c) = holes.claims(&author) {
                     snapshot::union_into(&mut claims, c);
                 }
                 claims
@@ -428,7 +486,7 @@ impl Engine {
                 sparse,
                 gap_covered,
             };
-            match validate::check_with_doc(&entry, sig_ok, beside, &self.dir, log) {
+            match validate::check_with_doc(entry, sig_ok, beside, &self.dir, log) {
                 Ok(Verdict::Duplicate | Verdict::Replaced) => {}
                 Ok(Verdict::Append) => {
                     let unit = self.dir.unit_of(&author).unwrap_or_default().to_string();
@@ -442,7 +500,7 @@ impl Engine {
                         actor,
                         txn: &mut txn,
                     };
-                    match ctx.payload(&entry, &unit, beside) {
+                    match ctx.payload(entry, &unit, beside) {
                         Ok(Some(doc_key)) => {
                             self.docs.changed(&doc_key);
                             touched_docs.push(doc_key);
@@ -479,10 +537,14 @@ impl Engine {
                         }
                     }
                     if author == self.key.id() {
-                        Self::track_own(&self.snaps, &mut pending, &mut txn, &entry)?;
+                        Self::track_own(&self.snaps, &mut pending, &mut txn, entry)?;
                     }
                     if seq > next && !sparse {
                         pending.hole(&self.snaps, &mut txn, author, next, seq - 1)?;
+                        holes.on_hole(author, next, seq - 1);
+                    }
+                    if let Payload::Snapshot { replaces, .. } = &entry.body.payload {
+                        holes.on_snapshot(i, author, replaces);
                     }
                     txn.put_entry(author.as_bytes(), entry.seq(), entry.bytes())?;
                     let next = match head {
@@ -495,11 +557,12 @@ impl Engine {
                     txn.set_head(author.as_bytes(), next)?;
                     new_heads.insert(author, next);
                     appended += 1;
-                    if !out.appended.contains(&author) {
-                        out.appended.push(author);
+                    if !appended_authors.contains(&author) {
+                        appended_authors.push(author);
                     }
                     let ts = entry.body.timestamp_ms;
-                    let seen = self.seen.entry(unit.clone()).or_insert(ts);
+                    let before = self.seen.get(&unit).copied().unwrap_or(ts);
+                    let seen = seen.entry(unit.clone()).or_insert(before);
                     *seen = (*seen).max(ts);
                     txn.put_meta(&format!("seen/{unit}"), &seen.to_le_bytes())?;
                 }
@@ -515,6 +578,13 @@ impl Engine {
                     rejections.push((i, reject));
                 }
             }
+        }
+        if let Some(next) = holes.settle(|a| self.snaps.replaced(a)) {
+            drop(txn);
+            for k in &touched_docs {
+                self.docs.evict(k);
+            }
+            return Ok(Some(next));
         }
         touched_docs.sort();
         touched_docs.dedup();
@@ -545,11 +615,17 @@ impl Engine {
             tracing::warn!(index = i, reason = %r, "entry rejected");
         }
         out.rejected.extend(rejections);
+        for a in appended_authors {
+            if !out.appended.contains(&a) {
+                out.appended.push(a);
+            }
+        }
+        self.seen.extend(seen);
         self.entries += appended;
         self.heads.extend(new_heads);
         self.summaries.extend(fresh);
         self.snaps.apply(pending);
-        Ok(())
+        Ok(None)
     }
 
     /// Keeps the track of this node's own documents: which entries a snapshot of each
@@ -744,7 +820,11 @@ impl Engine {
                 return Err(e);
             }
         }
-        self.snapshot_if_due(&doc)?;
+        // The import is committed: a snapshot that cannot be signed now is due again after
+        // the next change to the document.
+        if let Err(e) = self.snapshot_if_due(&doc) {
+            tracing::warn!(doc = %key, error = %e, "signing a snapshot entry after an import failed");
+        }
         Ok(ImportOutcome {
             inserted: outcome.inserted as usize,
             updated: outcome.updated as usize,
@@ -759,6 +839,12 @@ impl Engine {
         let track = self.snaps.own(&key);
         if !track.due() {
             return Ok(());
+        }
+        #[cfg(test)]
+        if self.fail_snapshot {
+            return Err(Error::Invalid(
+                "signing a snapshot fails in this test".into(),
+            ));
         }
         if self.docs.get(&key).is_none() {
             let loaded = load_doc(self.store.doc(&key)?, self.key.id().as_bytes())?;
@@ -968,7 +1054,10 @@ impl Apply<'_, '_> {
                 match beside {
                     // Nothing of the document here yet: take the saved document as it is.
                     Some(save) if !stored => {
-                        let dropped = docs.put(&key, RecordsDoc::load(save, &actor)?);
+                        let loaded = peer_bytes("the document beside the snapshot entry", || {
+                            RecordsDoc::load(save, &actor)
+                        })?;
+                        let dropped = docs.put(&key, loaded);
                         write_dropped(docs, txn, dropped)?;
                         fresh = true;
                     }
@@ -979,7 +1068,9 @@ impl Apply<'_, '_> {
                             write_dropped(docs, txn, dropped)?;
                         }
                         if let Some(rdoc) = docs.get(&key) {
-                            rdoc.load_incremental(save)?;
+                            peer_bytes("the document beside the snapshot entry", || {
+                                rdoc.load_incremental(save)
+                            })?;
                         }
                     }
                     None => {
@@ -1050,6 +1141,28 @@ pub fn check_year(year: &str) -> Result<()> {
         Err(Error::Invalid(format!(
             "school year must look like 2026-2027 (two consecutive years), got {year:?}"
         )))
+    }
+}
+
+/// Runs Automerge's parser on bytes a peer sent that no signature covers: a panic inside it
+/// becomes a `malformed` rejection instead of unwinding through the engine (and poisoning
+/// the lock the node holds it under). The caller evicts the document it was loading into.
+fn peer_bytes<T>(
+    what: &str,
+    parse: impl FnOnce() -> std::result::Result<T, eduioc_records::Error>,
+) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse)) {
+        Ok(r) => Ok(r?),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(Error::Rejected(Reject::Malformed(format!(
+                "{what} made the Automerge parser panic: {why}"
+            ))))
+        }
     }
 }
 

@@ -670,3 +670,143 @@ fn a_document_reloaded_from_the_store_signs_only_new_changes() {
     sync(&s1, &mut d);
     assert_eq!(d.stats(Some("s1")).unwrap(), s1.stats(None).unwrap());
 }
+
+/// s1's log [C1 students, C2 staff, C3 staff, C4 students, S5 students replacing 1 and 4].
+fn log_with_a_snapshot_after_another_document(w: &World) -> Engine {
+    let mut s1 = w.open("s1", 16);
+    s1.import("students", None, students("a", 2, 0).as_bytes())
+        .unwrap();
+    for name in ["Đông", "Tây"] {
+        s1.import(
+            "staff",
+            Some("text/csv"),
+            format!(
+                "staff_id,full_name,gender,birth_date,role,qualification,status\n\
+                 GV01,Nguyễn Văn {name},M,1980-01-01,teacher,master,active\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    }
+    s1.import("students", None, students("b", 300, 0).as_bytes())
+        .unwrap();
+    assert_eq!(snapshot_seqs(&s1, &s1.id()), vec![5]);
+    let Payload::Snapshot { replaces, .. } = &log_of(&s1, &s1.id())[4].1.body.payload else {
+        panic!("entry 5 is not a snapshot")
+    };
+    assert_eq!(replaces, &vec![(1, 1), (4, 4)]);
+    s1
+}
+
+#[test]
+fn a_refused_snapshot_leaves_no_hole_behind() {
+    let w = World::new();
+    let mut s1 = log_with_a_snapshot_after_another_document(&w);
+    let log: Vec<Vec<u8>> = log_of(&s1, &s1.id())
+        .into_iter()
+        .map(|(_, e)| e.into_bytes())
+        .collect();
+    let save = s1.snapshot_doc(&s1.id(), 5).unwrap();
+    let mut d = w.open("pgd", 16);
+    let nothing_held = |d: &mut Engine| {
+        assert_eq!(d.height(&s1.id()), 0);
+        assert_eq!(d.entry_count(), 0);
+        assert!(d.holes(&s1.id()).is_empty());
+        assert!(d.summaries().is_empty());
+        for doc in [
+            students_doc("s1"),
+            DocId {
+                collection: "staff".into(),
+                ..students_doc("s1")
+            },
+        ] {
+            assert!(d.with_doc(&doc, |_| ()).unwrap().is_none());
+        }
+    };
+    let keys = |got: &Ingested| -> Vec<&'static str> {
+        got.rejected.iter().map(|(_, r)| r.key()).collect()
+    };
+    // A relay leaves C1 out and sends S5 without its document.
+    let got = d.ingest_page(&log[1..5], &[]).unwrap();
+    assert_eq!(keys(&got), vec!["gap"; 4]);
+    nothing_held(&mut d);
+    // ... or with a document that does not load: C2, C3 and C4 relied on S5's claim.
+    let mut corrupt = save.clone();
+    let n = corrupt.len();
+    corrupt[n - 3] ^= 0x55;
+    let got = d.ingest_page(&log[1..5], &[(3, corrupt)]).unwrap();
+    assert_eq!(keys(&got), vec!["gap"; 4]);
+    assert!(got.appended.is_empty());
+    nothing_held(&mut d);
+    // ... or with its document, C4 left out, but C3 refused (a bad signature): S5 does
+    // not follow the log and C2 relied on its claim.
+    let mut bad = log[2].clone();
+    let n = bad.len();
+    bad[n - 1] ^= 1;
+    let got = d
+        .ingest_page(&[log[1].clone(), bad, log[4].clone()], &[(2, save)])
+        .unwrap();
+    assert_eq!(keys(&got), vec!["gap", "bad_signature", "gap"]);
+    nothing_held(&mut d);
+    // An honest sender still seeds the district.
+    assert_eq!(session_up(&s1, &mut d).docs, 1);
+    assert_eq!(d.holes(&s1.id()), vec![(1, 1), (4, 4)]);
+    let doc = students_doc("s1");
+    assert_eq!(records(&mut d, &doc), records(&mut s1, &doc));
+    assert_eq!(d.stats(Some("s1")).unwrap(), s1.stats(None).unwrap());
+}
+
+#[test]
+fn an_entry_with_two_documents_beside_it_is_refused_once() {
+    let w = World::new();
+    let s1 = log_with_a_snapshot_after_another_document(&w);
+    let log: Vec<Vec<u8>> = log_of(&s1, &s1.id())
+        .into_iter()
+        .map(|(_, e)| e.into_bytes())
+        .collect();
+    let save = s1.snapshot_doc(&s1.id(), 5).unwrap();
+    let mut d = w.open("pgd", 16);
+    let page = [log[1].clone(), log[2].clone(), log[4].clone()];
+    let got = d
+        .ingest_page(&page, &[(2, save.clone()), (2, save.clone()), (2, save)])
+        .unwrap();
+    let refused: Vec<(usize, &str)> = got.rejected.iter().map(|(i, r)| (*i, r.key())).collect();
+    // The snapshot is refused; C2 and C3 relied on it.
+    assert_eq!(refused, vec![(2, "malformed"), (0, "gap"), (1, "gap")]);
+    assert_eq!(d.rejected().get("malformed"), Some(&1));
+    assert_eq!(d.height(&s1.id()), 0);
+    assert!(d.holes(&s1.id()).is_empty());
+}
+
+#[test]
+fn an_import_is_reported_applied_when_its_snapshot_cannot_be_signed() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 16);
+    s1.fail_snapshot = true;
+    let got = s1
+        .import("students", None, students("a", 300, 0).as_bytes())
+        .unwrap();
+    assert_eq!(got.inserted, 300);
+    assert!(snapshot_seqs(&s1, &s1.id()).is_empty());
+    assert_eq!(s1.stats(None).unwrap().students.enrolled, 300);
+    // The snapshot is due again after the next change.
+    s1.fail_snapshot = false;
+    s1.import("students", None, students("b", 1, 0).as_bytes())
+        .unwrap();
+    assert_eq!(snapshot_seqs(&s1, &s1.id()), vec![3]);
+}
+
+#[test]
+fn a_panic_parsing_peer_bytes_is_a_malformed_rejection() {
+    let got: Result<()> = peer_bytes("the document", || panic!("index out of bounds"));
+    let Err(Error::Rejected(r)) = got else {
+        panic!("not a rejection: {got:?}")
+    };
+    assert_eq!(r.key(), "malformed");
+    assert!(r
+        .to_string()
+        .contains("the document made the Automerge parser panic"));
+    assert!(r.to_string().contains("index out of bounds"));
+    // Errors and values pass through.
+    assert_eq!(peer_bytes("x", || Ok(7)).unwrap(), 7);
+}
