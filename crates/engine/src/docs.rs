@@ -5,7 +5,7 @@
 //!
 //! A page may change more documents than the cache holds. [`DocCache::put`] hands back a
 //! document the page changed when it drops it, so that the engine writes its figures
-//! (summary, search digest) then, instead of loading it a second time at the end.
+//! (summary, look-up index) then, instead of loading it a second time at the end.
 
 use std::collections::{HashMap, HashSet};
 
