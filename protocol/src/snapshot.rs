@@ -207,8 +207,28 @@ impl PageHoles {
     }
 
     /// What the snapshot entries of `author` trusted in this pass replace.
-    pub fn claims(&self, author: &NodeId) -> Option<&Ranges> {
+    fn claims(&self, author: &NodeId) -> Option<&Ranges> {
         self.claims.get(author)
+    }
+
+    /// [`gap_covered`] for `author`'s entry `seq` (`next` follows its held head, `held`
+    /// says whether an entry is held at `seq`), by what the snapshot entries already held
+    /// replace (`held_claims`) and what those this pass trusts replace.
+    pub fn gap_covered(
+        &self,
+        author: &NodeId,
+        next: u64,
+        seq: u64,
+        held: bool,
+        held_claims: impl FnOnce() -> Ranges,
+    ) -> bool {
+        gap_covered(next, seq, held, || {
+            let mut claims = held_claims();
+            if let Some(c) = self.claims(author) {
+                union_into(&mut claims, c);
+            }
+            claims
+        })
     }
 
     /// Whether this pass trusts any claim.

@@ -443,12 +443,8 @@ impl Node {
             .is_some_and(|u| !self.dir.is_ancestor_or_self(&self.unit, u));
         let next = head.map_or(1, |h| h.0 + 1);
         let seq = e.seq();
-        let gap_covered = snapshot::gap_covered(next, seq, at_seq.is_some(), || {
-            let mut claims = self.store.replaced(&author);
-            if let Some(c) = holes.claims(&author) {
-                snapshot::union_into(&mut claims, c);
-            }
-            claims
+        let gap_covered = holes.gap_covered(&author, next, seq, at_seq.is_some(), || {
+            self.store.replaced(&author)
         });
         let state = LogState {
             head,

@@ -473,12 +473,8 @@ impl Engine {
                 .is_some_and(|u| !self.dir.is_ancestor_or_self(&self.unit, u));
             let next = head.map_or(1, |h| h.seq + 1);
             let seq = entry.seq();
-            let gap_covered = snapshot::gap_covered(next, seq, at_seq.is_some(), || {
-                let mut claims = self.snaps.replaced(&author);
-                if let Some(c) = holes.claims(&author) {
-                    snapshot::union_into(&mut claims, c);
-                }
-                claims
+            let gap_covered = holes.gap_covered(&author, next, seq, at_seq.is_some(), || {
+                self.snaps.replaced(&author)
             });
             let log = LogState {
                 head: head.map(|h| (h.seq, h.hash)),
@@ -985,11 +981,7 @@ impl Apply<'_, '_> {
         match &entry.body.payload {
             Payload::Changes { doc, changes } => {
                 let key = doc.key();
-                if docs.get(&key).is_none() {
-                    let loaded = load_doc(txn.doc(&key)?, &actor)?;
-                    let dropped = docs.put(&key, loaded);
-                    write_dropped(docs, txn, dropped)?;
-                }
+                ensure_loaded(docs, txn, &key, &actor)?;
                 let Some(rdoc) = docs.get(&key) else {
                     return Ok(None);
                 };
@@ -1062,11 +1054,7 @@ impl Apply<'_, '_> {
                         fresh = true;
                     }
                     Some(save) => {
-                        if docs.get(&key).is_none() {
-                            let loaded = load_doc(txn.doc(&key)?, &actor)?;
-                            let dropped = docs.put(&key, loaded);
-                            write_dropped(docs, txn, dropped)?;
-                        }
+                        ensure_loaded(docs, txn, &key, &actor)?;
                         if let Some(rdoc) = docs.get(&key) {
                             peer_bytes("the document beside the snapshot entry", || {
                                 rdoc.load_incremental(save)
@@ -1074,11 +1062,7 @@ impl Apply<'_, '_> {
                         }
                     }
                     None => {
-                        if docs.get(&key).is_none() {
-                            let loaded = load_doc(txn.doc(&key)?, &actor)?;
-                            let dropped = docs.put(&key, loaded);
-                            write_dropped(docs, txn, dropped)?;
-                        }
+                        ensure_loaded(docs, txn, &key, &actor)?;
                     }
                 }
                 let Some(rdoc) = docs.get(&key) else {
@@ -1185,6 +1169,22 @@ fn write_figures(txn: &mut WriteTxn<'_>, key: &str, (summary, index): Figures) -
         txn.put_meta(&search::lookup_key(key), &raw)?;
     }
     Ok(summary)
+}
+
+/// Loads document `key` from the page's transaction into the cache unless it is there,
+/// writing the figures of a changed document the cache drops for it.
+fn ensure_loaded(
+    docs: &mut docs::DocCache,
+    txn: &mut WriteTxn<'_>,
+    key: &str,
+    actor: &[u8; 32],
+) -> Result<()> {
+    if docs.get(key).is_none() {
+        let loaded = load_doc(txn.doc(key)?, actor)?;
+        let dropped = docs.put(key, loaded);
+        write_dropped(docs, txn, dropped)?;
+    }
+    Ok(())
 }
 
 /// Writes the figures of a document the page changed and the cache just dropped.
