@@ -28,7 +28,13 @@ impl Tmpfs {
             .map(|p| (p.file_name().unwrap().into(), std::fs::read(&p).unwrap()))
             .collect();
         let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mib}m,mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={mib}m,mode=0700"),
+                "tmpfs",
+            ])
             .arg(dir)
             .output()
             .map_err(|e| format!("running mount: {e}"))?;
@@ -67,7 +73,8 @@ fn fill(dir: &Path) -> PathBuf {
 }
 
 fn students(from: usize, n: usize) -> String {
-    let mut csv = String::from("student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n");
+    let mut csv =
+        String::from("student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n");
     for i in from..from + n {
         csv.push_str(&format!(
             "HS{i:06},Nguyễn Thị Học Sinh Số {i},{},2015-05-0{},{},{}a,Kinh,enrolled\n",
@@ -81,7 +88,9 @@ fn students(from: usize, n: usize) -> String {
 }
 
 fn enrolled(net: &Net, at: &str, unit: &str) -> u64 {
-    net.stats(at, unit)["students"]["enrolled"].as_u64().unwrap()
+    net.stats(at, unit)["students"]["enrolled"]
+        .as_u64()
+        .unwrap()
 }
 
 #[test]
@@ -122,13 +131,23 @@ fn a_full_disk_is_a_readable_507_and_heals_without_a_restart() {
     println!("import on a full disk: {code} {body}");
     assert_eq!(code, 507, "a full disk is 507 Insufficient Storage: {body}");
     let msg = body["error"].as_str().unwrap();
-    assert!(msg.contains("disk") && msg.contains("full"), "the message names the cause: {msg}");
+    assert!(
+        msg.contains("disk") && msg.contains("full"),
+        "the message names the cause: {msg}"
+    );
     let status = net.status("th");
     println!("status on a full disk: {}", status["storage"]);
-    assert_eq!(status["storage"]["ok"], false, "status shows the failure: {status}");
+    assert_eq!(
+        status["storage"]["ok"], false,
+        "status shows the failure: {status}"
+    );
     assert_eq!(status["storage"]["kind"], "disk_full");
     assert!(status["storage"]["since"].is_string());
-    assert_eq!(enrolled(&net, "th", "th"), 100, "nothing of the refused import is applied");
+    assert_eq!(
+        enrolled(&net, "th", "th"),
+        100,
+        "nothing of the refused import is applied"
+    );
     // Still full: a second try is refused the same way, not with redb's "previous I/O error".
     let (code, body) = net.post("th", "/api/v1/import/students", "text/csv", big.as_bytes());
     assert_eq!(code, 507, "{body}");
@@ -138,9 +157,11 @@ fn a_full_disk_is_a_readable_507_and_heals_without_a_restart() {
     let (code, body) = net.post("th", "/api/v1/import/students", "text/csv", big.as_bytes());
     assert_eq!(code, 200, "the store heals once space returns: {body}");
     assert_eq!(body["inserted"], 3000);
-    net.wait_for("status ok again", || match net.status("th")["storage"]["ok"].as_bool() {
-        Some(true) => Ok(()),
-        _ => Err("storage not ok".into()),
+    net.wait_for("status ok again", || {
+        match net.status("th")["storage"]["ok"].as_bool() {
+            Some(true) => Ok(()),
+            _ => Err("storage not ok".into()),
+        }
     });
     assert_eq!(enrolled(&net, "th", "th"), 3100);
     net.wait_for("the healed import at the department", || {
@@ -161,21 +182,28 @@ fn a_full_disk_is_a_readable_507_and_heals_without_a_restart() {
 
 #[test]
 fn status_recovers_by_itself_when_space_returns() {
-    let mut net = Net::new(&[
-        ("so", "department", None),
-        ("th", "school", Some("so")),
-    ]);
+    let mut net = Net::new(&[("so", "department", None), ("th", "school", Some("so"))]);
     let _fs = match Tmpfs::over(&net.node_dir("th"), 8) {
         Ok(fs) => fs,
         Err(e) => {
-            eprintln!("\n!!!!!!!!!! storage_disk: cannot mount a tmpfs ({e}). NOT TESTED. !!!!!!!!!!\n");
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true: must run as root");
+            eprintln!(
+                "\n!!!!!!!!!! storage_disk: cannot mount a tmpfs ({e}). NOT TESTED. !!!!!!!!!!\n"
+            );
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true: must run as root"
+            );
             return;
         }
     };
     net.start_all();
     let filler = fill(&net.node_dir("th"));
-    let (code, body) = net.post("th", "/api/v1/import/students", "text/csv", students(0, 3000).as_bytes());
+    let (code, body) = net.post(
+        "th",
+        "/api/v1/import/students",
+        "text/csv",
+        students(0, 3000).as_bytes(),
+    );
     assert_eq!(code, 507, "{body}");
     assert_eq!(net.status("th")["storage"]["ok"], false);
     std::fs::remove_file(filler).unwrap();
@@ -248,7 +276,10 @@ fn memory_after_a_catch_up() {
         if enrolled(&net, "so", "so") == (per * schools) as u64 {
             break;
         }
-        assert!(started.elapsed() < std::time::Duration::from_secs(1800), "no catch-up");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1800),
+            "no catch-up"
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     let took = started.elapsed();

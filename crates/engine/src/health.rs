@@ -61,7 +61,10 @@ pub struct StorageHealth {
 impl StorageHealth {
     /// The failure in force, if any (`None`: the store writes).
     pub fn fault(&self) -> Option<StorageFault> {
-        self.fault.lock().map(|f| f.clone()).unwrap_or_else(|p| p.into_inner().clone())
+        self.fault
+            .lock()
+            .map(|f| f.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
     /// Whether the store is to be reopened before its next operation.
@@ -77,7 +80,11 @@ impl StorageHealth {
         let mut guard = self.fault.lock().unwrap_or_else(|p| p.into_inner());
         let fault = match guard.take() {
             Some(old) => StorageFault {
-                kind: if old.kind == Fault::DiskFull { Fault::DiskFull } else { kind },
+                kind: if old.kind == Fault::DiskFull {
+                    Fault::DiskFull
+                } else {
+                    kind
+                },
                 detail: if old.kind == Fault::DiskFull && kind == Fault::Io {
                     old.detail
                 } else {

@@ -278,14 +278,10 @@ impl Engine {
         if !self.health.needs_reopen() {
             return Ok(());
         }
-        let reloaded = self
-            .store
-            .reopen()
-            .map_err(Error::from)
-            .and_then(|()| {
-                let dir = build_dir(self.root_key, &self.provisioned, &self.store)?;
-                Ok((dir, Loaded::read(&self.store)?))
-            });
+        let reloaded = self.store.reopen().map_err(Error::from).and_then(|()| {
+            let dir = build_dir(self.root_key, &self.provisioned, &self.store)?;
+            Ok((dir, Loaded::read(&self.store)?))
+        });
         match reloaded {
             Ok((dir, state)) => {
                 self.dir = dir;
@@ -1075,7 +1071,11 @@ impl Engine {
         self.heal()?;
         let key = doc.key();
         if self.docs.get(&key).is_none() {
-            let Some(rec) = self.store.doc(&key).map_err(|e| self.noted(Error::from(e)))? else {
+            let Some(rec) = self
+                .store
+                .doc(&key)
+                .map_err(|e| self.noted(Error::from(e)))?
+            else {
                 return Ok(None);
             };
             let loaded = load_doc(Some(rec), self.key.id().as_bytes())?;

@@ -819,9 +819,17 @@ fn mirrored(e: &Engine) -> String {
         .map(|(a, h)| (a.to_string(), h.seq, e.snapshots(a), e.holes(a)))
         .collect();
     heads.sort_by(|x, y| x.0.cmp(&y.0));
-    let mut own: Vec<_> = e.summaries.keys().map(|k| format!("{k}: {:?}", e.snaps.own(k))).collect();
+    let mut own: Vec<_> = e
+        .summaries
+        .keys()
+        .map(|k| format!("{k}: {:?}", e.snaps.own(k)))
+        .collect();
     own.sort();
-    let mut summaries: Vec<_> = e.summaries.iter().map(|(k, s)| format!("{k}: {s:?}")).collect();
+    let mut summaries: Vec<_> = e
+        .summaries
+        .iter()
+        .map(|(k, s)| format!("{k}: {s:?}"))
+        .collect();
     summaries.sort();
     let mut seen: Vec<_> = e.seen.iter().collect();
     seen.sort();
@@ -881,12 +889,20 @@ fn a_commit_on_a_full_disk_leaves_memory_as_stored_and_heals_when_space_returns(
     };
     let mut school = w.open("s1", 16);
     school
-        .import("students", Some("text/csv"), students("a", 50, 0).as_bytes())
+        .import(
+            "students",
+            Some("text/csv"),
+            students("a", 50, 0).as_bytes(),
+        )
         .unwrap();
     let mut pgd = w.open("pgd", 16);
     sync(&school, &mut pgd);
     school
-        .import("students", Some("text/csv"), students("b", 4000, 10).as_bytes())
+        .import(
+            "students",
+            Some("text/csv"),
+            students("b", 4000, 10).as_bytes(),
+        )
         .unwrap();
     school.notify("s1", "x", "y").ok();
     let before = mirrored(&pgd);
@@ -906,9 +922,19 @@ fn a_commit_on_a_full_disk_leaves_memory_as_stored_and_heals_when_space_returns(
     }
     let err = failed.unwrap();
     println!("{err}");
-    assert!(matches!(&err, Error::Storage(f) if f.kind == Fault::DiskFull), "{err:?}");
-    assert_eq!(pgd.storage_health().fault().map(|f| f.kind), Some(Fault::DiskFull));
-    assert_eq!(mirrored(&pgd), before, "nothing of the failed page is in memory");
+    assert!(
+        matches!(&err, Error::Storage(f) if f.kind == Fault::DiskFull),
+        "{err:?}"
+    );
+    assert_eq!(
+        pgd.storage_health().fault().map(|f| f.kind),
+        Some(Fault::DiskFull)
+    );
+    assert_eq!(
+        mirrored(&pgd),
+        before,
+        "nothing of the failed page is in memory"
+    );
     assert_eq!(pgd.stats(Some("s1")).unwrap().students.enrolled, 50);
     // Still full: the probe cannot heal it, the next page fails the same way.
     assert!(pgd.probe_storage().is_err());
@@ -916,20 +942,34 @@ fn a_commit_on_a_full_disk_leaves_memory_as_stored_and_heals_when_space_returns(
     // Space returns: the same engine heals at its next operation, without a restart.
     std::fs::remove_file(filler).unwrap();
     sync(&school, &mut pgd);
-    assert!(pgd.storage_health().fault().is_none(), "a commit heals the health state");
+    assert!(
+        pgd.storage_health().fault().is_none(),
+        "a commit heals the health state"
+    );
     assert_eq!(pgd.stats(Some("s1")).unwrap().students.enrolled, 4040);
     assert_eq!(pgd.height(&school.id()), school.height(&school.id()));
     // Once more, then a freshly opened engine holds what the failed one holds in memory.
     school
-        .import("students", Some("text/csv"), students("c", 3000, 0).as_bytes())
+        .import(
+            "students",
+            Some("text/csv"),
+            students("c", 3000, 0).as_bytes(),
+        )
         .unwrap();
     let filler = fs.fill();
-    assert!(matches!(sync_result(&school, &mut pgd), Err(Error::Storage(_))));
+    assert!(matches!(
+        sync_result(&school, &mut pgd),
+        Err(Error::Storage(_))
+    ));
     let after = mirrored(&pgd);
     drop(pgd);
     std::fs::remove_file(filler).unwrap();
     let pgd = w.open("pgd", 16);
-    assert_eq!(mirrored(&pgd), after, "memory after a failed commit = the store");
+    assert_eq!(
+        mirrored(&pgd),
+        after,
+        "memory after a failed commit = the store"
+    );
 }
 
 /// [`sync`], stopping at the first error.
@@ -953,7 +993,11 @@ fn idle_documents_are_dropped_and_reload_on_demand() {
     let w = World::new();
     let mut school = w.open("s1", 16);
     school
-        .import("students", Some("text/csv"), students("a", 20, 0).as_bytes())
+        .import(
+            "students",
+            Some("text/csv"),
+            students("a", 20, 0).as_bytes(),
+        )
         .unwrap();
     let mut pgd = w.open("pgd", 16);
     sync(&school, &mut pgd);
@@ -961,9 +1005,17 @@ fn idle_documents_are_dropped_and_reload_on_demand() {
     assert_eq!(pgd.with_doc(&doc, |d| d.len()).unwrap(), Some(20));
     assert_eq!(pgd.loaded_docs(), 1);
     let now = chrono::Utc::now().timestamp_millis();
-    assert_eq!(pgd.evict_idle_docs(now, 60_000), 0, "a document just used stays");
+    assert_eq!(
+        pgd.evict_idle_docs(now, 60_000),
+        0,
+        "a document just used stays"
+    );
     assert_eq!(pgd.loaded_docs(), 1);
     assert_eq!(pgd.evict_idle_docs(now + 61_000, 60_000), 1);
     assert_eq!(pgd.loaded_docs(), 0, "an idle document is dropped");
-    assert_eq!(pgd.with_doc(&doc, |d| d.len()).unwrap(), Some(20), "and reloads");
+    assert_eq!(
+        pgd.with_doc(&doc, |d| d.len()).unwrap(),
+        Some(20),
+        "and reloads"
+    );
 }

@@ -132,9 +132,7 @@ impl Error {
         };
         match storage {
             redb::StorageError::Io(e) => Some(io_fault(e)),
-            redb::StorageError::PreviousIo | redb::StorageError::DatabaseClosed => {
-                Some(Fault::Io)
-            }
+            redb::StorageError::PreviousIo | redb::StorageError::DatabaseClosed => Some(Fault::Io),
             _ => None,
         }
     }
@@ -155,7 +153,9 @@ fn io_fault(e: &std::io::Error) -> Fault {
     let full = matches!(
         e.kind(),
         std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-    ) || e.raw_os_error().is_some_and(|c| DISK_FULL_ERRNO.contains(&c));
+    ) || e
+        .raw_os_error()
+        .is_some_and(|c| DISK_FULL_ERRNO.contains(&c));
     if full {
         Fault::DiskFull
     } else {

@@ -486,7 +486,10 @@ fn reopen_keeps_what_was_committed_and_accepts_writes_again() {
     txn.put_entry(&author(1), 2, b"two").unwrap();
     drop(txn);
     store.reopen().unwrap();
-    assert_eq!(store.entry(&author(1), 1).unwrap().as_deref(), Some(&b"one"[..]));
+    assert_eq!(
+        store.entry(&author(1), 1).unwrap().as_deref(),
+        Some(&b"one"[..])
+    );
     assert_eq!(store.entry(&author(1), 2).unwrap(), None);
     assert_eq!(store.head(&author(1)).unwrap(), Some(head(1, 1)));
     let mut txn = store.begin_write().unwrap();

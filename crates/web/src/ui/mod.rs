@@ -78,7 +78,10 @@ impl UiError {
         match e.storage_fault() {
             Some(f) => {
                 tracing::error!(error = %f.detail, "page failed: storage");
-                UiError(crate::api::storage_status(f.kind), storage_text(lang, f.kind).into())
+                UiError(
+                    crate::api::storage_status(f.kind),
+                    storage_text(lang, f.kind).into(),
+                )
             }
             None => UiError::from(e),
         }
