@@ -110,24 +110,22 @@ impl Error {
     pub fn fault(&self) -> Option<Fault> {
         let storage = match self {
             Error::Closed => return Some(Fault::Io),
-            Error::Open { source, .. } => match source {
-                redb::DatabaseError::Storage(s) => s,
-                _ => return None,
-            },
-            Error::Begin { source, .. } => match source {
-                redb::TransactionError::Storage(s) => s,
-                _ => return None,
-            },
-            Error::Durability { .. } => return None,
-            Error::Table { source, .. } => match source {
-                redb::TableError::Storage(s) => s,
-                _ => return None,
-            },
-            Error::Storage { source, .. } => source,
-            Error::Commit { source } => match source {
-                redb::CommitError::Storage(s) => s,
-                _ => return None,
-            },
+            Error::Open {
+                source: redb::DatabaseError::Storage(s),
+                ..
+            }
+            | Error::Begin {
+                source: redb::TransactionError::Storage(s),
+                ..
+            }
+            | Error::Table {
+                source: redb::TableError::Storage(s),
+                ..
+            }
+            | Error::Commit {
+                source: redb::CommitError::Storage(s),
+            }
+            | Error::Storage { source: s, .. } => s,
             _ => return None,
         };
         match storage {

@@ -497,6 +497,7 @@ pub(crate) async fn student_save(
     }
     match run_import(
         &state,
+        ctx.lang,
         "students".into(),
         "text/csv",
         f.to_csv().into_bytes(),
