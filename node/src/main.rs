@@ -82,6 +82,7 @@ fn init_logging(default: &str) {
 }
 
 fn main() -> Result<()> {
+    node::tune_allocator();
     let cli = Cli::parse();
     match cli.command {
         Command::Topology {

@@ -26,6 +26,8 @@ pub(crate) struct Running {
     pub(crate) admin_password: Option<String>,
     http_stop: tokio::sync::oneshot::Sender<()>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The periodic care of store and memory (never ends by itself).
+    care: tokio::task::JoinHandle<()>,
 }
 
 /// Opens the engine and starts the network and HTTP server of the node in `nd`.
@@ -41,6 +43,7 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
         school_year: t.school_year.clone(),
     })
     .with_context(|| format!("opening the store of {}", t.unit))?;
+    let health = engine.storage_health();
     let engine: SharedEngine = Arc::new(Mutex::new(engine));
     let parent = match (&t.parent, &t.parent_p2p) {
         (Some(p), Some(a)) => Some((
@@ -60,6 +63,7 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
         },
     )?;
     let net_task = tokio::spawn(network.run());
+    let care_task = tokio::spawn(housekeeping(engine.clone(), health));
     let addr: SocketAddr = t
         .http
         .parse()
@@ -97,12 +101,80 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
         admin_password: nd.admin_password.clone(),
         http_stop: stop_tx,
         tasks: vec![net_task, http_task],
+        care: care_task,
     })
+}
+
+/// How often the node looks after its store and its memory.
+const CARE_EVERY: Duration = Duration::from_secs(5);
+/// A loaded document unused this long is dropped (it reloads from the store on demand).
+const DOC_IDLE_MS: i64 = 30_000;
+
+/// The node's periodic care, until the runtime stops:
+/// - a store that failed (a full disk) is reopened and probed with a small write, so
+///   that it heals — and `status` says so — once space returns, without waiting for a
+///   user or a peer;
+/// - loaded Automerge documents idle for [`DOC_IDLE_MS`] are dropped, and after that or
+///   after entries were committed the allocator gives freed memory back to the system
+///   (`malloc_trim`): after a large catch-up an office returns to its idle size.
+async fn housekeeping(engine: SharedEngine, health: Arc<eduioc_engine::StorageHealth>) {
+    let mut tick = tokio::time::interval(CARE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut entries_before = None;
+    loop {
+        tick.tick().await;
+        let probe = health.needs_reopen() || health.fault().is_some();
+        let engine = engine.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let Ok(mut e) = engine.lock() else {
+                return None;
+            };
+            if probe {
+                if let Err(err) = e.probe_storage() {
+                    tracing::warn!(error = %err, "the store still cannot write");
+                }
+            }
+            let now = chrono::Utc::now().timestamp_millis();
+            let evicted = e.evict_idle_docs(now, DOC_IDLE_MS);
+            let entries = e.entry_count();
+            drop(e);
+            Some((evicted, entries))
+        })
+        .await;
+        let Ok(Some((evicted, entries))) = done else {
+            continue;
+        };
+        let grew = entries_before.is_some_and(|b| b != entries);
+        entries_before = Some(entries);
+        if evicted > 0 || grew {
+            let _ = tokio::task::spawn_blocking(trim_allocator).await;
+        }
+    }
+}
+
+/// Gives the memory glibc's allocator holds free back to the system.
+fn trim_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes their locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Caps glibc's malloc arenas (by default up to eight per core, each keeping its own
+/// freed memory): call once, before the runtime's threads start.
+pub(crate) fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before other threads run.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 impl Running {
     /// Stops HTTP and the network loop. Every acknowledged entry is already committed.
     pub(crate) async fn stop(self) {
+        self.care.abort();
         let _ = self.http_stop.send(());
         self.net.shutdown().await;
         for t in self.tasks {

@@ -12,10 +12,17 @@ use std::collections::{HashMap, HashSet};
 use eduioc_records::{RecordsDoc, Summary};
 
 /// Least-recently-used cache of loaded documents, keyed by document key.
+///
+/// Each slot remembers when it was last used (Unix ms, from the clock given at
+/// construction) so that [`DocCache::evict_idle`] can give the memory of documents nobody
+/// asked for in a while back: after a catch-up an office would otherwise keep its last
+/// `capacity` documents — possibly hundreds of MB — loaded for good.
 pub(crate) struct DocCache {
     capacity: usize,
-    /// Most recently used last.
-    slots: Vec<(String, RecordsDoc)>,
+    /// Most recently used last: (key, document, last used, Unix ms).
+    slots: Vec<(String, RecordsDoc, i64)>,
+    /// Where the last-use stamps come from.
+    clock: fn() -> i64,
     /// Loads since start, for status and benchmarks.
     pub(crate) loads: u64,
     /// Documents the page being committed changed, not yet summarised.
@@ -26,10 +33,11 @@ pub(crate) struct DocCache {
 }
 
 impl DocCache {
-    pub(crate) fn new(capacity: usize) -> DocCache {
+    pub(crate) fn new(capacity: usize, clock: fn() -> i64) -> DocCache {
         DocCache {
             capacity: capacity.max(1),
             slots: Vec::new(),
+            clock,
             loads: 0,
             dirty: HashSet::new(),
             dropped: HashMap::new(),
@@ -38,10 +46,11 @@ impl DocCache {
 
     /// The cached document, marked most recently used.
     pub(crate) fn get(&mut self, key: &str) -> Option<&mut RecordsDoc> {
-        let i = self.slots.iter().position(|(k, _)| k == key)?;
-        let slot = self.slots.remove(i);
+        let i = self.slots.iter().position(|(k, ..)| k == key)?;
+        let mut slot = self.slots.remove(i);
+        slot.2 = (self.clock)();
         self.slots.push(slot);
-        self.slots.last_mut().map(|(_, d)| d)
+        self.slots.last_mut().map(|(_, d, _)| d)
     }
 
     /// Inserts a freshly loaded document, evicting the least recently used beyond capacity.
@@ -53,12 +62,12 @@ impl DocCache {
         self.loads += 1;
         let mut changed = None;
         if self.slots.len() >= self.capacity {
-            let (k, d) = self.slots.remove(0);
+            let (k, d, _) = self.slots.remove(0);
             if self.dirty.remove(&k) {
                 changed = Some((k, d));
             }
         }
-        self.slots.push((key.to_string(), doc));
+        self.slots.push((key.to_string(), doc, (self.clock)()));
         changed
     }
 
@@ -70,7 +79,7 @@ impl DocCache {
     /// Drops a document (its in-memory state may be ahead of the store): its figures
     /// will be computed from the store.
     pub(crate) fn evict(&mut self, key: &str) {
-        self.slots.retain(|(k, _)| k != key);
+        self.slots.retain(|(k, ..)| k != key);
         self.dirty.remove(key);
         self.dropped.remove(key);
     }
@@ -94,6 +103,23 @@ impl DocCache {
     pub(crate) fn take_dropped(&mut self) -> HashMap<String, Summary> {
         self.dirty.clear();
         std::mem::take(&mut self.dropped)
+    }
+
+    /// Drops every document last used before `now_ms - idle_ms` (none a page is
+    /// changing: this runs between operations). Returns how many were dropped.
+    pub(crate) fn evict_idle(&mut self, now_ms: i64, idle_ms: i64) -> usize {
+        let before = self.slots.len();
+        let dirty = &self.dirty;
+        self.slots
+            .retain(|(k, _, used)| dirty.contains(k) || now_ms.saturating_sub(*used) < idle_ms);
+        before - self.slots.len()
+    }
+
+    /// Drops every document (the store was reopened: they reload from it).
+    pub(crate) fn clear(&mut self) {
+        self.slots.clear();
+        self.dirty.clear();
+        self.dropped.clear();
     }
 
     /// Number of documents loaded now.

@@ -24,6 +24,7 @@
 //! deltas: an entry received twice is a [`Verdict::Duplicate`] and changes nothing.
 
 mod docs;
+mod health;
 mod provenance;
 mod search;
 mod snapshots;
@@ -31,6 +32,7 @@ mod stats;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use eduioc_protocol::snapshot::{self, Held, Ranges};
 use eduioc_protocol::validate::{self, LogState, Reject, Verdict};
@@ -39,6 +41,7 @@ use eduioc_records::{Collection, ImportErrors, RecordsDoc, Summary};
 use eduioc_store::{Head, Quarantined, Store, WriteTxn};
 use serde::{Deserialize, Serialize};
 
+pub use health::{Fault, StorageFault, StorageHealth};
 pub use provenance::Provenance;
 pub use search::{StaffHit, StudentHit};
 pub use stats::{StaffStats, Stats, StudentStats};
@@ -75,6 +78,26 @@ pub enum Error {
     /// A received entry's payload cannot be applied (internal: becomes a rejection).
     #[error("{0}")]
     Rejected(Reject),
+    /// The store cannot write (a full disk, an I/O error): nothing of the operation was
+    /// applied. The store reopens by itself and the operation can be repeated.
+    #[error("{0}")]
+    Storage(StorageFault),
+}
+
+impl Error {
+    /// The storage failure this error is, if it is one: a full disk or an I/O error,
+    /// after which nothing of the operation was applied.
+    pub fn storage_fault(&self) -> Option<StorageFault> {
+        match self {
+            Error::Storage(f) => Some(f.clone()),
+            Error::Store(s) => s.fault().map(|kind| StorageFault {
+                kind,
+                detail: s.to_string(),
+                since_ms: now_ms(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Result alias.
@@ -157,6 +180,12 @@ pub struct Engine {
     rejected: BTreeMap<String, u64>,
     entries: u64,
     school_year: Option<String>,
+    /// The trust anchor and the provisioned certificates: the directory is rebuilt from
+    /// them and the stored ones when the store is reopened.
+    root_key: NodeId,
+    provisioned: Vec<Certificate>,
+    /// Whether the store writes; shared with whoever reports it.
+    health: Arc<StorageHealth>,
     /// Tests: signing a due snapshot entry fails.
     #[cfg(test)]
     fail_snapshot: bool,
@@ -190,67 +219,128 @@ impl Engine {
     /// Opens (or creates) the node's store and loads its state.
     pub fn open(cfg: Config) -> Result<Engine> {
         let store = Store::open(&cfg.data_dir.join("store.redb"))?;
-        let mut dir = Directory::new(cfg.root_key);
-        dir.set_now(now_ms());
-        let mut certs: Vec<Certificate> = cfg.certs.clone();
-        for raw in store.certs()? {
-            if let Ok(c) = Certificate::from_bytes(&raw) {
-                certs.push(c);
-            }
-        }
-        for c in certs {
-            if let Err(e) = dir.insert(c) {
-                if !matches!(e, eduioc_protocol::CertError::Pending(_)) {
-                    tracing::warn!(error = %e, "provisioned certificate refused");
-                }
-            }
-        }
+        let dir = build_dir(cfg.root_key, &cfg.certs, &store)?;
         if dir.key_of(&cfg.unit) != Some(cfg.key.id()) {
             return Err(Error::Invalid(format!(
                 "no valid certificate binds unit {} to this node's key",
                 cfg.unit
             )));
         }
-        let heads = store
-            .heads()?
-            .into_iter()
-            .map(|(a, h)| (NodeId(a), h))
-            .collect();
-        let summaries = store
-            .summaries()?
-            .into_iter()
-            .filter_map(|(k, v)| postcard::from_bytes(&v).ok().map(|s| (k, s)))
-            .collect();
-        let mut seen = HashMap::new();
-        for (k, v) in store.meta_prefix("seen/")? {
-            if let Ok(b) = <[u8; 8]>::try_from(v.as_slice()) {
-                seen.insert(k["seen/".len()..].to_string(), i64::from_le_bytes(b));
-            }
-        }
-        let mut rejected = BTreeMap::new();
-        for (k, v) in store.meta_prefix("rejected/")? {
-            if let Ok(b) = <[u8; 8]>::try_from(v.as_slice()) {
-                rejected.insert(k["rejected/".len()..].to_string(), u64::from_le_bytes(b));
-            }
-        }
-        let entries = store.entry_count()?;
-        let snaps = snapshots::Snapshots::load(&store)?;
-        Ok(Engine {
+        let state = Loaded::read(&store)?;
+        let mut engine = Engine {
             unit: cfg.unit,
             key: cfg.key,
             store,
             dir,
-            heads,
-            docs: docs::DocCache::new(cfg.doc_cache),
-            snaps,
-            summaries,
-            seen,
-            rejected,
-            entries,
+            heads: HashMap::new(),
+            docs: docs::DocCache::new(cfg.doc_cache, now_ms),
+            snaps: snapshots::Snapshots::default(),
+            summaries: HashMap::new(),
+            seen: HashMap::new(),
+            rejected: BTreeMap::new(),
+            entries: 0,
             school_year: cfg.school_year,
+            root_key: cfg.root_key,
+            provisioned: cfg.certs,
+            health: Arc::new(StorageHealth::default()),
             #[cfg(test)]
             fail_snapshot: false,
+        };
+        engine.rejected = state.rejected.clone();
+        engine.install(state);
+        Ok(engine)
+    }
+
+    /// Replaces the state mirrored from the store (not the rejection counters: frames
+    /// refused since the last commit are counted only in memory).
+    fn install(&mut self, state: Loaded) {
+        self.heads = state.heads;
+        self.summaries = state.summaries;
+        self.seen = state.seen;
+        self.entries = state.entries;
+        self.snaps = state.snaps;
+        self.docs.clear();
+        for (k, v) in state.rejected {
+            let n = self.rejected.entry(k).or_default();
+            *n = (*n).max(v);
+        }
+    }
+
+    /// The store's health, to be read without the engine (e.g. by the web server).
+    pub fn storage_health(&self) -> Arc<StorageHealth> {
+        self.health.clone()
+    }
+
+    /// Reopens the store if an I/O error left it refusing operations, and reloads every
+    /// state the engine mirrors from it (heads, summaries, snapshot index, directory;
+    /// loaded documents are dropped). Nothing to do while the store is healthy.
+    fn heal(&mut self) -> Result<()> {
+        if !self.health.needs_reopen() {
+            return Ok(());
+        }
+        let reloaded = self.store.reopen().map_err(Error::from).and_then(|()| {
+            let dir = build_dir(self.root_key, &self.provisioned, &self.store)?;
+            Ok((dir, Loaded::read(&self.store)?))
+        });
+        match reloaded {
+            Ok((dir, state)) => {
+                self.dir = dir;
+                self.install(state);
+                self.health.reopened();
+                tracing::info!(unit = %self.unit, "store reopened after a storage error");
+                Ok(())
+            }
+            Err(e) => Err(self.noted(e)),
+        }
+    }
+
+    /// Turns a store error that is a storage failure into [`Error::Storage`], recording
+    /// it in the health state (the store is reopened before the next operation).
+    fn noted(&self, e: Error) -> Error {
+        match e {
+            Error::Store(s) => match s.fault() {
+                Some(kind) => {
+                    let fault = self.health.failed(kind, s.to_string(), now_ms());
+                    tracing::error!(unit = %self.unit, error = %s, "storage failure: nothing was applied");
+                    Error::Storage(fault)
+                }
+                None => Error::Store(s),
+            },
+            Error::Storage(f) => {
+                // Raised below (a nested operation): it is already recorded.
+                Error::Storage(f)
+            }
+            other => other,
+        }
+    }
+
+    /// Runs a store operation: heals the store first if it failed before, and records a
+    /// storage failure the operation meets.
+    fn guarded<T>(&mut self, op: impl FnOnce(&mut Engine) -> Result<T>) -> Result<T> {
+        self.heal()?;
+        op(self).map_err(|e| self.noted(e))
+    }
+
+    /// Reopens a store that failed and checks that it writes (a small durable commit);
+    /// the node calls this periodically while [`StorageHealth::needs_reopen`] or a
+    /// failure is in force, so that health returns without waiting for a user.
+    pub fn probe_storage(&mut self) -> Result<()> {
+        if !self.health.needs_reopen() && self.health.fault().is_none() {
+            return Ok(());
+        }
+        self.guarded(|e| {
+            let mut txn = e.store.begin_write()?;
+            txn.put_meta("probe", &now_ms().to_le_bytes())?;
+            txn.commit()?;
+            e.health.healed();
+            Ok(())
         })
+    }
+
+    /// Drops loaded documents unused for `idle_ms` as of `now_ms` (they reload from the
+    /// store when next needed). Returns how many were dropped.
+    pub fn evict_idle_docs(&mut self, now_ms: i64, idle_ms: i64) -> usize {
+        self.docs.evict_idle(now_ms, idle_ms)
     }
 
     /// The unit this node speaks for.
@@ -322,14 +412,20 @@ impl Engine {
             }
         }
         if !fresh.is_empty() {
-            let mut txn = self.store.begin_write()?;
-            for c in &fresh {
-                txn.put_cert(
-                    &format!("{}/{}", c.body.unit, c.body.version),
-                    &c.to_bytes(),
-                )?;
-            }
-            txn.commit()?;
+            // A failure leaves the directory ahead of the store until the store is
+            // reopened, which rebuilds it from what is stored.
+            self.guarded(|e| {
+                let mut txn = e.store.begin_write()?;
+                for c in &fresh {
+                    txn.put_cert(
+                        &format!("{}/{}", c.body.unit, c.body.version),
+                        &c.to_bytes(),
+                    )?;
+                }
+                txn.commit()?;
+                e.health.healed();
+                Ok(())
+            })?;
         }
         Ok(errors)
     }
@@ -342,6 +438,10 @@ impl Engine {
     /// [`Engine::ingest`] of a page that may carry saved documents beside its snapshot
     /// entries: (index in `page`, the document's `save()`).
     pub fn ingest_page(&mut self, page: &[Vec<u8>], docs: &[(u32, Vec<u8>)]) -> Result<Ingested> {
+        self.guarded(|e| e.ingest_page_now(page, docs))
+    }
+
+    fn ingest_page_now(&mut self, page: &[Vec<u8>], docs: &[(u32, Vec<u8>)]) -> Result<Ingested> {
         let mut out = Ingested::default();
         let mut beside: HashMap<usize, &[u8]> = HashMap::new();
         // Entries with more than one document beside them: refused, once each.
@@ -411,10 +511,19 @@ impl Engine {
         let certs = items
             .iter()
             .any(|(_, e, ..)| matches!(e.body.payload, Payload::Certificate(_)));
-        let dir_before = (certs && !holes.is_empty()).then(|| self.dir.clone());
+        // A failed pass (a store error) leaves nothing in memory either.
+        let dir_before = certs.then(|| self.dir.clone());
         loop {
-            let Some(next) = self.commit_pass(&items, holes, out)? else {
-                return Ok(());
+            let next = match self.commit_pass(&items, holes, out) {
+                Ok(Some(next)) => next,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    self.docs.abandon_page();
+                    if let Some(dir) = dir_before {
+                        self.dir = dir;
+                    }
+                    return Err(e);
+                }
             };
             // Nothing of the pass was committed: forget what it did in memory.
             for (_, e, ..) in &items {
@@ -595,10 +704,12 @@ impl Engine {
                     return Err(e);
                 }
             };
+        // Counted in memory only once the transaction commits.
+        let mut counts = self.rejected.clone();
         for (_, r) in out.rejected.iter().chain(rejections.iter()) {
-            *self.rejected.entry(r.key().to_string()).or_default() += 1;
+            *counts.entry(r.key().to_string()).or_default() += 1;
         }
-        for (k, v) in &self.rejected {
+        for (k, v) in &counts {
             txn.put_meta(&format!("rejected/{k}"), &v.to_le_bytes())?;
         }
         if let Err(e) = txn.commit() {
@@ -607,6 +718,8 @@ impl Engine {
             }
             return Err(e.into());
         }
+        self.health.healed();
+        self.rejected = counts;
         for (i, r) in &rejections {
             tracing::warn!(index = i, reason = %r, "entry rejected");
         }
@@ -724,6 +837,7 @@ impl Engine {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<ImportOutcome> {
+        self.heal()?;
         check_year(year)?;
         let collection: Collection = kind.parse().map_err(|_| {
             Error::Invalid(format!(
@@ -758,6 +872,15 @@ impl Engine {
 
     /// [`Engine::upsert`] into the document of school year `year`.
     pub fn upsert_into(
+        &mut self,
+        year: &str,
+        collection: Collection,
+        rows: &[eduioc_records::Row],
+    ) -> Result<ImportOutcome> {
+        self.guarded(|e| e.upsert_now(year, collection, rows))
+    }
+
+    fn upsert_now(
         &mut self,
         year: &str,
         collection: Collection,
@@ -819,6 +942,7 @@ impl Engine {
         // The import is committed: a snapshot that cannot be signed now is due again after
         // the next change to the document.
         if let Err(e) = self.snapshot_if_due(&doc) {
+            let e = self.noted(e);
             tracing::warn!(doc = %key, error = %e, "signing a snapshot entry after an import failed");
         }
         Ok(ImportOutcome {
@@ -856,6 +980,10 @@ impl Engine {
 
     /// Sends a notification to every node of `to_unit`'s subtree.
     pub fn notify(&mut self, to_unit: &str, title: &str, body: &str) -> Result<Notice> {
+        self.guarded(|e| e.notify_now(to_unit, title, body))
+    }
+
+    fn notify_now(&mut self, to_unit: &str, title: &str, body: &str) -> Result<Notice> {
         if !self.dir.is_ancestor_or_self(&self.unit, to_unit) {
             return Err(Error::UnknownUnit(to_unit.to_string()));
         }
@@ -908,6 +1036,10 @@ impl Engine {
 
     /// Marks a notification read here: a signed acknowledgement travelling up.
     pub fn mark_read(&mut self, id: &str) -> Result<()> {
+        self.guarded(|e| e.mark_read_now(id))
+    }
+
+    fn mark_read_now(&mut self, id: &str) -> Result<()> {
         let Some(v) = self.store.meta(&format!("notif/{id}"))? else {
             return Err(Error::Invalid(format!("no notification {id}")));
         };
@@ -936,9 +1068,14 @@ impl Engine {
         doc: &DocId,
         f: impl FnOnce(&RecordsDoc) -> T,
     ) -> Result<Option<T>> {
+        self.heal()?;
         let key = doc.key();
         if self.docs.get(&key).is_none() {
-            let Some(rec) = self.store.doc(&key)? else {
+            let Some(rec) = self
+                .store
+                .doc(&key)
+                .map_err(|e| self.noted(Error::from(e)))?
+            else {
                 return Ok(None);
             };
             let loaded = load_doc(Some(rec), self.key.id().as_bytes())?;
@@ -1259,6 +1396,71 @@ impl LogSource for Engine {
             }
         }
     }
+}
+
+/// What the engine mirrors of its store, read at open and after a reopen.
+struct Loaded {
+    heads: HashMap<NodeId, Head>,
+    summaries: HashMap<String, Summary>,
+    seen: HashMap<String, i64>,
+    rejected: BTreeMap<String, u64>,
+    entries: u64,
+    snaps: snapshots::Snapshots,
+}
+
+impl Loaded {
+    fn read(store: &Store) -> Result<Loaded> {
+        let heads = store
+            .heads()?
+            .into_iter()
+            .map(|(a, h)| (NodeId(a), h))
+            .collect();
+        let summaries = store
+            .summaries()?
+            .into_iter()
+            .filter_map(|(k, v)| postcard::from_bytes(&v).ok().map(|s| (k, s)))
+            .collect();
+        let mut seen = HashMap::new();
+        for (k, v) in store.meta_prefix("seen/")? {
+            if let Ok(b) = <[u8; 8]>::try_from(v.as_slice()) {
+                seen.insert(k["seen/".len()..].to_string(), i64::from_le_bytes(b));
+            }
+        }
+        let mut rejected = BTreeMap::new();
+        for (k, v) in store.meta_prefix("rejected/")? {
+            if let Ok(b) = <[u8; 8]>::try_from(v.as_slice()) {
+                rejected.insert(k["rejected/".len()..].to_string(), u64::from_le_bytes(b));
+            }
+        }
+        Ok(Loaded {
+            heads,
+            summaries,
+            seen,
+            rejected,
+            entries: store.entry_count()?,
+            snaps: snapshots::Snapshots::load(store)?,
+        })
+    }
+}
+
+/// The directory from the trust anchor, the provisioned certificates and the stored ones.
+fn build_dir(root_key: NodeId, provisioned: &[Certificate], store: &Store) -> Result<Directory> {
+    let mut dir = Directory::new(root_key);
+    dir.set_now(now_ms());
+    let mut certs: Vec<Certificate> = provisioned.to_vec();
+    for raw in store.certs()? {
+        if let Ok(c) = Certificate::from_bytes(&raw) {
+            certs.push(c);
+        }
+    }
+    for c in certs {
+        if let Err(e) = dir.insert(c) {
+            if !matches!(e, eduioc_protocol::CertError::Pending(_)) {
+                tracing::warn!(error = %e, "provisioned certificate refused");
+            }
+        }
+    }
+    Ok(dir)
 }
 
 /// Path of a node's store inside its data directory.

@@ -810,3 +810,212 @@ fn a_panic_parsing_peer_bytes_is_a_malformed_rejection() {
     // Errors and values pass through.
     assert_eq!(peer_bytes("x", || Ok(7)).unwrap(), 7);
 }
+
+/// What an engine mirrors of its store, to compare two engines.
+fn mirrored(e: &Engine) -> String {
+    let mut heads: Vec<_> = e
+        .heads
+        .iter()
+        .map(|(a, h)| (a.to_string(), h.seq, e.snapshots(a), e.holes(a)))
+        .collect();
+    heads.sort_by(|x, y| x.0.cmp(&y.0));
+    let mut own: Vec<_> = e
+        .summaries
+        .keys()
+        .map(|k| format!("{k}: {:?}", e.snaps.own(k)))
+        .collect();
+    own.sort();
+    let mut summaries: Vec<_> = e
+        .summaries
+        .iter()
+        .map(|(k, s)| format!("{k}: {s:?}"))
+        .collect();
+    summaries.sort();
+    let mut seen: Vec<_> = e.seen.iter().collect();
+    seen.sort();
+    format!(
+        "heads {heads:?}\nentries {}\nsummaries {summaries:?}\nseen {seen:?}\nown {own:?}\nrejected {:?}",
+        e.entries, e.rejected
+    )
+}
+
+/// A tmpfs of `mib` MiB mounted at `dir` (root only), unmounted on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn at(dir: &Path, mib: u32) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("\n!!!!!!!!!! cannot mount a tmpfs (needs root): NOT TESTED !!!!!!!!!!\n");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true: the disk-full test must run (mount a tmpfs as root)"
+            );
+            return None;
+        }
+        Some(Tmpfs(dir.to_path_buf()))
+    }
+
+    /// Writes a file until the disk is full.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.0.join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![7u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_commit_on_a_full_disk_leaves_memory_as_stored_and_heals_when_space_returns() {
+    let w = World::new();
+    let Some(fs) = Tmpfs::at(&w.tmp.path().join("pgd"), 4) else {
+        return;
+    };
+    let mut school = w.open("s1", 16);
+    school
+        .import(
+            "students",
+            Some("text/csv"),
+            students("a", 50, 0).as_bytes(),
+        )
+        .unwrap();
+    let mut pgd = w.open("pgd", 16);
+    sync(&school, &mut pgd);
+    school
+        .import(
+            "students",
+            Some("text/csv"),
+            students("b", 4000, 10).as_bytes(),
+        )
+        .unwrap();
+    school.notify("s1", "x", "y").ok();
+    let before = mirrored(&pgd);
+    let filler = fs.fill();
+    // The page fails: a readable storage error, and memory still as stored.
+    let mut failed = None;
+    for (author, h) in school.heights() {
+        let have = pgd.height(&author);
+        let page: Vec<Vec<u8>> = school
+            .entries(&author, have + 1, 10_000, usize::MAX)
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect();
+        if h > have {
+            failed = Some(pgd.ingest(&page).unwrap_err());
+        }
+    }
+    let err = failed.unwrap();
+    println!("{err}");
+    assert!(
+        matches!(&err, Error::Storage(f) if f.kind == Fault::DiskFull),
+        "{err:?}"
+    );
+    assert_eq!(
+        pgd.storage_health().fault().map(|f| f.kind),
+        Some(Fault::DiskFull)
+    );
+    assert_eq!(
+        mirrored(&pgd),
+        before,
+        "nothing of the failed page is in memory"
+    );
+    assert_eq!(pgd.stats(Some("s1")).unwrap().students.enrolled, 50);
+    // Still full: the probe cannot heal it, the next page fails the same way.
+    assert!(pgd.probe_storage().is_err());
+    assert_eq!(mirrored(&pgd), before);
+    // Space returns: the same engine heals at its next operation, without a restart.
+    std::fs::remove_file(filler).unwrap();
+    sync(&school, &mut pgd);
+    assert!(
+        pgd.storage_health().fault().is_none(),
+        "a commit heals the health state"
+    );
+    assert_eq!(pgd.stats(Some("s1")).unwrap().students.enrolled, 4040);
+    assert_eq!(pgd.height(&school.id()), school.height(&school.id()));
+    // Once more, then a freshly opened engine holds what the failed one holds in memory.
+    school
+        .import(
+            "students",
+            Some("text/csv"),
+            students("c", 3000, 0).as_bytes(),
+        )
+        .unwrap();
+    let filler = fs.fill();
+    assert!(matches!(
+        sync_result(&school, &mut pgd),
+        Err(Error::Storage(_))
+    ));
+    let after = mirrored(&pgd);
+    drop(pgd);
+    std::fs::remove_file(filler).unwrap();
+    let pgd = w.open("pgd", 16);
+    assert_eq!(
+        mirrored(&pgd),
+        after,
+        "memory after a failed commit = the store"
+    );
+}
+
+/// [`sync`], stopping at the first error.
+fn sync_result(from: &Engine, to: &mut Engine) -> Result<()> {
+    for (author, h) in from.heights() {
+        let have = to.height(&author);
+        if h > have {
+            let page: Vec<Vec<u8>> = from
+                .entries(&author, have + 1, 10_000, usize::MAX)
+                .into_iter()
+                .map(|(_, b)| b)
+                .collect();
+            to.ingest(&page)?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn idle_documents_are_dropped_and_reload_on_demand() {
+    let w = World::new();
+    let mut school = w.open("s1", 16);
+    school
+        .import(
+            "students",
+            Some("text/csv"),
+            students("a", 20, 0).as_bytes(),
+        )
+        .unwrap();
+    let mut pgd = w.open("pgd", 16);
+    sync(&school, &mut pgd);
+    let doc = students_doc("s1");
+    assert_eq!(pgd.with_doc(&doc, |d| d.len()).unwrap(), Some(20));
+    assert_eq!(pgd.loaded_docs(), 1);
+    let now = chrono::Utc::now().timestamp_millis();
+    assert_eq!(
+        pgd.evict_idle_docs(now, 60_000),
+        0,
+        "a document just used stays"
+    );
+    assert_eq!(pgd.loaded_docs(), 1);
+    assert_eq!(pgd.evict_idle_docs(now + 61_000, 60_000), 1);
+    assert_eq!(pgd.loaded_docs(), 0, "an idle document is dropped");
+    assert_eq!(
+        pgd.with_doc(&doc, |d| d.len()).unwrap(),
+        Some(20),
+        "and reloads"
+    );
+}

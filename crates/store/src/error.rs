@@ -85,17 +85,78 @@ pub enum Error {
         /// The sequence number.
         seq: u64,
     },
+    /// The database is closed: reopening it after an I/O error failed.
+    #[error("the database is closed after an I/O error and could not be opened again")]
+    Closed,
+}
+
+/// What kind of storage failure an [`Error`] is, when it is one the database recovers
+/// from only by being closed and opened again ([`Store::reopen`](crate::Store::reopen)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The disk (or the user's quota) is full: `ENOSPC` or `EDQUOT`.
+    DiskFull,
+    /// Any other I/O error, or an operation refused because an earlier one failed.
+    Io,
 }
 
 /// Result with the store's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The storage failure this error is, if it is one: after it redb accepts no
+    /// operation until the database is reopened. `None` for every other error (a corrupt
+    /// value, a bad table definition, too many chunks).
+    pub fn fault(&self) -> Option<Fault> {
+        let storage = match self {
+            Error::Closed => return Some(Fault::Io),
+            Error::Open {
+                source: redb::DatabaseError::Storage(s),
+                ..
+            }
+            | Error::Begin {
+                source: redb::TransactionError::Storage(s),
+                ..
+            }
+            | Error::Table {
+                source: redb::TableError::Storage(s),
+                ..
+            }
+            | Error::Commit {
+                source: redb::CommitError::Storage(s),
+            }
+            | Error::Storage { source: s, .. } => s,
+            _ => return None,
+        };
+        match storage {
+            redb::StorageError::Io(e) => Some(io_fault(e)),
+            redb::StorageError::PreviousIo | redb::StorageError::DatabaseClosed => Some(Fault::Io),
+            _ => None,
+        }
+    }
+
     pub(crate) fn storage(
         table: &'static str,
         op: &'static str,
         source: redb::StorageError,
     ) -> Self {
         Error::Storage { table, op, source }
+    }
+}
+
+/// `ENOSPC` and `EDQUOT` on Linux.
+const DISK_FULL_ERRNO: [i32; 2] = [28, 122];
+
+fn io_fault(e: &std::io::Error) -> Fault {
+    let full = matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    ) || e
+        .raw_os_error()
+        .is_some_and(|c| DISK_FULL_ERRNO.contains(&c));
+    if full {
+        Fault::DiskFull
+    } else {
+        Fault::Io
     }
 }

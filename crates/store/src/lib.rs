@@ -28,12 +28,12 @@ mod error;
 mod tables;
 mod write;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
-pub use error::{Error, Result};
+pub use error::{Error, Fault, Result};
 pub use write::WriteTxn;
 
 use tables::Def;
@@ -78,8 +78,15 @@ pub struct Quarantined {
 }
 
 /// The node's database: one redb file holding all tables.
+///
+/// After an I/O error (a full disk, a failing device) redb refuses every later operation
+/// until the database is closed and opened again: [`Error::fault`] says whether an error
+/// is of that kind, and [`Store::reopen`] closes and reopens the file in place.
 pub struct Store {
-    db: Database,
+    /// `None` only while [`Store::reopen`] failed to open the file again.
+    db: Option<Database>,
+    /// Where the file is, for [`Store::reopen`].
+    path: PathBuf,
 }
 
 impl std::fmt::Debug for Store {
@@ -97,28 +104,57 @@ impl Store {
     /// Opens the database at `path`, creating the file and every table if missing. redb
     /// caches at most [`CACHE_BYTES`] of it in memory.
     pub fn open(path: &Path) -> Result<Store> {
+        let mut store = Store {
+            db: None,
+            path: path.to_path_buf(),
+        };
+        store.db = Some(store.open_db()?);
+        Ok(store)
+    }
+
+    fn open_db(&self) -> Result<Database> {
         let db = redb::Builder::new()
             .set_cache_size(CACHE_BYTES)
-            .create(path)
+            .create(&self.path)
             .map_err(|source| Error::Open {
-                path: path.to_path_buf(),
+                path: self.path.clone(),
                 source,
             })?;
-        let store = Store { db };
-        let txn = store.begin_write()?;
+        let txn = WriteTxn::begin(&db)?;
         txn.create_tables()?;
         txn.commit()?;
-        Ok(store)
+        Ok(db)
+    }
+
+    /// Closes the database file and opens it again: what redb requires after an I/O
+    /// error ([`Error::fault`]) before it accepts any further operation. Opening repairs
+    /// the file if its last write did not complete; everything committed before stays.
+    /// If opening fails (the disk is still full, say), every operation returns
+    /// [`Error::Closed`] until a later `reopen` succeeds.
+    pub fn reopen(&mut self) -> Result<()> {
+        // The old handle must be closed first: redb locks the file while it is open.
+        self.db = None;
+        self.db = Some(self.open_db()?);
+        Ok(())
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn db(&self) -> Result<&Database> {
+        self.db.as_ref().ok_or(Error::Closed)
     }
 
     /// Starts a write transaction (only one may be open at a time; this blocks
     /// while another is open). Commits are durable on return.
     pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
-        WriteTxn::begin(&self.db)
+        WriteTxn::begin(self.db()?)
     }
 
     fn read(&self) -> Result<ReadTransaction> {
-        self.db.begin_read().map_err(|source| Error::Begin {
+        self.db()?.begin_read().map_err(|source| Error::Begin {
             kind: "read",
             source,
         })

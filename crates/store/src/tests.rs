@@ -473,3 +473,72 @@ fn bulk_insert_rate() {
         eprintln!("put_entry: {rate:.0} rows/s (200,000 x 300 B, one commit)");
     }
 }
+
+#[test]
+fn reopen_keeps_what_was_committed_and_accepts_writes_again() {
+    let (_dir, mut store) = temp_store();
+    let mut txn = store.begin_write().unwrap();
+    txn.put_entry(&author(1), 1, b"one").unwrap();
+    txn.set_head(&author(1), head(1, 1)).unwrap();
+    txn.commit().unwrap();
+    // Uncommitted writes are gone after a reopen.
+    let mut txn = store.begin_write().unwrap();
+    txn.put_entry(&author(1), 2, b"two").unwrap();
+    drop(txn);
+    store.reopen().unwrap();
+    assert_eq!(
+        store.entry(&author(1), 1).unwrap().as_deref(),
+        Some(&b"one"[..])
+    );
+    assert_eq!(store.entry(&author(1), 2).unwrap(), None);
+    assert_eq!(store.head(&author(1)).unwrap(), Some(head(1, 1)));
+    let mut txn = store.begin_write().unwrap();
+    txn.put_entry(&author(1), 2, b"two").unwrap();
+    txn.commit().unwrap();
+    assert_eq!(store.entry_count().unwrap(), 2);
+}
+
+#[test]
+fn a_store_that_cannot_reopen_refuses_operations_as_a_fault() {
+    let (dir, mut store) = temp_store();
+    // Another handle holds the file: reopening fails and leaves the store closed.
+    let path = dir.path().join("store.redb");
+    store.db = None;
+    let other = redb::Database::create(&path).unwrap();
+    assert!(store.reopen().is_err());
+    let err = store.begin_write().unwrap_err();
+    assert!(matches!(err, Error::Closed), "{err:?}");
+    assert_eq!(err.fault(), Some(Fault::Io));
+    assert!(store.heads().unwrap_err().fault().is_some());
+    drop(other);
+    store.reopen().unwrap();
+    assert!(store.heads().unwrap().is_empty());
+}
+
+#[test]
+fn disk_full_errors_are_told_apart_from_other_io_errors() {
+    let full = Error::Storage {
+        table: "t",
+        op: "insert",
+        source: redb::StorageError::Io(std::io::Error::from_raw_os_error(28)),
+    };
+    assert_eq!(full.fault(), Some(Fault::DiskFull));
+    let quota = Error::Commit {
+        source: redb::CommitError::Storage(redb::StorageError::Io(
+            std::io::Error::from_raw_os_error(122),
+        )),
+    };
+    assert_eq!(quota.fault(), Some(Fault::DiskFull));
+    let eio = Error::Storage {
+        table: "t",
+        op: "get",
+        source: redb::StorageError::Io(std::io::Error::from_raw_os_error(5)),
+    };
+    assert_eq!(eio.fault(), Some(Fault::Io));
+    let previous = Error::Begin {
+        kind: "write",
+        source: redb::TransactionError::Storage(redb::StorageError::PreviousIo),
+    };
+    assert_eq!(previous.fault(), Some(Fault::Io));
+    assert_eq!(Error::TooManyChunks { key: "k".into() }.fault(), None);
+}

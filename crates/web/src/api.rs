@@ -9,7 +9,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use eduioc_engine::{Engine, Error as EngineError};
+use eduioc_engine::{Engine, Error as EngineError, Fault, StorageHealth};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -32,6 +32,9 @@ impl IntoResponse for ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> ApiError {
+        if let Some(fault) = e.storage_fault() {
+            return ApiError::msg(storage_status(fault.kind), fault.explain());
+        }
         match e {
             EngineError::Import(errors) => {
                 ApiError(StatusCode::UNPROCESSABLE_ENTITY, json!(errors))
@@ -44,6 +47,29 @@ impl From<EngineError> for ApiError {
                 ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, other.to_string())
             }
         }
+    }
+}
+
+/// `507 Insufficient Storage` for a full disk, `503 Service Unavailable` for another
+/// storage failure (the node heals by itself: the request can be repeated).
+pub(crate) fn storage_status(kind: Fault) -> StatusCode {
+    match kind {
+        Fault::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
+        Fault::Io => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// The `storage` field of `status`: `{"ok":true}`, or the failure in force with its
+/// kind (`disk_full`, `io`), what it means, and since when.
+fn storage_json(health: &StorageHealth) -> Value {
+    match health.fault() {
+        None => json!({"ok": true}),
+        Some(f) => json!({
+            "ok": false,
+            "kind": match f.kind { Fault::DiskFull => "disk_full", Fault::Io => "io" },
+            "error": f.explain(),
+            "since": rfc3339(Some(f.since_ms)),
+        }),
     }
 }
 
@@ -109,6 +135,8 @@ fn rfc3339(ms: Option<i64>) -> Value {
 async fn status(State(state): State<AppState>) -> ApiResult {
     let links = state.net.links();
     let peer_id = state.net.peer_id().to_string();
+    // Read without the engine: a store that cannot write is still reported.
+    let storage = storage_json(&state.storage);
     let v = with_engine(&state, move |e| {
         let dir = e.directory();
         let l = links.lock().map_err(|_| EngineError::Invalid("links lock poisoned".into()))?;
@@ -139,6 +167,7 @@ async fn status(State(state): State<AppState>) -> ApiResult {
             "wire": {"sent_bytes": sent, "received_bytes": received},
             "docs_loaded": e.loaded_docs(),
             "school_year": e.school_year(),
+            "storage": storage,
         }))
     })
     .await?;

@@ -15,6 +15,7 @@ mod ui;
 use std::sync::Arc;
 
 use axum::Router;
+use eduioc_engine::StorageHealth;
 use eduioc_net::{Client, SharedEngine};
 
 pub use api::router as api_router;
@@ -35,15 +36,17 @@ pub struct AppState {
     pub sessions: Sessions,
     /// Failed logins per user name and client address (refuses guesses beyond the limit).
     pub logins: Throttle,
+    /// Whether the store writes (read by `status` without the engine's lock).
+    pub storage: Arc<StorageHealth>,
 }
 
 impl AppState {
     /// The state of a node's server: sessions and login counts start empty, the session
     /// cookie is named after the engine's unit.
     pub fn new(engine: SharedEngine, net: Client, token: &str, accounts: Accounts) -> AppState {
-        let unit = engine
+        let (unit, storage) = engine
             .lock()
-            .map(|e| e.unit().to_string())
+            .map(|e| (e.unit().to_string(), e.storage_health()))
             .unwrap_or_default();
         AppState {
             engine,
@@ -52,6 +55,7 @@ impl AppState {
             accounts: Arc::new(accounts),
             sessions: Sessions::new(&unit),
             logins: Throttle::new(),
+            storage,
         }
     }
 }

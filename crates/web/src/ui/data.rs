@@ -115,6 +115,7 @@ fn errors_table(ctx: &Ctx, errs: &ImportErrors) -> Markup {
 /// Runs an import; row errors are a normal outcome, not a failure.
 async fn run_import(
     state: &AppState,
+    lang: Lang,
     kind: String,
     content_type: &'static str,
     body: Vec<u8>,
@@ -122,11 +123,17 @@ async fn run_import(
     let r = engine_call(state, move |e| {
         match e.import(&kind, Some(content_type), &body) {
             Ok(o) => Ok(Ok((o, e.id()))),
-            Err(EngineError::Import(errs)) => Ok(Err(errs)),
-            Err(other) => Err(other),
+            Err(EngineError::Import(errs)) => Ok(Err(Ok(errs))),
+            Err(other) => Ok(Err(Err(other))),
         }
     })
     .await?;
+    // A storage failure is said in the page's language.
+    let r = match r {
+        Ok(done) => Ok(done),
+        Err(Ok(errs)) => Err(errs),
+        Err(Err(other)) => return Err(UiError::in_lang(other, lang)),
+    };
     match r {
         Ok((o, author)) => {
             state.net.appended(vec![author]).await;
@@ -192,7 +199,7 @@ async fn import_upload(
             } else {
                 "text/csv"
             };
-            match run_import(state, kind.clone(), ct, body).await? {
+            match run_import(state, lang, kind.clone(), ct, body).await? {
                 Ok(o) => ImportResult::Done(o),
                 Err(errs) => ImportResult::Invalid(errs),
             }
@@ -490,6 +497,7 @@ pub(crate) async fn student_save(
     }
     match run_import(
         &state,
+        ctx.lang,
         "students".into(),
         "text/csv",
         f.to_csv().into_bytes(),

@@ -435,6 +435,10 @@ strings! {
     Updated => "Cập nhật", "Updated";
     ImportFailed => "Tệp bị từ chối, không dữ liệu nào được ghi. Hãy sửa các lỗi sau rồi nhập lại:",
         "The file was refused and nothing was written. Fix these problems and import again:";
+    StorageFull => "Ổ đĩa của máy chủ này đã đầy nên chưa lưu được gì. Hãy giải phóng dung lượng trên ổ đĩa chứa dữ liệu của máy; hệ thống tự phục hồi, sau đó hãy thử lại.",
+        "The disk of this node is full, so nothing was saved. Free some space on the disk that holds the node's data; the node recovers by itself, then try again.";
+    StorageIo => "Máy chủ này không ghi được vào ổ đĩa nên chưa lưu được gì. Hệ thống tự thử lại; nếu lỗi kéo dài, hãy kiểm tra ổ đĩa chứa dữ liệu của máy.",
+        "This node cannot write to its disk, so nothing was saved. The node retries by itself; if this lasts, check the disk that holds the node's data.";
     Row => "Dòng", "Row";
     Column => "Cột", "Column";
     Message => "Lỗi", "Problem";

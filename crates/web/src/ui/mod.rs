@@ -71,8 +71,43 @@ impl Ctx {
 #[derive(Debug)]
 pub(crate) struct UiError(pub(crate) StatusCode, pub(crate) String);
 
+impl UiError {
+    /// An engine error as a page in `lang`: a storage failure is said in words a clerk
+    /// understands (`507` for a full disk, `503` otherwise); anything else as `From`.
+    pub(crate) fn in_lang(e: EngineError, lang: Lang) -> UiError {
+        match e.storage_fault() {
+            Some(f) => {
+                tracing::error!(error = %f.detail, "page failed: storage");
+                UiError(
+                    crate::api::storage_status(f.kind),
+                    storage_text(lang, f.kind).into(),
+                )
+            }
+            None => UiError::from(e),
+        }
+    }
+}
+
+/// What a storage failure of `kind` means, in `lang`.
+pub(crate) fn storage_text(lang: Lang, kind: eduioc_engine::Fault) -> &'static str {
+    match kind {
+        eduioc_engine::Fault::DiskFull => lang.t(T::StorageFull),
+        eduioc_engine::Fault::Io => lang.t(T::StorageIo),
+    }
+}
+
 impl From<EngineError> for UiError {
     fn from(e: EngineError) -> UiError {
+        // Without the page's language: Vietnamese first, then English.
+        if let Some(f) = e.storage_fault() {
+            tracing::error!(error = %f.detail, "page failed: storage");
+            let text = format!(
+                "{} / {}",
+                storage_text(Lang::Vi, f.kind),
+                storage_text(Lang::En, f.kind)
+            );
+            return UiError(crate::api::storage_status(f.kind), text);
+        }
         let status = match &e {
             EngineError::UnknownUnit(_) => StatusCode::NOT_FOUND,
             EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
