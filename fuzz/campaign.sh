@@ -22,7 +22,7 @@ for t in "${targets[@]}"; do
         -print_final_stats=1 >"fuzz/work/$t.log" 2>&1
     status=$?
     set -e
-    grep -E '^#[0-9]+ +(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss_mb|ERROR|panicked' "fuzz/work/$t.log" || true
+    grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss_mb|ERROR|panicked' "fuzz/work/$t.log" || true
     [ "$status" -eq 0 ] || echo "!! $t exited $status: see fuzz/work/$t.log and fuzz/artifacts/$t/"
     nice -n 19 cargo fuzz cmin --sanitizer none "$t" "fuzz/corpus/$t" -- -max_len=65536 \
         >"fuzz/work/$t.cmin.log" 2>&1 || echo "!! cmin of $t failed: see fuzz/work/$t.cmin.log"

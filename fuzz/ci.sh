@@ -40,7 +40,7 @@ for t in "${targets[@]}"; do
     timeout $((secs + 120)) cargo fuzz run --sanitizer none "$t" \
         "$scratch" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
         -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-        -print_final_stats=1 2>&1 | tee "$scratch.log" | grep -E '^#[0-9]+ +(INITED|DONE)|ERROR|panicked|SUMMARY|stat::number_of_executed_units|stat::peak_rss_mb'
+        -print_final_stats=1 2>&1 | tee "$scratch.log" | grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|ERROR|panicked|SUMMARY|stat::number_of_executed_units|stat::peak_rss_mb'
     status=${PIPESTATUS[0]}
     set -e
     if [ "$status" -ne 0 ]; then

@@ -401,8 +401,11 @@ impl Generator {
         let author = &self.authors[a];
         let (last, last_hash) = author.head.map_or((0, None), |(s, h)| (s, Some(h)));
         match spec {
-            SeqSpec::Next => (last + 1, last_hash),
-            SeqSpec::Skip(n) => (last + 2 + u64::from(*n % 8), Some(last_hash.unwrap_or([*n; 32]))),
+            SeqSpec::Next => (last.saturating_add(1), last_hash),
+            SeqSpec::Skip(n) => (
+                last.saturating_add(2 + u64::from(*n % 8)),
+                Some(last_hash.unwrap_or([*n; 32])),
+            ),
             SeqSpec::Fork if last > 0 => {
                 let prev = (last > 1).then(|| author.hashes.get(&(last - 1)).copied().unwrap_or([0; 32]));
                 (last, prev)
