@@ -580,7 +580,8 @@ impl Engine {
                 .dir
                 .unit_of(&author)
                 .is_some_and(|u| !self.dir.is_ancestor_or_self(&self.unit, u));
-            let next = head.map_or(1, |h| h.seq + 1);
+            // Saturating: a log may hold seq u64::MAX (an ancestor's sparse log).
+            let next = head.map_or(1, |h| h.seq.saturating_add(1));
             let seq = entry.seq();
             let gap_covered = holes.gap_covered(&author, next, seq, at_seq.is_some(), || {
                 self.snaps.replaced(&author)

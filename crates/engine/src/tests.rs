@@ -1019,3 +1019,31 @@ fn idle_documents_are_dropped_and_reload_on_demand() {
         "and reloads"
     );
 }
+
+/// Found by `fuzz/page_validate`: once a log held seq `u64::MAX` (an ancestor's log is
+/// sparse here, so any seq of it is taken), the next entry of that author made
+/// `head + 1` overflow (a panic in debug builds).
+#[test]
+fn an_ancestor_entry_at_the_last_seq_leaves_the_log_usable() {
+    let w = World::new();
+    let mut d = w.open("pgd", 16);
+    let note = |seq: u64| {
+        Entry::sign(
+            &w.root,
+            seq,
+            Some([7; 32]),
+            0,
+            Payload::Notification {
+                to_unit: "pgd".into(),
+                title: "t".into(),
+                body: seq.to_string(),
+            },
+        )
+        .into_bytes()
+    };
+    let got = d.ingest(&[note(u64::MAX), note(5)]).unwrap();
+    assert!(got.rejected.is_empty(), "{:?}", got.rejected);
+    let got = d.ingest(&[note(6), note(u64::MAX)]).unwrap();
+    assert!(got.rejected.is_empty(), "{:?}", got.rejected);
+    assert_eq!(d.height(&w.root.id()), u64::MAX);
+}
