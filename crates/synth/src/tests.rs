@@ -189,7 +189,10 @@ fn read_csv(text: &str) -> Vec<Vec<String>> {
             (false, c) => field.push(c),
         }
     }
-    assert!(!quoted && field.is_empty() && row.is_empty(), "unterminated: {text}");
+    assert!(
+        !quoted && field.is_empty() && row.is_empty(),
+        "unterminated: {text}"
+    );
     rows
 }
 
