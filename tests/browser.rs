@@ -6,7 +6,13 @@
 //! opens its own browser session, and saves a screenshot of its last page to
 //! `$CARGO_TARGET_TMPDIR/browser/<test>.png`, pass or fail.
 //!
-//! Without chromedriver on the PATH these tests say so and pass, unless
+//! Before the first step the fixture waits until the department holds every school's
+//! data (its `stats` against the schools' own, through the JSON API). Every click or
+//! submit that leaves the page waits for the next page: a new document (the old one is
+//! marked), fully loaded, at the expected path, holding the expected element.
+//!
+//! Without chromedriver on the PATH each test prints a `SKIPPED:` line to the terminal
+//! (past the test harness's output capture) and passes, unless
 //! `EDUIOC_BROWSER_TESTS=require` (as in CI), where a missing browser is a failure.
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -29,6 +35,10 @@ const SEED: u64 = 2026;
 const PROPAGATE: Duration = Duration::from_secs(90);
 /// Browser sessions at once (each is a Chromium process).
 const SESSIONS: usize = 3;
+/// How long a page gets to load after a click or a submit.
+const NAVIGATE: Duration = Duration::from_secs(30);
+/// How long the demo gets, after its banner, until the department holds every school's data.
+const SETTLE: Duration = Duration::from_secs(300);
 
 /// One node of the demo, as its banner and topology file describe it.
 #[derive(Debug, Clone)]
@@ -90,6 +100,51 @@ impl Fixture {
     fn stats(&self, at: &Node, unit: &str) -> Result<Value> {
         self.api(at, &format!("stats?unit={unit}"))
     }
+
+    /// Waits until the department's `stats` say every school reports and hold what the
+    /// schools hold: classes, staff, and students (enrolled plus dropped out, which the
+    /// intermittent schools' offline edits move between and never change in sum).
+    fn wait_until_every_school_reports(&self) -> Result<()> {
+        let started = Instant::now();
+        let schools: Vec<&Node> = self.nodes.iter().filter(|n| n.level == "school").collect();
+        let figures = |s: &Value| -> [u64; 4] {
+            let n = |v: &Value| v.as_u64().unwrap_or(u64::MAX);
+            [
+                n(&s["classes"]),
+                n(&s["staff"]["active"]),
+                n(&s["staff"]["teachers"]),
+                n(&s["students"]["enrolled"]).saturating_add(n(&s["students"]["dropped_out"])),
+            ]
+        };
+        let mut own = [0u64; 4];
+        for s in &schools {
+            let f = figures(&self.stats(s, &s.id)?);
+            for (t, x) in own.iter_mut().zip(f) {
+                *t = t.saturating_add(x);
+            }
+        }
+        let dept = self.department();
+        loop {
+            let st = self.stats(dept, &dept.id)?;
+            let reporting = st["schools_reporting"].as_u64().unwrap_or(0);
+            if reporting == schools.len() as u64 && figures(&st) == own {
+                say(&format!(
+                    "browser tests: the department holds every school's data ({} schools) {:.1} s after the banner",
+                    schools.len(),
+                    started.elapsed().as_secs_f64()
+                ));
+                return Ok(());
+            }
+            ensure!(
+                started.elapsed() < SETTLE,
+                "after {} s the department reports {reporting} of {} schools, figures {:?} against the schools' {own:?}",
+                SETTLE.as_secs(),
+                schools.len(),
+                figures(&st)
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
 }
 
 static FIXTURE: OnceLock<Option<Fixture>> = OnceLock::new();
@@ -113,15 +168,22 @@ fn fixture() -> Option<&'static Fixture> {
                     "EDUIOC_BROWSER_TESTS=require but chromium or chromedriver is not installed \
                      (apt-get install chromium chromium-driver)"
                 );
-                eprintln!(
-                    "browser tests skipped: chromium and chromedriver are not installed \
-                     (apt-get install chromium chromium-driver; EDUIOC_BROWSER_TESTS=require makes this a failure)"
-                );
                 return None;
             }
-            Some(start().expect("starting the demo and chromedriver"))
+            let fx = start().expect("starting the demo and chromedriver");
+            fx.wait_until_every_school_reports()
+                .expect("waiting for the department to hold every school's data");
+            Some(fx)
         })
         .as_ref()
+}
+
+/// Writes a line to the terminal, past the test harness's capture of `print!` and
+/// `eprint!` (which only shows the output of failed tests).
+fn say(line: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}");
 }
 
 /// Starts the demo and chromedriver from a thread that never exits, so that their
@@ -315,7 +377,13 @@ async fn browse<F>(name: &str, body: F)
 where
     F: for<'a> AsyncFnOnce(&'a Client, &'static Fixture) -> Result<()>,
 {
-    let Some(fx) = fixture() else { return };
+    let Some(fx) = fixture() else {
+        say(&format!(
+            "SKIPPED: browser test {name}: chromium or chromedriver is not installed \
+             (install chromium chromium-driver, or set EDUIOC_BROWSER_TESTS=require)"
+        ));
+        return;
+    };
     let _slot = Slot::take();
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -381,23 +449,70 @@ async fn path(c: &Client) -> Result<String> {
     })
 }
 
+/// Marks the current document, so that [`navigated`] can tell it from the next one.
+async fn mark_page(c: &Client) -> Result<()> {
+    c.execute("window.__eduiocLeft = true; return true;", vec![])
+        .await
+        .context("marking the page")?;
+    Ok(())
+}
+
+/// Waits until the document marked by [`mark_page`] has been replaced by a new one, loaded
+/// completely (`document.readyState`), at a path starting with `to`, holding an element
+/// that `marker` finds.
+async fn navigated(c: &Client, to: &str, marker: Locator<'_>) -> Result<()> {
+    eventually(NAVIGATE, async || {
+        let state = c
+            .execute(
+                "return [window.__eduiocLeft === true, document.readyState];",
+                vec![],
+            )
+            .await?;
+        ensure!(
+            state[0] == false,
+            "still on the page before ({})",
+            path(c).await?
+        );
+        ensure!(state[1] == "complete", "the next page is {}", state[1]);
+        let at = path(c).await?;
+        ensure!(at.starts_with(to), "at {at}, expected {to}");
+        c.find(marker)
+            .await
+            .with_context(|| format!("{at} has no {marker:?}"))?;
+        Ok(())
+    })
+    .await
+    .with_context(|| format!("navigating to {to}"))
+}
+
+/// Clicks `e` (a link or a submit button) and waits for the page it leads to.
+async fn click_to(
+    c: &Client,
+    e: fantoccini::elements::Element,
+    to: &str,
+    marker: Locator<'_>,
+) -> Result<()> {
+    mark_page(c).await?;
+    e.click().await?;
+    navigated(c, to, marker).await
+}
+
 /// Logs in at `node` through its login form, as the demo's banner says.
 async fn login(c: &Client, node: &Node) -> Result<()> {
     c.goto(&format!("{}/login", node.url)).await?;
     let form = c.form(Locator::Css("form[action='/login']")).await?;
     form.set_by_name("user", "admin").await?;
     form.set_by_name("password", &node.password).await?;
+    mark_page(c).await?;
     form.submit().await?;
-    eventually(Duration::from_secs(20), async || {
-        let at = path(c).await?;
-        ensure!(
-            !at.starts_with("/login"),
-            "login at {} failed: still on {at}",
-            node.id
-        );
-        Ok(())
-    })
-    .await
+    navigated(c, "/", Locator::Css("nav.main")).await?;
+    let at = path(c).await?;
+    ensure!(
+        !at.starts_with("/login"),
+        "login at {} failed: still on {at}",
+        node.id
+    );
+    Ok(())
 }
 
 /// Scrolls `e` to the middle of the window, so that the screenshot shows it.
@@ -475,7 +590,9 @@ async fn login_then_the_dashboard_shows_the_apis_figures() {
         let form = c.form(Locator::Css("form[action='/login']")).await?;
         form.set_by_name("user", "admin").await?;
         form.set_by_name("password", "not-the-password").await?;
+        mark_page(c).await?;
         form.submit().await?;
+        navigated(c, "/login", Locator::Css("form[action='/login']")).await?;
         ensure!(
             !text(c, "p.error").await?.is_empty(),
             "no error for a wrong password"
@@ -527,15 +644,11 @@ async fn drill_down_to_a_school_and_back_by_breadcrumbs() {
         // Department -> a district, by the table of figures.
         let link = find(c, "table.figures tbody a").await?;
         let district_name = link.text().await?.trim().to_string();
-        link.click().await?;
-        eventually(Duration::from_secs(20), async || {
-            ensure!(
-                text(c, "h1").await? == district_name,
-                "not on {district_name}'s page"
-            );
-            Ok(())
-        })
-        .await?;
+        click_to(c, link, "/unit/", Locator::Css("h1")).await?;
+        ensure!(
+            text(c, "h1").await? == district_name,
+            "not on {district_name}'s page"
+        );
         let district = fx
             .nodes
             .iter()
@@ -548,23 +661,25 @@ async fn drill_down_to_a_school_and_back_by_breadcrumbs() {
             .into_iter()
             .find(|s| !fx.flaky.contains(&s.id))
             .context("district without a steady school")?;
-        c.find(Locator::XPath(&format!(
-            "//table[contains(@class,'figures')]//a[normalize-space()='{}']",
-            school.name
-        )))
-        .await
-        .with_context(|| format!("{} is not listed under {}", school.name, district.name))?
-        .click()
-        .await?;
-        eventually(Duration::from_secs(20), async || {
-            ensure!(
-                text(c, "h1").await? == school.name,
-                "not on {}'s page",
+        let link = c
+            .find(Locator::XPath(&format!(
+                "//table[contains(@class,'figures')]//a[normalize-space()='{}']",
                 school.name
-            );
-            Ok(())
-        })
+            )))
+            .await
+            .with_context(|| format!("{} is not listed under {}", school.name, district.name))?;
+        click_to(
+            c,
+            link,
+            &format!("/unit/{}", school.id),
+            Locator::Css(".v[data-k=students]"),
+        )
         .await?;
+        ensure!(
+            text(c, "h1").await? == school.name,
+            "not on {}'s page",
+            school.name
+        );
         // The school's page at the department shows the school's own figures.
         eventually(PROPAGATE, async || {
             let before = tiles_of(&fx.stats(dept, &school.id)?);
@@ -585,36 +700,29 @@ async fn drill_down_to_a_school_and_back_by_breadcrumbs() {
                 "breadcrumbs {crumbs:?} lack {n}"
             );
         }
-        c.find(Locator::XPath(&format!(
-            "//nav[contains(@class,'crumbs')]//a[normalize-space()='{}']",
-            district.name
-        )))
-        .await?
-        .click()
-        .await?;
-        eventually(Duration::from_secs(20), async || {
-            ensure!(
-                text(c, "h1").await? == district.name,
-                "the crumb did not lead back"
-            );
-            Ok(())
-        })
-        .await?;
-        c.find(Locator::XPath(&format!(
-            "//nav[contains(@class,'crumbs')]//a[normalize-space()='{}']",
-            dept.name
-        )))
-        .await?
-        .click()
-        .await?;
-        eventually(Duration::from_secs(20), async || {
-            ensure!(
-                text(c, "h1").await? == dept.name,
-                "the crumb did not lead to the top"
-            );
-            Ok(())
-        })
-        .await
+        let crumb = c
+            .find(Locator::XPath(&format!(
+                "//nav[contains(@class,'crumbs')]//a[normalize-space()='{}']",
+                district.name
+            )))
+            .await?;
+        click_to(c, crumb, "/", Locator::Css("h1")).await?;
+        ensure!(
+            text(c, "h1").await? == district.name,
+            "the crumb did not lead back"
+        );
+        let crumb = c
+            .find(Locator::XPath(&format!(
+                "//nav[contains(@class,'crumbs')]//a[normalize-space()='{}']",
+                dept.name
+            )))
+            .await?;
+        click_to(c, crumb, "/", Locator::Css("h1")).await?;
+        ensure!(
+            text(c, "h1").await? == dept.name,
+            "the crumb did not lead to the top"
+        );
+        Ok(())
     })
     .await;
 }
@@ -649,27 +757,34 @@ async fn find_without_diacritics(c: &Client, fx: &Fixture, kind: &str, all: &str
     find(c, &format!("#kind-{kind}")).await?.click().await?;
     let q = find(c, "input[name=q]").await?;
     q.send_keys(&plain(&name)).await?;
+    mark_page(c).await?;
     q.send_keys("\u{E007}").await?; // Enter
-    let row = c
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::XPath(&format!(
-            "//section[@data-kind='{kind}']//table//td[.//a[normalize-space()='{name}'] or normalize-space()='{name}']"
-        )))
+    let cell = format!(
+        "//section[@data-kind='{kind}']//table//td[.//a[normalize-space()='{name}'] or normalize-space()='{name}']"
+    );
+    navigated(c, "/records?", Locator::XPath(&cell))
         .await
         .with_context(|| format!("typing {:?} did not find {name}", plain(&name)))?;
     // Its record page names the school whose node signed it.
-    row.find(Locator::Css("a")).await?.click().await?;
-    eventually(Duration::from_secs(20), async || {
-        let body = text(c, "main").await?;
-        ensure!(body.contains(&name), "the record page does not show {name}");
-        ensure!(
-            text(c, "#provenance").await?.contains(&school.name),
-            "the provenance does not name the school"
-        );
-        Ok(())
-    })
-    .await
+    let link = c
+        .find(Locator::XPath(&cell))
+        .await?
+        .find(Locator::Css("a"))
+        .await?;
+    click_to(
+        c,
+        link,
+        &format!("/records/{kind}/"),
+        Locator::Css("#provenance"),
+    )
+    .await?;
+    let body = text(c, "main").await?;
+    ensure!(body.contains(&name), "the record page does not show {name}");
+    ensure!(
+        text(c, "#provenance").await?.contains(&school.name),
+        "the provenance does not name the school"
+    );
+    Ok(())
 }
 
 #[tokio::test]
@@ -732,6 +847,23 @@ async fn an_import_with_a_bad_row_shows_its_row_and_column() {
             .await?
             .send_keys(file.to_str().unwrap())
             .await?;
+        // Record what the progress UI does: the script shows the bar, moves it (upload
+        // progress, then indeterminate while the server parses), and hides it again; and
+        // mark the page, which a form posted without the script would replace.
+        mark_page(c).await?;
+        c.execute(
+            "window.__eduiocProgress = [];
+             new MutationObserver(function (ms) {
+               ms.forEach(function (m) {
+                 window.__eduiocProgress.push(m.target.id + ' ' + m.attributeName + '=' +
+                   m.target.getAttribute(m.attributeName));
+               });
+             }).observe(document.getElementById('import-progress'),
+               { attributes: true, subtree: true, attributeFilter: ['hidden', 'value'] });
+             return true;",
+            vec![],
+        )
+        .await?;
         find(c, "form[action='/data/import'] button[type=submit]")
             .await?
             .click()
@@ -760,12 +892,46 @@ async fn an_import_with_a_bad_row_shows_its_row_and_column() {
             message.contains("Ngày sinh") && message.contains("2015-02-30"),
             "the message is not Vietnamese or does not quote the value: {message:?}"
         );
-        // The script sent the file (with a progress bar) and showed the outcome in place.
+        // The script sent the file (with a progress bar) and showed the outcome in place:
+        // the same document, the bar shown, moved to its end, and hidden once done.
         ensure!(
             path(c).await? == "/data",
             "the import left the page: the script did not handle it"
         );
-        find(c, "progress#import-bar").await?;
+        let seen = c
+            .execute(
+                "return [window.__eduiocLeft === true, window.__eduiocProgress || [],
+                         document.getElementById('import-progress').hidden];",
+                vec![],
+            )
+            .await?;
+        ensure!(
+            seen[0] == true,
+            "the page was reloaded: the result is not the script's"
+        );
+        let steps: Vec<&str> = seen[1]
+            .as_array()
+            .context("no progress record")?
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        println!("progress UI: {steps:?}");
+        let at = |step: &str| steps.iter().position(|s| *s == step);
+        let shown = at("import-progress hidden=null")
+            .context(format!("the progress bar was never shown: {steps:?}"))?;
+        let full = at("import-bar value=100")
+            .or_else(|| at("import-bar value=null"))
+            .context(format!(
+                "the bar never reached its end of the upload: {steps:?}"
+            ))?;
+        let hidden = steps
+            .iter()
+            .rposition(|s| *s == "import-progress hidden=")
+            .context(format!("the bar was not hidden when done: {steps:?}"))?;
+        ensure!(
+            shown < full && full < hidden && seen[2] == true,
+            "the progress UI went out of order: {steps:?}"
+        );
         // All or nothing: the three good rows were not applied either.
         let after = fx.stats(school, &school.id)?;
         ensure!(
@@ -806,18 +972,15 @@ async fn an_edit_at_a_school_changes_the_departments_figure() {
             .await?
             .select_by_value("dropped_out")
             .await?;
-        find(c, "form[action='/data/student'] button[type=submit]")
-            .await?
-            .click()
-            .await?;
-        eventually(Duration::from_secs(20), async || {
-            ensure!(
-                !path(c).await?.starts_with("/data/student"),
-                "the form was not saved"
-            );
-            Ok(())
-        })
-        .await?;
+        let save = find(c, "form[action='/data/student'] button[type=submit]").await?;
+        click_to(
+            c,
+            save,
+            &format!("/records/students/{}/{id}?saved=1", school.id),
+            Locator::Css("#provenance"),
+        )
+        .await
+        .context("the form was not saved")?;
 
         // The department's page of that school shows one more dropout.
         login(c, dept).await?;
@@ -859,10 +1022,8 @@ async fn a_notification_is_sent_read_and_the_sender_sees_it() {
             .await?
             .send_keys("Đề nghị các trường cập nhật sĩ số trước ngày 25.")
             .await?;
-        find(c, "form[action='/notifications'] button[type=submit]")
-            .await?
-            .click()
-            .await?;
+        let send = find(c, "form[action='/notifications'] button[type=submit]").await?;
+        click_to(c, send, "/notifications?sent=1", Locator::Css("p.ok")).await?;
 
         // The school's inbox shows it unread; the school marks it read.
         login(c, school).await?;
@@ -875,21 +1036,21 @@ async fn a_notification_is_sent_read_and_the_sender_sees_it() {
             Ok(())
         })
         .await?;
-        c.find(Locator::XPath(&xp))
+        let read = c
+            .find(Locator::XPath(&xp))
             .await?
             .find(Locator::Css("form button[type=submit]"))
-            .await?
-            .click()
             .await?;
-        eventually(Duration::from_secs(20), async || {
-            c.find(Locator::XPath(&format!(
+        click_to(
+            c,
+            read,
+            "/notifications",
+            Locator::XPath(&format!(
                 "//article[contains(@class,'notice read')][.//*[normalize-space()='{title}']]"
-            )))
-            .await
-            .context("the notice is not marked read")?;
-            Ok(())
-        })
-        .await?;
+            )),
+        )
+        .await
+        .context("the notice is not marked read")?;
 
         // The department sees the school among its readers.
         c.goto(&format!("{}/notifications", dept.url)).await?;
@@ -931,12 +1092,10 @@ async fn the_language_switches_to_english_and_stays() {
         };
         ensure!(lang().await? == "vi", "the UI is not Vietnamese by default");
         let nav_vi = text(c, "nav.main").await?;
-        find(c, "a.lang").await?.click().await?;
-        eventually(Duration::from_secs(20), async || {
-            ensure!(lang().await? == "en", "still not English");
-            Ok(())
-        })
-        .await?;
+        let switch = find(c, "a.lang").await?;
+        click_to(c, switch, "/", Locator::Css("html[lang=en] nav.main"))
+            .await
+            .context("still not English")?;
         let nav_en = text(c, "nav.main").await?;
         ensure!(
             nav_en != nav_vi,
@@ -959,12 +1118,12 @@ async fn the_language_switches_to_english_and_stays() {
             "the network tree lists {listed} units, expected {expected}"
         );
         // And back.
-        find(c, "a.lang").await?.click().await?;
-        eventually(Duration::from_secs(20), async || {
-            ensure!(lang().await? == "vi", "did not switch back to Vietnamese");
-            Ok(())
-        })
-        .await
+        let switch = find(c, "a.lang").await?;
+        click_to(c, switch, "/", Locator::Css("html[lang=vi] nav.main"))
+            .await
+            .context("did not switch back to Vietnamese")?;
+        ensure!(lang().await? == "vi", "did not switch back to Vietnamese");
+        Ok(())
     })
     .await;
 }

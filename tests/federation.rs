@@ -6,6 +6,9 @@
 //!   reaches exactly the schools of its district and their read receipts travel up.
 //! - `crashed_offices_recover_without_double_counting`: `kill -9` of a district and then of
 //!   the department while schools keep importing.
+//! - `offices_killed_mid_sync_recover_without_double_counting`: `kill -9` of a district
+//!   while it takes in a large backlog from its schools, then of the department while the
+//!   district forwards it; both restart and converge to the truth, every record once.
 //! - `offline_school_catches_up_with_only_what_was_missing`: a school keeps working while
 //!   its parent is down and sends only the missing entries when it returns.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -24,6 +27,19 @@ fn truth_of(net: &Net, files: &HashMap<String, SchoolFiles>, unit: &str) -> Trut
         }
     }
     t
+}
+
+/// The names `at` holds for the student `id` (one per record found under that id).
+fn names_of(net: &Net, at: &str, id: &str) -> Vec<String> {
+    let (code, found) = net.get(at, &format!("/api/v1/records/students?q={id}&limit=1000"));
+    assert_eq!(code, 200, "{found}");
+    found["students"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["student_id"] == id)
+        .map(|h| h["full_name"].as_str().unwrap_or_default().to_string())
+        .collect()
 }
 
 /// Waits until `at`'s stats for every unit of its subtree equal the truth.
@@ -84,17 +100,23 @@ fn tree_converges_to_ground_truth() {
     assert_eq!(net.get("pgd-a", "/api/v1/stats?unit=th-b1").0, 404);
     assert_eq!(net.get("so", "/api/v1/stats?unit=nowhere").0, 404);
 
-    // A CSV with one bad row: 422 naming row and column; nothing applied.
+    // A CSV with one bad row: 422 naming row and column; nothing applied: neither the
+    // valid new student before the bad row nor the renames are in the data.
     let before = net.stats("th-a1", "th-a1");
     let students = files["th-a1"].students();
     let mut lines =
         vec!["student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status".to_string()];
-    for (id, s) in students.iter().take(3) {
+    for (id, s) in students.iter().take(2) {
         lines.push(format!(
             "{id},Nguyễn Văn Mới,M,2015-01-02,{},{},Kinh,enrolled",
             s["grade"], s["class_id"]
         ));
     }
+    let (_, first) = students.iter().next().unwrap();
+    lines.push(format!(
+        "hs-new-0,Phạm Thị Vắng,F,2015-01-03,{},{},Kinh,enrolled",
+        first["grade"], first["class_id"]
+    ));
     lines.push("hs-new-1,Trần Thị Lỗi,F,2015-02-30,3,x,Kinh,enrolled".into());
     let (code, body) = net.post(
         "th-a1",
@@ -112,6 +134,20 @@ fn tree_converges_to_ground_truth() {
         before["students"], after["students"],
         "a refused import changed figures"
     );
+    let (code, found) = net.get("th-a1", "/api/v1/records/students?q=hs-new");
+    assert_eq!(code, 200, "{found}");
+    assert_eq!(
+        found["students"],
+        serde_json::json!([]),
+        "a row of a refused import is in the data"
+    );
+    for (id, s) in students.iter().take(2) {
+        assert_eq!(
+            names_of(&net, "th-a1", id),
+            vec![s["full_name"].clone()],
+            "a refused import renamed {id}"
+        );
+    }
 
     // Notification from the department to district A reaches A's schools, not B's.
     let (code, sent) = net.post(
@@ -216,6 +252,106 @@ fn crashed_offices_recover_without_double_counting() {
         net.start(office);
         converge(&net, &files, "so");
         converge(&net, &files, "pgd-a");
+        let st = net.status(office);
+        assert!(st["rejected"].as_object().unwrap().is_empty(), "{st}");
+    }
+}
+
+/// `kill -9` of `office` once it has taken in part of a catch-up but not all of it: its
+/// log has grown past `base` entries while its figures still differ from the truth.
+/// Returns how many entries it held when killed, or `None` when the catch-up finished
+/// before a partial state was seen (then nothing was killed).
+fn kill9_mid_sync(
+    net: &mut Net,
+    files: &HashMap<String, SchoolFiles>,
+    office: &str,
+    base: u64,
+) -> Option<u64> {
+    let truth = truth_of(net, files, office);
+    let started = std::time::Instant::now();
+    while started.elapsed() < harness::CONVERGE {
+        let entries = net.status(office)["log"]["entries"].as_u64().unwrap();
+        if entries > base {
+            if truth.check(&net.stats(office, office)).is_ok() {
+                return None;
+            }
+            net.kill9(office);
+            eprintln!(
+                "{office} killed mid-sync {:.2} s into the catch-up, holding {entries} entries ({base} before it)",
+                started.elapsed().as_secs_f64()
+            );
+            return Some(entries);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    panic!("{office} received nothing in {:?}", harness::CONVERGE);
+}
+
+#[test]
+fn offices_killed_mid_sync_recover_without_double_counting() {
+    let mut net = Net::new(&harness::standard_tree());
+    net.start_all();
+    let mut files = HashMap::new();
+    for s in net.schools() {
+        import_all(
+            &net,
+            &mut files,
+            &s,
+            synth_files(4, &s, eduioc_synth::Size::Tiny),
+        );
+    }
+    converge(&net, &files, "so");
+    let schools_a: Vec<String> = net.subtree("pgd-a")[1..].to_vec();
+    // Each attempt builds a backlog at district A's schools while A is down, then kills A
+    // while it takes the backlog in, and the department while A forwards it up. The
+    // backlog grows until both kills land mid-sync.
+    let mut killed = (None, None);
+    for attempt in 0..4u64 {
+        let base_a = net.status("pgd-a")["log"]["entries"].as_u64().unwrap();
+        let base_so = net.status("so")["log"]["entries"].as_u64().unwrap();
+        net.kill9("pgd-a");
+        for round in 0..=attempt {
+            for s in &schools_a {
+                import_all(
+                    &net,
+                    &mut files,
+                    s,
+                    synth_files(20 + 10 * attempt + round, s, eduioc_synth::Size::Realistic),
+                );
+            }
+        }
+        net.start("pgd-a");
+        if killed.0.is_none() {
+            killed.0 = kill9_mid_sync(&mut net, &files, "pgd-a", base_a);
+            if killed.0.is_some() {
+                net.start("pgd-a");
+            }
+        }
+        if killed.1.is_none() {
+            killed.1 = kill9_mid_sync(&mut net, &files, "so", base_so);
+            if killed.1.is_some() {
+                net.start("so");
+            }
+        }
+        converge(&net, &files, "so");
+        converge(&net, &files, "pgd-a");
+        if killed.0.is_some() && killed.1.is_some() {
+            break;
+        }
+        eprintln!("attempt {attempt}: a catch-up finished before a kill; a larger backlog next");
+    }
+    assert!(
+        killed.0.is_some() && killed.1.is_some(),
+        "no kill landed mid-sync: {killed:?}"
+    );
+    // Nothing doubled: every student of the backlog is one record at the department.
+    for s in &schools_a {
+        for id in files[s].students().keys().take(20) {
+            let names = names_of(&net, "so", id);
+            assert_eq!(names.len(), 1, "{id} at the department: {names:?}");
+        }
+    }
+    for office in ["so", "pgd-a"] {
         let st = net.status(office);
         assert!(st["rejected"].as_object().unwrap().is_empty(), "{st}");
     }

@@ -173,7 +173,15 @@ fn hostile_input_is_rejected_counted_and_harmless() {
         unit: "th-a1".into(),
         certs: certs_of(&net, "th-a1"),
     });
-    let mut oversized = vec![1u8];
+    // A page cut in half: it has the current version byte, so the message decoder reads
+    // it and fails (an old version byte would be refused before the decoder).
+    let garbage = {
+        let mut f = page(&[&next_good]);
+        f.truncate(f.len() / 2);
+        f
+    };
+    assert_eq!(garbage[0], wire::WIRE_VERSION);
+    let mut oversized = vec![wire::WIRE_VERSION];
     oversized.resize(wire::MAX_FRAME_BYTES + 1024, 0);
     let frames = vec![
         hello,
@@ -182,11 +190,14 @@ fn hostile_input_is_rejected_counted_and_harmless() {
         page(&[&other_school]),
         page(&[&fork]),
         page(&[&bad_actor]),
-        b"\x01\xff\xff\xff\xff\xff garbage".to_vec(),
+        garbage,
         page(&[&conflicting]),
         page(&[&next_good]),
         oversized,
     ];
+    let malformed_before = net.status("pgd-a")["rejected"]["malformed"]
+        .as_u64()
+        .unwrap_or(0);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -218,7 +229,16 @@ fn hostile_input_is_rejected_counted_and_harmless() {
             "{what} must be rejected and the log stay at 1"
         );
     }
-    assert!(matches!(decode(&replies[6]), Response::Refused { ref key, .. } if key == "malformed"));
+    match decode(&replies[6]) {
+        Response::Refused { key, reason } => {
+            assert_eq!(key, "malformed", "{reason}");
+            assert!(
+                reason.starts_with("malformed frame") && !reason.contains("version"),
+                "the garbage was not refused by the message decoder: {reason}"
+            );
+        }
+        other => panic!("expected the garbage refused, got {other:?}"),
+    }
     assert_eq!(
         acked(&replies[7]),
         (1, 1),
@@ -287,7 +307,16 @@ fn hostile_input_is_rejected_counted_and_harmless() {
         }
         Ok(())
     });
-    assert_eq!(net.status("pgd-a")["quarantined"], 1);
+    let st = net.status("pgd-a");
+    eprintln!("rejected at the district: {}", st["rejected"]);
+    // Two malformed: the garbage frame, and the entry whose change cannot be applied.
+    assert_eq!(
+        st["rejected"]["malformed"].as_u64().unwrap_or(0),
+        malformed_before + 2,
+        "the garbage frame and the unappliable change are each counted once as malformed: {}",
+        st["rejected"]
+    );
+    assert_eq!(st["quarantined"], 1);
     let mut truth = harness::Truth::default();
     truth.add_school(&honest);
     net.wait_for("honest data at the department", || {

@@ -155,6 +155,202 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, rng_seed: proptest::test_runner::RngSeed::Fixed(12), ..ProptestConfig::default() })]
+        /// Random bytes behind the current version byte: every case reaches the decoder.
+        #[test]
+        fn garbage_after_the_version_byte_never_panics(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut frame = vec![WIRE_VERSION];
+            frame.extend(body);
+            reaches_the_decoder(&frame)?;
+        }
+
+        /// Valid frames of every message kind, mutated: flipped bits, overwritten, inserted
+        /// and removed bytes, truncation; the version byte is kept, so the decoder reads
+        /// well-formed structure up to the damage.
+        #[test]
+        fn mutated_valid_frames_never_panic(msg in arb_message(),
+                                            edits in proptest::collection::vec(arb_edit(), 1..5)) {
+            let mut frame = match &msg {
+                Ok(req) => encode(req),
+                Err(resp) => encode(resp),
+            };
+            for e in &edits {
+                e.apply(&mut frame);
+            }
+            reaches_the_decoder(&frame)?;
+        }
+    }
+
+    /// Decodes `frame` (which starts with the current version byte) as either message kind:
+    /// no panic, and a refusal comes from the message decoder, not the version check.
+    fn reaches_the_decoder(frame: &[u8]) -> Result<(), TestCaseError> {
+        prop_assert_eq!(frame.first(), Some(&WIRE_VERSION));
+        for err in [
+            decode::<Request>(frame).err(),
+            decode::<Response>(frame).err(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            prop_assert!(
+                matches!(&err, FrameError::Malformed(m) if !m.starts_with("unknown version")),
+                "{:?}",
+                err
+            );
+        }
+        Ok(())
+    }
+
+    /// One change to a frame; positions wrap around the frame, never touching byte 0.
+    #[derive(Clone, Debug)]
+    enum Edit {
+        Flip(usize, u8),
+        Set(usize, u8),
+        Insert(usize, u8),
+        Remove(usize),
+        Truncate(usize),
+    }
+
+    impl Edit {
+        fn apply(&self, f: &mut Vec<u8>) {
+            let at = |i: usize, len: usize| 1 + i % len.max(1);
+            match *self {
+                Edit::Flip(i, bit) if f.len() > 1 => {
+                    let i = at(i, f.len() - 1);
+                    f[i] ^= 1 << (bit % 8);
+                }
+                Edit::Set(i, b) if f.len() > 1 => {
+                    let i = at(i, f.len() - 1);
+                    f[i] = b;
+                }
+                Edit::Insert(i, b) => {
+                    let i = at(i, f.len());
+                    f.insert(i.min(f.len()), b);
+                }
+                Edit::Remove(i) if f.len() > 1 => {
+                    let i = at(i, f.len() - 1);
+                    f.remove(i);
+                }
+                Edit::Truncate(n) => f.truncate(at(n, f.len())),
+                _ => {}
+            }
+        }
+    }
+
+    fn arb_edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Flip(i, b)),
+            (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Set(i, b)),
+            (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Edit::Insert(i, b)),
+            any::<usize>().prop_map(Edit::Remove),
+            any::<usize>().prop_map(Edit::Truncate),
+        ]
+    }
+
+    fn arb_id() -> impl Strategy<Value = NodeId> {
+        proptest::array::uniform32(any::<u8>()).prop_map(NodeId)
+    }
+
+    fn arb_cert() -> impl Strategy<Value = Certificate> {
+        (
+            ("[a-z0-9-]{1,12}", ".{0,12}", "[a-z]{0,8}"),
+            proptest::option::of("[a-z0-9-]{1,12}"),
+            (arb_id(), arb_id()),
+            (any::<u32>(), any::<i64>(), any::<bool>()),
+            (
+                proptest::array::uniform32(any::<u8>()),
+                proptest::array::uniform32(any::<u8>()),
+            ),
+        )
+            .prop_map(
+                |(
+                    (unit, name, level),
+                    parent,
+                    (key, issuer),
+                    (version, effective_ms, delegate),
+                    (s1, s2),
+                )| {
+                    let mut sig = [0u8; 64];
+                    sig[..32].copy_from_slice(&s1);
+                    sig[32..].copy_from_slice(&s2);
+                    Certificate {
+                        body: crate::cert::CertBody {
+                            unit,
+                            name,
+                            level,
+                            parent,
+                            key,
+                            version,
+                            effective_ms,
+                            delegate,
+                            issuer,
+                        },
+                        signature: crate::identity::Signature(sig),
+                    }
+                },
+            )
+    }
+
+    fn arb_heights() -> impl Strategy<Value = Vec<(NodeId, u64)>> {
+        proptest::collection::vec((arb_id(), any::<u64>()), 0..6)
+    }
+
+    fn arb_bytes() -> impl Strategy<Value = Vec<Vec<u8>>> {
+        proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..4)
+    }
+
+    /// A request (`Ok`) or a response (`Err`) of any kind.
+    fn arb_message() -> impl Strategy<Value = Result<Request, Response>> {
+        prop_oneof![
+            (".{0,16}", proptest::collection::vec(arb_cert(), 0..3))
+                .prop_map(|(unit, certs)| Ok(Request::Hello { unit, certs })),
+            arb_heights().prop_map(|heights| Ok(Request::Heights { heights })),
+            (arb_bytes(), arb_bytes()).prop_map(|(entries, docs)| Ok(Request::Page {
+                entries,
+                docs: docs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, d)| (i as u32, d))
+                    .collect(),
+            })),
+            (".{0,16}", proptest::collection::vec(arb_cert(), 0..3))
+                .prop_map(|(unit, certs)| Err(Response::Welcome { unit, certs })),
+            Just(Err(Response::Ok)),
+            (arb_heights(), any::<u32>())
+                .prop_map(|(heights, rejected)| Err(Response::Acked { heights, rejected })),
+            (".{0,16}", ".{0,32}").prop_map(|(key, reason)| Err(Response::Refused { key, reason })),
+        ]
+    }
+
+    /// The mutated frames are not all refused: the structure survives some edits, so
+    /// the decoder is exercised past its first bytes.
+    #[test]
+    fn mutated_frames_are_sometimes_still_valid() {
+        use proptest::strategy::ValueTree;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let (mut ok, mut refused) = (0, 0);
+        for _ in 0..500 {
+            let msg = arb_message().new_tree(&mut runner).unwrap().current();
+            let edit = arb_edit().new_tree(&mut runner).unwrap().current();
+            let mut frame = match &msg {
+                Ok(req) => encode(req),
+                Err(resp) => encode(resp),
+            };
+            edit.apply(&mut frame);
+            let decoded = match &msg {
+                Ok(_) => decode::<Request>(&frame).map(drop),
+                Err(_) => decode::<Response>(&frame).map(drop),
+            };
+            match decoded {
+                Ok(()) => ok += 1,
+                Err(_) => refused += 1,
+            }
+        }
+        eprintln!("500 frames with one edit: {ok} still decode, {refused} refused");
+        assert!(ok > 0 && refused > 0, "{ok} decode, {refused} refused");
+    }
+
     #[test]
     fn rejects_bad_frames() {
         assert_eq!(decode::<Request>(&[]).unwrap_err().key(), "malformed");

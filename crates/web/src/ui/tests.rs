@@ -754,6 +754,16 @@ async fn the_json_import_reports_row_errors_and_applies_nothing() {
     ] {
         assert!(page.contains(needle), "{needle}: {page}");
     }
+    // The bar is always in the markup, but hidden: only the script shows it (the browser
+    // test checks that it does), so a page without the script shows no bar that never moves.
+    let wrap = page
+        .split('<')
+        .find(|tag| tag.contains(r#"id="import-progress""#))
+        .unwrap_or_default();
+    assert!(
+        wrap.starts_with("div ") && wrap.split(['>', ' ']).any(|a| a == "hidden"),
+        "the progress bar is not hidden without the script: <{wrap}"
+    );
     let post = |cookie: &str, body: (String, String)| {
         Request::post("/ui/data/import")
             .header(header::COOKIE, cookie)
