@@ -96,23 +96,26 @@ fn a_frozen_parent_catches_up_without_a_new_commit() {
         std::thread::sleep(Duration::from_millis(500));
     }
     println!("school saw its parent not working after {seen_down:?} of freeze");
-    assert!(
-        seen_down.is_some(),
-        "status said connected during a 35 s freeze of the parent: {}",
-        parent_of(&net, "th")
-    );
+    let during = parent_of(&net, "th");
     signal(&net, "pgd", libc::SIGCONT);
     let resumed = Instant::now();
 
     // No commit anywhere from here on: only retries and re-comparison may carry it.
-    net.wait_for("the department holding the student imported during the freeze", || {
-        has_student(&net, "so", "HS-0002")
-            .then_some(())
-            .ok_or_else(|| "HS-0002 missing at so".to_string())
-    });
+    net.wait_for(
+        "the department holding the student imported during the freeze",
+        || {
+            has_student(&net, "so", "HS-0002")
+                .then_some(())
+                .ok_or_else(|| "HS-0002 missing at so".to_string())
+        },
+    );
     println!(
         "the department had it {:?} after SIGCONT",
         resumed.elapsed()
+    );
+    assert!(
+        seen_down.is_some(),
+        "status said connected during a 35 s freeze of the parent: {during}"
     );
     net.wait_for("the school's link working again", || {
         let p = parent_of(&net, "th");
@@ -120,7 +123,10 @@ fn a_frozen_parent_catches_up_without_a_new_commit() {
             .then_some(())
             .ok_or_else(|| format!("parent: {p}"))
     });
-    println!("the school said connected {:?} after SIGCONT", resumed.elapsed());
+    println!(
+        "the school said connected {:?} after SIGCONT",
+        resumed.elapsed()
+    );
     assert!(parent_of(&net, "th")["refused"].is_null());
     let stats = net.stats("so", "so");
     assert_eq!(stats["students"]["enrolled"], 2, "{stats}");
@@ -171,14 +177,20 @@ fn a_refused_entry_shows_in_the_school_status() {
         );
     }
     let started = Instant::now();
-    net.wait_for("the copy's status saying that the parent refuses its entries", || {
-        let p = parent_of(&net, "th");
-        if p["refused"].is_null() {
-            return Err(format!("parent: {p}"));
-        }
-        Ok(())
-    });
-    println!("refusal shown {:?} after the last import", started.elapsed());
+    net.wait_for(
+        "the copy's status saying that the parent refuses its entries",
+        || {
+            let p = parent_of(&net, "th");
+            if p["refused"].is_null() {
+                return Err(format!("parent: {p}"));
+            }
+            Ok(())
+        },
+    );
+    println!(
+        "refusal shown {:?} after the last import",
+        started.elapsed()
+    );
     let p = parent_of(&net, "th");
     println!("parent: {p}");
     let r = &p["refused"];
@@ -188,7 +200,10 @@ fn a_refused_entry_shows_in_the_school_status() {
     assert!(r["since"].as_str().is_some(), "{p}");
     // Every field of the contract is still there, as it was.
     assert_eq!(p["unit"], "pgd");
-    assert!(p["connected"].is_boolean() && p["last_sync_at"].is_string(), "{p}");
+    assert!(
+        p["connected"].is_boolean() && p["last_sync_at"].is_string(),
+        "{p}"
+    );
     // The district did refuse them: the fork is counted there.
     let rejected = net.status("pgd")["rejected"].clone();
     assert!(rejected["fork"].as_u64().unwrap_or(0) >= 1, "{rejected}");

@@ -86,9 +86,11 @@ pub struct Config {
     /// answers with its own), so that what a lost or unacknowledged page left missing is
     /// sent without waiting for a new commit. Default 30 s: one small message each way.
     pub resync_interval: Duration,
-    /// How long a request may wait for its response. Default 120 s: a page is at most
-    /// ~3 MiB (1 MiB of entries and one saved document), about 100 s at 256 kbit/s, and the
-    /// receiver commits it before answering; a frozen peer is noticed by ping long before.
+    /// How long a request may wait for its response once its stream is open. Default
+    /// 120 s: a page is at most ~3 MiB (1 MiB of entries and one saved document), about
+    /// 100 s at 256 kbit/s, and the receiver commits it before answering. Opening the
+    /// stream (one round trip) has libp2p's own 10 s limit: a request to a frozen peer
+    /// fails after 10 s, and is retried.
     pub request_timeout: Duration,
     /// Ping period. Default 5 s.
     pub ping_interval: Duration,
@@ -1000,7 +1002,10 @@ impl Network {
         };
         for a in l.session.stuck() {
             let from = l.session.remote_height(a).unwrap_or(0) + 1;
-            let Some((seq, raw)) = e.entries(a, from, 1, MAX_ENTRY_BYTES + 1).into_iter().next()
+            let Some((seq, raw)) = e
+                .entries(a, from, 1, MAX_ENTRY_BYTES + 1)
+                .into_iter()
+                .next()
             else {
                 continue;
             };
