@@ -60,6 +60,7 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
             parent,
             backoff_min: Duration::from_millis(200),
             backoff_max: Duration::from_secs(10),
+            ..eduioc_net::Config::default()
         },
     )?;
     let net_task = tokio::spawn(network.run());

@@ -377,16 +377,58 @@ impl Session {
     }
 
     /// The remote told us what it holds: (re)start streaming from there.
+    ///
+    /// A link re-compares heights while it lives (the driver re-sends them on an idle link),
+    /// so this may arrive with a page in flight: that page stays in flight and nothing
+    /// else is sent until it is acknowledged or fails, since the remote's heights may
+    /// predate its commit. Authors the remote refused stay skipped until
+    /// [`Session::retry_stuck`]: heights alone do not say the remote would now accept them.
     pub fn on_heights(&mut self, dir: &Directory, src: &dyn LogSource, heights: &[(NodeId, u64)]) {
-        self.remote_has = Some(heights.iter().copied().collect());
-        self.stuck.clear();
-        self.in_flight = None;
+        // The authors of a page in flight are raised by its acknowledgement.
+        let remote: HashMap<NodeId, u64> = heights.iter().copied().collect();
+        // Only authors of which we hold more than the remote: re-comparing an idle link
+        // reads nothing from the log.
         self.dirty = src
             .heights()
             .into_iter()
+            .filter(|(a, h)| *h > remote.get(a).copied().unwrap_or(0))
             .map(|(a, _)| a)
-            .filter(|a| self.author_in_scope(dir, a))
+            .filter(|a| !self.stuck.contains(a) && self.author_in_scope(dir, a))
             .collect();
+        self.remote_has = Some(remote);
+    }
+
+    /// Sends the authors the remote refused again (their entries are offered from where
+    /// the remote stands). The driver calls this on its own, slow, schedule: a refusal
+    /// that was transient (a certificate the remote lacked, a full disk) heals, while one
+    /// that is not costs one page per retry. Returns how many authors were retried.
+    pub fn retry_stuck(&mut self, dir: &Directory) -> usize {
+        let stuck = std::mem::take(&mut self.stuck);
+        let n = stuck.len();
+        for a in stuck {
+            if self.author_in_scope(dir, &a) {
+                self.dirty.insert(a);
+            }
+        }
+        n
+    }
+
+    /// Authors whose entries the remote refused (skipped until [`Session::retry_stuck`]).
+    pub fn stuck(&self) -> impl Iterator<Item = &NodeId> + '_ {
+        self.stuck.iter()
+    }
+
+    /// What we believe the remote holds of `author` (from its heights and acknowledgements);
+    /// `None` before its heights arrived.
+    pub fn remote_height(&self, author: &NodeId) -> Option<u64> {
+        self.remote_has
+            .as_ref()
+            .map(|r| r.get(author).copied().unwrap_or(0))
+    }
+
+    /// Whether a page is in flight (sent, neither acknowledged nor failed).
+    pub fn in_flight(&self) -> bool {
+        self.in_flight.is_some()
     }
 
     /// An entry by `author` was committed locally (authored here or received).
@@ -733,6 +775,74 @@ mod tests {
             panic!()
         };
         assert_eq!(entries.len(), 10);
+    }
+
+    #[test]
+    fn heights_again_mid_page_keep_one_page_in_flight() {
+        let so = NodeKey::from_secret([1; 32]);
+        let s1 = NodeKey::from_secret([4; 32]);
+        let dir = dir(&[("so", None, &so), ("s1", Some("so"), &s1)], &so);
+        let mut m = Mem::default();
+        for _ in 0..(MAX_PAGE_ENTRIES + 10) {
+            m.append(&s1, ack(&so));
+        }
+        let mut up = Session::new("s1", "so", Role::Parent);
+        up.on_heights(&dir, &m, &[]);
+        assert!(up.next_page(&dir, &m).is_some());
+        // The periodic re-comparison arrives before the page's acknowledgement.
+        up.on_heights(&dir, &m, &[]);
+        assert!(up.in_flight());
+        assert!(
+            up.next_page(&dir, &m).is_none(),
+            "a second page while one is in flight"
+        );
+        up.on_acked(&[(s1.id(), MAX_PAGE_ENTRIES as u64)]);
+        let Some(Request::Page { entries, .. }) = up.next_page(&dir, &m) else {
+            panic!("the rest never followed")
+        };
+        assert_eq!(seqs(&entries)[0], MAX_PAGE_ENTRIES as u64 + 1);
+        up.on_acked(&[(s1.id(), MAX_PAGE_ENTRIES as u64 + 10)]);
+        assert!(up.idle());
+        // An idle link whose remote lost nothing sends nothing on re-comparison...
+        up.on_heights(&dir, &m, &[(s1.id(), MAX_PAGE_ENTRIES as u64 + 10)]);
+        assert!(up.next_page(&dir, &m).is_none());
+        // ...and what the remote lacks (a page it never committed) on the next one.
+        up.on_heights(&dir, &m, &[(s1.id(), 5)]);
+        let Some(Request::Page { entries, .. }) = up.next_page(&dir, &m) else {
+            panic!("a re-comparison showing a shortfall sent nothing")
+        };
+        assert_eq!(seqs(&entries)[0], 6);
+    }
+
+    #[test]
+    fn refused_authors_wait_for_retry_stuck_not_for_heights() {
+        let so = NodeKey::from_secret([1; 32]);
+        let s1 = NodeKey::from_secret([4; 32]);
+        let dir = dir(&[("so", None, &so), ("s1", Some("so"), &s1)], &so);
+        let mut m = Mem::default();
+        for _ in 0..3 {
+            m.append(&s1, ack(&so));
+        }
+        let mut up = Session::new("s1", "so", Role::Parent);
+        up.on_heights(&dir, &m, &[]);
+        assert!(up.next_page(&dir, &m).is_some());
+        // The parent kept entry 1 and refused 2 and 3.
+        up.on_acked(&[(s1.id(), 1)]);
+        assert_eq!(up.stuck().copied().collect::<Vec<_>>(), vec![s1.id()]);
+        assert_eq!(up.remote_height(&s1.id()), Some(1));
+        // A re-comparison does not resend what the parent refused (no hot loop)...
+        up.on_heights(&dir, &m, &[(s1.id(), 1)]);
+        assert!(up.next_page(&dir, &m).is_none());
+        assert_eq!(up.stuck().count(), 1);
+        // ...the driver's slow retry does, from where the parent stands.
+        assert_eq!(up.retry_stuck(&dir), 1);
+        let Some(Request::Page { entries, .. }) = up.next_page(&dir, &m) else {
+            panic!("not retried")
+        };
+        assert_eq!(seqs(&entries), vec![2, 3]);
+        up.on_acked(&[(s1.id(), 3)]);
+        assert_eq!(up.stuck().count(), 0);
+        assert_eq!(up.remote_height(&s1.id()), Some(3));
     }
 
     fn ack(so: &NodeKey) -> Payload {

@@ -12,6 +12,18 @@
 //!   unit is its child, then answers `Welcome`. Both sides then exchange `Heights` and
 //!   stream missing entries in pages; a page is acknowledged after it is committed.
 //! - A local commit ([`Client::appended`]) is pushed to every link at once.
+//! - Sync never waits for a new commit: a failed or timed-out request (`Hello`, `Heights`,
+//!   page) is retried with capped exponential backoff (a failed or refused `Hello` by
+//!   hanging up and dialling again), and a child re-sends its `Heights` every
+//!   [`Config::resync_interval`], which the parent answers with its own, so an idle link
+//!   re-compares what both sides hold. Authors whose entries the remote refused are
+//!   retried on a slower, doubling schedule.
+//! - Liveness: pings every [`Config::ping_interval`]; a ping unanswered within
+//!   [`Config::ping_timeout`] marks the parent link not working in [`Links`], a second one
+//!   in a row closes the connection (and the child dials again). Requests time out after
+//!   [`Config::request_timeout`], long enough for a full page on a slow link.
+//! - What the parent refuses of this node's entries is recorded in [`ParentLink::refused`]
+//!   for status and the UI, never only logged.
 //! - Frames that do not decode, oversized frames and requests from unknown peers are
 //!   refused, logged and counted in the engine's rejection counters.
 
@@ -23,7 +35,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eduioc_engine::Engine;
-use eduioc_protocol::sync::{Role, Session};
+use eduioc_protocol::entry::MAX_ENTRY_BYTES;
+use eduioc_protocol::sync::{LogSource, Role, Session};
 use eduioc_protocol::wire::{self, Request, Response};
 use eduioc_protocol::NodeId;
 use futures::StreamExt;
@@ -65,21 +78,90 @@ pub struct Config {
     pub listen: Multiaddr,
     /// The parent's unit and address; `None` at the root.
     pub parent: Option<(String, Multiaddr)>,
-    /// First re-dial delay.
+    /// First re-dial delay, and first delay before a failed request is sent again.
     pub backoff_min: Duration,
-    /// Longest re-dial delay.
+    /// Longest re-dial delay, and longest delay before a failed request is sent again.
     pub backoff_max: Duration,
+    /// How often a child re-sends its `Heights` to its parent on a live link (the parent
+    /// answers with its own), so that what a lost or unacknowledged page left missing is
+    /// sent without waiting for a new commit. Default 30 s: one small message each way.
+    pub resync_interval: Duration,
+    /// How long a request may wait for its response once its stream is open. Default
+    /// 120 s: a page is at most ~3 MiB (1 MiB of entries and one saved document), about
+    /// 100 s at 256 kbit/s, and the receiver commits it before answering. Opening the
+    /// stream (one round trip) has libp2p's own 10 s limit: a request to a frozen peer
+    /// fails after 10 s, and is retried.
+    pub request_timeout: Duration,
+    /// Ping period. Default 5 s.
+    pub ping_interval: Duration,
+    /// A ping unanswered this long fails. Default 20 s: one failure marks the parent link
+    /// not working (20-25 s after the parent froze), two in a row (about 45 s of silence)
+    /// close the connection. A pong
+    /// queued behind a page on a slow link is late by at most the stream window's
+    /// transfer time, well under this.
+    pub ping_timeout: Duration,
 }
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: Multiaddr::empty(),
+            parent: None,
+            backoff_min: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(10),
+            resync_interval: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(120),
+            ping_interval: Duration::from_secs(5),
+            ping_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Ping failures in a row after which a connection is closed.
+const PING_FAILURES_TO_CLOSE: u32 = 2;
+/// Refused authors are retried after this many resync intervals at first, doubling each
+/// time up to [`STUCK_RETRY_MAX`] intervals.
+const STUCK_RETRY_MIN: u32 = 2;
+/// See [`STUCK_RETRY_MIN`] (64 × 30 s: about half an hour).
+const STUCK_RETRY_MAX: u32 = 64;
+/// Most units listed in [`Refusal::units`].
+const MAX_REFUSED_UNITS: usize = 32;
 
 /// Health of the link to the parent.
 #[derive(Debug, Clone, Default)]
 pub struct ParentLink {
+    /// A live, working session: past the parent's `Welcome`, and no request failed or
+    /// timed out and no ping went unanswered since the last successful exchange.
+    pub connected: bool,
     /// Parent unit.
     pub unit: String,
-    /// Connected and past the handshake.
-    pub connected: bool,
     /// Last completed exchange with the parent (Unix ms).
     pub last_sync_ms: Option<i64>,
+    /// What the parent refuses of ours, while it does; `None` once it holds every entry
+    /// it had refused (or when it never refused any).
+    pub refused: Option<Refusal>,
+}
+
+/// The parent refused entries of this node's subtree, or a whole request (its `Hello`, a
+/// page). Kept until the parent holds what it refused: reconnecting does not clear it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refusal {
+    /// Entries the parent's latest refusing acknowledgement said it refused (0 when only
+    /// whole requests were refused).
+    pub entries: u64,
+    /// Short reason key, as in `status.rejected`: the parent's own key for a refused
+    /// request; for refused entries, which the acknowledgement does not explain, this
+    /// node's own diagnosis of the first one (`oversized` when it exceeds what a peer
+    /// accepts), else `rejected`.
+    pub key: String,
+    /// Human-readable reason (English, for logs and the API).
+    pub message: String,
+    /// First refusal since the parent last held everything (Unix ms).
+    pub since_ms: i64,
+    /// Latest refusal (Unix ms).
+    pub last_ms: i64,
+    /// Units whose entries the parent refuses, sorted (at most 32).
+    pub units: Vec<String>,
 }
 
 /// Health of the link to one child.
@@ -169,6 +251,7 @@ fn now_ms() -> i64 {
 pub(crate) fn build_swarm(
     secret: [u8; 32],
     counters: Arc<WireCounters>,
+    cfg: &Config,
 ) -> Result<Swarm<Behaviour>, Error> {
     let mut secret = secret;
     let kp = identity::Keypair::ed25519_from_bytes(&mut secret)
@@ -186,10 +269,14 @@ pub(crate) fn build_swarm(
                 FrameCodec::new(counters),
                 [(PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default()
-                    .with_request_timeout(Duration::from_secs(60))
+                    .with_request_timeout(cfg.request_timeout)
                     .with_max_concurrent_streams(64),
             ),
-            ping: ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_secs(5))),
+            ping: ping::Behaviour::new(
+                ping::Config::new()
+                    .with_interval(cfg.ping_interval)
+                    .with_timeout(cfg.ping_timeout),
+            ),
         })
         .map_err(|e| Error::Transport(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
@@ -197,7 +284,7 @@ pub(crate) fn build_swarm(
     Ok(swarm)
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pending {
     Hello,
     Heights,
@@ -207,11 +294,51 @@ enum Pending {
 struct Link {
     peer: PeerId,
     session: Session,
-    /// Whether we told the remote what we hold (our `Heights`). A parent sends it only
-    /// after the child's own `Heights`, which the child sends after our `Welcome`: the
-    /// streams of one connection are not ordered, so sending it with the `Welcome` could
-    /// reach the child before it has a session.
-    asked: bool,
+    /// Our `Heights` is in flight.
+    heights_in_flight: bool,
+    /// Our `Heights` failed and is sent again once `hold` has passed.
+    heights_due: bool,
+    /// After a failed request nothing is sent on this link before this instant.
+    hold: Option<Instant>,
+    /// Delay before the next retry after a failure: doubles, capped, reset by a success.
+    retry: Duration,
+    /// When the child re-sends its `Heights` (the link to the parent only).
+    resync_at: Instant,
+    /// When the authors the remote refused are retried.
+    stuck_at: Option<Instant>,
+    /// Resync intervals until the next retry of refused authors (doubles, capped).
+    stuck_factor: u32,
+}
+
+impl Link {
+    fn new(peer: PeerId, session: Session, cfg: &Config) -> Link {
+        Link {
+            peer,
+            session,
+            heights_in_flight: false,
+            heights_due: false,
+            hold: None,
+            retry: cfg.backoff_min,
+            resync_at: Instant::now() + cfg.resync_interval,
+            stuck_at: None,
+            stuck_factor: STUCK_RETRY_MIN,
+        }
+    }
+
+    /// A request failed: hold the link, double the delay.
+    fn failed(&mut self, cfg: &Config) {
+        self.hold = Some(Instant::now() + self.retry);
+        self.retry = (self.retry * 2).min(cfg.backoff_max);
+    }
+
+    /// A request succeeded.
+    fn succeeded(&mut self, cfg: &Config) {
+        self.retry = cfg.backoff_min;
+    }
+
+    fn held(&self, now: Instant) -> bool {
+        self.hold.is_some_and(|t| now < t)
+    }
 }
 
 struct Parent {
@@ -225,6 +352,8 @@ struct Parent {
     dialing: bool,
     /// False while the uplink is deliberately down.
     enabled: bool,
+    /// Authors the parent refused entries of, until it holds them (see [`Refusal`]).
+    refused: std::collections::BTreeSet<NodeId>,
 }
 
 /// The event loop. Create with [`Network::new`], run with [`Network::run`].
@@ -237,6 +366,8 @@ pub struct Network {
     parent: Option<Parent>,
     children: HashMap<PeerId, Link>,
     pending: HashMap<OutboundRequestId, (PeerId, Pending)>,
+    /// Unanswered pings in a row, per peer.
+    ping_failures: HashMap<PeerId, u32>,
 }
 
 impl Network {
@@ -251,7 +382,7 @@ impl Network {
             (e.key().secret(), pk)
         };
         let counters = Arc::new(WireCounters::default());
-        let mut swarm = build_swarm(secret, counters.clone())?;
+        let mut swarm = build_swarm(secret, counters.clone(), &cfg)?;
         swarm
             .listen_on(cfg.listen.clone())
             .map_err(|e| Error::Listen {
@@ -277,6 +408,7 @@ impl Network {
             backoff: cfg.backoff_min,
             dialing: false,
             enabled: true,
+            refused: std::collections::BTreeSet::new(),
         });
         let client = Client {
             tx,
@@ -293,6 +425,7 @@ impl Network {
                 parent,
                 children: HashMap::new(),
                 pending: HashMap::new(),
+                ping_failures: HashMap::new(),
             },
             client,
         ))
@@ -315,7 +448,7 @@ impl Network {
                     None => break,
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
-                _ = tick.tick() => self.maybe_dial(),
+                _ = tick.tick() => self.on_tick(),
             }
         }
         tracing::info!("network loop stopped");
@@ -334,6 +467,69 @@ impl Network {
             }
         }
         tracing::info!(up, "uplink switched");
+    }
+
+    fn on_tick(&mut self) {
+        self.maybe_dial();
+        let now = Instant::now();
+        let mut heights = Vec::new();
+        let resync = self.cfg.resync_interval;
+        let mut retried = false;
+        let parent_link = self.parent.as_mut().and_then(|p| p.link.as_mut());
+        for (is_parent, l) in parent_link
+            .map(|l| (true, l))
+            .into_iter()
+            .chain(self.children.values_mut().map(|l| (false, l)))
+        {
+            if l.hold.is_some_and(|t| now >= t) {
+                l.hold = None;
+                retried = true;
+            }
+            if l.held(now) || l.heights_in_flight {
+                continue;
+            }
+            // The child re-compares heights with its parent on a live link: the parent
+            // answers with its own, so both directions resume what is missing.
+            if l.heights_due || (is_parent && now >= l.resync_at) {
+                l.heights_due = false;
+                l.heights_in_flight = true;
+                l.resync_at = now + resync;
+                heights.push(l.peer);
+            }
+            if l.session.stuck().next().is_none() {
+                l.stuck_at = None;
+            } else {
+                let at = *l.stuck_at.get_or_insert(now + resync * l.stuck_factor);
+                if now >= at {
+                    l.stuck_at = None;
+                    l.stuck_factor = (l.stuck_factor * 2).min(STUCK_RETRY_MAX);
+                    retried = true;
+                    if let Ok(e) = self.engine.lock() {
+                        let n = l.session.retry_stuck(e.directory());
+                        tracing::info!(remote = %l.session.remote_unit(), authors = n, "retrying refused authors");
+                    }
+                }
+            }
+        }
+        for peer in heights {
+            self.send_heights(peer);
+        }
+        if retried {
+            self.pump_all();
+        }
+    }
+
+    fn send_heights(&mut self, peer: PeerId) {
+        let engine = self.engine.clone();
+        let want = {
+            let Ok(e) = engine.lock() else { return };
+            let Some(l) = self.link_mut(&peer) else {
+                return;
+            };
+            l.heights_in_flight = true;
+            l.session.want(e.directory(), &*e)
+        };
+        self.send(peer, Pending::Heights, &want);
     }
 
     fn maybe_dial(&mut self) {
@@ -396,8 +592,9 @@ impl Network {
                         let _ = self.swarm.disconnect_peer_id(peer_id);
                         return;
                     }
+                    // The dial backoff is reset by the parent's `Welcome`, not here: a
+                    // parent that refuses our `Hello` is dialled at a slowing pace.
                     p.connected = true;
-                    p.backoff = self.cfg.backoff_min;
                 }
                 let hello = {
                     let Ok(e) = self.engine.lock() else { return };
@@ -420,6 +617,7 @@ impl Network {
                 if num_established > 0 {
                     return;
                 }
+                self.ping_failures.remove(&peer_id);
                 if self.is_parent(&peer_id) {
                     tracing::info!(cause = ?cause, "disconnected from parent");
                     if let Some(p) = self.parent.as_mut() {
@@ -427,11 +625,7 @@ impl Network {
                         p.link = None;
                         Self::backoff(p, &self.cfg);
                     }
-                    if let Ok(mut l) = self.links.lock() {
-                        if let Some(pl) = l.parent.as_mut() {
-                            pl.connected = false;
-                        }
-                    }
+                    self.parent_not_working();
                 } else if let Some(link) = self.children.remove(&peer_id) {
                     tracing::info!(child = %link.session.remote_unit(), "child disconnected");
                     if let Ok(mut l) = self.links.lock() {
@@ -453,7 +647,44 @@ impl Network {
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync_event(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ev)) => self.on_ping(ev),
             _ => {}
+        }
+    }
+
+    fn on_ping(&mut self, ev: ping::Event) {
+        let peer = ev.peer;
+        match ev.result {
+            Ok(_) => {
+                self.ping_failures.remove(&peer);
+                // A parent that answers pings again after a silence: re-compare heights
+                // now rather than at the next resync; its answer marks the link working.
+                let working = self
+                    .links
+                    .lock()
+                    .ok()
+                    .and_then(|l| l.parent.as_ref().map(|p| p.connected))
+                    .unwrap_or(true);
+                if self.is_parent(&peer) && !working {
+                    if let Some(l) = self.parent.as_mut().and_then(|p| p.link.as_mut()) {
+                        l.resync_at = Instant::now();
+                    }
+                }
+            }
+            Err(error) => {
+                let n = self.ping_failures.entry(peer).or_default();
+                *n += 1;
+                let n = *n;
+                tracing::warn!(peer = %peer, error = %error, failures = n, "ping failed");
+                if self.is_parent(&peer) {
+                    self.parent_not_working();
+                }
+                if n >= PING_FAILURES_TO_CLOSE {
+                    tracing::warn!(peer = %peer, "peer silent: closing the connection");
+                    self.ping_failures.remove(&peer);
+                    self.swarm.close_connection(ev.connection);
+                }
+            }
         }
     }
 
@@ -492,22 +723,42 @@ impl Network {
                 }
             },
             request_response::Event::OutboundFailure {
-                peer,
-                request_id,
-                error,
-                ..
+                request_id, error, ..
             } => {
-                tracing::debug!(peer = %peer, error = %error, "request failed");
-                if let Some((peer, Pending::Page)) = self.pending.remove(&request_id) {
-                    if let Some(l) = self.link_mut(&peer) {
-                        l.session.on_failed();
-                    }
-                }
+                let Some((peer, kind)) = self.pending.remove(&request_id) else {
+                    return;
+                };
+                tracing::warn!(peer = %peer, kind = ?kind, error = %error, "request failed");
+                self.on_request_failed(peer, kind);
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 tracing::debug!(peer = %peer, error = %error, "inbound request failed");
             }
             request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    /// A request of ours got no usable answer: retry it after a backoff. A failed
+    /// `Hello` is retried by hanging up and dialling again.
+    fn on_request_failed(&mut self, peer: PeerId, kind: Pending) {
+        if self.is_parent(&peer) {
+            self.parent_not_working();
+        }
+        if kind == Pending::Hello {
+            let _ = self.swarm.disconnect_peer_id(peer);
+            return;
+        }
+        let cfg = self.cfg.clone();
+        if let Some(l) = self.link_mut(&peer) {
+            match kind {
+                Pending::Heights => {
+                    l.heights_in_flight = false;
+                    l.heights_due = true;
+                }
+                Pending::Page => l.session.on_failed(),
+                Pending::Hello => {}
+            }
+            l.failed(&cfg);
         }
     }
 
@@ -548,6 +799,7 @@ impl Network {
         match req {
             Request::Hello { unit, certs } => self.on_hello(peer, unit, certs),
             Request::Heights { heights } => {
+                let from_child = self.children.contains_key(&peer);
                 let engine = self.engine.clone();
                 let Ok(e) = engine.lock() else {
                     return Response::Ok;
@@ -561,11 +813,15 @@ impl Network {
                     );
                 };
                 link.session.on_heights(e.directory(), &*e, &heights);
-                let want = (!link.asked).then(|| link.session.want(e.directory(), &*e));
-                link.asked = true;
+                // A parent answers each `Heights` of its child with its own (the child
+                // sends them after the `Welcome` and then periodically), so both
+                // directions re-compare. The child answers the parent's with `Ok` only.
+                let answer = from_child && !link.heights_in_flight;
                 drop(e);
-                if let Some(want) = want {
-                    self.send(peer, Pending::Heights, &want);
+                if answer {
+                    self.send_heights(peer);
+                } else if self.is_parent(&peer) {
+                    self.mark_parent_sync();
                 }
                 Response::Ok
             }
@@ -662,22 +918,141 @@ impl Network {
             c.connected = true;
             c.last_seen_ms = Some(now_ms());
         }
-        self.children.insert(
-            peer,
-            Link {
-                peer,
-                session,
-                asked: false,
-            },
-        );
+        self.children
+            .insert(peer, Link::new(peer, session, &self.cfg));
         welcome
     }
 
+    /// A successful exchange with the parent: the link works.
     fn mark_parent_sync(&self) {
         if let Ok(mut l) = self.links.lock() {
             if let Some(p) = l.parent.as_mut() {
                 p.connected = true;
                 p.last_sync_ms = Some(now_ms());
+            }
+        }
+    }
+
+    /// A request to the parent failed, a ping went unanswered or the connection closed.
+    fn parent_not_working(&self) {
+        if let Ok(mut l) = self.links.lock() {
+            if let Some(p) = l.parent.as_mut() {
+                p.connected = false;
+            }
+        }
+    }
+
+    /// Records that the parent refused something of ours: `entries` entries of the authors
+    /// now stuck on the link, or (`entries == 0`) a whole request with the parent's key.
+    fn parent_refused(&mut self, entries: u64, key: &str, message: String) {
+        let now = now_ms();
+        let units: Vec<String> = {
+            let Some(p) = self.parent.as_mut() else {
+                return;
+            };
+            if let Some(l) = p.link.as_ref() {
+                p.refused.extend(l.session.stuck().copied());
+            }
+            match self.engine.lock() {
+                Ok(e) => p
+                    .refused
+                    .iter()
+                    .filter_map(|a| e.directory().unit_of(a).map(str::to_string))
+                    .collect(),
+                Err(_) => Vec::new(),
+            }
+        };
+        tracing::warn!(entries, key, message = %message, units = ?units, "the parent refused our data");
+        if let Ok(mut l) = self.links.lock() {
+            if let Some(pl) = l.parent.as_mut() {
+                let r = pl.refused.get_or_insert_with(|| Refusal {
+                    since_ms: now,
+                    ..Refusal::default()
+                });
+                if entries > 0 {
+                    r.entries = entries;
+                }
+                r.key = key.to_string();
+                r.message = message;
+                r.last_ms = now;
+                let mut units = units;
+                units.sort();
+                units.dedup();
+                units.truncate(MAX_REFUSED_UNITS);
+                r.units = units;
+            }
+        }
+    }
+
+    /// Why the parent refused entries of the authors stuck on its link, as far as this
+    /// node can tell: the acknowledgement carries only a count.
+    fn diagnose_refusal(&self, rejected: u32) -> (String, String) {
+        let generic = (
+            "rejected".to_string(),
+            format!(
+                "the parent refused {rejected} entries (its own status counts the reason under \
+                 rejected)"
+            ),
+        );
+        let Some(l) = self.parent.as_ref().and_then(|p| p.link.as_ref()) else {
+            return generic;
+        };
+        let Ok(e) = self.engine.lock() else {
+            return generic;
+        };
+        for a in l.session.stuck() {
+            let from = l.session.remote_height(a).unwrap_or(0) + 1;
+            let Some((seq, raw)) = e
+                .entries(a, from, 1, MAX_ENTRY_BYTES + 1)
+                .into_iter()
+                .next()
+            else {
+                continue;
+            };
+            if raw.len() > MAX_ENTRY_BYTES {
+                let unit = e.directory().unit_of(a).unwrap_or("?").to_string();
+                return (
+                    "oversized".into(),
+                    format!(
+                        "entry {seq} of {unit} is {} bytes; a peer accepts at most {MAX_ENTRY_BYTES}",
+                        raw.len()
+                    ),
+                );
+            }
+        }
+        generic
+    }
+
+    /// After a successful exchange with the parent: clears the recorded refusal once the
+    /// parent holds everything of the authors it had refused.
+    fn maybe_clear_refusal(&mut self) {
+        let Some(p) = self.parent.as_mut() else {
+            return;
+        };
+        let Some(l) = p.link.as_ref() else {
+            return;
+        };
+        if l.session.stuck().next().is_some() {
+            return;
+        }
+        if !p.refused.is_empty() {
+            let Ok(e) = self.engine.lock() else {
+                return;
+            };
+            let all_held = p
+                .refused
+                .iter()
+                .all(|a| l.session.remote_height(a).unwrap_or(0) >= e.height(a));
+            if !all_held {
+                return;
+            }
+        }
+        p.refused.clear();
+        if let Ok(mut links) = self.links.lock() {
+            if let Some(pl) = links.parent.as_mut() {
+                if pl.refused.take().is_some() {
+                    tracing::info!("the parent now holds everything it had refused");
+                }
             }
         }
     }
@@ -688,9 +1063,11 @@ impl Network {
             Err(e) => {
                 tracing::warn!(peer = %peer, error = %e, "undecodable response");
                 self.count(e.key());
+                self.on_request_failed(peer, kind);
                 return;
             }
         };
+        let is_parent = self.is_parent(&peer);
         match (kind, resp) {
             (Pending::Hello, Response::Welcome { unit, certs }) => {
                 let engine = self.engine.clone();
@@ -701,37 +1078,68 @@ impl Network {
                     }
                 }
                 let session = Session::new(e.unit(), &unit, Role::Parent);
-                let want = session.want(e.directory(), &*e);
                 drop(e);
+                let cfg = self.cfg.clone();
                 if let Some(p) = self.parent.as_mut() {
-                    p.link = Some(Link {
-                        peer,
-                        session,
-                        asked: true,
-                    });
+                    p.backoff = cfg.backoff_min;
+                    p.link = Some(Link::new(peer, session, &cfg));
                 }
                 self.mark_parent_sync();
-                self.send(peer, Pending::Heights, &want);
+                self.maybe_clear_refusal();
+                self.send_heights(peer);
+            }
+            (Pending::Hello, Response::Refused { key, reason }) => {
+                tracing::warn!(peer = %peer, key = %key, reason = %reason, "the parent refused our hello");
+                self.parent_refused(0, &key, reason);
+                self.on_request_failed(peer, kind);
             }
             (Pending::Page, Response::Acked { heights, rejected }) => {
+                let cfg = self.cfg.clone();
+                if let Some(l) = self.link_mut(&peer) {
+                    l.session.on_acked(&heights);
+                    l.succeeded(&cfg);
+                    if rejected == 0 && l.session.stuck().next().is_none() {
+                        l.stuck_factor = STUCK_RETRY_MIN;
+                    }
+                }
                 if rejected > 0 {
                     tracing::warn!(peer = %peer, rejected, "peer rejected entries");
                 }
-                if self.is_parent(&peer) {
+                if is_parent {
                     self.mark_parent_sync();
+                    if rejected > 0 {
+                        let (key, message) = self.diagnose_refusal(rejected);
+                        self.parent_refused(u64::from(rejected), &key, message);
+                    } else {
+                        self.maybe_clear_refusal();
+                    }
                 }
+            }
+            (Pending::Heights, Response::Ok) => {
+                let cfg = self.cfg.clone();
                 if let Some(l) = self.link_mut(&peer) {
-                    l.session.on_acked(&heights);
+                    l.heights_in_flight = false;
+                    l.succeeded(&cfg);
+                }
+                if is_parent {
+                    self.mark_parent_sync();
                 }
             }
             (_, Response::Refused { key, reason }) => {
                 tracing::warn!(peer = %peer, key = %key, reason = %reason, "peer refused our request");
-                if let Some(l) = self.link_mut(&peer) {
-                    l.session.on_failed();
+                if is_parent && kind == Pending::Page && key != "uncertified" {
+                    self.parent_refused(0, &key, reason);
+                }
+                self.on_request_failed(peer, kind);
+                if key == "uncertified" {
+                    // The remote has no session for us (it lost it): start over.
+                    let _ = self.swarm.disconnect_peer_id(peer);
                 }
             }
-            (Pending::Heights, Response::Ok) => {}
-            (k, r) => tracing::warn!(peer = %peer, kind = ?k, response = ?r, "unexpected response"),
+            (k, r) => {
+                tracing::warn!(peer = %peer, kind = ?k, response = ?r, "unexpected response");
+                self.on_request_failed(peer, kind);
+            }
         }
     }
 
@@ -754,13 +1162,13 @@ impl Network {
     fn pump_all(&mut self) {
         let engine = self.engine.clone();
         let Ok(e) = engine.lock() else { return };
+        let now = Instant::now();
         let mut out = Vec::new();
-        if let Some(l) = self.parent.as_mut().and_then(|p| p.link.as_mut()) {
-            if let Some(req) = l.session.next_page(e.directory(), &*e) {
-                out.push((l.peer, req));
+        let parent_link = self.parent.as_mut().and_then(|p| p.link.as_mut());
+        for l in parent_link.into_iter().chain(self.children.values_mut()) {
+            if l.held(now) {
+                continue;
             }
-        }
-        for l in self.children.values_mut() {
             if let Some(req) = l.session.next_page(e.directory(), &*e) {
                 out.push((l.peer, req));
             }

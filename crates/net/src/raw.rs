@@ -23,7 +23,11 @@ pub async fn exchange(
     frames: Vec<Vec<u8>>,
     timeout: Duration,
 ) -> Result<Vec<Result<Vec<u8>, String>>, Error> {
-    let mut swarm = build_swarm(secret, Arc::new(WireCounters::default()))?;
+    let mut swarm = build_swarm(
+        secret,
+        Arc::new(WireCounters::default()),
+        &crate::Config::default(),
+    )?;
     swarm
         .dial(DialOpts::peer_id(peer).addresses(vec![addr]).build())
         .map_err(|e| Error::Transport(e.to_string()))?;

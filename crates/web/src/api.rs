@@ -141,7 +141,13 @@ async fn status(State(state): State<AppState>) -> ApiResult {
         let dir = e.directory();
         let l = links.lock().map_err(|_| EngineError::Invalid("links lock poisoned".into()))?;
         let parent = l.parent.as_ref().map(|p| {
-            json!({"unit": p.unit, "connected": p.connected, "last_sync_at": rfc3339(p.last_sync_ms)})
+            let refused = p.refused.as_ref().map(|r| {
+                json!({"entries": r.entries, "reason": r.key, "message": r.message,
+                       "since": rfc3339(Some(r.since_ms)), "last_at": rfc3339(Some(r.last_ms)),
+                       "units": r.units})
+            });
+            json!({"unit": p.unit, "connected": p.connected, "last_sync_at": rfc3339(p.last_sync_ms),
+                   "refused": refused})
         });
         let children: Vec<Value> = dir
             .children(e.unit())

@@ -795,6 +795,7 @@ fn net_cfg(
         parent,
         backoff_min: Duration::from_millis(50),
         backoff_max: Duration::from_secs(1),
+        ..eduioc_net::Config::default()
     }
 }
 

@@ -231,6 +231,51 @@ impl Lang {
     }
 
     /// How long ago `ms` was, relative to `now_ms`.
+    /// The warning shown while the parent refuses this node's data: `entries` refused
+    /// entries (0: the parent refuses the connection or a whole request) for reason `key`
+    /// (a `status.rejected` key), since local time `since`, of `units`.
+    pub(crate) fn parent_refused(
+        self,
+        entries: u64,
+        key: &str,
+        since: &str,
+        units: &[String],
+    ) -> String {
+        let reason = match (self, key) {
+            (Lang::Vi, "oversized") => "bản ghi quá lớn",
+            (Lang::En, "oversized") => "entry too large",
+            (Lang::Vi, "fork") => "nhật ký của nút này khác với bản cấp trên đang giữ",
+            (Lang::En, "fork") => "this node's log differs from the copy the parent holds",
+            (Lang::Vi, "gap") => "thiếu bản ghi trước đó",
+            (Lang::En, "gap") => "earlier entries are missing",
+            (Lang::Vi, "unauthorized") => "nút này không phải đơn vị trực thuộc cấp trên",
+            (Lang::En, "unauthorized") => "this node is not a unit under the parent",
+            (Lang::Vi, "uncertified") => "cấp trên chưa có chứng thư của nút này",
+            (Lang::En, "uncertified") => "the parent lacks this node's certificate",
+            (Lang::Vi, "internal") => "lỗi nội bộ ở cấp trên",
+            (Lang::En, "internal") => "an internal error at the parent",
+            (Lang::Vi, _) => "cấp trên không nêu lý do",
+            (Lang::En, _) => "the parent gave no reason",
+        };
+        let units = units.join(", ");
+        match (self, entries) {
+            (Lang::Vi, 0) => format!(
+                "Cấp trên đang từ chối dữ liệu của nút này ({reason}; mã {key}) từ {since}.                  Dữ liệu mới chưa lên được cấp trên: hãy báo cho quản trị hệ thống."
+            ),
+            (Lang::En, 0) => format!(
+                "The parent refuses this node's data ({reason}; code {key}) since {since}.                  New data does not reach it: tell the system administrator."
+            ),
+            (Lang::Vi, n) => format!(
+                "Cấp trên đã từ chối {} bản ghi ({reason}; mã {key}) từ {since}; dữ liệu của                  {units} chưa lên được cấp trên: hãy báo cho quản trị hệ thống.",
+                self.int(n)
+            ),
+            (Lang::En, n) => format!(
+                "The parent refused {} entries ({reason}; code {key}) since {since}; data of                  {units} does not reach it: tell the system administrator.",
+                self.int(n)
+            ),
+        }
+    }
+
     pub(crate) fn ago(self, now_ms: i64, ms: i64) -> String {
         let s = (now_ms - ms).max(0) / 1000;
         let (n, unit) = if s < 60 {

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::response::Json;
 use axum::Extension;
 use eduioc_engine::{Engine, Error as EngineError};
-use eduioc_net::Links;
+use eduioc_net::{Links, Refusal};
 use maud::{html, Markup};
 use serde_json::json;
 
@@ -38,6 +38,22 @@ struct Parent {
     name: String,
     connected: bool,
     last_sync_ms: Option<i64>,
+    refused: Option<Refusal>,
+}
+
+/// The warning about what the parent refuses, empty when it refuses nothing.
+fn refused_text(lang: Lang, r: Option<&Refusal>) -> String {
+    r.map(|r| lang.parent_refused(r.entries, &r.key, &local_time(r.since_ms), &r.units))
+        .unwrap_or_default()
+}
+
+/// The warning's class: shown as an error box only while there is something to say.
+fn refused_class(r: Option<&Refusal>) -> &'static str {
+    if r.is_some() {
+        "error"
+    } else {
+        "none"
+    }
 }
 
 fn health(e: &Engine, links: &Links, unit: &str, lang: Lang, now: i64) -> (&'static str, String) {
@@ -150,6 +166,7 @@ pub(crate) async fn index(State(state): State<AppState>, Extension(ctx): Extensi
             name: e.directory().name(&p.unit).unwrap_or(&p.unit).to_string(),
             connected: p.connected,
             last_sync_ms: p.last_sync_ms,
+            refused: p.refused.clone(),
         });
         Ok((root, parent))
     })
@@ -177,6 +194,13 @@ pub(crate) async fn index(State(state): State<AppState>, Extension(ctx): Extensi
                         @if let Some(t) = p.last_sync_ms { " · " (ctx.t(T::LastSync)) ": " (local_time(t)) }
                     }
                 },
+            }
+            @if let Some(p) = &parent {
+                // Always present, so that the live refresh can show or clear it.
+                p class=(refused_class(p.refused.as_ref())) data-c="parent-refused"
+                    data-k="parent-refused" role="alert" {
+                    (refused_text(ctx.lang, p.refused.as_ref()))
+                }
             }
         }
         section.card {
@@ -219,6 +243,14 @@ pub(crate) async fn live(
                 label.push_str(&format!(" · {}: {}", lang.t(T::LastSync), local_time(t)));
             }
             text.insert("parent".into(), label);
+            text.insert(
+                "parent-refused".into(),
+                refused_text(lang, p.refused.as_ref()),
+            );
+            class.insert(
+                "parent-refused".into(),
+                refused_class(p.refused.as_ref()).to_string(),
+            );
             class.insert(
                 "parent".into(),
                 format!("dot {}", if p.connected { "online" } else { "stale" }),

@@ -44,6 +44,8 @@ struct Node {
     cookie_name: String,
     /// The login throttle's clock, Unix ms (tests move it by hand).
     clock: Arc<AtomicI64>,
+    /// The network loop's link table (tests set the parent link by hand).
+    links: Arc<Mutex<eduioc_net::Links>>,
 }
 
 struct Fed {
@@ -120,6 +122,7 @@ async fn node(
             parent: None,
             backoff_min: Duration::from_millis(200),
             backoff_max: Duration::from_secs(1),
+            ..eduioc_net::Config::default()
         },
     )
     .unwrap();
@@ -135,6 +138,7 @@ async fn node(
             .collect(),
     };
     let token = format!("token-of-{unit}-0123456789");
+    let links = client.links();
     let mut state = AppState::new(engine.clone(), client, &token, accounts);
     let clock = Arc::new(AtomicI64::new(1_760_000_000_000));
     let c2 = clock.clone();
@@ -146,6 +150,7 @@ async fn node(
         token,
         cookie_name,
         clock,
+        links,
     }
 }
 
@@ -617,6 +622,74 @@ async fn the_network_page_draws_the_subtree() {
     let v: serde_json::Value = serde_json::from_str(&live).unwrap();
     assert_eq!(v["class"]["thcs-tam-hiep"], "dot recent");
     assert_eq!(v["class"]["so-test"], "dot self");
+}
+
+#[tokio::test]
+async fn a_parent_refusing_our_entries_is_shown_in_status_and_on_the_network_page() {
+    let f = fed().await;
+    let cookie = login(&f.school).await;
+    let set_parent = |refused: Option<eduioc_net::Refusal>| {
+        f.school.links.lock().unwrap().parent = Some(eduioc_net::ParentLink {
+            unit: "pgd-a".into(),
+            connected: true,
+            last_sync_ms: Some(1_760_000_000_000),
+            refused,
+        });
+    };
+    set_parent(None);
+    let (_, _, page) = send(&f.school.app, get("/network", &cookie)).await;
+    assert!(!page.contains("Cấp trên đã từ chối"), "{page}");
+    set_parent(Some(eduioc_net::Refusal {
+        entries: 3,
+        key: "oversized".into(),
+        message: "entry 7 of thcs-tam-hiep is 5000000 bytes".into(),
+        since_ms: 1_760_000_000_000,
+        last_ms: 1_760_000_100_000,
+        units: vec!["thcs-tam-hiep".into()],
+    }));
+    let (status, _, page) = send(&f.school.app, get("/network", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Cấp trên đã từ chối 3 bản ghi (bản ghi quá lớn; mã oversized)"),
+        "{page}"
+    );
+    assert!(page.contains("class=\"error\""), "{page}");
+    let (_, _, page) = send(
+        &f.school.app,
+        get("/network", &format!("{cookie}; eduioc_lang=en")),
+    )
+    .await;
+    assert!(
+        page.contains("The parent refused 3 entries (entry too large; code oversized)"),
+        "{page}"
+    );
+    let (_, _, live) = send(&f.school.app, get("/ui/live/network", &cookie)).await;
+    let v: serde_json::Value = serde_json::from_str(&live).unwrap();
+    assert_eq!(v["class"]["parent-refused"], "error");
+    assert!(v["text"]["parent-refused"]
+        .as_str()
+        .unwrap()
+        .contains("thcs-tam-hiep"));
+    let req = Request::get("/api/v1/status")
+        .header(header::AUTHORIZATION, format!("Bearer {}", f.school.token))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = send(&f.school.app, req).await;
+    assert_eq!(status, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let p = &v["parent"];
+    assert_eq!(p["unit"], "pgd-a");
+    assert_eq!(p["connected"], true);
+    assert_eq!(p["refused"]["entries"], 3);
+    assert_eq!(p["refused"]["reason"], "oversized");
+    assert_eq!(p["refused"]["units"], serde_json::json!(["thcs-tam-hiep"]));
+    assert_eq!(p["refused"]["since"], "2025-10-09T08:53:20Z");
+    // Cleared once the parent holds everything: the warning goes, live too.
+    set_parent(None);
+    let (_, _, live) = send(&f.school.app, get("/ui/live/network", &cookie)).await;
+    let v: serde_json::Value = serde_json::from_str(&live).unwrap();
+    assert_eq!(v["class"]["parent-refused"], "none");
+    assert_eq!(v["text"]["parent-refused"], "");
 }
 
 #[tokio::test]
