@@ -87,7 +87,9 @@ struct Node {
 
 impl Node {
     fn start(dir: &Path, extra: &[&str]) -> Node {
-        let log = dir.with_extension("log");
+        // Beside the topology, outside the directory whose modes are checked.
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let log = dir.parent().unwrap().with_file_name(format!("{name}.log"));
         let child = eduioc_umask0()
             .args(["run", "--dir"])
             .arg(dir)

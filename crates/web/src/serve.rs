@@ -223,7 +223,10 @@ mod tests {
         // The fifth connection waits in the backlog: it is answered only after the server
         // has closed a slow one to make room.
         let mut fifth = TcpStream::connect(addr).await.unwrap();
-        let answer = request(&mut fifth).await;
+        // (The bound only keeps a broken server from hanging the test.)
+        let answer = tokio::time::timeout(Duration::from_secs(60), request(&mut fifth))
+            .await
+            .expect("the fifth client was never answered");
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(answer.ends_with("ok 127.0.0.1"), "{answer}");
         let closed = idle.iter().filter(|s| closed_already(s)).count();
@@ -233,14 +236,21 @@ mod tests {
             started.elapsed()
         );
         // Every slow one is closed in the end, and a kept-alive idle one too.
+        let bound = Duration::from_secs(60);
         for mut s in idle {
             let mut buf = [0u8; 64];
-            let n = s.read(&mut buf).await.unwrap_or(0);
+            let n = tokio::time::timeout(bound, s.read(&mut buf))
+                .await
+                .expect("a slow connection stayed open")
+                .unwrap_or(0);
             assert_eq!(n, 0, "a slow connection got an answer");
         }
         let mut buf = [0u8; 64];
-        let n = fifth.read(&mut buf).await.unwrap_or(0);
-        assert_eq!(n, 0, "the idle kept-alive connection was closed");
+        let n = tokio::time::timeout(bound, fifth.read(&mut buf))
+            .await
+            .expect("the idle kept-alive connection stayed open")
+            .unwrap_or(0);
+        assert_eq!(n, 0, "the idle kept-alive connection got data");
         stop.send(()).unwrap();
         task.await.unwrap();
     }
@@ -257,7 +267,10 @@ mod tests {
         assert!(request(&mut kept).await.starts_with("HTTP/1.1 200"));
         stop.send(()).unwrap();
         // Returns although a kept-alive connection is open and the drain time is long.
-        task.await.unwrap();
+        tokio::time::timeout(Duration::from_secs(60), task)
+            .await
+            .expect("serve did not return after stop")
+            .unwrap();
         let mut buf = [0u8; 64];
         assert_eq!(kept.read(&mut buf).await.unwrap_or(0), 0);
         assert!(TcpStream::connect(addr).await.is_err(), "still accepting");
