@@ -185,6 +185,29 @@ fn node_files_are_private_whatever_the_umask() {
     assert!(l.is_empty(), "after a start on a loose directory: {l:?}");
 }
 
+/// Runs `cmd`, which must exit by itself; one still running after a minute started when
+/// it should have refused, and is killed so that the test fails instead of hanging.
+fn refused_at_once(cmd: &mut Command) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "started instead of refusing:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn a_non_loopback_http_address_needs_the_opt_in() {
     let tmp = tempfile::tempdir().unwrap();
@@ -194,11 +217,7 @@ fn a_non_loopback_http_address_needs_the_opt_in() {
     generate(&topo, &out);
     let dir = out.join("so");
 
-    let refused = Command::new(BIN)
-        .args(["run", "--dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let refused = refused_at_once(Command::new(BIN).args(["run", "--dir"]).arg(&dir));
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "{err}");
     assert!(err.contains(&format!("0.0.0.0:{port}")), "{err}");
@@ -212,13 +231,13 @@ fn a_non_loopback_http_address_needs_the_opt_in() {
     assert!(log.contains("reverse proxy"), "{log}");
 
     // The demo too.
-    let demo = Command::new(BIN)
-        .args(["demo", "--tiny", "--districts", "1", "--http"])
-        .arg(format!("0.0.0.0:{}", free_port()))
-        .arg("--data")
-        .arg(tmp.path().join("demo"))
-        .output()
-        .unwrap();
+    let demo = refused_at_once(
+        Command::new(BIN)
+            .args(["demo", "--tiny", "--districts", "1", "--http"])
+            .arg(format!("0.0.0.0:{}", free_port()))
+            .arg("--data")
+            .arg(tmp.path().join("demo")),
+    );
     let err = String::from_utf8_lossy(&demo.stderr);
     assert!(!demo.status.success(), "{err}");
     assert!(
