@@ -32,6 +32,11 @@ pub(crate) struct NodeToml {
     /// School year of imports and figures, e.g. "2026-2027" (default: from the clock).
     #[serde(default)]
     pub(crate) school_year: Option<String>,
+    /// Allow an `http` address that is not loopback (default false; the same as
+    /// `eduioc run --public-http`). The node speaks plain HTTP: TLS belongs in a reverse
+    /// proxy in front of it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) public_http: bool,
 }
 
 fn default_doc_cache() -> usize {
@@ -72,9 +77,32 @@ pub(crate) const ACCOUNTS: &str = "accounts.toml";
 /// The initial plain password of the `admin` account, one line, mode 0600.
 pub(crate) const ADMIN_PASSWORD: &str = "admin.password";
 
+impl NodeToml {
+    /// The HTTP listen address, refused when it is not loopback and `public_http` (or
+    /// the command line's `--public-http`) does not allow it.
+    pub(crate) fn http_addr(&self) -> Result<std::net::SocketAddr> {
+        let addr: std::net::SocketAddr = self
+            .http
+            .parse()
+            .with_context(|| format!("http {:?} is not host:port", self.http))?;
+        if !addr.ip().is_loopback() && !self.public_http {
+            bail!(
+                "unit {}: http address {addr} is not a loopback address, so the web UI and \
+                 API would be reachable from the network over plain HTTP. Put a reverse proxy \
+                 with TLS in front of the node and allow it with --public-http (or \
+                 public_http = true in node.toml)",
+                self.unit
+            );
+        }
+        Ok(addr)
+    }
+}
+
 impl NodeDir {
-    /// Loads `dir`, naming the file at fault on any error.
+    /// Loads `dir`, naming the file at fault on any error. First tightens the modes of
+    /// the directory and its files when other users could read them (with a warning).
     pub(crate) fn load(dir: &Path) -> Result<NodeDir> {
+        crate::files::tighten(dir)?;
         let read = |name: &str| {
             std::fs::read(dir.join(name))
                 .with_context(|| format!("cannot read {}", dir.join(name).display()))

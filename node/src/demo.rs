@@ -15,6 +15,8 @@ use crate::topology::{self, Topology, Unit};
 pub(crate) struct Options {
     /// HTTP address of the department.
     pub(crate) http: SocketAddr,
+    /// Whether the department's address may be non-loopback (`--public-http`).
+    pub(crate) public_http: bool,
     /// Data directory (reused when it already holds a demo).
     pub(crate) data: Option<PathBuf>,
     /// Seed of the synthetic data.
@@ -98,10 +100,14 @@ pub(crate) async fn run(opts: Options) -> Result<()> {
     }
     topology::generate(&topo, &data, true, Some(opts.seed))
         .context("writing the demo's node directories")?;
-    std::fs::write(data.join("topology.toml"), toml::to_string(&topo)?)?;
+    crate::files::write_private(
+        &data.join("topology.toml"),
+        toml::to_string(&topo)?.as_bytes(),
+    )?;
     let mut nodes: Vec<Running> = Vec::new();
     for u in &topo.units {
-        let nd = NodeDir::load(&data.join(&u.id))?;
+        let mut nd = NodeDir::load(&data.join(&u.id))?;
+        nd.toml.public_http = opts.public_http;
         nodes.push(node::start(&nd).await?);
     }
     let year_start = school_year_start();

@@ -3,6 +3,7 @@
 
 mod config;
 mod demo;
+mod files;
 mod node;
 mod topology;
 
@@ -40,6 +41,10 @@ enum Command {
         /// Small rosters (tests, slow machines).
         #[arg(long)]
         tiny: bool,
+        /// Allow a `--http` address that is not loopback. The node serves plain HTTP:
+        /// TLS belongs in a reverse proxy in front of it.
+        #[arg(long)]
+        public_http: bool,
     },
     /// Topology files.
     Topology {
@@ -51,6 +56,11 @@ enum Command {
         /// The node's directory, `DIR/<unit id>`.
         #[arg(long)]
         dir: PathBuf,
+        /// Allow an `http` address in node.toml that is not loopback (as `public_http =
+        /// true` there). The node serves plain HTTP: TLS belongs in a reverse proxy in
+        /// front of it.
+        #[arg(long)]
+        public_http: bool,
     },
 }
 
@@ -83,6 +93,9 @@ fn init_logging(default: &str) {
 
 fn main() -> Result<()> {
     node::tune_allocator();
+    // Node directories hold keys, tokens and every record of a subtree: whatever this
+    // process creates is private to its user, whatever the umask it was started with.
+    files::private_umask();
     let cli = Cli::parse();
     match cli.command {
         Command::Topology {
@@ -107,9 +120,11 @@ fn main() -> Result<()> {
             );
             Ok(())
         }
-        Command::Run { dir } => {
+        Command::Run { dir, public_http } => {
             init_logging("info,libp2p=warn");
-            let nd = config::NodeDir::load(&dir)?;
+            let mut nd = config::NodeDir::load(&dir)?;
+            nd.toml.public_http |= public_http;
+            nd.toml.http_addr()?;
             runtime()?.block_on(async move {
                 let n = node::start(&nd).await?;
                 node::shutdown_signal().await;
@@ -123,10 +138,19 @@ fn main() -> Result<()> {
             seed,
             districts,
             tiny,
+            public_http,
         } => {
             init_logging("warn");
+            if !http.ip().is_loopback() && !public_http {
+                anyhow::bail!(
+                    "--http {http} is not a loopback address, so the department's web UI and \
+                     API would be reachable from the network over plain HTTP. Put a reverse \
+                     proxy with TLS in front and allow it with --public-http"
+                );
+            }
             let opts = demo::Options {
                 http,
+                public_http,
                 data,
                 seed,
                 districts: districts.clamp(1, 30),

@@ -30,9 +30,21 @@ pub(crate) struct Running {
     care: tokio::task::JoinHandle<()>,
 }
 
-/// Opens the engine and starts the network and HTTP server of the node in `nd`.
+/// Opens the engine and starts the network and HTTP server of the node in `nd`. A
+/// non-loopback HTTP address is refused unless `public_http` allows it.
 pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
     let t = &nd.toml;
+    let addr = t.http_addr()?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            unit = %t.unit, http = %addr,
+            "serving plain HTTP on a non-loopback address: TLS belongs in a reverse proxy in front of the node"
+        );
+        eprintln!(
+            "note: {} serves plain HTTP on {addr}; TLS belongs in a reverse proxy in front of it",
+            t.unit
+        );
+    }
     let engine = Engine::open(eduioc_engine::Config {
         unit: t.unit.clone(),
         key: nd.key.clone(),
@@ -65,10 +77,6 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
     )?;
     let net_task = tokio::spawn(network.run());
     let care_task = tokio::spawn(housekeeping(engine.clone(), health));
-    let addr: SocketAddr = t
-        .http
-        .parse()
-        .with_context(|| format!("http {:?}", t.http))?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (http of {})", t.unit))?;
@@ -80,18 +88,16 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
         nd.accounts.clone(),
     ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let http_task = tokio::spawn(async move {
-        // The peer address reaches the handlers (login throttling per client address).
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let r = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(error = %e, "http server failed");
-        }
-    });
+    // Bounded connections and a time limit on request heads (slowloris); the peer
+    // address reaches the handlers (login throttling per client address).
+    let http_task = tokio::spawn(eduioc_web::serve(
+        listener,
+        app,
+        eduioc_web::Limits::default(),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
     tracing::info!(unit = %t.unit, http = %http, p2p = %t.p2p, "node started");
     Ok(Running {
         unit: t.unit.clone(),

@@ -1,7 +1,6 @@
 //! Topology files (`CONTRACT.md`) and `eduioc topology generate`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -11,6 +10,7 @@ use rand::{RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{NodeToml, ACCOUNTS, ADMIN_PASSWORD, API_TOKEN, CERTS, NODE_KEY, NODE_TOML};
+use crate::files::{create_private_dir, write_private};
 
 /// A topology file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,7 +117,8 @@ impl Topology {
 }
 
 /// Writes `DIR/<unit>/` for every unit. `seed` makes keys and tokens reproducible (tests);
-/// without it they come from the operating system's randomness.
+/// without it they come from the operating system's randomness. `DIR` and every node
+/// directory are `0700`, every file `0600`, whatever the umask.
 pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>) -> Result<()> {
     t.validate()?;
     if out.exists() {
@@ -126,6 +127,7 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
         }
         std::fs::remove_dir_all(out).with_context(|| format!("cannot remove {}", out.display()))?;
     }
+    create_private_dir(out)?;
     let mut rng: Box<dyn RngCore> = match seed {
         Some(s) => Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(s)),
         None => Box::new(rand::rngs::OsRng),
@@ -176,7 +178,7 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
         .collect();
     for u in &t.units {
         let d = out.join(&u.id);
-        std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
+        create_private_dir(&d)?;
         let node = NodeToml {
             network: t.network.clone(),
             unit: u.id.clone(),
@@ -187,18 +189,27 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
             root_key: root_key.id().to_string(),
             doc_cache: 16,
             school_year: None,
+            public_http: false,
         };
         let text = format!(
             "# EduIOC node configuration, written by `eduioc topology generate`.\n\
              # network: name of the network; unit: the unit this node speaks for;\n\
              # p2p / http: listen addresses; parent / parent_p2p: the unit this node syncs up to;\n\
              # root_key: trust anchor of all certificates; doc_cache: Automerge documents held\n\
-             # in memory at once; school_year (optional): year of imports and figures.\n{}",
+             # in memory at once; school_year (optional): year of imports and figures;\n\
+             # public_http (optional, default false): allow a non-loopback http address\n\
+             # (plain HTTP: put a reverse proxy with TLS in front).\n{}",
             toml::to_string(&node)?
         );
-        std::fs::write(d.join(NODE_TOML), text)?;
-        write_secret(&d.join(NODE_KEY), &hex::encode(keys[&u.id].secret()))?;
-        write_secret(&d.join(API_TOKEN), &format!("{}\n", tokens[&u.id]))?;
+        write_private(&d.join(NODE_TOML), text.as_bytes())?;
+        write_private(
+            &d.join(NODE_KEY),
+            hex::encode(keys[&u.id].secret()).as_bytes(),
+        )?;
+        write_private(
+            &d.join(API_TOKEN),
+            format!("{}\n", tokens[&u.id]).as_bytes(),
+        )?;
         let (password, hash) = &passwords[&u.id];
         let accounts = eduioc_web::Accounts {
             accounts: vec![eduioc_web::auth::Account {
@@ -206,12 +217,12 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
                 password_hash: hash.clone(),
             }],
         };
-        write_secret(&d.join(ACCOUNTS), &accounts.to_toml()?)?;
-        write_secret(&d.join(ADMIN_PASSWORD), &format!("{password}\n"))?;
+        write_private(&d.join(ACCOUNTS), accounts.to_toml()?.as_bytes())?;
+        write_private(&d.join(ADMIN_PASSWORD), format!("{password}\n").as_bytes())?;
         let mut units: Vec<String> = dir.ancestors_or_self(&u.id);
         units.extend(dir.subtree(&u.id));
         let certs = dir.certs_for(units.iter().map(String::as_str));
-        std::fs::write(d.join(CERTS), postcard::to_stdvec(&certs)?)?;
+        write_private(&d.join(CERTS), &postcard::to_stdvec(&certs)?)?;
     }
     Ok(())
 }
@@ -254,21 +265,6 @@ fn order_top_down(t: &Topology) -> Vec<&Unit> {
         }
     }
     out
-}
-
-fn write_secret(path: &Path, text: &str) -> Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(text.as_bytes())?;
-    Ok(())
 }
 
 #[cfg(test)]

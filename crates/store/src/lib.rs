@@ -100,10 +100,38 @@ impl std::fmt::Debug for Store {
 /// through the operating system's page cache, which is not the process's memory.
 pub const CACHE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Creates `path` empty with mode `0600` when missing (redb initialises an empty file),
+/// and takes group and other permissions away from an existing one.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 impl Store {
     /// Opens the database at `path`, creating the file and every table if missing. redb
-    /// caches at most [`CACHE_BYTES`] of it in memory.
+    /// caches at most [`CACHE_BYTES`] of it in memory. The file holds every record of the
+    /// node's subtree: it is created, or left, readable by its owner alone (mode `0600`,
+    /// whatever the umask).
     pub fn open(path: &Path) -> Result<Store> {
+        private_file(path).map_err(|e| Error::Open {
+            path: path.to_path_buf(),
+            source: redb::DatabaseError::from(e),
+        })?;
         let mut store = Store {
             db: None,
             path: path.to_path_buf(),
@@ -280,3 +308,30 @@ fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;
+
+#[cfg(all(test, unix))]
+#[allow(clippy::unwrap_used)]
+mod file_mode_tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::Store;
+
+    fn mode(p: &std::path::Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_store_file_is_private_to_its_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("fresh.redb");
+        drop(Store::open(&fresh).unwrap());
+        assert_eq!(mode(&fresh), 0o600);
+        // A file left readable by an earlier version is tightened when opened.
+        let old = dir.path().join("old.redb");
+        drop(Store::open(&old).unwrap());
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let s = Store::open(&old).unwrap();
+        assert_eq!(mode(&old), 0o600);
+        drop(s);
+    }
+}

@@ -7,19 +7,27 @@
 //! commit to disk. API errors are JSON `{"error": "..."}`; a rejected import is `422`
 //! with the row-level `{"errors": [...]}` body. Page errors are HTML pages naming what
 //! was wrong.
+//!
+//! Every state-changing page request must come from the node's own pages, and every
+//! response carries the security headers ([`security`]); [`serve`] runs the server with
+//! bounded connections and a time limit on request heads.
 
 mod api;
 pub mod auth;
+pub mod security;
+pub mod serve;
 mod ui;
 
 use std::sync::Arc;
 
+use axum::middleware;
 use axum::Router;
 use eduioc_engine::StorageHealth;
 use eduioc_net::{Client, SharedEngine};
 
 pub use api::router as api_router;
 pub use auth::{Accounts, Sessions, Throttle};
+pub use serve::{serve, Limits};
 
 /// What every handler needs.
 #[derive(Clone)]
@@ -60,7 +68,11 @@ impl AppState {
     }
 }
 
-/// The complete router of a node: web UI and JSON API.
+/// The complete router of a node: web UI (state-changing requests only from its own
+/// pages) and JSON API, every response with the security headers.
 pub fn router(state: AppState) -> Router {
-    ui::router(state.clone()).merge(api::router(state))
+    ui::router(state.clone())
+        .layer(middleware::from_fn(security::same_origin))
+        .merge(api::router(state))
+        .layer(middleware::map_response(security::headers))
 }

@@ -35,14 +35,55 @@ pub(crate) struct LoginForm {
     next: String,
 }
 
-/// Only local paths are followed after login (no `//host` or `http:`).
-fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.len() < 2048
-    {
-        next
-    } else {
-        "/"
+/// Longest `next` followed after login; a longer one is replaced by `/`.
+const MAX_NEXT: usize = 2048;
+
+/// The page to go to after login: `next` when it is a path on this node, else `/`.
+///
+/// `next` arrives percent-decoded once. It is refused when it, or its percent-decoding
+/// once more, does not start with exactly one `/`, or holds a backslash or a control
+/// character (browsers drop tabs and newlines from a `Location`, so `/\t/evil.example`
+/// would become `//evil.example`). What is kept is re-encoded to plain visible ASCII, so
+/// that it is always a valid `Location` header.
+pub(crate) fn safe_next(next: &str) -> String {
+    fn local(p: &str) -> bool {
+        p.starts_with('/')
+            && !p.starts_with("//")
+            && !p.chars().any(|c| c == '\\' || c.is_control())
     }
+    let decoded = percent_decode(next);
+    if next.len() > MAX_NEXT || !local(next) || !local(&decoded) {
+        return "/".into();
+    }
+    let mut out = String::with_capacity(next.len());
+    for b in next.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/?=&%+,;:@!$'()*#".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `s` with every `%XX` replaced by its byte (lossy UTF-8); other bytes as they are.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// What the login page says above the form.
@@ -144,7 +185,7 @@ pub(crate) async fn form(
     Query(q): Query<LoginQuery>,
 ) -> Response {
     let lang = lang_of(&headers, uri.query());
-    let next = safe_next(q.next.as_deref().unwrap_or("/")).to_string();
+    let next = safe_next(q.next.as_deref().unwrap_or("/"));
     let mut r = login_page(lang, &unit_name(&state).await, &next, Notice::None, "");
     remember_lang(&mut r, uri.query());
     r
@@ -159,7 +200,7 @@ pub(crate) async fn submit(
     Form(f): Form<LoginForm>,
 ) -> Response {
     let lang = lang_of(&headers, None);
-    let next = safe_next(&f.next).to_string();
+    let next = safe_next(&f.next);
     let user: String = f.user.trim().chars().take(MAX_CREDENTIAL_BYTES).collect();
     let ip = peer.map(|Extension(ConnectInfo(a))| a.ip());
     let attempt = match state.logins.begin(&user, ip) {

@@ -353,7 +353,20 @@ pub(crate) async fn live(
     Ok(Json(json!({ "text": text })))
 }
 
+/// A text cell as a spreadsheet must show it: one starting with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return would be read as a formula (a unit name is chosen by whoever
+/// certifies the unit), so it gets a leading `'`. Numbers are written as numbers, never
+/// through this.
+pub(crate) fn neutralise(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}").into()
+    } else {
+        s.into()
+    }
+}
+
 fn csv_field(s: &str) -> String {
+    let s = &*neutralise(s);
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -480,13 +493,13 @@ fn xlsx(
     let bold = rust_xlsxwriter::Format::new().set_bold();
     let ws = wb.add_worksheet();
     for (c, h) in header.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, h, &bold)?;
+        ws.write_string_with_format(0, c as u16, neutralise(h), &bold)?;
     }
     ws.set_column_width(1, 36)?;
     for (r, (text, nums)) in rows.iter().enumerate() {
         let r = r as u32 + 1;
         for (c, t) in text.iter().enumerate() {
-            ws.write_string(r, c as u16, t)?;
+            ws.write_string(r, c as u16, neutralise(t))?;
         }
         for (c, n) in nums.iter().enumerate() {
             ws.write_number(r, (text.len() + c) as u16, *n)?;

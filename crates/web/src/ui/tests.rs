@@ -21,6 +21,8 @@ use super::Lang;
 use crate::auth::{hash_password, Account, Accounts, Throttle};
 use crate::AppState;
 
+mod websec;
+
 const PASSWORD: &str = "correct-horse-battery";
 const YEAR: &str = "2025-2026";
 
@@ -38,7 +40,12 @@ const CLASSES: &str =
     "class_id,name,grade,homeroom_staff_id\n6A,Lớp 6A,6,GV01\n7A,Lớp 7A,7,GV02\n8A,Lớp 8A,8,\n";
 
 struct Node {
+    /// The node's router behind a test layer that says `Sec-Fetch-Site: same-origin` for
+    /// requests naming neither that nor `Origin` (what a browser on the node's own page
+    /// sends).
     app: Router,
+    /// The node's router as it is.
+    raw: Router,
     engine: SharedEngine,
     token: String,
     cookie_name: String,
@@ -144,14 +151,30 @@ async fn node(
     let c2 = clock.clone();
     state.logins = Throttle::with_clock(Arc::new(move || c2.load(Ordering::SeqCst)));
     let cookie_name = state.sessions.cookie_name().to_string();
+    let raw = crate::router(state);
     Node {
-        app: crate::router(state),
+        app: raw
+            .clone()
+            .layer(axum::middleware::map_request(from_own_page)),
+        raw,
         engine,
         token,
         cookie_name,
         clock,
         links,
     }
+}
+
+/// What a browser sends on a form of the node's own page.
+async fn from_own_page(mut req: Request<Body>) -> Request<Body> {
+    let h = req.headers_mut();
+    if !h.contains_key("sec-fetch-site") && !h.contains_key(header::ORIGIN) {
+        h.insert(
+            "sec-fetch-site",
+            header::HeaderValue::from_static("same-origin"),
+        );
+    }
+    req
 }
 
 /// Copies every entry `from` holds that `to` lacks (what the network would do).
