@@ -24,13 +24,16 @@
 //! deltas: an entry received twice is a [`Verdict::Duplicate`] and changes nothing.
 
 mod docs;
+mod import;
 mod provenance;
 mod search;
 mod snapshots;
 mod stats;
+mod views;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use eduioc_protocol::snapshot::{self, Held, Ranges};
 use eduioc_protocol::validate::{self, LogState, Reject, Verdict};
@@ -39,14 +42,16 @@ use eduioc_records::{Collection, ImportErrors, RecordsDoc, Summary};
 use eduioc_store::{Head, Quarantined, Store, WriteTxn};
 use serde::{Deserialize, Serialize};
 
+pub use import::{
+    import_collection, import_shared, Checkout, ImportLimits, ImportTimings, Prepared,
+};
 pub use provenance::Provenance;
 pub use search::{StaffHit, StudentHit};
 pub use stats::{StaffStats, Stats, StudentStats};
+pub use views::{StatusView, Views};
 
 /// Chunks a document keeps before it is compacted into one snapshot.
 const COMPACT_AFTER_CHUNKS: usize = 32;
-/// Largest payload of changes put in one entry.
-const MAX_CHANGES_PER_ENTRY: usize = 3 * 1024 * 1024;
 
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +80,12 @@ pub enum Error {
     /// A received entry's payload cannot be applied (internal: becomes a rejection).
     #[error("{0}")]
     Rejected(Reject),
+    /// The document is being written by another import; try again when it is done.
+    #[error("{0}")]
+    Busy(String),
+    /// The engine cannot be reached (its lock was poisoned by a panic).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// Result alias.
@@ -156,10 +167,27 @@ pub struct Engine {
     seen: HashMap<String, i64>,
     rejected: BTreeMap<String, u64>,
     entries: u64,
+    /// Entries quarantined as forks.
+    quarantined: usize,
     school_year: Option<String>,
+    /// The views published after each commit (read without the engine lock).
+    views: Views,
+    /// Views published so far.
+    published: u64,
+    /// Keys of this unit's documents checked out by an import in progress.
+    checked_out: HashSet<String>,
+    /// Checked-out documents a commit changed meanwhile: their import is refused.
+    conflicts: HashSet<String>,
+    /// Held for the whole of an import: imports at one node never interleave.
+    import_gate: Arc<Mutex<()>>,
+    /// How an import is cut into changes and entries.
+    limits: ImportLimits,
     /// Tests: signing a due snapshot entry fails.
     #[cfg(test)]
     fail_snapshot: bool,
+    /// Tests: the store refuses the next local commit (nothing is written).
+    #[cfg(test)]
+    fail_local_commit: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -234,8 +262,9 @@ impl Engine {
             }
         }
         let entries = store.entry_count()?;
+        let quarantined = store.quarantined()?.len();
         let snaps = snapshots::Snapshots::load(&store)?;
-        Ok(Engine {
+        let mut engine = Engine {
             unit: cfg.unit,
             key: cfg.key,
             store,
@@ -247,10 +276,66 @@ impl Engine {
             seen,
             rejected,
             entries,
+            quarantined,
             school_year: cfg.school_year,
+            views: Views::default(),
+            published: 0,
+            checked_out: HashSet::new(),
+            conflicts: HashSet::new(),
+            import_gate: Arc::new(Mutex::new(())),
+            limits: ImportLimits::default(),
             #[cfg(test)]
             fail_snapshot: false,
-        })
+            #[cfg(test)]
+            fail_local_commit: false,
+        };
+        engine.publish();
+        Ok(engine)
+    }
+
+    /// The views this engine publishes after each commit: read them without its lock.
+    pub fn views(&self) -> Views {
+        self.views.clone()
+    }
+
+    /// Publishes the views from the current state (after a commit or a counter change).
+    fn publish(&mut self) {
+        self.published += 1;
+        let children = self
+            .dir
+            .children(&self.unit)
+            .map(|c| (c.to_string(), self.seen.get(c).copied()))
+            .collect();
+        self.views.set_status(StatusView {
+            unit: self.unit.clone(),
+            id: self.key.id(),
+            level: self.dir.level(&self.unit).unwrap_or_default().to_string(),
+            name: self.dir.name(&self.unit).unwrap_or_default().to_string(),
+            children,
+            entries: self.entries,
+            authors: self.heads.len(),
+            rejected: self.rejected.clone(),
+            quarantined: self.quarantined,
+            docs_loaded: self.docs.len(),
+            fixed_school_year: self.school_year.clone(),
+            version: self.published,
+        });
+    }
+
+    /// How imports are cut into changes and entries.
+    pub fn import_limits(&self) -> ImportLimits {
+        self.limits
+    }
+
+    /// Sets how imports are cut into changes and entries (tests, benchmarks). An entry
+    /// limit above [`eduioc_protocol::entry::MAX_ENTRY_BYTES`] is lowered to it.
+    pub fn set_import_limits(&mut self, limits: ImportLimits) {
+        self.limits = ImportLimits {
+            max_entry_bytes: limits
+                .max_entry_bytes
+                .min(eduioc_protocol::entry::MAX_ENTRY_BYTES),
+            ..limits
+        };
     }
 
     /// The unit this node speaks for.
@@ -303,6 +388,7 @@ impl Engine {
     /// Counts a rejection that happened outside entry validation (frames, handshakes).
     pub fn count_rejection(&mut self, key: &str) {
         *self.rejected.entry(key.to_string()).or_default() += 1;
+        self.publish();
     }
 
     /// Latest author timestamp seen from `unit`.
@@ -330,6 +416,7 @@ impl Engine {
                 )?;
             }
             txn.commit()?;
+            self.publish();
         }
         Ok(errors)
     }
@@ -456,6 +543,7 @@ impl Engine {
         let mut pending = snapshots::Pending::default();
         let mut appended_authors: Vec<NodeId> = Vec::new();
         let mut seen: HashMap<String, i64> = HashMap::new();
+        let mut quarantined = 0usize;
         for (i, entry, sig_ok, beside) in items {
             let (i, sig_ok, beside) = (*i, *sig_ok, *beside);
             let author = entry.author();
@@ -564,6 +652,7 @@ impl Engine {
                 }
                 Err(reject) => {
                     if let Reject::Fork(_) = reject {
+                        quarantined += 1;
                         txn.quarantine(&Quarantined {
                             author: *author.as_bytes(),
                             seq: entry.seq(),
@@ -601,11 +690,30 @@ impl Engine {
         for (k, v) in &self.rejected {
             txn.put_meta(&format!("rejected/{k}"), &v.to_le_bytes())?;
         }
-        if let Err(e) = txn.commit() {
+        #[cfg(test)]
+        let injected = std::mem::take(&mut self.fail_local_commit);
+        #[cfg(not(test))]
+        let injected = false;
+        let committed = if injected {
+            drop(txn);
+            Err(Error::Invalid(
+                "the store refuses this commit in this test".into(),
+            ))
+        } else {
+            txn.commit().map_err(Error::from)
+        };
+        if let Err(e) = committed {
             for k in &touched_docs {
                 self.docs.evict(k);
             }
-            return Err(e.into());
+            return Err(e);
+        }
+        for k in &touched_docs {
+            // A commit changed a document an import has checked out: that import is
+            // refused rather than signed over a copy that misses this change.
+            if self.checked_out.contains(k) {
+                self.conflicts.insert(k.clone());
+            }
         }
         for (i, r) in &rejections {
             tracing::warn!(index = i, reason = %r, "entry rejected");
@@ -621,6 +729,8 @@ impl Engine {
         self.heads.extend(new_heads);
         self.summaries.extend(fresh);
         self.snaps.apply(pending);
+        self.quarantined += quarantined;
+        self.publish();
         Ok(None)
     }
 
@@ -725,21 +835,8 @@ impl Engine {
         body: &[u8],
     ) -> Result<ImportOutcome> {
         check_year(year)?;
-        let collection: Collection = kind.parse().map_err(|_| {
-            Error::Invalid(format!(
-                "unknown import kind {kind:?}; expected students, staff or classes"
-            ))
-        })?;
-        if !collection.is_importable() {
-            return Err(Error::Invalid(format!("{kind} cannot be imported")));
-        }
-        if self.dir.level(&self.unit) != Some("school") {
-            return Err(Error::Forbidden(format!(
-                "imports are made at a school's node; {} is a {}",
-                self.unit,
-                self.dir.level(&self.unit).unwrap_or("unit")
-            )));
-        }
+        let collection = import_collection(kind)?;
+        self.check_school()?;
         let rows =
             eduioc_records::parse_import(collection, content_type, body).map_err(Error::Import)?;
         self.upsert_into(year, collection, &rows)
@@ -756,102 +853,24 @@ impl Engine {
         self.upsert_into(&year, collection, rows)
     }
 
-    /// [`Engine::upsert`] into the document of school year `year`.
+    /// [`Engine::upsert`] into the document of school year `year`: the steps of
+    /// [`import_shared`] with this engine held throughout (see the `import` module).
     pub fn upsert_into(
         &mut self,
         year: &str,
         collection: Collection,
         rows: &[eduioc_records::Row],
     ) -> Result<ImportOutcome> {
-        check_year(year)?;
-        let doc = DocId {
-            unit: self.unit.clone(),
-            collection: collection.as_str().to_string(),
-            year: year.to_string(),
-        };
-        let key = doc.key();
-        let actor = *self.key.id().as_bytes();
-        if self.docs.get(&key).is_none() {
-            let loaded = load_doc(self.store.doc(&key)?, &actor)?;
-            let _ = self.docs.put(&key, loaded);
-        }
-        let (outcome, changes) = {
-            let Some(rdoc) = self.docs.get(&key) else {
-                return Err(Error::Invalid("document cache is empty".into()));
-            };
-            let o = match rdoc.upsert(rows) {
-                Ok(o) => o,
-                Err(e) => {
-                    self.docs.evict(&key);
-                    return Err(e.into());
-                }
-            };
-            let changes: Vec<Vec<u8>> = rdoc
-                .take_local_changes()
-                .into_iter()
-                .map(|mut c| c.bytes().to_vec())
-                .collect();
-            (o, changes)
-        };
-        let mut batch = Vec::new();
-        let mut size = 0;
-        let mut batches = Vec::new();
-        for c in changes {
-            if size + c.len() > MAX_CHANGES_PER_ENTRY && !batch.is_empty() {
-                batches.push(std::mem::take(&mut batch));
-                size = 0;
-            }
-            size += c.len();
-            batch.push(c);
-        }
-        if !batch.is_empty() {
-            batches.push(batch);
-        }
-        for changes in batches {
-            if let Err(e) = self.append_local(Payload::Changes {
-                doc: doc.clone(),
-                changes,
-            }) {
-                self.docs.evict(&key);
+        let checkout = self.begin_import(year, collection)?;
+        let key = checkout.key();
+        let prepared = match checkout.prepare(rows) {
+            Ok(p) => p,
+            Err(e) => {
+                self.abort_import(&key);
                 return Err(e);
             }
-        }
-        // The import is committed: a snapshot that cannot be signed now is due again after
-        // the next change to the document.
-        if let Err(e) = self.snapshot_if_due(&doc) {
-            tracing::warn!(doc = %key, error = %e, "signing a snapshot entry after an import failed");
-        }
-        Ok(ImportOutcome {
-            inserted: outcome.inserted as usize,
-            updated: outcome.updated as usize,
-        })
-    }
-
-    /// Signs a snapshot entry of this unit's document `doc` if enough was written to it
-    /// since the last one ([`snapshot::DocTrack::due`]): a peer that holds none of the
-    /// document can then be sent its `save()` instead of every change.
-    fn snapshot_if_due(&mut self, doc: &DocId) -> Result<()> {
-        let key = doc.key();
-        let track = self.snaps.own(&key);
-        if !track.due() {
-            return Ok(());
-        }
-        #[cfg(test)]
-        if self.fail_snapshot {
-            return Err(Error::Invalid(
-                "signing a snapshot fails in this test".into(),
-            ));
-        }
-        if self.docs.get(&key).is_none() {
-            let loaded = load_doc(self.store.doc(&key)?, self.key.id().as_bytes())?;
-            let _ = self.docs.put(&key, loaded);
-        }
-        let Some(rdoc) = self.docs.get(&key) else {
-            return Ok(());
         };
-        let heads = rdoc.heads().into_iter().map(|h| h.0).collect();
-        self.append_local(track.snapshot(doc.clone(), heads))?;
-        Ok(())
+        Ok(self.finish_import(prepared)?.0)
     }
 
     /// Sends a notification to every node of `to_unit`'s subtree.

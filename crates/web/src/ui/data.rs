@@ -112,27 +112,27 @@ fn errors_table(ctx: &Ctx, errs: &ImportErrors) -> Markup {
     }
 }
 
-/// Runs an import; row errors are a normal outcome, not a failure.
+/// Runs an import; row errors are a normal outcome, not a failure. The file is parsed on
+/// a blocking thread before the engine lock is taken ([`eduioc_engine::import_shared`]).
 async fn run_import(
     state: &AppState,
     kind: String,
     content_type: &'static str,
     body: Vec<u8>,
 ) -> Result<Result<ImportOutcome, ImportErrors>, UiError> {
-    let r = engine_call(state, move |e| {
-        match e.import(&kind, Some(content_type), &body) {
-            Ok(o) => Ok(Ok((o, e.id()))),
-            Err(EngineError::Import(errs)) => Ok(Err(errs)),
-            Err(other) => Err(other),
-        }
+    let engine = state.engine.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        eduioc_engine::import_shared(&engine, None, &kind, Some(content_type), &body)
     })
-    .await?;
+    .await
+    .map_err(|e| UiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     match r {
-        Ok((o, author)) => {
-            state.net.appended(vec![author]).await;
+        Ok((o, _)) => {
+            state.net.appended(vec![state.views.status().id]).await;
             Ok(Ok(o))
         }
-        Err(errs) => Ok(Err(errs)),
+        Err(EngineError::Import(errs)) => Ok(Err(errs)),
+        Err(other) => Err(UiError::from(other)),
     }
 }
 
