@@ -25,7 +25,10 @@ use eduioc_protocol::{DocId, Entry, Payload};
 use eduioc_records::{Collection, ImportErrors, Problem, RecordsDoc, Row, RowError};
 use eduioc_store::DocRecord;
 
-use crate::{check_year, load_doc, now_ms, Engine, Error, ImportOutcome, Ingested, Result};
+use crate::{
+    check_year, figures, load_doc, now_ms, Engine, Error, Figures, ImportOutcome, Ingested, Result,
+};
+use eduioc_protocol::snapshot::DocTrack;
 
 /// Bytes of an entry besides its changes (signature, author, seq, backlink, timestamp,
 /// document id, length prefixes), with a wide margin.
@@ -81,6 +84,16 @@ pub struct Checkout {
     limits: ImportLimits,
     state: CheckedOut,
     taken: Duration,
+    /// The document's snapshot track when it was checked out (only this import changes it).
+    track: DocTrack,
+}
+
+/// What an import computed off the engine lock for its commit: the figures of its document
+/// and, when a snapshot entry falls due, the document's `save()` at its new heads.
+pub(crate) struct Local {
+    pub(crate) key: String,
+    pub(crate) figures: Option<Figures>,
+    pub(crate) save: Option<Vec<u8>>,
 }
 
 enum CheckedOut {
@@ -106,6 +119,8 @@ pub struct Prepared {
     /// Change payloads, each fitting in one entry.
     batches: Vec<Vec<Vec<u8>>>,
     upsert: Duration,
+    /// Computed off the lock for the commit.
+    local: Local,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -210,12 +225,27 @@ impl Checkout {
                 }
             }
         }
+        // What the commit would otherwise compute with the engine locked: the figures,
+        // and the save a due snapshot entry compacts the stored document to.
+        let key = self.doc.key();
+        let mut track = self.track;
+        for (seq, b) in (1u64..).zip(&batches) {
+            track.on_changes(seq, b.iter().map(|c| c.len() as u64).sum());
+        }
+        let local = Local {
+            figures: (!batches.is_empty())
+                .then(|| figures(&key, &rdoc))
+                .flatten(),
+            save: (!batches.is_empty() && track.due()).then(|| rdoc.save()),
+            key,
+        };
         Ok(Prepared {
             doc: self.doc,
             rdoc,
             outcome,
             batches,
             upsert: started.elapsed() + self.taken,
+            local,
         })
     }
 }
@@ -256,6 +286,7 @@ impl Engine {
             limits: self.limits,
             state,
             taken: started.elapsed(),
+            track: self.snaps.own(&key),
         })
     }
 
@@ -347,7 +378,10 @@ impl Engine {
             .map(|(i, e)| (i, e, true, None))
             .collect();
         let mut out = Ingested::default();
-        if let Err(e) = self.commit_entries(items, &mut out) {
+        self.local = Some(p.local);
+        let committed = self.commit_entries(items, &mut out);
+        self.local = None;
+        if let Err(e) = committed {
             self.docs.evict(&key);
             return Err(e);
         }

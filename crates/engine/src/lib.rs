@@ -182,6 +182,8 @@ pub struct Engine {
     import_gate: Arc<Mutex<()>>,
     /// How an import is cut into changes and entries.
     limits: ImportLimits,
+    /// The import being committed, while it is.
+    local: Option<import::Local>,
     /// Tests: signing a due snapshot entry fails.
     #[cfg(test)]
     fail_snapshot: bool,
@@ -284,6 +286,7 @@ impl Engine {
             conflicts: HashSet::new(),
             import_gate: Arc::new(Mutex::new(())),
             limits: ImportLimits::default(),
+            local: None,
             #[cfg(test)]
             fail_snapshot: false,
             #[cfg(test)]
@@ -583,6 +586,7 @@ impl Engine {
                         pending: &mut pending,
                         actor,
                         txn: &mut txn,
+                        local: self.local.as_mut(),
                     };
                     match ctx.payload(entry, &unit, beside) {
                         Ok(Some(doc_key)) => {
@@ -674,16 +678,26 @@ impl Engine {
         touched_docs.sort();
         touched_docs.dedup();
         let dropped = self.docs.take_dropped();
-        let fresh =
-            match Self::summarize_docs(&mut self.docs, actor, &mut txn, &touched_docs, dropped) {
-                Ok(f) => f,
-                Err(e) => {
-                    for k in &touched_docs {
-                        self.docs.evict(k);
-                    }
-                    return Err(e);
+        let precomputed = self
+            .local
+            .as_mut()
+            .and_then(|l| l.figures.take().map(|f| (l.key.clone(), f)));
+        let fresh = match Self::summarize_docs(
+            &mut self.docs,
+            actor,
+            &mut txn,
+            &touched_docs,
+            dropped,
+            precomputed,
+        ) {
+            Ok(f) => f,
+            Err(e) => {
+                for k in &touched_docs {
+                    self.docs.evict(k);
                 }
-            };
+                return Err(e);
+            }
+        };
         for (_, r) in out.rejected.iter().chain(rejections.iter()) {
             *self.rejected.entry(r.key().to_string()).or_default() += 1;
         }
@@ -774,9 +788,16 @@ impl Engine {
         txn: &mut WriteTxn<'_>,
         keys: &[String],
         mut dropped: HashMap<String, Summary>,
+        mut precomputed: Option<(String, Figures)>,
     ) -> Result<Vec<(String, Summary)>> {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
+            // An import's figures, computed off the engine lock from the document it
+            // commits.
+            if let Some((_, f)) = precomputed.take_if(|(k, _)| k == key) {
+                out.push((key.clone(), write_figures(txn, key, f)?));
+                continue;
+            }
             let figures = match docs.get(key) {
                 Some(rdoc) => figures(key, rdoc),
                 None => match dropped.remove(key) {
@@ -984,6 +1005,8 @@ struct Apply<'e, 't> {
     pending: &'e mut snapshots::Pending,
     actor: [u8; 32],
     txn: &'e mut WriteTxn<'t>,
+    /// The import being committed, if any: its document already holds its changes.
+    local: Option<&'e mut import::Local>,
 }
 
 impl Apply<'_, '_> {
@@ -1004,14 +1027,20 @@ impl Apply<'_, '_> {
                 let Some(rdoc) = docs.get(&key) else {
                     return Ok(None);
                 };
-                let mut parsed = Vec::with_capacity(changes.len());
-                for c in changes {
-                    match automerge::Change::from_bytes(c.clone()) {
-                        Ok(ch) => parsed.push(ch),
-                        Err(e) => return Err(Error::Invalid(format!("change: {e}"))),
+                // An import's own changes were made in this very document: no need to
+                // parse and apply them again.
+                let made_here = entry.author().as_bytes() == &actor
+                    && self.local.as_ref().is_some_and(|l| l.key == key);
+                if !made_here {
+                    let mut parsed = Vec::with_capacity(changes.len());
+                    for c in changes {
+                        match automerge::Change::from_bytes(c.clone()) {
+                            Ok(ch) => parsed.push(ch),
+                            Err(e) => return Err(Error::Invalid(format!("change: {e}"))),
+                        }
                     }
+                    rdoc.apply_changes(parsed)?;
                 }
-                rdoc.apply_changes(parsed)?;
                 let chunk: Vec<u8> = changes.concat();
                 let n = txn.append_doc_chunk(&key, &chunk)?;
                 if n > COMPACT_AFTER_CHUNKS {
@@ -1102,8 +1131,14 @@ impl Apply<'_, '_> {
                 }
                 // The stored document becomes a save at the entry's heads: compact, and
                 // what a sender puts beside this entry for a peer that lacks the document.
-                let save = match beside {
-                    Some(save) if fresh => save.to_vec(),
+                let presaved = match self.local.as_mut() {
+                    Some(l) if l.key == key && entry.author().as_bytes() == &actor => l.save.take(),
+                    _ => None,
+                };
+                let save = match (beside, presaved) {
+                    (Some(save), _) if fresh => save.to_vec(),
+                    // Saved off the engine lock by the import, at these very heads.
+                    (None, Some(save)) => save,
                     _ => rdoc.save(),
                 };
                 txn.put_doc_snapshot(&key, &save)?;

@@ -1075,3 +1075,37 @@ fn imports_through_the_shared_engine_parse_before_locking() {
     let e = s1.lock().unwrap();
     assert_eq!(e.stats(None).unwrap().students.enrolled, 3000);
 }
+
+/// How long an import of 200,000 students holds the engine lock, phase by phase. Run:
+/// `cargo test --release -p eduioc-engine import_phases -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn import_phases_of_200000_rows() {
+    let w = World::new();
+    let s1 = std::sync::Mutex::new(w.open("s1", 16));
+    let csv = students("m", 200_000, 1000);
+    for round in [
+        "first import",
+        "same file again",
+        "one field changed in every row",
+    ] {
+        let body = if round.starts_with("one field") {
+            csv.replace(",Kinh,", ",Tày,")
+        } else {
+            csv.clone()
+        };
+        let started = std::time::Instant::now();
+        let (got, t) = import_shared(&s1, None, "students", None, body.as_bytes()).unwrap();
+        println!(
+            "{round}: {got:?} in {:?}\n  parse {:?} (no lock), checkout {:?} (lock), upsert {:?} \
+             (no lock), sign {:?} (lock), commit {:?} (lock); longest lock hold {:?}",
+            started.elapsed(),
+            t.parse,
+            t.checkout,
+            t.upsert,
+            t.sign,
+            t.commit,
+            t.longest_hold
+        );
+    }
+}
