@@ -98,7 +98,7 @@ pub(crate) struct Local {
 
 enum CheckedOut {
     /// The document was loaded in the engine.
-    Loaded(RecordsDoc),
+    Loaded(Box<RecordsDoc>),
     /// Its stored form, restored off the lock.
     Stored(Option<DocRecord>),
 }
@@ -177,7 +177,7 @@ impl Checkout {
     pub fn prepare(self, rows: &[Row]) -> Result<Prepared> {
         let started = Instant::now();
         let mut rdoc = match self.state {
-            CheckedOut::Loaded(d) => d,
+            CheckedOut::Loaded(d) => *d,
             CheckedOut::Stored(rec) => load_doc(rec, &self.actor)?,
         };
         let limits = self.limits;
@@ -274,7 +274,7 @@ impl Engine {
         }
         let started = Instant::now();
         let state = match self.docs.take(&key) {
-            Some(d) => CheckedOut::Loaded(d),
+            Some(d) => CheckedOut::Loaded(Box::new(d)),
             None => CheckedOut::Stored(self.store.doc(&key)?),
         };
         self.checked_out.insert(key.clone());
