@@ -84,6 +84,14 @@ impl DocCache {
         self.dropped.remove(key);
     }
 
+    /// Takes a document out of the cache (to be changed outside it and put back).
+    pub(crate) fn take(&mut self, key: &str) -> Option<RecordsDoc> {
+        let i = self.slots.iter().position(|(k, ..)| k == key)?;
+        self.dirty.remove(key);
+        self.dropped.remove(key);
+        Some(self.slots.remove(i).1)
+    }
+
     /// Marks a cached document as changed by the page being committed.
     pub(crate) fn changed(&mut self, key: &str) {
         self.dirty.insert(key.to_string());

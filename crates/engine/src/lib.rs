@@ -25,14 +25,16 @@
 
 mod docs;
 mod health;
+mod import;
 mod provenance;
 mod search;
 mod snapshots;
 mod stats;
+mod views;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use eduioc_protocol::snapshot::{self, Held, Ranges};
 use eduioc_protocol::validate::{self, LogState, Reject, Verdict};
@@ -42,14 +44,16 @@ use eduioc_store::{Head, Quarantined, Store, WriteTxn};
 use serde::{Deserialize, Serialize};
 
 pub use health::{Fault, StorageFault, StorageHealth};
+pub use import::{
+    import_collection, import_shared, Checkout, ImportLimits, ImportTimings, Prepared,
+};
 pub use provenance::Provenance;
 pub use search::{StaffHit, StudentHit};
 pub use stats::{StaffStats, Stats, StudentStats};
+pub use views::{StatusView, Views};
 
 /// Chunks a document keeps before it is compacted into one snapshot.
 const COMPACT_AFTER_CHUNKS: usize = 32;
-/// Largest payload of changes put in one entry.
-const MAX_CHANGES_PER_ENTRY: usize = 3 * 1024 * 1024;
 
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +86,12 @@ pub enum Error {
     /// applied. The store reopens by itself and the operation can be repeated.
     #[error("{0}")]
     Storage(StorageFault),
+    /// The document is being written by another import; try again when it is done.
+    #[error("{0}")]
+    Busy(String),
+    /// The engine cannot be reached (its lock was poisoned by a panic).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl Error {
@@ -179,6 +189,8 @@ pub struct Engine {
     seen: HashMap<String, i64>,
     rejected: BTreeMap<String, u64>,
     entries: u64,
+    /// Entries quarantined as forks.
+    quarantined: usize,
     school_year: Option<String>,
     /// The trust anchor and the provisioned certificates: the directory is rebuilt from
     /// them and the stored ones when the store is reopened.
@@ -186,9 +198,26 @@ pub struct Engine {
     provisioned: Vec<Certificate>,
     /// Whether the store writes; shared with whoever reports it.
     health: Arc<StorageHealth>,
+    /// The views published after each commit (read without the engine lock).
+    views: Views,
+    /// Views published so far.
+    published: u64,
+    /// Keys of this unit's documents checked out by an import in progress.
+    checked_out: HashSet<String>,
+    /// Checked-out documents a commit changed meanwhile: their import is refused.
+    conflicts: HashSet<String>,
+    /// Held for the whole of an import: imports at one node never interleave.
+    import_gate: Arc<Mutex<()>>,
+    /// How an import is cut into changes and entries.
+    limits: ImportLimits,
+    /// The import being committed, while it is.
+    local: Option<import::Local>,
     /// Tests: signing a due snapshot entry fails.
     #[cfg(test)]
     fail_snapshot: bool,
+    /// Tests: the store refuses the next local commit (nothing is written).
+    #[cfg(test)]
+    fail_local_commit: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -239,15 +268,26 @@ impl Engine {
             seen: HashMap::new(),
             rejected: BTreeMap::new(),
             entries: 0,
+            quarantined: 0,
             school_year: cfg.school_year,
             root_key: cfg.root_key,
             provisioned: cfg.certs,
             health: Arc::new(StorageHealth::default()),
+            views: Views::default(),
+            published: 0,
+            checked_out: HashSet::new(),
+            conflicts: HashSet::new(),
+            import_gate: Arc::new(Mutex::new(())),
+            limits: ImportLimits::default(),
+            local: None,
             #[cfg(test)]
             fail_snapshot: false,
+            #[cfg(test)]
+            fail_local_commit: false,
         };
         engine.rejected = state.rejected.clone();
         engine.install(state);
+        engine.publish();
         Ok(engine)
     }
 
@@ -258,6 +298,7 @@ impl Engine {
         self.summaries = state.summaries;
         self.seen = state.seen;
         self.entries = state.entries;
+        self.quarantined = state.quarantined;
         self.snaps = state.snaps;
         self.docs.clear();
         for (k, v) in state.rejected {
@@ -287,6 +328,7 @@ impl Engine {
                 self.dir = dir;
                 self.install(state);
                 self.health.reopened();
+                self.publish();
                 tracing::info!(unit = %self.unit, "store reopened after a storage error");
                 Ok(())
             }
@@ -335,6 +377,51 @@ impl Engine {
             e.health.healed();
             Ok(())
         })
+    }
+
+    /// The views this engine publishes after each commit: read them without its lock.
+    pub fn views(&self) -> Views {
+        self.views.clone()
+    }
+
+    /// Publishes the views from the current state (after a commit or a counter change).
+    fn publish(&mut self) {
+        self.published += 1;
+        let children = self
+            .dir
+            .children(&self.unit)
+            .map(|c| (c.to_string(), self.seen.get(c).copied()))
+            .collect();
+        self.views.set_status(StatusView {
+            unit: self.unit.clone(),
+            id: self.key.id(),
+            level: self.dir.level(&self.unit).unwrap_or_default().to_string(),
+            name: self.dir.name(&self.unit).unwrap_or_default().to_string(),
+            children,
+            entries: self.entries,
+            authors: self.heads.len(),
+            rejected: self.rejected.clone(),
+            quarantined: self.quarantined,
+            docs_loaded: self.docs.len(),
+            fixed_school_year: self.school_year.clone(),
+            version: self.published,
+        });
+    }
+
+    /// How imports are cut into changes and entries.
+    pub fn import_limits(&self) -> ImportLimits {
+        self.limits
+    }
+
+    /// Sets how imports are cut into changes and entries (tests, benchmarks). An entry
+    /// limit above [`eduioc_protocol::entry::MAX_ENTRY_BYTES`] is lowered to it.
+    pub fn set_import_limits(&mut self, limits: ImportLimits) {
+        self.limits = ImportLimits {
+            max_entry_bytes: limits
+                .max_entry_bytes
+                .min(eduioc_protocol::entry::MAX_ENTRY_BYTES),
+            ..limits
+        };
     }
 
     /// Drops loaded documents unused for `idle_ms` as of `now_ms` (they reload from the
@@ -393,6 +480,7 @@ impl Engine {
     /// Counts a rejection that happened outside entry validation (frames, handshakes).
     pub fn count_rejection(&mut self, key: &str) {
         *self.rejected.entry(key.to_string()).or_default() += 1;
+        self.publish();
     }
 
     /// Latest author timestamp seen from `unit`.
@@ -426,6 +514,7 @@ impl Engine {
                 e.health.healed();
                 Ok(())
             })?;
+            self.publish();
         }
         Ok(errors)
     }
@@ -565,6 +654,7 @@ impl Engine {
         let mut pending = snapshots::Pending::default();
         let mut appended_authors: Vec<NodeId> = Vec::new();
         let mut seen: HashMap<String, i64> = HashMap::new();
+        let mut quarantined = 0usize;
         for (i, entry, sig_ok, beside) in items {
             let (i, sig_ok, beside) = (*i, *sig_ok, *beside);
             let author = entry.author();
@@ -605,6 +695,7 @@ impl Engine {
                         pending: &mut pending,
                         actor,
                         txn: &mut txn,
+                        local: self.local.as_mut(),
                     };
                     match ctx.payload(entry, &unit, beside) {
                         Ok(Some(doc_key)) => {
@@ -674,6 +765,7 @@ impl Engine {
                 }
                 Err(reject) => {
                     if let Reject::Fork(_) = reject {
+                        quarantined += 1;
                         txn.quarantine(&Quarantined {
                             author: *author.as_bytes(),
                             seq: entry.seq(),
@@ -695,16 +787,26 @@ impl Engine {
         touched_docs.sort();
         touched_docs.dedup();
         let dropped = self.docs.take_dropped();
-        let fresh =
-            match Self::summarize_docs(&mut self.docs, actor, &mut txn, &touched_docs, dropped) {
-                Ok(f) => f,
-                Err(e) => {
-                    for k in &touched_docs {
-                        self.docs.evict(k);
-                    }
-                    return Err(e);
+        let precomputed = self
+            .local
+            .as_mut()
+            .and_then(|l| l.figures.take().map(|f| (l.key.clone(), f)));
+        let fresh = match Self::summarize_docs(
+            &mut self.docs,
+            actor,
+            &mut txn,
+            &touched_docs,
+            dropped,
+            precomputed,
+        ) {
+            Ok(f) => f,
+            Err(e) => {
+                for k in &touched_docs {
+                    self.docs.evict(k);
                 }
-            };
+                return Err(e);
+            }
+        };
         // Counted in memory only once the transaction commits.
         let mut counts = self.rejected.clone();
         for (_, r) in out.rejected.iter().chain(rejections.iter()) {
@@ -713,11 +815,30 @@ impl Engine {
         for (k, v) in &counts {
             txn.put_meta(&format!("rejected/{k}"), &v.to_le_bytes())?;
         }
-        if let Err(e) = txn.commit() {
+        #[cfg(test)]
+        let injected = std::mem::take(&mut self.fail_local_commit);
+        #[cfg(not(test))]
+        let injected = false;
+        let committed = if injected {
+            drop(txn);
+            Err(Error::Invalid(
+                "the store refuses this commit in this test".into(),
+            ))
+        } else {
+            txn.commit().map_err(Error::from)
+        };
+        if let Err(e) = committed {
             for k in &touched_docs {
                 self.docs.evict(k);
             }
-            return Err(e.into());
+            return Err(e);
+        }
+        for k in &touched_docs {
+            // A commit changed a document an import has checked out: that import is
+            // refused rather than signed over a copy that misses this change.
+            if self.checked_out.contains(k) {
+                self.conflicts.insert(k.clone());
+            }
         }
         self.health.healed();
         self.rejected = counts;
@@ -735,6 +856,8 @@ impl Engine {
         self.heads.extend(new_heads);
         self.summaries.extend(fresh);
         self.snaps.apply(pending);
+        self.quarantined += quarantined;
+        self.publish();
         Ok(None)
     }
 
@@ -778,9 +901,16 @@ impl Engine {
         txn: &mut WriteTxn<'_>,
         keys: &[String],
         mut dropped: HashMap<String, Summary>,
+        mut precomputed: Option<(String, Figures)>,
     ) -> Result<Vec<(String, Summary)>> {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
+            // An import's figures, computed off the engine lock from the document it
+            // commits.
+            if let Some((_, f)) = precomputed.take_if(|(k, _)| k == key) {
+                out.push((key.clone(), write_figures(txn, key, f)?));
+                continue;
+            }
             let figures = match docs.get(key) {
                 Some(rdoc) => figures(key, rdoc),
                 None => match dropped.remove(key) {
@@ -840,21 +970,8 @@ impl Engine {
     ) -> Result<ImportOutcome> {
         self.heal()?;
         check_year(year)?;
-        let collection: Collection = kind.parse().map_err(|_| {
-            Error::Invalid(format!(
-                "unknown import kind {kind:?}; expected students, staff or classes"
-            ))
-        })?;
-        if !collection.is_importable() {
-            return Err(Error::Invalid(format!("{kind} cannot be imported")));
-        }
-        if self.dir.level(&self.unit) != Some("school") {
-            return Err(Error::Forbidden(format!(
-                "imports are made at a school's node; {} is a {}",
-                self.unit,
-                self.dir.level(&self.unit).unwrap_or("unit")
-            )));
-        }
+        let collection = import_collection(kind)?;
+        self.check_school()?;
         let rows =
             eduioc_records::parse_import(collection, content_type, body).map_err(Error::Import)?;
         self.upsert_into(year, collection, &rows)
@@ -871,112 +988,24 @@ impl Engine {
         self.upsert_into(&year, collection, rows)
     }
 
-    /// [`Engine::upsert`] into the document of school year `year`.
+    /// [`Engine::upsert`] into the document of school year `year`: the steps of
+    /// [`import_shared`] with this engine held throughout (see the `import` module).
     pub fn upsert_into(
         &mut self,
         year: &str,
         collection: Collection,
         rows: &[eduioc_records::Row],
     ) -> Result<ImportOutcome> {
-        self.guarded(|e| e.upsert_now(year, collection, rows))
-    }
-
-    fn upsert_now(
-        &mut self,
-        year: &str,
-        collection: Collection,
-        rows: &[eduioc_records::Row],
-    ) -> Result<ImportOutcome> {
-        check_year(year)?;
-        let doc = DocId {
-            unit: self.unit.clone(),
-            collection: collection.as_str().to_string(),
-            year: year.to_string(),
-        };
-        let key = doc.key();
-        let actor = *self.key.id().as_bytes();
-        if self.docs.get(&key).is_none() {
-            let loaded = load_doc(self.store.doc(&key)?, &actor)?;
-            let _ = self.docs.put(&key, loaded);
-        }
-        let (outcome, changes) = {
-            let Some(rdoc) = self.docs.get(&key) else {
-                return Err(Error::Invalid("document cache is empty".into()));
-            };
-            let o = match rdoc.upsert(rows) {
-                Ok(o) => o,
-                Err(e) => {
-                    self.docs.evict(&key);
-                    return Err(e.into());
-                }
-            };
-            let changes: Vec<Vec<u8>> = rdoc
-                .take_local_changes()
-                .into_iter()
-                .map(|mut c| c.bytes().to_vec())
-                .collect();
-            (o, changes)
-        };
-        let mut batch = Vec::new();
-        let mut size = 0;
-        let mut batches = Vec::new();
-        for c in changes {
-            if size + c.len() > MAX_CHANGES_PER_ENTRY && !batch.is_empty() {
-                batches.push(std::mem::take(&mut batch));
-                size = 0;
-            }
-            size += c.len();
-            batch.push(c);
-        }
-        if !batch.is_empty() {
-            batches.push(batch);
-        }
-        for changes in batches {
-            if let Err(e) = self.append_local(Payload::Changes {
-                doc: doc.clone(),
-                changes,
-            }) {
-                self.docs.evict(&key);
+        let checkout = self.begin_import(year, collection)?;
+        let key = checkout.key();
+        let prepared = match checkout.prepare(rows) {
+            Ok(p) => p,
+            Err(e) => {
+                self.abort_import(&key);
                 return Err(e);
             }
-        }
-        // The import is committed: a snapshot that cannot be signed now is due again after
-        // the next change to the document.
-        if let Err(e) = self.snapshot_if_due(&doc) {
-            let e = self.noted(e);
-            tracing::warn!(doc = %key, error = %e, "signing a snapshot entry after an import failed");
-        }
-        Ok(ImportOutcome {
-            inserted: outcome.inserted as usize,
-            updated: outcome.updated as usize,
-        })
-    }
-
-    /// Signs a snapshot entry of this unit's document `doc` if enough was written to it
-    /// since the last one ([`snapshot::DocTrack::due`]): a peer that holds none of the
-    /// document can then be sent its `save()` instead of every change.
-    fn snapshot_if_due(&mut self, doc: &DocId) -> Result<()> {
-        let key = doc.key();
-        let track = self.snaps.own(&key);
-        if !track.due() {
-            return Ok(());
-        }
-        #[cfg(test)]
-        if self.fail_snapshot {
-            return Err(Error::Invalid(
-                "signing a snapshot fails in this test".into(),
-            ));
-        }
-        if self.docs.get(&key).is_none() {
-            let loaded = load_doc(self.store.doc(&key)?, self.key.id().as_bytes())?;
-            let _ = self.docs.put(&key, loaded);
-        }
-        let Some(rdoc) = self.docs.get(&key) else {
-            return Ok(());
         };
-        let heads = rdoc.heads().into_iter().map(|h| h.0).collect();
-        self.append_local(track.snapshot(doc.clone(), heads))?;
-        Ok(())
+        Ok(self.finish_import(prepared)?.0)
     }
 
     /// Sends a notification to every node of `to_unit`'s subtree.
@@ -1103,6 +1132,8 @@ struct Apply<'e, 't> {
     pending: &'e mut snapshots::Pending,
     actor: [u8; 32],
     txn: &'e mut WriteTxn<'t>,
+    /// The import being committed, if any: its document already holds its changes.
+    local: Option<&'e mut import::Local>,
 }
 
 impl Apply<'_, '_> {
@@ -1123,14 +1154,20 @@ impl Apply<'_, '_> {
                 let Some(rdoc) = docs.get(&key) else {
                     return Ok(None);
                 };
-                let mut parsed = Vec::with_capacity(changes.len());
-                for c in changes {
-                    match automerge::Change::from_bytes(c.clone()) {
-                        Ok(ch) => parsed.push(ch),
-                        Err(e) => return Err(Error::Invalid(format!("change: {e}"))),
+                // An import's own changes were made in this very document: no need to
+                // parse and apply them again.
+                let made_here = entry.author().as_bytes() == &actor
+                    && self.local.as_ref().is_some_and(|l| l.key == key);
+                if !made_here {
+                    let mut parsed = Vec::with_capacity(changes.len());
+                    for c in changes {
+                        match automerge::Change::from_bytes(c.clone()) {
+                            Ok(ch) => parsed.push(ch),
+                            Err(e) => return Err(Error::Invalid(format!("change: {e}"))),
+                        }
                     }
+                    rdoc.apply_changes(parsed)?;
                 }
-                rdoc.apply_changes(parsed)?;
                 let chunk: Vec<u8> = changes.concat();
                 let n = txn.append_doc_chunk(&key, &chunk)?;
                 if n > COMPACT_AFTER_CHUNKS {
@@ -1221,8 +1258,14 @@ impl Apply<'_, '_> {
                 }
                 // The stored document becomes a save at the entry's heads: compact, and
                 // what a sender puts beside this entry for a peer that lacks the document.
-                let save = match beside {
-                    Some(save) if fresh => save.to_vec(),
+                let presaved = match self.local.as_mut() {
+                    Some(l) if l.key == key && entry.author().as_bytes() == &actor => l.save.take(),
+                    _ => None,
+                };
+                let save = match (beside, presaved) {
+                    (Some(save), _) if fresh => save.to_vec(),
+                    // Saved off the engine lock by the import, at these very heads.
+                    (None, Some(save)) => save,
                     _ => rdoc.save(),
                 };
                 txn.put_doc_snapshot(&key, &save)?;
@@ -1406,6 +1449,7 @@ struct Loaded {
     seen: HashMap<String, i64>,
     rejected: BTreeMap<String, u64>,
     entries: u64,
+    quarantined: usize,
     snaps: snapshots::Snapshots,
 }
 
@@ -1439,6 +1483,7 @@ impl Loaded {
             seen,
             rejected,
             entries: store.entry_count()?,
+            quarantined: store.quarantined()?.len(),
             snaps: snapshots::Snapshots::load(store)?,
         })
     }

@@ -1047,3 +1047,302 @@ fn an_ancestor_entry_at_the_last_seq_leaves_the_log_usable() {
     assert!(got.rejected.is_empty(), "{:?}", got.rejected);
     assert_eq!(d.height(&w.root.id()), u64::MAX);
 }
+
+/// `n` students with names of about 150 characters, from a seeded generator.
+fn long_named_students(prefix: &str, n: usize, seed: u64) -> String {
+    const ONSETS: &[&str] = &[
+        "", "B", "C", "Ch", "D", "Đ", "G", "Gh", "Gi", "H", "K", "Kh", "L", "M", "N", "Ng", "Nh",
+        "P", "Ph", "Qu", "R", "S", "T", "Th", "Tr", "V", "X",
+    ];
+    const VOWELS: &[&str] = &[
+        "a", "à", "á", "ả", "ã", "ạ", "ă", "ằ", "ắ", "ẳ", "ẵ", "ặ", "â", "ầ", "ấ", "ẩ", "ẫ", "ậ",
+        "e", "è", "é", "ẻ", "ẽ", "ẹ", "ê", "ề", "ế", "ể", "ễ", "ệ", "i", "ì", "í", "ỉ", "ĩ", "ị",
+        "o", "ò", "ó", "ỏ", "õ", "ọ", "ô", "ồ", "ố", "ổ", "ỗ", "ộ", "ơ", "ờ", "ớ", "ở", "ỡ", "ợ",
+        "u", "ù", "ú", "ủ", "ũ", "ụ", "ư", "ừ", "ứ", "ử", "ữ", "ự", "y", "ỳ", "ý", "ỷ", "ỹ", "ỵ",
+    ];
+    const CODAS: &[&str] = &["", "c", "ch", "m", "n", "ng", "nh", "p", "t", "i", "o", "u"];
+    let mut x = seed.max(1);
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut s = String::from(HEADER);
+    for i in 0..n {
+        let mut name = String::new();
+        while name.chars().count() < 145 {
+            if !name.is_empty() {
+                name.push(' ');
+            }
+            for part in [ONSETS, VOWELS, CODAS] {
+                name.push_str(part[(next() % part.len() as u64) as usize]);
+            }
+        }
+        s.push_str(&format!(
+            "\n{prefix}-{i},{name},{},2015-05-0{},{},{}a,Kinh,enrolled",
+            if next() % 2 == 0 { "M" } else { "F" },
+            1 + next() % 9,
+            1 + next() % 5,
+            1 + next() % 9,
+        ));
+    }
+    s
+}
+
+#[test]
+fn a_large_import_is_split_into_entries_a_parent_accepts() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 16);
+    let mut d = w.open("pgd", 16);
+    let csv = long_named_students("big", 60_000, 7);
+    println!("file: {} MiB", csv.len() / (1024 * 1024));
+    let started = std::time::Instant::now();
+    let got = s1.import("students", None, csv.as_bytes()).unwrap();
+    println!("import of 60,000 long-named rows: {:?}", started.elapsed());
+    assert_eq!(got.inserted, 60_000);
+    let log = log_of(&s1, &s1.id());
+    let sizes: Vec<usize> = log.iter().map(|(_, e)| e.bytes().len()).collect();
+    println!("entries (bytes): {sizes:?}");
+    // More than one entry could carry: one entry for the whole import would be refused.
+    let changes: usize = log
+        .iter()
+        .filter(|(_, e)| matches!(e.body.payload, Payload::Changes { .. }))
+        .map(|(_, e)| e.bytes().len())
+        .sum();
+    assert!(
+        changes > eduioc_protocol::entry::MAX_ENTRY_BYTES,
+        "{changes} bytes of changes"
+    );
+    assert!(
+        sizes
+            .iter()
+            .all(|s| *s <= eduioc_protocol::entry::MAX_ENTRY_BYTES),
+        "{sizes:?}"
+    );
+    // Every entry is accepted upstream: nothing oversized, the figures arrive whole.
+    let got = sync(&s1, &mut d);
+    assert!(got.rejected.is_empty(), "{:?}", got.rejected);
+    assert_eq!(d.stats(Some("s1")).unwrap().students.enrolled, 60_000);
+    // Re-importing the same file writes nothing.
+    let height = s1.height(&s1.id());
+    let again = s1.import("students", None, csv.as_bytes()).unwrap();
+    assert_eq!((again.inserted, again.updated), (0, 0));
+    assert_eq!(s1.height(&s1.id()), height);
+    // A one-row import afterwards follows.
+    s1.import("students", None, students("late", 1, 0).as_bytes())
+        .unwrap();
+    assert!(sync(&s1, &mut d).rejected.is_empty());
+    assert_eq!(d.stats(Some("s1")).unwrap().students.enrolled, 60_001);
+}
+
+#[test]
+fn an_import_commits_all_its_entries_in_one_transaction_or_none() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 16);
+    let mut d = w.open("pgd", 16);
+    s1.set_import_limits(ImportLimits {
+        rows_per_change: 40,
+        bytes_per_change: usize::MAX,
+        max_entry_bytes: 16 * 1024,
+    });
+    let csv = students("a", 1000, 10);
+    // The store refuses the commit: nothing of the import is anywhere.
+    s1.fail_local_commit = true;
+    assert!(s1.import("students", None, csv.as_bytes()).is_err());
+    assert_eq!(s1.height(&s1.id()), 0);
+    assert_eq!(s1.entry_count(), 0);
+    assert_eq!(s1.stats(None).unwrap().students.enrolled, 0);
+    assert!(records(&mut s1, &students_doc("s1")).is_empty());
+    assert_eq!(s1.views().status().entries, 0);
+    // Again, with the store working: several entries under the limit, and the snapshot
+    // that falls due, all committed.
+    let got = s1.import("students", None, csv.as_bytes()).unwrap();
+    assert_eq!(got.inserted, 1000);
+    let log = log_of(&s1, &s1.id());
+    let changes = log
+        .iter()
+        .filter(|(_, e)| matches!(e.body.payload, Payload::Changes { .. }))
+        .count();
+    assert!(changes >= 2, "{changes} change entries");
+    assert!(log.iter().all(|(_, e)| e.bytes().len() <= 16 * 1024));
+    assert!(matches!(
+        log.last().map(|(_, e)| &e.body.payload),
+        Some(Payload::Snapshot { .. })
+    ));
+    assert_eq!(s1.views().status().entries, log.len() as u64);
+    assert!(sync(&s1, &mut d).rejected.is_empty());
+    assert_eq!(d.stats(Some("s1")).unwrap().students.enrolled, 990);
+    // The stored document reloads the same.
+    drop(s1);
+    let mut s1 = w.open("s1", 16);
+    assert_eq!(records(&mut s1, &students_doc("s1")).len(), 1000);
+}
+
+#[test]
+fn a_change_that_cannot_fit_in_an_entry_refuses_the_file_before_anything_is_applied() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 16);
+    s1.set_import_limits(ImportLimits {
+        rows_per_change: 100_000,
+        bytes_per_change: usize::MAX,
+        max_entry_bytes: 8 * 1024,
+    });
+    let csv = students("a", 500, 0);
+    let Err(Error::Import(errs)) = s1.import("students", None, csv.as_bytes()) else {
+        panic!("not refused")
+    };
+    assert_eq!(errs.errors.len(), 1);
+    let e = &errs.errors[0];
+    assert_eq!(
+        (e.row, e.column.as_str(), e.problem.code()),
+        (0, "", "change_too_large")
+    );
+    assert!(e.message.contains("8 KiB"), "{}", e.message);
+    assert_eq!(s1.height(&s1.id()), 0);
+    assert!(records(&mut s1, &students_doc("s1")).is_empty());
+    // With room, the same file imports whole.
+    s1.set_import_limits(ImportLimits::default());
+    assert_eq!(
+        s1.import("students", None, csv.as_bytes())
+            .unwrap()
+            .inserted,
+        500
+    );
+    assert_eq!(records(&mut s1, &students_doc("s1")).len(), 500);
+}
+
+#[test]
+fn a_checked_out_document_takes_no_second_import_and_a_conflict_refuses_the_first() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 16);
+    let rows = |p: &str, n| {
+        eduioc_records::parse_import(Collection::Students, None, students(p, n, 0).as_bytes())
+            .unwrap()
+    };
+    let year = s1.school_year();
+    let first = s1.begin_import(&year, Collection::Students).unwrap();
+    assert!(matches!(
+        s1.begin_import(&year, Collection::Students),
+        Err(Error::Busy(_))
+    ));
+    assert!(matches!(
+        s1.import("students", None, students("b", 1, 0).as_bytes()),
+        Err(Error::Busy(_))
+    ));
+    // Another collection is free.
+    s1.import(
+        "classes",
+        None,
+        b"class_id,name,grade,homeroom_staff_id\n1a,1A,1,\n",
+    )
+    .unwrap();
+    let prepared = first.prepare(&rows("a", 10)).unwrap();
+    assert_eq!(prepared.entries(), 1);
+    let (got, ..) = s1.finish_import(prepared).unwrap();
+    assert_eq!(got.inserted, 10);
+    // A commit that changes the checked-out document meanwhile (here: this node's own
+    // entries coming back from a restore) refuses the import.
+    let co = s1.begin_import(&year, Collection::Students).unwrap();
+    let key = co.key();
+    let prepared = co.prepare(&rows("c", 5)).unwrap();
+    s1.conflicts.insert(key.clone());
+    assert!(matches!(s1.finish_import(prepared), Err(Error::Busy(_))));
+    assert_eq!(records(&mut s1, &students_doc("s1")).len(), 10);
+    // And the next import works.
+    s1.import("students", None, students("d", 2, 0).as_bytes())
+        .unwrap();
+    assert_eq!(records(&mut s1, &students_doc("s1")).len(), 12);
+}
+
+#[test]
+fn status_is_published_after_every_commit() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 16);
+    let views = s1.views();
+    let before = views.status();
+    assert_eq!(
+        (before.unit.as_str(), before.level.as_str()),
+        ("s1", "school")
+    );
+    assert_eq!(before.entries, 0);
+    s1.import("students", None, students("a", 20, 0).as_bytes())
+        .unwrap();
+    let after = views.status();
+    assert!(after.version > before.version);
+    assert_eq!(after.entries, s1.entry_count());
+    assert_eq!(after.authors, s1.author_count());
+    s1.count_rejection("malformed");
+    assert_eq!(views.status().rejected.get("malformed"), Some(&1));
+    let d = w.open("pgd", 16);
+    let v = d.views().status();
+    let children: Vec<&str> = v.children.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(children, vec!["s1", "s2"]);
+}
+
+#[test]
+fn imports_through_the_shared_engine_parse_before_locking() {
+    let w = World::new();
+    let s1 = std::sync::Mutex::new(w.open("s1", 16));
+    let (got, t) = import_shared(
+        &s1,
+        None,
+        "students",
+        None,
+        students("a", 3000, 0).as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(got.inserted, 3000);
+    println!("{t:?}");
+    // Problems in the file: 422 rows, nothing locked for long, nothing applied.
+    let Err(Error::Import(_)) = import_shared(&s1, None, "students", None, b"student_id\nx\n")
+    else {
+        panic!("accepted a bad file")
+    };
+    // The kind and the node are checked as before.
+    assert!(matches!(
+        import_shared(&s1, None, "profile", None, b""),
+        Err(Error::Invalid(_))
+    ));
+    let d = std::sync::Mutex::new(w.open("pgd", 16));
+    assert!(matches!(
+        import_shared(&d, None, "students", None, students("x", 1, 0).as_bytes()),
+        Err(Error::Forbidden(_))
+    ));
+    let e = s1.lock().unwrap();
+    assert_eq!(e.stats(None).unwrap().students.enrolled, 3000);
+}
+
+/// How long an import of 200,000 students holds the engine lock, phase by phase. Run:
+/// `cargo test --release -p eduioc-engine import_phases -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn import_phases_of_200000_rows() {
+    let w = World::new();
+    let s1 = std::sync::Mutex::new(w.open("s1", 16));
+    let csv = students("m", 200_000, 1000);
+    for round in [
+        "first import",
+        "same file again",
+        "one field changed in every row",
+    ] {
+        let body = if round.starts_with("one field") {
+            csv.replace(",Kinh,", ",Tày,")
+        } else {
+            csv.clone()
+        };
+        let started = std::time::Instant::now();
+        let (got, t) = import_shared(&s1, None, "students", None, body.as_bytes()).unwrap();
+        println!(
+            "{round}: {got:?} in {:?}\n  parse {:?} (no lock), checkout {:?} (lock), upsert {:?} \
+             (no lock), sign {:?} (lock), commit {:?} (lock); longest lock hold {:?}",
+            started.elapsed(),
+            t.parse,
+            t.checkout,
+            t.upsert,
+            t.sign,
+            t.commit,
+            t.longest_hold
+        );
+    }
+}

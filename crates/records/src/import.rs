@@ -22,6 +22,20 @@ pub const MAX_IMPORT_BYTES: usize = 50 * 1024 * 1024;
 pub const MAX_IMPORT_ROWS: usize = 200_000;
 /// At most this many errors are reported for one file.
 pub const MAX_IMPORT_ERRORS: usize = 1000;
+/// The most cells (blank ones included) [`parse_import`] reads from one file: twenty
+/// per data row at the row limit.
+pub const MAX_IMPORT_CELLS: usize = 4_000_000;
+/// The most bytes one part (a file inside the zip) of an XLSX workbook may inflate to,
+/// checked by reading it before the workbook is parsed (128 MiB: a worksheet of
+/// 200,000 rows with long names is about 100 MiB).
+pub const MAX_XLSX_PART_BYTES: u64 = 128 * 1024 * 1024;
+/// The most bytes the shared strings of an XLSX workbook may inflate to (64 MiB): the
+/// spreadsheet reader holds them all in memory, at up to about five times their size.
+pub const MAX_XLSX_SHARED_STRINGS_BYTES: u64 = 64 * 1024 * 1024;
+/// The most bytes all parts of an XLSX workbook may inflate to together (256 MiB).
+pub const MAX_XLSX_TOTAL_BYTES: u64 = 256 * 1024 * 1024;
+/// The most parts (files inside the zip) an XLSX workbook may hold.
+pub const MAX_XLSX_PARTS: usize = 4096;
 
 /// Cells beyond this column index are not kept (only reported).
 const MAX_COLUMNS: usize = 1024;
@@ -77,6 +91,26 @@ pub struct Row {
     /// `grade` is a [`Value::Int`], everything else a [`Value::Str`] (dates as
     /// `YYYY-MM-DD`, codes in English, an empty optional id as `""`).
     pub fields: BTreeMap<String, Value>,
+}
+
+impl Row {
+    /// An upper estimate of the bytes this row adds to an Automerge change when it is
+    /// inserted: its id, field names and values, and a per-field allowance for the
+    /// operation's columns. Used to bound the size of one change.
+    pub fn approx_bytes(&self) -> usize {
+        let fields: usize = self
+            .fields
+            .iter()
+            .map(|(name, value)| {
+                let value = match value {
+                    Value::Str(s) => s.len(),
+                    Value::Int(_) => 8,
+                };
+                name.len() + value + 16
+            })
+            .sum();
+        self.id.len() + 16 + fields
+    }
 }
 
 /// One problem found in an imported file.
@@ -295,6 +329,8 @@ struct Importer {
     /// Record id -> the data row it was first seen on.
     seen: HashMap<String, usize>,
     data_rows: usize,
+    /// Cells read so far, blank ones included.
+    cells: usize,
     latest_birth_date: NaiveDate,
 }
 
@@ -312,6 +348,7 @@ impl Importer {
             rows: Vec::new(),
             seen: HashMap::new(),
             data_rows: 0,
+            cells: 0,
             latest_birth_date: today.succ_opt().unwrap_or(today),
         }
     }
@@ -326,6 +363,24 @@ impl Importer {
         } else {
             Flow::Continue
         }
+    }
+
+    /// Counts `n` more cells read from the file; `Flow::Stop` (with the error) once
+    /// there are more than [`MAX_IMPORT_CELLS`]. `pos` is the file position being read.
+    fn count_cells(&mut self, pos: usize, n: usize) -> Flow {
+        self.cells = self.cells.saturating_add(n);
+        if self.cells <= MAX_IMPORT_CELLS {
+            return Flow::Continue;
+        }
+        let row = self.header_pos.map_or(0, |h| pos.saturating_sub(h));
+        self.error(
+            row,
+            "",
+            Problem::TooManyCells {
+                max: MAX_IMPORT_CELLS,
+            },
+        );
+        Flow::Stop
     }
 
     fn expected_columns(&self) -> String {
@@ -525,6 +580,9 @@ fn read_csv(body: &[u8], imp: &mut Importer) {
                 return;
             }
         }
+        if imp.count_cells(pos, record.len()) == Flow::Stop {
+            return;
+        }
         let cells = record
             .iter()
             .enumerate()
@@ -543,7 +601,68 @@ fn read_csv(body: &[u8], imp: &mut Importer) {
     }
 }
 
+/// Reads every part of the XLSX zip through a bounded inflater before the spreadsheet
+/// reader sees the file: that reader holds parts (the shared strings) whole in memory, and
+/// a few kilobytes of zip can inflate to gigabytes. The sizes a zip declares are not
+/// trusted; the bytes are counted as they inflate, and reading stops at the first limit
+/// passed ([`MAX_XLSX_PART_BYTES`], [`MAX_XLSX_SHARED_STRINGS_BYTES`],
+/// [`MAX_XLSX_TOTAL_BYTES`], [`MAX_XLSX_PARTS`]). Memory used: one 64 KiB buffer.
+fn check_xlsx_sizes(body: &[u8]) -> Result<(), Problem> {
+    use std::io::Read;
+    let bad = |e: &dyn fmt::Display| Problem::BadXlsx {
+        detail: e.to_string(),
+    };
+    let too_large = || Problem::XlsxTooLarge {
+        max_mib: (MAX_XLSX_TOTAL_BYTES / (1024 * 1024)) as usize,
+        max_parts: MAX_XLSX_PARTS,
+    };
+    let mut zip = zip::ZipArchive::new(Cursor::new(body)).map_err(|e| bad(&e))?;
+    if zip.len() > MAX_XLSX_PARTS {
+        return Err(too_large());
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let mut part = zip.by_index(i).map_err(|e| bad(&e))?;
+        let name = part.name().map_err(|e| bad(&e))?.into_owned();
+        let limit = if name.to_ascii_lowercase().ends_with("sharedstrings.xml") {
+            MAX_XLSX_SHARED_STRINGS_BYTES
+        } else {
+            MAX_XLSX_PART_BYTES
+        };
+        let part_too_large = || Problem::XlsxPartTooLarge {
+            part: shown(&name),
+            max_mib: (limit / (1024 * 1024)) as usize,
+        };
+        if part.size() > limit {
+            return Err(part_too_large());
+        }
+        let mut size = 0u64;
+        loop {
+            let n = match part.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n as u64,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(bad(&e)),
+            };
+            size += n;
+            total += n;
+            if size > limit {
+                return Err(part_too_large());
+            }
+            if total > MAX_XLSX_TOTAL_BYTES {
+                return Err(too_large());
+            }
+        }
+    }
+    Ok(())
+}
+
 fn read_xlsx(body: &[u8], imp: &mut Importer) {
+    if let Err(problem) = check_xlsx_sizes(body) {
+        imp.error(0, "", problem);
+        return;
+    }
     let mut workbook = match Xlsx::new(Cursor::new(body)) {
         Ok(w) => w,
         Err(e) => {
@@ -580,6 +699,9 @@ fn read_xlsx(body: &[u8], imp: &mut Importer) {
         match reader.next_cell() {
             Ok(Some(cell)) => {
                 let (row, col) = cell.get_position();
+                if imp.count_cells(row as usize, 1) == Flow::Stop {
+                    return;
+                }
                 if current != Some(row) {
                     if let Some(prev) = current {
                         if imp.feed(prev as usize, std::mem::take(&mut cells)) == Flow::Stop {
@@ -1146,6 +1268,10 @@ mod tests {
         "bad_worksheet",
         "empty_file",
         "too_many_rows",
+        "too_many_cells",
+        "xlsx_part_too_large",
+        "xlsx_too_large",
+        "change_too_large",
         "not_utf8",
         "spreadsheet_error",
         "duplicate_column",
@@ -1485,6 +1611,52 @@ mod tests {
             }
         );
         seen.insert("spreadsheet_error");
+        let mut body = String::from(STUDENT_HEADER);
+        let blank = ",".repeat(1000);
+        for i in 0..4000 {
+            body.push_str(&format!("\nHS{i},A,M,2014-09-05,5,5A,Kinh,enrolled{blank}"));
+        }
+        let e = first_error(
+            Collection::Students,
+            None,
+            body.as_bytes(),
+            "too_many_cells",
+        );
+        assert_eq!(e.problem, Problem::TooManyCells { max: 4_000_000 });
+        assert!(e.row > 3900 && e.row <= 4000, "{e:?}");
+        seen.insert("too_many_cells");
+        let e = first_error(
+            Collection::Students,
+            Some(XLSX_CONTENT_TYPE),
+            &bomb(&[("xl/sharedStrings.xml", MAX_XLSX_SHARED_STRINGS_BYTES + 1)]),
+            "xlsx_part_too_large",
+        );
+        assert_eq!(
+            e.problem,
+            Problem::XlsxPartTooLarge {
+                part: "xl/sharedStrings.xml".into(),
+                max_mib: 64
+            }
+        );
+        seen.insert("xlsx_part_too_large");
+        let e = first_error(
+            Collection::Students,
+            Some(XLSX_CONTENT_TYPE),
+            &bomb(&[
+                ("xl/media/a.bin", 100 << 20),
+                ("xl/media/b.bin", 100 << 20),
+                ("xl/media/c.bin", 100 << 20),
+            ]),
+            "xlsx_too_large",
+        );
+        assert_eq!(
+            e.problem,
+            Problem::XlsxTooLarge {
+                max_mib: 256,
+                max_parts: MAX_XLSX_PARTS
+            }
+        );
+        seen.insert("xlsx_too_large");
 
         // Reader failures this test cannot provoke with a real file: their codes and
         // messages only.
@@ -1503,6 +1675,15 @@ mod tests {
                 Problem::BadWorksheet { detail: "x".into() },
                 "bad_worksheet",
                 "the XLSX worksheet could not be read: x",
+            ),
+            (
+                Problem::ChangeTooLarge {
+                    size_kib: 5000,
+                    max_kib: 4096,
+                },
+                "change_too_large",
+                "applying this file makes a block of changes of 5000 KiB, larger than the \
+                 4096 KiB a parent node accepts; split it into smaller files",
             ),
         ] {
             assert_eq!(
@@ -1607,6 +1788,104 @@ mod tests {
         assert_eq!(rows[0].fields["gender"], s("M"));
         assert_eq!(rows[0].fields["status"], s("enrolled"));
         assert_eq!(rows[0].fields["full_name"], s("Nguyễn Văn An"));
+    }
+
+    /// A real one-row students workbook whose parts `extra` are replaced (or added) by
+    /// parts of the given inflated size, deflated: a zip bomb when they are large.
+    fn bomb(extra: &[(&str, u64)]) -> Vec<u8> {
+        use std::io::Write;
+        use zip::write::SimpleFileOptions;
+        let base = {
+            let mut wb = rust_xlsxwriter::Workbook::new();
+            let ws = wb.add_worksheet();
+            let row = [
+                "HS1",
+                "Nguyễn Văn An",
+                "M",
+                "2014-09-05",
+                "5",
+                "5A",
+                "Kinh",
+                "enrolled",
+            ];
+            for (c, (h, v)) in STUDENT_HEADER.split(',').zip(row).enumerate() {
+                ws.write_string(0, c as u16, h).unwrap();
+                ws.write_string(1, c as u16, v).unwrap();
+            }
+            wb.save_to_buffer().unwrap()
+        };
+        let mut src = zip::ZipArchive::new(Cursor::new(&base[..])).unwrap();
+        let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for i in 0..src.len() {
+            let part = src.by_index(i).unwrap();
+            let name = part.name().unwrap().into_owned();
+            if extra.iter().all(|(n, _)| *n != name) {
+                out.raw_copy_file(part).unwrap();
+            }
+        }
+        let opts = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .compression_level(Some(9));
+        let chunk = "a".repeat(64 * 1024);
+        for (name, size) in extra {
+            out.start_file(*name, opts).unwrap();
+            let mut left = *size;
+            while left > 0 {
+                let n = left.min(chunk.len() as u64) as usize;
+                out.write_all(&chunk.as_bytes()[..n]).unwrap();
+                left -= n as u64;
+            }
+        }
+        out.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn xlsx_bombs_are_refused_before_the_reader_inflates_them() {
+        // 1 GiB of shared strings in a file of about a megabyte.
+        let file = bomb(&[("xl/sharedStrings.xml", 1 << 30)]);
+        println!("bomb: {} KiB inflating to 1 GiB", file.len() / 1024);
+        assert!(file.len() < 4 << 20, "{}", file.len());
+        let started = std::time::Instant::now();
+        let errs = parse_import(Collection::Students, Some(XLSX_CONTENT_TYPE), &file)
+            .unwrap_err()
+            .errors;
+        println!("refused in {:?}", started.elapsed());
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!((errs[0].row, errs[0].column.as_str()), (0, ""));
+        assert_eq!(errs[0].problem.code(), "xlsx_part_too_large");
+        assert!(
+            errs[0].message.contains("xl/sharedStrings.xml"),
+            "{}",
+            errs[0].message
+        );
+        // Found by the content type or by the zip signature alone.
+        let errs = parse_import(Collection::Students, None, &file)
+            .unwrap_err()
+            .errors;
+        assert_eq!(errs[0].problem.code(), "xlsx_part_too_large");
+        // A worksheet part under its limit but over the strings' limit is accepted as far
+        // as sizes go: only the shared strings have the smaller limit.
+        let big_sheet = bomb(&[("xl/media/pad.bin", MAX_XLSX_SHARED_STRINGS_BYTES + 1)]);
+        let rows = parse_import(Collection::Students, Some(XLSX_CONTENT_TYPE), &big_sheet).unwrap();
+        assert_eq!(rows.len(), 1);
+        // Any part over the general limit.
+        let errs = parse_import(
+            Collection::Students,
+            Some(XLSX_CONTENT_TYPE),
+            &bomb(&[("xl/worksheets/sheet1.xml", MAX_XLSX_PART_BYTES + 1)]),
+        )
+        .unwrap_err()
+        .errors;
+        assert_eq!(
+            errs[0].problem,
+            Problem::XlsxPartTooLarge {
+                part: "xl/worksheets/sheet1.xml".into(),
+                max_mib: 128
+            }
+        );
+        // The same workbook without padding still imports.
+        let rows = parse_import(Collection::Students, Some(XLSX_CONTENT_TYPE), &bomb(&[])).unwrap();
+        assert_eq!(rows.len(), 1);
     }
 
     #[test]

@@ -37,8 +37,9 @@ use serde::{Deserialize, Serialize};
 
 pub use doc::{RecordsDoc, UpsertOutcome};
 pub use import::{
-    parse_import, ImportErrors, Row, RowError, Value, MAX_IMPORT_BYTES, MAX_IMPORT_ERRORS,
-    MAX_IMPORT_ROWS, XLSX_CONTENT_TYPE,
+    parse_import, ImportErrors, Row, RowError, Value, MAX_IMPORT_BYTES, MAX_IMPORT_CELLS,
+    MAX_IMPORT_ERRORS, MAX_IMPORT_ROWS, MAX_XLSX_PARTS, MAX_XLSX_PART_BYTES,
+    MAX_XLSX_SHARED_STRINGS_BYTES, MAX_XLSX_TOTAL_BYTES, XLSX_CONTENT_TYPE,
 };
 pub use problem::Problem;
 pub use search::{fold, matches, matches_folded};

@@ -69,6 +69,40 @@ pub enum Problem {
         /// The most data rows accepted.
         max: usize,
     },
+    /// The file has more than [`MAX_IMPORT_CELLS`](crate::MAX_IMPORT_CELLS) cells
+    /// (blank ones included; reported on the row where the limit is passed).
+    TooManyCells {
+        /// The most cells accepted.
+        max: usize,
+    },
+    /// One part of the XLSX workbook (a file inside the zip) inflates to more than its
+    /// limit ([`MAX_XLSX_PART_BYTES`](crate::MAX_XLSX_PART_BYTES), or
+    /// [`MAX_XLSX_SHARED_STRINGS_BYTES`](crate::MAX_XLSX_SHARED_STRINGS_BYTES) for the
+    /// shared strings): a damaged or hostile file. Nothing of it is parsed.
+    XlsxPartTooLarge {
+        /// The part's name inside the workbook, e.g. `xl/sharedStrings.xml`.
+        part: String,
+        /// The part's limit in MiB.
+        max_mib: usize,
+    },
+    /// The XLSX workbook inflates to more than
+    /// [`MAX_XLSX_TOTAL_BYTES`](crate::MAX_XLSX_TOTAL_BYTES) in all, or holds more than
+    /// [`MAX_XLSX_PARTS`](crate::MAX_XLSX_PARTS) parts. Nothing of it is parsed.
+    XlsxTooLarge {
+        /// The limit on the inflated size of all parts together, in MiB.
+        max_mib: usize,
+        /// The most parts accepted.
+        max_parts: usize,
+    },
+    /// Applying the file makes one signed block of changes larger than a peer accepts
+    /// (`MAX_ENTRY_BYTES`), so it could never be sent up: refused before anything is
+    /// written.
+    ChangeTooLarge {
+        /// The block's size in KiB, rounded up.
+        size_kib: usize,
+        /// The largest block a peer accepts, in KiB.
+        max_kib: usize,
+    },
 
     // --- One cell (header or data; the column names it). ---
     /// The cell's bytes are not UTF-8.
@@ -190,6 +224,10 @@ impl Problem {
             Problem::BadWorksheet { .. } => "bad_worksheet",
             Problem::EmptyFile { .. } => "empty_file",
             Problem::TooManyRows { .. } => "too_many_rows",
+            Problem::TooManyCells { .. } => "too_many_cells",
+            Problem::XlsxPartTooLarge { .. } => "xlsx_part_too_large",
+            Problem::XlsxTooLarge { .. } => "xlsx_too_large",
+            Problem::ChangeTooLarge { .. } => "change_too_large",
             Problem::NotUtf8 => "not_utf8",
             Problem::SpreadsheetError { .. } => "spreadsheet_error",
             Problem::DuplicateColumn => "duplicate_column",
@@ -242,6 +280,23 @@ impl Problem {
             Problem::TooManyRows { max } => {
                 format!("the file has more than {max} data rows; split it into smaller files")
             }
+            Problem::TooManyCells { max } => format!(
+                "the file has more than {max} cells (blank ones included); delete empty \
+                 rows and columns or split it into smaller files"
+            ),
+            Problem::XlsxPartTooLarge { part, max_mib } => format!(
+                "the XLSX part {part} unpacks to more than {max_mib} MiB; the file is damaged \
+                 or not a roster: save it again from the spreadsheet, or as CSV UTF-8"
+            ),
+            Problem::XlsxTooLarge { max_mib, max_parts } => format!(
+                "the XLSX file unpacks to more than {max_mib} MiB or holds more than \
+                 {max_parts} parts; the file is damaged or not a roster: save it again from \
+                 the spreadsheet, or as CSV UTF-8"
+            ),
+            Problem::ChangeTooLarge { size_kib, max_kib } => format!(
+                "applying this file makes a block of changes of {size_kib} KiB, larger than \
+                 the {max_kib} KiB a parent node accepts; split it into smaller files"
+            ),
             Problem::NotUtf8 => {
                 "this cell is not valid UTF-8 text; save the file as \"CSV UTF-8\"".into()
             }

@@ -9,7 +9,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use eduioc_engine::{Engine, Error as EngineError, Fault, StorageHealth};
+use eduioc_engine::{import_shared, Engine, Error as EngineError, Fault, StorageHealth};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -42,6 +42,7 @@ impl From<EngineError> for ApiError {
             EngineError::UnknownUnit(_) => ApiError::msg(StatusCode::NOT_FOUND, e.to_string()),
             EngineError::Forbidden(_) => ApiError::msg(StatusCode::FORBIDDEN, e.to_string()),
             EngineError::Invalid(_) => ApiError::msg(StatusCode::BAD_REQUEST, e.to_string()),
+            EngineError::Busy(_) => ApiError::msg(StatusCode::CONFLICT, e.to_string()),
             other => {
                 tracing::error!(error = %other, "request failed");
                 ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, other.to_string())
@@ -132,52 +133,52 @@ fn rfc3339(ms: Option<i64>) -> Value {
     }
 }
 
+/// `GET /api/v1/status`: from the engine's published status view and the network's link
+/// table, never waiting for the engine (an import or an ingest may hold it for long).
 async fn status(State(state): State<AppState>) -> ApiResult {
     let links = state.net.links();
     let peer_id = state.net.peer_id().to_string();
-    // Read without the engine: a store that cannot write is still reported.
-    let storage = storage_json(&state.storage);
-    let v = with_engine(&state, move |e| {
-        let dir = e.directory();
-        let l = links.lock().map_err(|_| EngineError::Invalid("links lock poisoned".into()))?;
-        let parent = l.parent.as_ref().map(|p| {
-            let refused = p.refused.as_ref().map(|r| {
-                json!({"entries": r.entries, "reason": r.key, "message": r.message,
-                       "since": rfc3339(Some(r.since_ms)), "last_at": rfc3339(Some(r.last_ms)),
-                       "units": r.units})
-            });
-            json!({"unit": p.unit, "connected": p.connected, "last_sync_at": rfc3339(p.last_sync_ms),
-                   "refused": refused})
+    let e = state.views.status();
+    let l = links
+        .lock()
+        .map_err(|_| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, "links lock poisoned"))?;
+    let parent = l.parent.as_ref().map(|p| {
+        let refused = p.refused.as_ref().map(|r| {
+            json!({"entries": r.entries, "reason": r.key, "message": r.message,
+                   "since": rfc3339(Some(r.since_ms)), "last_at": rfc3339(Some(r.last_ms)),
+                   "units": r.units})
         });
-        let children: Vec<Value> = dir
-            .children(e.unit())
-            .map(|c| {
-                let link = l.children.get(c);
-                let seen = link.and_then(|x| x.last_seen_ms).or_else(|| e.last_seen_ms(c));
-                json!({"unit": c, "connected": link.is_some_and(|x| x.connected), "last_seen_at": rfc3339(seen)})
-            })
-            .collect();
-        let rejected: BTreeMap<String, u64> = e.rejected().clone();
-        let sent = l.wire.sent.load(std::sync::atomic::Ordering::Relaxed);
-        let received = l.wire.received.load(std::sync::atomic::Ordering::Relaxed);
-        Ok(json!({
-            "unit": e.unit(),
-            "level": dir.level(e.unit()).unwrap_or_default(),
-            "name": dir.name(e.unit()).unwrap_or_default(),
-            "peer_id": peer_id,
-            "parent": parent,
-            "children": children,
-            "log": {"entries": e.entry_count(), "authors": e.author_count()},
-            "rejected": rejected,
-            "quarantined": e.quarantined().map(|q| q.len()).unwrap_or(0),
-            "wire": {"sent_bytes": sent, "received_bytes": received},
-            "docs_loaded": e.loaded_docs(),
-            "school_year": e.school_year(),
-            "storage": storage,
-        }))
-    })
-    .await?;
-    Ok(Json(v))
+        json!({"unit": p.unit, "connected": p.connected, "last_sync_at": rfc3339(p.last_sync_ms),
+               "refused": refused})
+    });
+    let children: Vec<Value> = e
+        .children
+        .iter()
+        .map(|(c, seen)| {
+            let link = l.children.get(c);
+            let seen = link.and_then(|x| x.last_seen_ms).or(*seen);
+            json!({"unit": c, "connected": link.is_some_and(|x| x.connected), "last_seen_at": rfc3339(seen)})
+        })
+        .collect();
+    let rejected: &BTreeMap<String, u64> = &e.rejected;
+    let sent = l.wire.sent.load(std::sync::atomic::Ordering::Relaxed);
+    let received = l.wire.received.load(std::sync::atomic::Ordering::Relaxed);
+    drop(l);
+    Ok(Json(json!({
+        "unit": e.unit,
+        "level": e.level,
+        "name": e.name,
+        "peer_id": peer_id,
+        "parent": parent,
+        "children": children,
+        "log": {"entries": e.entries, "authors": e.authors},
+        "rejected": rejected,
+        "quarantined": e.quarantined,
+        "wire": {"sent_bytes": sent, "received_bytes": received},
+        "docs_loaded": e.docs_loaded,
+        "school_year": e.school_year(),
+        "storage": storage_json(&state.storage),
+    })))
 }
 
 #[derive(Deserialize)]
@@ -211,15 +212,16 @@ async fn import(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let (outcome, author) = with_engine(&state, move |e| {
-        let o = match &q.year {
-            Some(y) => e.import_into(y, &kind, ct.as_deref(), &body)?,
-            None => e.import(&kind, ct.as_deref(), &body)?,
-        };
-        Ok((o, e.id()))
+    // Parsed on a blocking thread without the engine lock, which is taken only to check
+    // the document out and to sign and commit.
+    let engine = state.engine.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        import_shared(&engine, q.year.as_deref(), &kind, ct.as_deref(), &body)
     })
-    .await?;
-    state.net.appended(vec![author]).await;
+    .await
+    .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??
+    .0;
+    state.net.appended(vec![state.views.status().id]).await;
     Ok(Json(json!(outcome)))
 }
 

@@ -4,7 +4,9 @@
 //! The JSON API needs `Authorization: Bearer <api.token>`; the pages need a session
 //! cookie obtained at `/login` with an account of the node's `accounts.toml`.
 //! Handlers take the engine lock only inside `spawn_blocking`, because engine operations
-//! commit to disk. API errors are JSON `{"error": "..."}`; a rejected import is `422`
+//! commit to disk. `status` takes no engine lock: it reads the engine's published
+//! [`eduioc_engine::Views`]. Imports parse the file before taking the lock
+//! ([`eduioc_engine::import_shared`]). API errors are JSON `{"error": "..."}`; a rejected import is `422`
 //! with the row-level `{"errors": [...]}` body. Page errors are HTML pages naming what
 //! was wrong.
 //!
@@ -34,6 +36,8 @@ pub use serve::{serve, Limits};
 pub struct AppState {
     /// The node's engine.
     pub engine: SharedEngine,
+    /// What the engine publishes after each commit (read without its lock).
+    pub views: eduioc_engine::Views,
     /// The network loop (to push local commits and read link health).
     pub net: Client,
     /// Bearer token of the JSON API.
@@ -52,12 +56,13 @@ impl AppState {
     /// The state of a node's server: sessions and login counts start empty, the session
     /// cookie is named after the engine's unit.
     pub fn new(engine: SharedEngine, net: Client, token: &str, accounts: Accounts) -> AppState {
-        let (unit, storage) = engine
+        let (unit, storage, views) = engine
             .lock()
-            .map(|e| (e.unit().to_string(), e.storage_health()))
+            .map(|e| (e.unit().to_string(), e.storage_health(), e.views()))
             .unwrap_or_default();
         AppState {
             engine,
+            views,
             net,
             token: token.into(),
             accounts: Arc::new(accounts),

@@ -112,7 +112,8 @@ fn errors_table(ctx: &Ctx, errs: &ImportErrors) -> Markup {
     }
 }
 
-/// Runs an import; row errors are a normal outcome, not a failure.
+/// Runs an import; row errors are a normal outcome, not a failure. The file is parsed on
+/// a blocking thread before the engine lock is taken ([`eduioc_engine::import_shared`]).
 async fn run_import(
     state: &AppState,
     lang: Lang,
@@ -120,26 +121,20 @@ async fn run_import(
     content_type: &'static str,
     body: Vec<u8>,
 ) -> Result<Result<ImportOutcome, ImportErrors>, UiError> {
-    let r = engine_call(state, move |e| {
-        match e.import(&kind, Some(content_type), &body) {
-            Ok(o) => Ok(Ok((o, e.id()))),
-            Err(EngineError::Import(errs)) => Ok(Err(Ok(errs))),
-            Err(other) => Ok(Err(Err(other))),
-        }
+    let engine = state.engine.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        eduioc_engine::import_shared(&engine, None, &kind, Some(content_type), &body)
     })
-    .await?;
-    // A storage failure is said in the page's language.
-    let r = match r {
-        Ok(done) => Ok(done),
-        Err(Ok(errs)) => Err(errs),
-        Err(Err(other)) => return Err(UiError::in_lang(other, lang)),
-    };
+    .await
+    .map_err(|e| UiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     match r {
-        Ok((o, author)) => {
-            state.net.appended(vec![author]).await;
+        Ok((o, _)) => {
+            state.net.appended(vec![state.views.status().id]).await;
             Ok(Ok(o))
         }
-        Err(errs) => Ok(Err(errs)),
+        Err(EngineError::Import(errs)) => Ok(Err(errs)),
+        // A storage failure is said in the page's language.
+        Err(other) => Err(UiError::in_lang(other, lang)),
     }
 }
 

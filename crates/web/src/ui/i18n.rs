@@ -151,6 +151,27 @@ impl Lang {
                 "Tệp có hơn {} dòng dữ liệu; hãy chia thành nhiều tệp nhỏ hơn",
                 self.int(*max as u64)
             ),
+            Problem::TooManyCells { max } => format!(
+                "Tệp có hơn {} ô (kể cả ô trống); hãy xoá các dòng, cột trống hoặc chia thành \
+                 nhiều tệp nhỏ hơn",
+                self.int(*max as u64)
+            ),
+            Problem::XlsxPartTooLarge { part, max_mib } => format!(
+                "Phần {part} của tệp Excel khi giải nén lớn hơn {max_mib} MiB; tệp bị hỏng hoặc \
+                 không phải danh sách: hãy mở bằng Excel rồi lưu lại, hoặc lưu dưới dạng \
+                 \"CSV UTF-8\""
+            ),
+            Problem::XlsxTooLarge { max_mib, max_parts } => format!(
+                "Tệp Excel khi giải nén lớn hơn {max_mib} MiB hoặc có hơn {max_parts} phần; tệp \
+                 bị hỏng hoặc không phải danh sách: hãy mở bằng Excel rồi lưu lại, hoặc lưu \
+                 dưới dạng \"CSV UTF-8\""
+            ),
+            Problem::ChangeTooLarge { size_kib, max_kib } => format!(
+                "Dữ liệu của tệp tạo thành một khối thay đổi {} KiB, lớn hơn mức {} KiB mà \
+                 đơn vị cấp trên nhận; hãy chia thành nhiều tệp nhỏ hơn",
+                self.int(*size_kib as u64),
+                self.int(*max_kib as u64)
+            ),
             Problem::NotUtf8 => "Ô này không đọc được vì tệp không được lưu dưới dạng UTF-8; \
                                  hãy lưu tệp dưới dạng \"CSV UTF-8\""
                 .into(),
@@ -578,6 +599,35 @@ mod tests {
                 "",
                 Problem::TooManyRows { max: 200_000 },
                 "hơn 200.000 dòng",
+            ),
+            (
+                "",
+                Problem::TooManyCells { max: 4_000_000 },
+                "hơn 4.000.000 ô",
+            ),
+            (
+                "",
+                Problem::XlsxPartTooLarge {
+                    part: v("xl/sharedStrings.xml"),
+                    max_mib: 64,
+                },
+                "Phần xl/sharedStrings.xml của tệp Excel khi giải nén lớn hơn 64 MiB",
+            ),
+            (
+                "",
+                Problem::XlsxTooLarge {
+                    max_mib: 256,
+                    max_parts: 4096,
+                },
+                "giải nén lớn hơn 256 MiB hoặc có hơn 4096 phần",
+            ),
+            (
+                "",
+                Problem::ChangeTooLarge {
+                    size_kib: 5000,
+                    max_kib: 4096,
+                },
+                "khối thay đổi 5.000 KiB, lớn hơn mức 4.096 KiB",
             ),
             ("column 1", Problem::NotUtf8, "UTF-8"),
             (

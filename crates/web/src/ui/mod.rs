@@ -112,6 +112,7 @@ impl From<EngineError> for UiError {
             EngineError::UnknownUnit(_) => StatusCode::NOT_FOUND,
             EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
             EngineError::Invalid(_) | EngineError::Import(_) => StatusCode::BAD_REQUEST,
+            EngineError::Busy(_) => StatusCode::CONFLICT,
             other => {
                 tracing::error!(error = %other, "page failed");
                 StatusCode::INTERNAL_SERVER_ERROR
