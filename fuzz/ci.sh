@@ -29,7 +29,7 @@ cargo fuzz --version
 echo "== fuzz build (stable Rust, coverage instrumentation, no sanitizer)"
 # No sanitizer: AddressSanitizer needs a nightly compiler; Rust code is memory-safe
 # without it, and panics, aborts, hangs and OOMs are what the targets look for.
-timeout 2400 cargo fuzz build --sanitizer none
+timeout 2400 cargo fuzz build -O --sanitizer none
 built=$(date +%s)
 
 failed=()
@@ -37,7 +37,7 @@ for t in "${targets[@]}"; do
     echo "== fuzz $t for ${secs}s"
     scratch=$(mktemp -d)
     set +e
-    timeout $((secs + 120)) cargo fuzz run --sanitizer none "$t" \
+    timeout $((secs + 120)) cargo fuzz run -O --sanitizer none "$t" \
         "$scratch" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
         -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 2>&1 | tee "$scratch.log" | grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|ERROR|panicked|SUMMARY|stat::number_of_executed_units|stat::peak_rss_mb'
