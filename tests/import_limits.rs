@@ -14,48 +14,6 @@ use serde_json::Value;
 
 const HEADER: &str = "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status";
 
-/// `n` students with names of about 150 characters, seeded.
-fn long_named_students(prefix: &str, n: usize, seed: u64) -> String {
-    const ONSETS: &[&str] = &[
-        "", "B", "C", "Ch", "D", "Đ", "G", "Gh", "Gi", "H", "K", "Kh", "L", "M", "N", "Ng", "Nh",
-        "P", "Ph", "Qu", "R", "S", "T", "Th", "Tr", "V", "X",
-    ];
-    const VOWELS: &[&str] = &[
-        "a", "à", "á", "ả", "ã", "ạ", "ă", "ằ", "ắ", "ẳ", "ẵ", "ặ", "â", "ầ", "ấ", "ẩ", "ẫ", "ậ",
-        "e", "è", "é", "ẻ", "ẽ", "ẹ", "ê", "ề", "ế", "ể", "ễ", "ệ", "i", "ì", "í", "ỉ", "ĩ", "ị",
-        "o", "ò", "ó", "ỏ", "õ", "ọ", "ô", "ồ", "ố", "ổ", "ỗ", "ộ", "ơ", "ờ", "ớ", "ở", "ỡ", "ợ",
-        "u", "ù", "ú", "ủ", "ũ", "ụ", "ư", "ừ", "ứ", "ử", "ữ", "ự", "y", "ỳ", "ý", "ỷ", "ỹ", "ỵ",
-    ];
-    const CODAS: &[&str] = &["", "c", "ch", "m", "n", "ng", "nh", "p", "t", "i", "o", "u"];
-    let mut x = seed.max(1);
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let mut s = String::from(HEADER);
-    for i in 0..n {
-        let mut name = String::new();
-        while name.chars().count() < 145 {
-            if !name.is_empty() {
-                name.push(' ');
-            }
-            for part in [ONSETS, VOWELS, CODAS] {
-                name.push_str(part[(next() % part.len() as u64) as usize]);
-            }
-        }
-        s.push_str(&format!(
-            "\n{prefix}-{i},{name},{},2015-05-0{},{},{}a,Kinh,enrolled",
-            if next() % 2 == 0 { "M" } else { "F" },
-            1 + next() % 9,
-            1 + next() % 5,
-            1 + next() % 9,
-        ));
-    }
-    s
-}
-
 fn tree() -> Net {
     Net::new(&[
         ("so", "department", None),
@@ -99,7 +57,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 fn a_large_import_with_long_names_reaches_the_department_and_the_uplink_stays_open() {
     let mut net = tree();
     net.start_all();
-    let csv = long_named_students("big", 60_000, 11);
+    let csv = eduioc_synth::long_named_students("big", 60_000, 11);
     println!("file: {:.1} MiB", csv.len() as f64 / (1024.0 * 1024.0));
     let started = Instant::now();
     let (code, body) = post(

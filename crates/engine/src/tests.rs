@@ -1048,54 +1048,12 @@ fn an_ancestor_entry_at_the_last_seq_leaves_the_log_usable() {
     assert_eq!(d.height(&w.root.id()), u64::MAX);
 }
 
-/// `n` students with names of about 150 characters, from a seeded generator.
-fn long_named_students(prefix: &str, n: usize, seed: u64) -> String {
-    const ONSETS: &[&str] = &[
-        "", "B", "C", "Ch", "D", "Đ", "G", "Gh", "Gi", "H", "K", "Kh", "L", "M", "N", "Ng", "Nh",
-        "P", "Ph", "Qu", "R", "S", "T", "Th", "Tr", "V", "X",
-    ];
-    const VOWELS: &[&str] = &[
-        "a", "à", "á", "ả", "ã", "ạ", "ă", "ằ", "ắ", "ẳ", "ẵ", "ặ", "â", "ầ", "ấ", "ẩ", "ẫ", "ậ",
-        "e", "è", "é", "ẻ", "ẽ", "ẹ", "ê", "ề", "ế", "ể", "ễ", "ệ", "i", "ì", "í", "ỉ", "ĩ", "ị",
-        "o", "ò", "ó", "ỏ", "õ", "ọ", "ô", "ồ", "ố", "ổ", "ỗ", "ộ", "ơ", "ờ", "ớ", "ở", "ỡ", "ợ",
-        "u", "ù", "ú", "ủ", "ũ", "ụ", "ư", "ừ", "ứ", "ử", "ữ", "ự", "y", "ỳ", "ý", "ỷ", "ỹ", "ỵ",
-    ];
-    const CODAS: &[&str] = &["", "c", "ch", "m", "n", "ng", "nh", "p", "t", "i", "o", "u"];
-    let mut x = seed.max(1);
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let mut s = String::from(HEADER);
-    for i in 0..n {
-        let mut name = String::new();
-        while name.chars().count() < 145 {
-            if !name.is_empty() {
-                name.push(' ');
-            }
-            for part in [ONSETS, VOWELS, CODAS] {
-                name.push_str(part[(next() % part.len() as u64) as usize]);
-            }
-        }
-        s.push_str(&format!(
-            "\n{prefix}-{i},{name},{},2015-05-0{},{},{}a,Kinh,enrolled",
-            if next() % 2 == 0 { "M" } else { "F" },
-            1 + next() % 9,
-            1 + next() % 5,
-            1 + next() % 9,
-        ));
-    }
-    s
-}
-
 #[test]
 fn a_large_import_is_split_into_entries_a_parent_accepts() {
     let w = World::new();
     let mut s1 = w.open("s1", 16);
     let mut d = w.open("pgd", 16);
-    let csv = long_named_students("big", 60_000, 7);
+    let csv = eduioc_synth::long_named_students("big", 60_000, 7);
     println!("file: {} MiB", csv.len() / (1024 * 1024));
     let started = std::time::Instant::now();
     let got = s1.import("students", None, csv.as_bytes()).unwrap();

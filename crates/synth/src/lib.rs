@@ -52,6 +52,51 @@ pub(crate) fn mix(seed: u64, parts: &[&[u8]]) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A students file (CSV with [`STUDENTS_HEADER`]) of `n` enrolled students whose ids are
+/// `{prefix}-{i}` and whose names are about 150 characters of Vietnamese syllables, from
+/// a seeded generator: the longest names a clerk's file plausibly holds, for tests of
+/// large imports (such a file must not yield an entry larger than a parent accepts).
+pub fn long_named_students(prefix: &str, n: usize, seed: u64) -> String {
+    const ONSETS: &[&str] = &[
+        "", "B", "C", "Ch", "D", "Đ", "G", "Gh", "Gi", "H", "K", "Kh", "L", "M", "N", "Ng", "Nh",
+        "P", "Ph", "Qu", "R", "S", "T", "Th", "Tr", "V", "X",
+    ];
+    const VOWELS: &[&str] = &[
+        "a", "à", "á", "ả", "ã", "ạ", "ă", "ằ", "ắ", "ẳ", "ẵ", "ặ", "â", "ầ", "ấ", "ẩ", "ẫ", "ậ",
+        "e", "è", "é", "ẻ", "ẽ", "ẹ", "ê", "ề", "ế", "ể", "ễ", "ệ", "i", "ì", "í", "ỉ", "ĩ", "ị",
+        "o", "ò", "ó", "ỏ", "õ", "ọ", "ô", "ồ", "ố", "ổ", "ỗ", "ộ", "ơ", "ờ", "ớ", "ở", "ỡ", "ợ",
+        "u", "ù", "ú", "ủ", "ũ", "ụ", "ư", "ừ", "ứ", "ử", "ữ", "ự", "y", "ỳ", "ý", "ỷ", "ỹ", "ỵ",
+    ];
+    const CODAS: &[&str] = &["", "c", "ch", "m", "n", "ng", "nh", "p", "t", "i", "o", "u"];
+    let mut x = seed.max(1);
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut s = String::from(STUDENTS_HEADER);
+    for i in 0..n {
+        let mut name = String::new();
+        while name.chars().count() < 145 {
+            if !name.is_empty() {
+                name.push(' ');
+            }
+            for part in [ONSETS, VOWELS, CODAS] {
+                name.push_str(part[(next() % part.len() as u64) as usize]);
+            }
+        }
+        s.push_str(&format!(
+            "\n{prefix}-{i},{name},{},2015-05-0{},{},{}a,Kinh,enrolled",
+            if next() % 2 == 0 { "M" } else { "F" },
+            1 + next() % 9,
+            1 + next() % 5,
+            1 + next() % 9,
+        ));
+    }
+    s
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;
