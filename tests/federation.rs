@@ -224,8 +224,9 @@ fn tree_converges_to_ground_truth() {
     }
 }
 
-#[test]
-fn crashed_offices_recover_without_double_counting() {
+/// The standard tree running, every school with tiny seeded rosters, converged at the
+/// department.
+fn standard_tree_converged(seed: u64) -> (Net, HashMap<String, SchoolFiles>) {
     let mut net = Net::new(&harness::standard_tree());
     net.start_all();
     let mut files = HashMap::new();
@@ -234,10 +235,16 @@ fn crashed_offices_recover_without_double_counting() {
             &net,
             &mut files,
             &s,
-            synth_files(2, &s, eduioc_synth::Size::Tiny),
+            synth_files(seed, &s, eduioc_synth::Size::Tiny),
         );
     }
     converge(&net, &files, "so");
+    (net, files)
+}
+
+#[test]
+fn crashed_offices_recover_without_double_counting() {
+    let (mut net, mut files) = standard_tree_converged(2);
     for (round, office) in ["pgd-a", "so"].into_iter().enumerate() {
         net.kill9(office);
         // Schools keep importing while the office is dead: new students and edits.
@@ -289,18 +296,7 @@ fn kill9_mid_sync(
 
 #[test]
 fn offices_killed_mid_sync_recover_without_double_counting() {
-    let mut net = Net::new(&harness::standard_tree());
-    net.start_all();
-    let mut files = HashMap::new();
-    for s in net.schools() {
-        import_all(
-            &net,
-            &mut files,
-            &s,
-            synth_files(4, &s, eduioc_synth::Size::Tiny),
-        );
-    }
-    converge(&net, &files, "so");
+    let (mut net, mut files) = standard_tree_converged(4);
     let schools_a: Vec<String> = net.subtree("pgd-a")[1..].to_vec();
     // Each attempt builds a backlog at district A's schools while A is down, then kills A
     // while it takes the backlog in, and the department while A forwards it up. The
