@@ -301,13 +301,40 @@ struct Link {
     /// After a failed request nothing is sent on this link before this instant.
     hold: Option<Instant>,
     /// Delay before the next retry after a failure: doubles, capped, reset by a success.
-    retry: Duration,
+    retry: Backoff,
     /// When the child re-sends its `Heights` (the link to the parent only).
     resync_at: Instant,
     /// When the authors the remote refused are retried.
     stuck_at: Option<Instant>,
     /// Resync intervals until the next retry of refused authors (doubles, capped).
     stuck_factor: u32,
+}
+
+/// A capped, doubling delay (`Config::backoff_min` up to `backoff_max`): the dial to the
+/// parent and the retry of a link's failed requests both wait by it.
+#[derive(Debug, Clone, Copy)]
+struct Backoff {
+    delay: Duration,
+}
+
+impl Backoff {
+    fn new(cfg: &Config) -> Backoff {
+        Backoff {
+            delay: cfg.backoff_min,
+        }
+    }
+
+    /// A failure: the instant to wait until, and the next delay doubles (capped).
+    fn after_failure(&mut self, cfg: &Config) -> Instant {
+        let at = Instant::now() + self.delay;
+        self.delay = (self.delay * 2).min(cfg.backoff_max);
+        at
+    }
+
+    /// A success: the next failure waits the shortest delay again.
+    fn reset(&mut self, cfg: &Config) {
+        self.delay = cfg.backoff_min;
+    }
 }
 
 impl Link {
@@ -318,7 +345,7 @@ impl Link {
             heights_in_flight: false,
             heights_due: false,
             hold: None,
-            retry: cfg.backoff_min,
+            retry: Backoff::new(cfg),
             resync_at: Instant::now() + cfg.resync_interval,
             stuck_at: None,
             stuck_factor: STUCK_RETRY_MIN,
@@ -327,13 +354,12 @@ impl Link {
 
     /// A request failed: hold the link, double the delay.
     fn failed(&mut self, cfg: &Config) {
-        self.hold = Some(Instant::now() + self.retry);
-        self.retry = (self.retry * 2).min(cfg.backoff_max);
+        self.hold = Some(self.retry.after_failure(cfg));
     }
 
     /// A request succeeded.
     fn succeeded(&mut self, cfg: &Config) {
-        self.retry = cfg.backoff_min;
+        self.retry.reset(cfg);
     }
 
     fn held(&self, now: Instant) -> bool {
@@ -348,7 +374,7 @@ struct Parent {
     link: Option<Link>,
     connected: bool,
     next_dial: Instant,
-    backoff: Duration,
+    backoff: Backoff,
     dialing: bool,
     /// False while the uplink is deliberately down.
     enabled: bool,
@@ -405,7 +431,7 @@ impl Network {
             link: None,
             connected: false,
             next_dial: Instant::now(),
-            backoff: cfg.backoff_min,
+            backoff: Backoff::new(&cfg),
             dialing: false,
             enabled: true,
             refused: std::collections::BTreeSet::new(),
@@ -460,7 +486,7 @@ impl Network {
         };
         p.enabled = up;
         p.next_dial = Instant::now();
-        p.backoff = self.cfg.backoff_min;
+        p.backoff.reset(&self.cfg);
         if !up {
             if let Some(peer) = p.peer {
                 let _ = self.swarm.disconnect_peer_id(peer);
@@ -562,8 +588,7 @@ impl Network {
 
     fn backoff(p: &mut Parent, cfg: &Config) {
         p.dialing = false;
-        p.next_dial = Instant::now() + p.backoff;
-        p.backoff = (p.backoff * 2).min(cfg.backoff_max);
+        p.next_dial = p.backoff.after_failure(cfg);
     }
 
     fn is_parent(&self, peer: &PeerId) -> bool {
@@ -1081,7 +1106,7 @@ impl Network {
                 drop(e);
                 let cfg = self.cfg.clone();
                 if let Some(p) = self.parent.as_mut() {
-                    p.backoff = cfg.backoff_min;
+                    p.backoff.reset(&cfg);
                     p.link = Some(Link::new(peer, session, &cfg));
                 }
                 self.mark_parent_sync();
