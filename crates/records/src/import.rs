@@ -320,7 +320,9 @@ struct Importer {
     collection: Collection,
     spec: &'static [(&'static str, Kind)],
     /// Source column index -> index into `spec` (None: ignored column).
-    map: Vec<Option<usize>>,
+    /// `(column index, spec index)` of each recognised header cell. A list, not a vector
+    /// indexed by column: a worksheet cell may claim any column up to `u32::MAX`.
+    map: Vec<(usize, usize)>,
     /// File position of the header row, once seen.
     header_pos: Option<usize>,
     header_ok: bool,
@@ -433,10 +435,7 @@ impl Importer {
                 }
                 Some(idx) => {
                     found[idx] = true;
-                    if self.map.len() <= col {
-                        self.map.resize(col + 1, None);
-                    }
-                    self.map[col] = Some(idx);
+                    self.map.push((col, idx));
                 }
                 None => {
                     let problem = Problem::UnknownColumn {
@@ -468,7 +467,7 @@ impl Importer {
         for (col, cell) in cells {
             let is_blank = cell_is_blank(&cell);
             blank &= is_blank;
-            match self.map.get(col).copied().flatten() {
+            match self.map.iter().find(|(c, _)| *c == col).map(|(_, idx)| *idx) {
                 Some(idx) => values[idx] = Some(cell),
                 None if !is_blank && stray.is_none() => stray = Some(col),
                 None => {}
@@ -1793,6 +1792,19 @@ mod tests {
     /// A real one-row students workbook whose parts `extra` are replaced (or added) by
     /// parts of the given inflated size, deflated: a zip bomb when they are large.
     fn bomb(extra: &[(&str, u64)]) -> Vec<u8> {
+        let parts: Vec<(&str, Part)> = extra.iter().map(|(n, s)| (*n, Part::Padding(*s))).collect();
+        with_parts(&parts)
+    }
+
+    enum Part {
+        /// That many bytes of padding.
+        Padding(u64),
+        /// This text.
+        Text(String),
+    }
+
+    /// A real one-row students workbook whose parts `extra` are replaced (or added).
+    fn with_parts(extra: &[(&str, Part)]) -> Vec<u8> {
         use std::io::Write;
         use zip::write::SimpleFileOptions;
         let base = {
@@ -1827,13 +1839,18 @@ mod tests {
             .compression_method(zip::CompressionMethod::Deflated)
             .compression_level(Some(9));
         let chunk = "a".repeat(64 * 1024);
-        for (name, size) in extra {
+        for (name, part) in extra {
             out.start_file(*name, opts).unwrap();
-            let mut left = *size;
-            while left > 0 {
-                let n = left.min(chunk.len() as u64) as usize;
-                out.write_all(&chunk.as_bytes()[..n]).unwrap();
-                left -= n as u64;
+            match part {
+                Part::Padding(size) => {
+                    let mut left = *size;
+                    while left > 0 {
+                        let n = left.min(chunk.len() as u64) as usize;
+                        out.write_all(&chunk.as_bytes()[..n]).unwrap();
+                        left -= n as u64;
+                    }
+                }
+                Part::Text(text) => out.write_all(text.as_bytes()).unwrap(),
             }
         }
         out.finish().unwrap().into_inner()
@@ -1886,6 +1903,27 @@ mod tests {
         // The same workbook without padding still imports.
         let rows = parse_import(Collection::Students, Some(XLSX_CONTENT_TYPE), &bomb(&[])).unwrap();
         assert_eq!(rows.len(), 1);
+    }
+
+    #[test]
+    fn a_header_cell_at_a_huge_column_costs_no_memory() {
+        // Found by the fuzzer: a cell reference whose column letters overflow claims a
+        // column near u32::MAX; the header map was a vector indexed by column.
+        let far = format!("{}A1", "E".repeat(200));
+        let sheet = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="{far}" t="inlineStr"><is><t>student_id</t></is></c></row></sheetData></worksheet>"#
+        );
+        let file = with_parts(&[("xl/worksheets/sheet1.xml", Part::Text(sheet))]);
+        let errs = parse_import(Collection::Students, Some(XLSX_CONTENT_TYPE), &file)
+            .unwrap_err()
+            .errors;
+        // The header is read (the far column is recognised) and the missing ones named.
+        assert!(
+            errs.iter().all(|e| e.problem.code() == "missing_column"),
+            "{errs:?}"
+        );
+        assert!(errs.iter().any(|e| e.column == "full_name"), "{errs:?}");
+        assert!(errs.iter().all(|e| e.column != "student_id"), "{errs:?}");
     }
 
     #[test]
