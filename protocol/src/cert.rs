@@ -147,6 +147,15 @@ pub struct Directory {
     /// Every effective date seen, so moving the clock rebuilds only when it crosses one.
     effective: BTreeSet<i64>,
     now_ms: i64,
+    /// Changes whenever the hierarchy may have; see [`Directory::stamp`].
+    stamp: u64,
+}
+
+/// Stamps are unique across every directory of the process, so two directories with the
+/// same stamp are copies of one state.
+fn next_stamp() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl Directory {
@@ -161,7 +170,15 @@ impl Directory {
             pending: Vec::new(),
             effective: BTreeSet::new(),
             now_ms: i64::MAX,
+            stamp: next_stamp(),
         }
+    }
+
+    /// An identifier of this directory's state: a clone keeps it, any change to the
+    /// certificates or the hierarchy in force replaces it with one never used before. A
+    /// reader holding a copy compares stamps to know whether its copy is current.
+    pub fn stamp(&self) -> u64 {
+        self.stamp
     }
 
     /// The trust anchor.
@@ -226,6 +243,7 @@ impl Directory {
         if versions.contains_key(&cert.body.version) {
             return false;
         }
+        self.stamp = next_stamp();
         self.by_key.insert(cert.body.key, unit.clone());
         self.effective.insert(cert.body.effective_ms);
         versions.insert(cert.body.version, cert);
@@ -309,6 +327,7 @@ impl Directory {
     }
 
     fn rebuild(&mut self) {
+        self.stamp = next_stamp();
         self.current.clear();
         self.children.clear();
         let units: Vec<String> = self.certs.keys().cloned().collect();

@@ -26,7 +26,7 @@ use eduioc_records::{Collection, ImportErrors, Problem, RecordsDoc, Row, RowErro
 use eduioc_store::DocRecord;
 
 use crate::{
-    check_year, figures, load_doc, now_ms, Engine, Error, Figures, ImportOutcome, Ingested, Result,
+    check_year, figures, load_doc, now_ms, Derived, Engine, Error, ImportOutcome, Ingested, Result,
 };
 use eduioc_protocol::snapshot::DocTrack;
 
@@ -92,7 +92,7 @@ pub struct Checkout {
 /// and, when a snapshot entry falls due, the document's `save()` at its new heads.
 pub(crate) struct Local {
     pub(crate) key: String,
-    pub(crate) figures: Option<Figures>,
+    pub(crate) figures: Option<Derived>,
     pub(crate) save: Option<Vec<u8>>,
 }
 

@@ -50,7 +50,7 @@ pub use import::{
 pub use provenance::Provenance;
 pub use search::{StaffHit, StudentHit};
 pub use stats::{StaffStats, Stats, StudentStats};
-pub use views::{StatusView, Views};
+pub use views::{Figures, StatusView, Views};
 
 /// Chunks a document keeps before it is compacted into one snapshot.
 const COMPACT_AFTER_CHUNKS: usize = 32;
@@ -183,10 +183,6 @@ pub struct Engine {
     heads: HashMap<NodeId, Head>,
     docs: docs::DocCache,
     snaps: snapshots::Snapshots,
-    /// Materialised summary per document key.
-    summaries: HashMap<String, Summary>,
-    /// Latest author timestamp seen per unit (freshness).
-    seen: HashMap<String, i64>,
     rejected: BTreeMap<String, u64>,
     entries: u64,
     /// Entries quarantined as forks.
@@ -202,6 +198,13 @@ pub struct Engine {
     views: Views,
     /// Views published so far.
     published: u64,
+    /// Notifications or acknowledgements may have changed since the unread count was
+    /// last published.
+    notices_dirty: bool,
+    /// The directory stamp the unread count was computed under.
+    notices_dir: u64,
+    /// Notifications addressed here that this unit has not read, as last published.
+    unread: usize,
     /// Keys of this unit's documents checked out by an import in progress.
     checked_out: HashSet<String>,
     /// Checked-out documents a commit changed meanwhile: their import is refused.
@@ -256,16 +259,16 @@ impl Engine {
             )));
         }
         let state = Loaded::read(&store)?;
+        let unit = cfg.unit;
         let mut engine = Engine {
-            unit: cfg.unit,
+            views: Views::new(&unit, &dir, cfg.school_year.clone()),
+            unit,
             key: cfg.key,
             store,
             dir,
             heads: HashMap::new(),
             docs: docs::DocCache::new(cfg.doc_cache, now_ms),
             snaps: snapshots::Snapshots::default(),
-            summaries: HashMap::new(),
-            seen: HashMap::new(),
             rejected: BTreeMap::new(),
             entries: 0,
             quarantined: 0,
@@ -273,8 +276,10 @@ impl Engine {
             root_key: cfg.root_key,
             provisioned: cfg.certs,
             health: Arc::new(StorageHealth::default()),
-            views: Views::default(),
             published: 0,
+            notices_dirty: true,
+            notices_dir: 0,
+            unread: 0,
             checked_out: HashSet::new(),
             conflicts: HashSet::new(),
             import_gate: Arc::new(Mutex::new(())),
@@ -295,8 +300,12 @@ impl Engine {
     /// refused since the last commit are counted only in memory).
     fn install(&mut self, state: Loaded) {
         self.heads = state.heads;
-        self.summaries = state.summaries;
-        self.seen = state.seen;
+        self.notices_dirty = true;
+        {
+            let mut figures = self.views.figures_mut();
+            figures.summaries = state.summaries;
+            figures.seen = state.seen;
+        }
         self.entries = state.entries;
         self.quarantined = state.quarantined;
         self.snaps = state.snaps;
@@ -387,11 +396,27 @@ impl Engine {
     /// Publishes the views from the current state (after a commit or a counter change).
     fn publish(&mut self) {
         self.published += 1;
-        let children = self
-            .dir
-            .children(&self.unit)
-            .map(|c| (c.to_string(), self.seen.get(c).copied()))
-            .collect();
+        self.views.set_directory(&self.dir);
+        if self.notices_dirty || self.notices_dir != self.dir.stamp() {
+            // A failed read keeps the last count; the next publish tries again.
+            if let Ok(all) = self.notifications() {
+                self.unread = all
+                    .iter()
+                    .filter(|(n, readers)| {
+                        n.from_unit != self.unit && !readers.contains(&self.unit)
+                    })
+                    .count();
+                self.notices_dirty = false;
+                self.notices_dir = self.dir.stamp();
+            }
+        }
+        let children = {
+            let figures = self.views.figures();
+            self.dir
+                .children(&self.unit)
+                .map(|c| (c.to_string(), figures.last_seen_ms(c)))
+                .collect()
+        };
         self.views.set_status(StatusView {
             unit: self.unit.clone(),
             id: self.key.id(),
@@ -404,6 +429,7 @@ impl Engine {
             quarantined: self.quarantined,
             docs_loaded: self.docs.len(),
             fixed_school_year: self.school_year.clone(),
+            unread: self.unread,
             version: self.published,
         });
     }
@@ -485,7 +511,7 @@ impl Engine {
 
     /// Latest author timestamp seen from `unit`.
     pub fn last_seen_ms(&self, unit: &str) -> Option<i64> {
-        self.seen.get(unit).copied()
+        self.views.figures().last_seen_ms(unit)
     }
 
     /// Adds certificates received in a handshake. Returns the errors of refused ones.
@@ -589,6 +615,12 @@ impl Engine {
     fn commit_entries(&mut self, items: Vec<Item<'_>>, out: &mut Ingested) -> Result<()> {
         // Certificate versions take effect when their date comes.
         self.dir.set_now(now_ms());
+        self.notices_dirty |= items.iter().any(|(_, e, ..)| {
+            matches!(
+                e.body.payload,
+                Payload::Notification { .. } | Payload::Ack { .. }
+            )
+        });
         // The page's snapshot entries whose claims may justify holes in it. A pass that
         // recorded a hole whose snapshot entry was then refused is discarded and the page
         // run again ([`snapshot::PageHoles`]).
@@ -758,7 +790,7 @@ impl Engine {
                         appended_authors.push(author);
                     }
                     let ts = entry.body.timestamp_ms;
-                    let before = self.seen.get(&unit).copied().unwrap_or(ts);
+                    let before = self.views.figures().last_seen_ms(&unit).unwrap_or(ts);
                     let seen = seen.entry(unit.clone()).or_insert(before);
                     *seen = (*seen).max(ts);
                     txn.put_meta(&format!("seen/{unit}"), &seen.to_le_bytes())?;
@@ -851,10 +883,13 @@ impl Engine {
                 out.appended.push(a);
             }
         }
-        self.seen.extend(seen);
+        {
+            let mut figures = self.views.figures_mut();
+            figures.seen.extend(seen);
+            figures.summaries.extend(fresh);
+        }
         self.entries += appended;
         self.heads.extend(new_heads);
-        self.summaries.extend(fresh);
         self.snaps.apply(pending);
         self.quarantined += quarantined;
         self.publish();
@@ -901,7 +936,7 @@ impl Engine {
         txn: &mut WriteTxn<'_>,
         keys: &[String],
         mut dropped: HashMap<String, Summary>,
-        mut precomputed: Option<(String, Figures)>,
+        mut precomputed: Option<(String, Derived)>,
     ) -> Result<Vec<(String, Summary)>> {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
@@ -1115,8 +1150,8 @@ impl Engine {
     }
 
     /// All per-document summaries held (document key → summary).
-    pub fn summaries(&self) -> &HashMap<String, Summary> {
-        &self.summaries
+    pub fn summaries(&self) -> HashMap<String, Summary> {
+        self.views.figures().summaries.clone()
     }
 }
 
@@ -1340,10 +1375,10 @@ fn load_doc(rec: Option<eduioc_store::DocRecord>, actor: &[u8; 32]) -> Result<Re
 
 /// What is recomputed from a document a page changed: its summary and, for students and
 /// staff, its look-up index.
-type Figures = (Summary, Option<search::Lookup<String>>);
+type Derived = (Summary, Option<search::Lookup<String>>);
 
 /// Stores a document's figures in the page's transaction; returns its summary.
-fn write_figures(txn: &mut WriteTxn<'_>, key: &str, (summary, index): Figures) -> Result<Summary> {
+fn write_figures(txn: &mut WriteTxn<'_>, key: &str, (summary, index): Derived) -> Result<Summary> {
     txn.put_summary(key, &postcard::to_stdvec(&summary).unwrap_or_default())?;
     if let Some(index) = index {
         let raw = postcard::to_stdvec(&index).unwrap_or_default();
@@ -1385,7 +1420,7 @@ fn write_dropped(
 }
 
 /// The figures of document `key`; `None` for a key that names no collection.
-fn figures(key: &str, doc: &RecordsDoc) -> Option<Figures> {
+fn figures(key: &str, doc: &RecordsDoc) -> Option<Derived> {
     let collection = DocId::from_key(key)?
         .collection
         .parse::<Collection>()

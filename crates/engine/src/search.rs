@@ -212,7 +212,7 @@ impl Engine {
                 year: year.clone(),
             }
             .key();
-            if !self.summaries.contains_key(&key) {
+            if !self.views.figures().holds(&key) {
                 continue;
             }
             let school = self.dir.name(&u).unwrap_or_default();

@@ -7,6 +7,7 @@ use eduioc_protocol::DocId;
 use eduioc_records::Summary;
 use serde::Serialize;
 
+use crate::views::Figures;
 use crate::{Engine, Error, Result};
 
 /// Enrolled students of a subtree.
@@ -63,6 +64,23 @@ pub(crate) fn rfc3339(ms: i64) -> String {
 }
 
 impl Engine {
+    /// The statistics of `unit`'s subtree (this node's unit when `None`).
+    pub fn stats(&self, unit: Option<&str>) -> Result<Stats> {
+        self.views.figures().stats(unit)
+    }
+
+    /// The statistics of `unit`'s subtree for school year `year`.
+    pub fn stats_in(&self, unit: Option<&str>, year: &str) -> Result<Stats> {
+        self.views.figures().stats_in(unit, year)
+    }
+
+    /// School years for which this node holds any document, oldest first.
+    pub fn school_years(&self) -> Vec<String> {
+        self.views.figures().school_years()
+    }
+}
+
+impl Figures {
     /// The statistics of `unit`'s subtree (this node's unit when `None`).
     pub fn stats(&self, unit: Option<&str>) -> Result<Stats> {
         self.stats_in(unit, &self.school_year())

@@ -12,6 +12,11 @@ struct World {
 
 impl World {
     fn new() -> World {
+        World::with_schools(2)
+    }
+
+    /// A department `so`, its district `pgd` and schools `s1`…`s{schools}` under it.
+    fn with_schools(schools: usize) -> World {
         let root = NodeKey::from_secret([1; 32]);
         let mut keys = vec![(
             "so".to_string(),
@@ -19,17 +24,13 @@ impl World {
             "department".to_string(),
             root.clone(),
         )];
-        for (n, (u, p, l)) in (2u8..).zip([
-            ("pgd", "so", "district"),
-            ("s1", "pgd", "school"),
-            ("s2", "pgd", "school"),
-        ]) {
-            keys.push((
-                u.into(),
-                Some(p.into()),
-                l.into(),
-                NodeKey::from_secret([n; 32]),
-            ));
+        let units = [("pgd".to_string(), "so", "district")]
+            .into_iter()
+            .chain((1..=schools).map(|i| (format!("s{i}"), "pgd", "school")));
+        for (n, (u, p, l)) in (2u32..).zip(units) {
+            let mut secret = [0u8; 32];
+            secret[..4].copy_from_slice(&n.to_le_bytes());
+            keys.push((u, Some(p.into()), l.into(), NodeKey::from_secret(secret)));
         }
         World {
             root,
@@ -819,19 +820,20 @@ fn mirrored(e: &Engine) -> String {
         .map(|(a, h)| (a.to_string(), h.seq, e.snapshots(a), e.holes(a)))
         .collect();
     heads.sort_by(|x, y| x.0.cmp(&y.0));
-    let mut own: Vec<_> = e
+    let figures = e.views.figures();
+    let mut own: Vec<_> = figures
         .summaries
         .keys()
         .map(|k| format!("{k}: {:?}", e.snaps.own(k)))
         .collect();
     own.sort();
-    let mut summaries: Vec<_> = e
+    let mut summaries: Vec<_> = figures
         .summaries
         .iter()
         .map(|(k, s)| format!("{k}: {s:?}"))
         .collect();
     summaries.sort();
-    let mut seen: Vec<_> = e.seen.iter().collect();
+    let mut seen: Vec<_> = figures.seen.iter().collect();
     seen.sort();
     format!(
         "heads {heads:?}\nentries {}\nsummaries {summaries:?}\nseen {seen:?}\nown {own:?}\nrejected {:?}",
@@ -1301,6 +1303,135 @@ fn import_phases_of_200000_rows() {
             t.sign,
             t.commit,
             t.longest_hold
+        );
+    }
+}
+
+/// The district's `stats` while it ingests the first full rosters of 200 schools, read the
+/// two ways a handler can: through the engine's lock (as every handler did before the
+/// figures view) and from the published figures (as handlers do now). Both are timed in
+/// the same run, against the same ingest. A measurement, not an assertion: run with
+/// `cargo test --release -p eduioc-engine -- --ignored --nocapture stats_during_a_wave`
+/// (`EDUIOC_WAVE_SCHOOLS` changes the 200).
+#[test]
+#[ignore = "measurement; run explicitly"]
+fn stats_during_a_wave_of_school_rosters() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let n: usize = std::env::var("EDUIOC_WAVE_SCHOOLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let w = World::with_schools(n);
+    // The schools import their rosters first (at their own nodes, not timed here).
+    let started = Instant::now();
+    let mut schools = Vec::new();
+    let mut rows = 0;
+    for i in 1..=n {
+        let unit = format!("s{i}");
+        let level = [
+            eduioc_synth::SchoolLevel::Primary,
+            eduioc_synth::SchoolLevel::LowerSecondary,
+            eduioc_synth::SchoolLevel::UpperSecondary,
+        ][i % 3];
+        let data =
+            eduioc_synth::school(i as u64, &unit, level, 2026, eduioc_synth::Size::Realistic);
+        let mut e = w.open(&unit, 4);
+        for (kind, csv) in [
+            ("classes", &data.classes_csv),
+            ("staff", &data.staff_csv),
+            ("students", &data.students_csv),
+        ] {
+            rows += csv.lines().count() - 1;
+            e.import(kind, Some("text/csv"), csv.as_bytes()).unwrap();
+        }
+        schools.push(e);
+    }
+    println!(
+        "{n} schools imported {rows} rows in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let district = Arc::new(Mutex::new(w.open("pgd", 16)));
+    let views = district.lock().unwrap().views();
+    let done = Arc::new(AtomicBool::new(false));
+    // The reader: `stats` of the district's subtree, alternately through the lock and
+    // from the figures, until the wave is over; 1 ms apart, as a busy dashboard would ask.
+    let reader = {
+        let (district, views, done) = (district.clone(), views.clone(), done.clone());
+        std::thread::spawn(move || {
+            let (mut locked, mut published) = (Vec::new(), Vec::new());
+            while !done.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let a = district.lock().unwrap().stats(None).unwrap();
+                locked.push(t.elapsed());
+                let t = Instant::now();
+                let b = views.figures().stats(None).unwrap();
+                published.push(t.elapsed());
+                assert!(b.students.enrolled >= a.students.enrolled.min(b.students.enrolled));
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (locked, published)
+        })
+    };
+    // The wave: every school's entries, page by page, as its link would deliver them.
+    let wave = Instant::now();
+    let mut pages = 0;
+    for s in &schools {
+        for (author, h) in s.heights() {
+            loop {
+                let have = district.lock().unwrap().height(&author);
+                if have >= h {
+                    break;
+                }
+                let page: Vec<Vec<u8>> = s
+                    .entries(
+                        &author,
+                        have + 1,
+                        eduioc_protocol::wire::MAX_PAGE_ENTRIES,
+                        eduioc_protocol::wire::MAX_PAGE_BYTES,
+                    )
+                    .into_iter()
+                    .map(|(_, b)| b)
+                    .collect();
+                let out = district.lock().unwrap().ingest(&page).unwrap();
+                assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+                pages += 1;
+            }
+        }
+    }
+    let wall = wave.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let (locked, published) = reader.join().unwrap();
+    let enrolled: u64 = schools
+        .iter()
+        .map(|s| s.stats(None).unwrap().students.enrolled)
+        .sum();
+    assert_eq!(
+        district
+            .lock()
+            .unwrap()
+            .stats(None)
+            .unwrap()
+            .students
+            .enrolled,
+        enrolled
+    );
+    println!(
+        "wave: {pages} pages from {n} schools ingested in {:.2} s",
+        wall.as_secs_f64()
+    );
+    for (name, mut t) in [
+        ("through the engine lock", locked),
+        ("from the published figures", published),
+    ] {
+        t.sort();
+        let at = |q: f64| t[((t.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
+        println!(
+            "stats {name}: {} calls, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            t.len(),
+            at(0.5),
+            at(0.99),
+            at(1.0)
         );
     }
 }

@@ -1,12 +1,23 @@
 //! Immutable views the engine publishes after each commit (DESIGN §10): readers take the
 //! latest one without the engine lock, so no read waits for an import or an ingest.
 //!
-//! [`Views`] is a cloneable handle. Each view is an `Arc` swapped whole under a lock held
-//! only for the swap or the clone of the `Arc`, never while the engine works. Today it
-//! holds the [`StatusView`]; statistics and look-ups can follow the same way.
+//! [`Views`] is a cloneable handle to two views:
+//! - the [`StatusView`], an `Arc` swapped whole under a lock held only for the swap or the
+//!   clone of the `Arc`;
+//! - the [`Figures`]: the per-document summaries, the freshness per unit and the hierarchy
+//!   in force, from which `stats` is computed. The engine owns the only writable copy
+//!   there is: it updates it in place, under a write lock taken after a commit for the few
+//!   summaries the commit changed (microseconds), never while it validates, applies or
+//!   writes. Readers hold the read lock for one computation (a subtree's sums: well under a
+//!   millisecond at a department of a large province).
+//!
+//! So `stats`, the overview and the network page never wait for an import or an ingest.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use eduioc_protocol::Directory;
+use eduioc_records::Summary;
 
 /// What `GET /api/v1/status` shows of the engine: counters and the node's place in the
 /// hierarchy, as of the last commit. Plain data; add a field here (and set it in the
@@ -36,6 +47,8 @@ pub struct StatusView {
     pub docs_loaded: usize,
     /// The configured school year; `None`: from the clock ([`StatusView::school_year`]).
     pub fixed_school_year: Option<String>,
+    /// Notifications addressed to this unit (or above it) that it has not read.
+    pub unread: usize,
     /// Views published since the engine opened (tests and diagnostics).
     pub version: u64,
 }
@@ -54,6 +67,7 @@ impl Default for StatusView {
             quarantined: 0,
             docs_loaded: 0,
             fixed_school_year: None,
+            unread: 0,
             version: 0,
         }
     }
@@ -68,10 +82,90 @@ impl StatusView {
     }
 }
 
+/// What statistics are computed from, as of the last commit.
+#[derive(Debug)]
+pub struct Figures {
+    /// The unit of the node.
+    pub(crate) unit: String,
+    /// The hierarchy in force.
+    pub(crate) dir: Arc<Directory>,
+    /// Summary per document key.
+    pub(crate) summaries: HashMap<String, Summary>,
+    /// Latest author timestamp seen per unit (Unix ms).
+    pub(crate) seen: HashMap<String, i64>,
+    /// The configured school year; `None`: from the clock.
+    pub(crate) fixed_school_year: Option<String>,
+}
+
+impl Figures {
+    /// The school year statistics use when none is asked for.
+    pub fn school_year(&self) -> String {
+        self.fixed_school_year
+            .clone()
+            .unwrap_or_else(|| crate::school_year_at(chrono::Utc::now().timestamp_millis()))
+    }
+
+    /// Latest author timestamp seen from `unit`.
+    pub fn last_seen_ms(&self, unit: &str) -> Option<i64> {
+        self.seen.get(unit).copied()
+    }
+
+    /// The unit of the node.
+    pub fn unit(&self) -> &str {
+        &self.unit
+    }
+
+    /// The hierarchy in force.
+    pub fn directory(&self) -> &Directory {
+        &self.dir
+    }
+
+    /// Whether the node holds a summary of the document with this key.
+    pub fn holds(&self, doc_key: &str) -> bool {
+        self.summaries.contains_key(doc_key)
+    }
+}
+
 /// The views one engine publishes. Cloning shares them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Views {
     status: Arc<RwLock<Arc<StatusView>>>,
+    figures: Arc<RwLock<Figures>>,
+}
+
+impl Views {
+    /// Views of a node of `unit` under the hierarchy `dir`, with nothing committed yet.
+    pub(crate) fn new(unit: &str, dir: &Directory, fixed_school_year: Option<String>) -> Views {
+        Views {
+            status: Arc::default(),
+            figures: Arc::new(RwLock::new(Figures {
+                unit: unit.to_string(),
+                dir: Arc::new(dir.clone()),
+                summaries: HashMap::new(),
+                seen: HashMap::new(),
+                fixed_school_year,
+            })),
+        }
+    }
+
+    /// The figures, read-locked: hold the guard for one computation, not across waits.
+    pub fn figures(&self) -> RwLockReadGuard<'_, Figures> {
+        // A writer that panicked left whole summaries: each is replaced, never edited.
+        self.figures.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The figures, write-locked (the engine, after a commit).
+    pub(crate) fn figures_mut(&self) -> RwLockWriteGuard<'_, Figures> {
+        self.figures.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes `dir` as the hierarchy in force unless it is the one published.
+    pub(crate) fn set_directory(&self, dir: &Directory) {
+        if self.figures().dir.stamp() != dir.stamp() {
+            let fresh = Arc::new(dir.clone());
+            self.figures_mut().dir = fresh;
+        }
+    }
 }
 
 impl Views {

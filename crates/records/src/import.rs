@@ -467,7 +467,12 @@ impl Importer {
         for (col, cell) in cells {
             let is_blank = cell_is_blank(&cell);
             blank &= is_blank;
-            match self.map.iter().find(|(c, _)| *c == col).map(|(_, idx)| *idx) {
+            match self
+                .map
+                .iter()
+                .find(|(c, _)| *c == col)
+                .map(|(_, idx)| *idx)
+            {
                 Some(idx) => values[idx] = Some(cell),
                 None if !is_blank && stray.is_none() => stray = Some(col),
                 None => {}

@@ -56,10 +56,10 @@ impl AppState {
     /// The state of a node's server: sessions and login counts start empty, the session
     /// cookie is named after the engine's unit.
     pub fn new(engine: SharedEngine, net: Client, token: &str, accounts: Accounts) -> AppState {
-        let (unit, storage, views) = engine
-            .lock()
-            .map(|e| (e.unit().to_string(), e.storage_health(), e.views()))
-            .unwrap_or_default();
+        let (unit, storage, views) = {
+            let e = engine.lock().unwrap_or_else(|p| p.into_inner());
+            (e.unit().to_string(), e.storage_health(), e.views())
+        };
         AppState {
             engine,
             views,

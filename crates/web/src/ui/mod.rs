@@ -28,7 +28,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use eduioc_engine::{Engine, Error as EngineError};
+use eduioc_engine::{Engine, Error as EngineError, Figures};
 use maud::{html, DOCTYPE};
 
 use crate::AppState;
@@ -161,6 +161,15 @@ pub(crate) async fn engine_call<T: Send + 'static>(
     .map_err(|e| UiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
 }
 
+/// Runs `f` on the figures the engine published last: never waits for an import or an
+/// ingest (the read lock is held only for `f`).
+pub(crate) fn figures_call<T>(
+    state: &AppState,
+    f: impl FnOnce(&Figures) -> Result<T, EngineError>,
+) -> Result<T, UiError> {
+    f(&state.views.figures()).map_err(UiError::from)
+}
+
 /// The value of cookie `name`, if sent.
 pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -255,23 +264,21 @@ async fn require_login(State(state): State<AppState>, mut req: Request, next: Ne
         remember_lang(&mut r, query.as_deref());
         return r;
     };
-    let info = engine_call(&state, |e| {
-        let unit = e.unit().to_string();
-        let dir = e.directory();
+    // From the published views: a page never waits for an import or an ingest to start.
+    let (unit, unit_name, is_school, has_children, unread) = {
+        let figures = state.views.figures();
+        let unit = figures.unit().to_string();
+        let dir = figures.directory();
         let unit_name = dir.name(&unit).unwrap_or(&unit).to_string();
         let is_school = dir.level(&unit) == Some("school");
         let has_children = dir.children(&unit).next().is_some();
-        let unread = e
-            .notifications()?
-            .iter()
-            .filter(|(n, readers)| n.from_unit != unit && !readers.contains(&unit))
-            .count();
-        Ok((unit, unit_name, is_school, has_children, unread))
-    })
-    .await;
-    let (unit, unit_name, is_school, has_children, unread) = match info {
-        Ok(i) => i,
-        Err(e) => return e.into_response(),
+        (
+            unit,
+            unit_name,
+            is_school,
+            has_children,
+            state.views.status().unread,
+        )
     };
     req.extensions_mut().insert(Ctx {
         lang,

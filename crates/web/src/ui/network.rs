@@ -2,21 +2,21 @@
 //!
 //! Direct children's health comes from the network loop's link table (connected now,
 //! or when last seen); deeper units' from the latest signed data this node holds from
-//! them ([`eduioc_engine::Engine::last_seen_ms`]).
+//! them ([`eduioc_engine::Figures::last_seen_ms`]).
 
 use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::response::Json;
 use axum::Extension;
-use eduioc_engine::{Engine, Error as EngineError};
+use eduioc_engine::{Error as EngineError, Figures};
 use eduioc_net::{Links, Refusal};
 use maud::{html, Markup};
 use serde_json::json;
 
 use super::layout::{page, Nav};
 use super::overview::{level_name, local_time};
-use super::{engine_call, Ctx, Lang, Page, UiError, T};
+use super::{figures_call, Ctx, Lang, Page, UiError, T};
 use crate::AppState;
 
 /// Most units drawn in the tree.
@@ -56,7 +56,7 @@ fn refused_class(r: Option<&Refusal>) -> &'static str {
     }
 }
 
-fn health(e: &Engine, links: &Links, unit: &str, lang: Lang, now: i64) -> (&'static str, String) {
+fn health(e: &Figures, links: &Links, unit: &str, lang: Lang, now: i64) -> (&'static str, String) {
     if unit == e.unit() {
         return ("self", lang.t(T::ThisNode).to_string());
     }
@@ -99,7 +99,7 @@ fn health(e: &Engine, links: &Links, unit: &str, lang: Lang, now: i64) -> (&'sta
 }
 
 fn build(
-    e: &Engine,
+    e: &Figures,
     links: &Links,
     unit: &str,
     lang: Lang,
@@ -158,7 +158,7 @@ fn tree(n: &Node, lang: Lang) -> Markup {
 pub(crate) async fn index(State(state): State<AppState>, Extension(ctx): Extension<Ctx>) -> Page {
     let links = links_of(&state);
     let (lang, now) = (ctx.lang, ctx.now_ms);
-    let (root, parent) = engine_call(&state, move |e| {
+    let (root, parent) = figures_call(&state, move |e| {
         let l = lock(&links)?;
         let mut budget = MAX_TREE;
         let root = build(e, &l, e.unit(), lang, now, &mut budget, 0);
@@ -169,8 +169,7 @@ pub(crate) async fn index(State(state): State<AppState>, Extension(ctx): Extensi
             refused: p.refused.clone(),
         });
         Ok((root, parent))
-    })
-    .await?;
+    })?;
     let legend = [
         ("online", T::StateOnline),
         ("recent", T::StateRecent),
@@ -222,7 +221,7 @@ pub(crate) async fn live(
 ) -> Result<Json<serde_json::Value>, UiError> {
     let links = links_of(&state);
     let (lang, now) = (ctx.lang, ctx.now_ms);
-    let v = engine_call(&state, move |e| {
+    let v = figures_call(&state, move |e| {
         let l = lock(&links)?;
         let mut text = HashMap::new();
         let mut class = HashMap::new();
@@ -257,7 +256,6 @@ pub(crate) async fn live(
             );
         }
         Ok(json!({ "text": text, "class": class }))
-    })
-    .await?;
+    })?;
     Ok(Json(v))
 }

@@ -5,13 +5,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Json};
 use axum::Extension;
-use eduioc_engine::{Engine, Error as EngineError, Stats};
+use eduioc_engine::{Error as EngineError, Figures, Stats};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::layout::{breadcrumbs, page, Nav};
-use super::{charts, engine_call, Ctx, Lang, Page, UiError, T};
+use super::{charts, figures_call, Ctx, Lang, Page, UiError, T};
 use crate::AppState;
 
 /// Largest units shown in the ranking chart.
@@ -64,7 +64,7 @@ pub(crate) fn school_level(id: &str, stats: &Stats) -> usize {
     }
 }
 
-fn figures(e: &Engine, unit: &str) -> Result<UnitFigures, EngineError> {
+fn figures(e: &Figures, unit: &str) -> Result<UnitFigures, EngineError> {
     let dir = e.directory();
     Ok(UnitFigures {
         id: unit.to_string(),
@@ -75,7 +75,7 @@ fn figures(e: &Engine, unit: &str) -> Result<UnitFigures, EngineError> {
 }
 
 /// Gathers the overview of `unit` (which must be in this node's subtree).
-pub(crate) fn gather(e: &Engine, unit: &str) -> Result<Overview, EngineError> {
+pub(crate) fn gather(e: &Figures, unit: &str) -> Result<Overview, EngineError> {
     let me = figures(e, unit)?;
     let dir = e.directory();
     let mut crumbs = Vec::new();
@@ -314,7 +314,7 @@ fn body(ctx: &Ctx, o: &Overview) -> Markup {
 
 async fn show(state: AppState, ctx: Ctx, unit: Option<String>) -> Page {
     let unit = unit.unwrap_or_else(|| ctx.unit.clone());
-    let o = engine_call(&state, move |e| gather(e, &unit)).await?;
+    let o = figures_call(&state, move |e| gather(e, &unit))?;
     let title = o.me.name.clone();
     Ok(page(&ctx, &title, Nav::Overview, body(&ctx, &o)))
 }
@@ -345,7 +345,7 @@ pub(crate) async fn live(
     Extension(ctx): Extension<Ctx>,
     Query(q): Query<UnitQuery>,
 ) -> Result<Json<serde_json::Value>, UiError> {
-    let s = engine_call(&state, move |e| e.stats(q.unit.as_deref())).await?;
+    let s = figures_call(&state, move |e| e.stats(q.unit.as_deref()))?;
     let text: serde_json::Map<String, serde_json::Value> = tile_values(ctx.lang, &s)
         .into_iter()
         .map(|(k, _, v)| (k.to_string(), json!(v)))
@@ -437,7 +437,7 @@ pub(crate) async fn export(
         ));
     }
     let (unit, ext) = (unit.to_string(), ext.to_string());
-    let o = engine_call(&state, move |e| gather(e, &unit)).await?;
+    let o = figures_call(&state, move |e| gather(e, &unit))?;
     let (header, rows) = table(ctx.lang, &o);
     let name = format!("eduioc-{}-{}.{ext}", o.me.id, o.me.stats.school_year);
     let disposition = format!("attachment; filename=\"{name}\"");

@@ -436,6 +436,45 @@ async fn overview_figures_equal_the_json_stats() {
     assert!(body.contains("so-test"));
 }
 
+/// The figures are read from what the engine published, never through its lock: with the
+/// engine held (as an import or an ingest holds it), `stats`, `status`, the overview, the
+/// network page and their live refreshes all answer. Each request gets a minute, so a
+/// handler that waited for the engine fails the test instead of hanging it.
+// Two workers: the network task may block one on the engine, as it may in the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn figures_answer_while_the_engine_is_busy() {
+    let f = fed().await;
+    let cookie = login(&f.dept).await;
+    let busy = f.dept.engine.lock().unwrap();
+    let within = |req| async {
+        tokio::time::timeout(std::time::Duration::from_secs(60), send(&f.dept.app, req))
+            .await
+            .expect("the request waited for the engine")
+    };
+    let (status, _, json) = within(api_get(&f.dept, "/api/v1/stats?unit=thcs-tam-hiep")).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let s: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(s["students"]["enrolled"], 3, "{json}");
+    let (status, _, json) = within(api_get(&f.dept, "/api/v1/stats")).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert!(json.contains(r#""enrolled":3"#), "{json}");
+    let (status, _, json) = within(api_get(&f.dept, "/api/v1/status")).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    for path in [
+        "/",
+        "/unit/thcs-tam-hiep",
+        "/network",
+        "/ui/live/stats",
+        "/ui/live/network",
+    ] {
+        let (status, _, body) = within(get(path, &cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    let (_, _, body) = within(get("/unit/thcs-tam-hiep", &cookie)).await;
+    assert_eq!(tile(&body, "students"), "3");
+    drop(busy);
+}
+
 #[tokio::test]
 async fn search_without_accents_finds_names_with_accents() {
     let f = fed().await;
