@@ -132,18 +132,11 @@ pub(crate) async fn run(opts: Options) -> Result<()> {
             .await?;
             import_all(
                 &engine,
-                &net,
                 &prev,
                 &eduioc_synth::school_year_label(year_start - 1),
             )
             .await?;
-            import_all(
-                &engine,
-                &net,
-                &cur,
-                &eduioc_synth::school_year_label(year_start),
-            )
-            .await?;
+            import_all(&engine, &cur, &eduioc_synth::school_year_label(year_start)).await?;
             anyhow::Ok((i, unit, engine, net, cur))
         });
     }
@@ -202,7 +195,6 @@ fn school_year_start() -> i32 {
 /// `POST /api/v1/import/{kind}?year=`.
 pub(crate) async fn import_all(
     engine: &eduioc_net::SharedEngine,
-    net: &eduioc_net::Client,
     sd: &eduioc_synth::SchoolData,
     year: &str,
 ) -> Result<()> {
@@ -211,29 +203,27 @@ pub(crate) async fn import_all(
         ("staff", &sd.staff_csv),
         ("students", &sd.students_csv),
     ] {
-        import_one(engine, net, year, kind, csv.clone()).await?;
+        import_one(engine, year, kind, csv.clone()).await?;
     }
     Ok(())
 }
 
 async fn import_one(
     engine: &eduioc_net::SharedEngine,
-    net: &eduioc_net::Client,
     year: &str,
     kind: &str,
     csv: String,
 ) -> Result<()> {
     let engine = engine.clone();
     let (year, kind) = (year.to_string(), kind.to_string());
-    let author = tokio::task::spawn_blocking(move || -> Result<_> {
+    tokio::task::spawn_blocking(move || -> Result<_> {
         let mut e = engine
             .lock()
             .map_err(|_| anyhow::anyhow!("engine lock poisoned"))?;
         e.import_into(&year, &kind, Some("text/csv"), csv.as_bytes())?;
-        Ok(e.id())
+        Ok(())
     })
     .await??;
-    net.appended(vec![author]).await;
     Ok(())
 }
 
@@ -282,7 +272,7 @@ async fn intermittent_links(schools: Vec<Flaky>) {
                 let mut st = s.clone();
                 st.status = "dropped_out".into();
                 let csv = eduioc_synth::students_csv(&[st]);
-                if let Err(e) = import_one(engine, net, &year, "students", csv).await {
+                if let Err(e) = import_one(engine, &year, "students", csv).await {
                     tracing::warn!(error = %e, "offline edit failed");
                 }
             }

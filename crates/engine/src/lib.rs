@@ -50,7 +50,7 @@ pub use import::{
 pub use provenance::Provenance;
 pub use search::{StaffHit, StudentHit};
 pub use stats::{StaffStats, Stats, StudentStats};
-pub use views::{Figures, StatusView, Views};
+pub use views::{Event, Figures, StatusView, Views};
 
 /// Chunks a document keeps before it is compacted into one snapshot.
 const COMPACT_AFTER_CHUNKS: usize = 32;
@@ -878,9 +878,9 @@ impl Engine {
             tracing::warn!(index = i, reason = %r, "entry rejected");
         }
         out.rejected.extend(rejections);
-        for a in appended_authors {
-            if !out.appended.contains(&a) {
-                out.appended.push(a);
+        for a in &appended_authors {
+            if !out.appended.contains(a) {
+                out.appended.push(*a);
             }
         }
         {
@@ -893,6 +893,9 @@ impl Engine {
         self.snaps.apply(pending);
         self.quarantined += quarantined;
         self.publish();
+        if !appended_authors.is_empty() {
+            self.views.announce(Event::Appended(appended_authors));
+        }
         Ok(None)
     }
 

@@ -1307,6 +1307,40 @@ fn import_phases_of_200000_rows() {
     }
 }
 
+#[test]
+fn every_commit_announces_what_it_appended() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 8);
+    let mut d = w.open("pgd", 8);
+    let mut at_school = s1.views().subscribe();
+    let mut at_district = d.views().subscribe();
+    s1.import("students", Some("text/csv"), students("A", 3, 0).as_bytes())
+        .unwrap();
+    assert_eq!(
+        at_school.try_recv().unwrap(),
+        Event::Appended(vec![s1.id()])
+    );
+    // A refused import announces nothing.
+    assert!(s1
+        .import("students", Some("text/csv"), b"student_id\nX\n")
+        .is_err());
+    assert!(at_school.try_recv().is_err());
+    // Received entries are announced by the node that committed them, once.
+    sync(&s1, &mut d);
+    assert_eq!(
+        at_district.try_recv().unwrap(),
+        Event::Appended(vec![s1.id()])
+    );
+    sync(&s1, &mut d);
+    assert!(at_district.try_recv().is_err(), "nothing new: no event");
+    // A notification is an entry like any other.
+    d.notify("s1", "Hạn nộp báo cáo", "").unwrap();
+    assert_eq!(
+        at_district.try_recv().unwrap(),
+        Event::Appended(vec![d.id()])
+    );
+}
+
 /// The district's `stats` while it ingests the first full rosters of 200 schools, read the
 /// two ways a handler can: through the engine's lock (as every handler did before the
 /// figures view) and from the published figures (as handlers do now). Both are timed in

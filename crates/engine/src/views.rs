@@ -126,17 +126,31 @@ impl Figures {
     }
 }
 
+/// What a commit announces, after its views are published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Entries by these authors were committed (received or signed here): links forward
+    /// them.
+    Appended(Vec<eduioc_protocol::NodeId>),
+}
+
+/// Events a subscriber has not taken yet beyond this are dropped for it; it is told
+/// ([`tokio::sync::broadcast::error::RecvError::Lagged`]) and must compare everything.
+const EVENT_BACKLOG: usize = 1024;
+
 /// The views one engine publishes. Cloning shares them.
 #[derive(Debug, Clone)]
 pub struct Views {
     status: Arc<RwLock<Arc<StatusView>>>,
     figures: Arc<RwLock<Figures>>,
+    events: tokio::sync::broadcast::Sender<Event>,
 }
 
 impl Views {
     /// Views of a node of `unit` under the hierarchy `dir`, with nothing committed yet.
     pub(crate) fn new(unit: &str, dir: &Directory, fixed_school_year: Option<String>) -> Views {
         Views {
+            events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
             status: Arc::default(),
             figures: Arc::new(RwLock::new(Figures {
                 unit: unit.to_string(),
@@ -157,6 +171,16 @@ impl Views {
     /// The figures, write-locked (the engine, after a commit).
     pub(crate) fn figures_mut(&self) -> RwLockWriteGuard<'_, Figures> {
         self.figures.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The events of the commits from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Announces `event` to every subscriber (none: nobody listens, nothing to do).
+    pub(crate) fn announce(&self, event: Event) {
+        let _ = self.events.send(event);
     }
 
     /// Publishes `dir` as the hierarchy in force unless it is the one published.

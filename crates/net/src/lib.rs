@@ -11,7 +11,9 @@
 //!   the peer's transport key is the key certified for the claimed unit and that the
 //!   unit is its child, then answers `Welcome`. Both sides then exchange `Heights` and
 //!   stream missing entries in pages; a page is acknowledged after it is committed.
-//! - A local commit ([`Client::appended`]) is pushed to every link at once.
+//! - Whatever the engine commits (a local import or notification, a page from another
+//!   link) is forwarded to every link at once: the loop subscribes to the engine's commit
+//!   events ([`eduioc_engine::Event::Appended`]); nobody pushes by hand.
 //! - Sync never waits for a new commit: a failed or timed-out request (`Hello`, `Heights`,
 //!   page) is retried with capped exponential backoff (a failed or refused `Hello` by
 //!   hanging up and dialling again), and a child re-sends its `Heights` every
@@ -34,7 +36,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eduioc_engine::Engine;
+use eduioc_engine::{Engine, Event};
 use eduioc_protocol::entry::MAX_ENTRY_BYTES;
 use eduioc_protocol::sync::{LogSource, Role, Session};
 use eduioc_protocol::wire::{self, Request, Response};
@@ -43,7 +45,7 @@ use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{dial_opts::DialOpts, NetworkBehaviour, SwarmEvent};
 use libp2p::{identity, noise, ping, tcp, yamux, PeerId, Swarm};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
 pub use codec::{Frame, FrameCodec, WireCounters, PROTOCOL};
@@ -185,7 +187,6 @@ pub struct Links {
 }
 
 enum Command {
-    Appended(Vec<NodeId>),
     SetUplink(bool),
     Shutdown(oneshot::Sender<()>),
 }
@@ -199,13 +200,6 @@ pub struct Client {
 }
 
 impl Client {
-    /// Tells the loop that entries by `authors` were committed locally: push them.
-    pub async fn appended(&self, authors: Vec<NodeId>) {
-        if !authors.is_empty() {
-            let _ = self.tx.send(Command::Appended(authors)).await;
-        }
-    }
-
     /// Takes the link to the parent down (`false`: disconnect, stop re-dialling) or
     /// brings it back (`true`). Simulates a school's intermittent connectivity in the demo
     /// and lets an operator pause replication.
@@ -388,6 +382,9 @@ pub struct Network {
     engine: SharedEngine,
     cfg: Config,
     rx: mpsc::Receiver<Command>,
+    /// The engine's commit events: what was appended is forwarded from here, whoever
+    /// committed it (a link's page, an import, a notification). `None` once closed.
+    events: Option<broadcast::Receiver<Event>>,
     links: Arc<Mutex<Links>>,
     parent: Option<Parent>,
     children: HashMap<PeerId, Link>,
@@ -396,16 +393,26 @@ pub struct Network {
     ping_failures: HashMap<PeerId, u32>,
 }
 
+/// The next commit event; pending forever once the channel is closed.
+async fn next_event(
+    events: &mut Option<broadcast::Receiver<Event>>,
+) -> Result<Event, broadcast::error::RecvError> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Network {
     /// Builds the swarm and starts listening. Returns the loop and its client.
     pub fn new(engine: SharedEngine, cfg: Config) -> Result<(Network, Client), Error> {
-        let (secret, parent_key) = {
+        let (secret, parent_key, events) = {
             let e = engine.lock().map_err(|_| Error::Stopped)?;
             let pk = cfg
                 .parent
                 .as_ref()
                 .and_then(|(u, _)| e.directory().key_of(u));
-            (e.key().secret(), pk)
+            (e.key().secret(), pk, e.views().subscribe())
         };
         let counters = Arc::new(WireCounters::default());
         let mut swarm = build_swarm(secret, counters.clone(), &cfg)?;
@@ -447,6 +454,7 @@ impl Network {
                 engine,
                 cfg,
                 rx,
+                events: Some(events),
                 links,
                 parent,
                 children: HashMap::new(),
@@ -465,13 +473,20 @@ impl Network {
             tokio::select! {
                 biased;
                 cmd = self.rx.recv() => match cmd {
-                    Some(Command::Appended(authors)) => self.on_appended(&authors),
                     Some(Command::SetUplink(up)) => self.set_uplink(up),
                     Some(Command::Shutdown(done)) => {
                         let _ = done.send(());
                         break;
                     }
                     None => break,
+                },
+                event = next_event(&mut self.events) => match event {
+                    Ok(Event::Appended(authors)) => self.on_appended(&authors),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "commit events missed: comparing every author");
+                        self.on_appended_all();
+                    }
+                    Err(broadcast::error::RecvError::Closed) => self.events = None,
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = tick.tick() => self.on_tick(),
@@ -875,7 +890,7 @@ impl Network {
                         for (i, r) in &ing.rejected {
                             tracing::warn!(peer = %peer, index = i, reason = %r, "entry rejected");
                         }
-                        self.on_appended(&ing.appended);
+                        // What was appended is forwarded on the engine's event.
                         Response::Acked {
                             heights: ing.heights,
                             rejected: ing.rejected.len() as u32,
@@ -1166,6 +1181,15 @@ impl Network {
                 self.on_request_failed(peer, kind);
             }
         }
+    }
+
+    /// Every author held may have new entries (commit events were missed).
+    fn on_appended_all(&mut self) {
+        let authors: Vec<NodeId> = match self.engine.lock() {
+            Ok(e) => e.heights().into_iter().map(|(a, _)| a).collect(),
+            Err(_) => return,
+        };
+        self.on_appended(&authors);
     }
 
     fn on_appended(&mut self, authors: &[NodeId]) {

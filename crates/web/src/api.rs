@@ -222,7 +222,6 @@ async fn import(
     .await
     .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??
     .0;
-    state.net.appended(vec![state.views.status().id]).await;
     Ok(Json(json!(outcome)))
 }
 
@@ -269,12 +268,7 @@ async fn notify(State(state): State<AppState>, body: Bytes) -> ApiResult {
             format!("expected JSON {{\"title\",\"body\",\"to_unit\"}}: {e}"),
         )
     })?;
-    let (notice, author) = with_engine(&state, move |e| {
-        let n = e.notify(&n.to_unit, &n.title, &n.body)?;
-        Ok((n, e.id()))
-    })
-    .await?;
-    state.net.appended(vec![author]).await;
+    let notice = with_engine(&state, move |e| e.notify(&n.to_unit, &n.title, &n.body)).await?;
     Ok(Json(json!(notice)))
 }
 
@@ -296,11 +290,6 @@ async fn mark_read(
     State(state): State<AppState>,
     Path((unit, seq)): Path<(String, u64)>,
 ) -> ApiResult {
-    let author = with_engine(&state, move |e| {
-        e.mark_read(&format!("{unit}/{seq}"))?;
-        Ok(e.id())
-    })
-    .await?;
-    state.net.appended(vec![author]).await;
+    with_engine(&state, move |e| e.mark_read(&format!("{unit}/{seq}"))).await?;
     Ok(Json(json!({ "ok": true })))
 }

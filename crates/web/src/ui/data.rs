@@ -128,10 +128,7 @@ async fn run_import(
     .await
     .map_err(|e| UiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     match r {
-        Ok((o, _)) => {
-            state.net.appended(vec![state.views.status().id]).await;
-            Ok(Ok(o))
-        }
+        Ok((o, _)) => Ok(Ok(o)),
         Err(EngineError::Import(errs)) => Ok(Err(errs)),
         // A storage failure is said in the page's language.
         Err(other) => Err(UiError::in_lang(other, lang)),

@@ -179,12 +179,11 @@ pub(crate) struct ComposeForm {
 
 /// `POST /notifications`: signs and sends a notification down to a unit's subtree.
 pub(crate) async fn compose(State(state): State<AppState>, Form(f): Form<ComposeForm>) -> Page {
-    let author = engine_call(&state, move |e| {
+    engine_call(&state, move |e| {
         e.notify(&f.to_unit, &f.title, &f.body)?;
-        Ok(e.id())
+        Ok(())
     })
     .await?;
-    state.net.appended(vec![author]).await;
     Ok(Redirect::to("/notifications?sent=1").into_response())
 }
 
@@ -196,11 +195,10 @@ pub(crate) struct ReadForm {
 
 /// `POST /notifications/read`: marks read here and sends the signed acknowledgement up.
 pub(crate) async fn mark_read(State(state): State<AppState>, Form(f): Form<ReadForm>) -> Page {
-    let author = engine_call(&state, move |e| {
+    engine_call(&state, move |e| {
         e.mark_read(&f.id)?;
-        Ok(e.id())
+        Ok(())
     })
     .await?;
-    state.net.appended(vec![author]).await;
     Ok(Redirect::to("/notifications").into_response())
 }

@@ -445,7 +445,16 @@ async fn overview_figures_equal_the_json_stats() {
 async fn figures_answer_while_the_engine_is_busy() {
     let f = fed().await;
     let cookie = login(&f.dept).await;
-    let busy = f.dept.engine.lock().unwrap();
+    // Another thread holds the engine until told to let go.
+    let (held_tx, held) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let engine = f.dept.engine.clone();
+    let holder = std::thread::spawn(move || {
+        let _busy = engine.lock().unwrap();
+        held_tx.send(()).unwrap();
+        let _ = release_rx.recv();
+    });
+    held.recv().unwrap();
     let within = |req| async {
         tokio::time::timeout(std::time::Duration::from_secs(60), send(&f.dept.app, req))
             .await
@@ -472,7 +481,8 @@ async fn figures_answer_while_the_engine_is_busy() {
     }
     let (_, _, body) = within(get("/unit/thcs-tam-hiep", &cookie)).await;
     assert_eq!(tile(&body, "students"), "3");
-    drop(busy);
+    release.send(()).unwrap();
+    holder.join().unwrap();
 }
 
 #[tokio::test]
