@@ -30,6 +30,7 @@ mod provenance;
 mod search;
 mod snapshots;
 mod stats;
+mod tables;
 mod views;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -48,7 +49,7 @@ pub use import::{
     import_collection, import_shared, Checkout, ImportLimits, ImportTimings, Prepared,
 };
 pub use provenance::Provenance;
-pub use search::{StaffHit, StudentHit};
+pub use search::{Lookups, StaffHit, StudentHit};
 pub use stats::{StaffStats, Stats, StudentStats};
 pub use views::{Event, Figures, StatusView, Views};
 
@@ -251,6 +252,7 @@ impl Engine {
     /// Opens (or creates) the node's store and loads its state.
     pub fn open(cfg: Config) -> Result<Engine> {
         let store = Store::open(&cfg.data_dir.join("store.redb"))?;
+        tables::upgrade(&store)?;
         let dir = build_dir(cfg.root_key, &cfg.certs, &store)?;
         if dir.key_of(&cfg.unit) != Some(cfg.key.id()) {
             return Err(Error::Invalid(format!(
@@ -793,7 +795,7 @@ impl Engine {
                     let before = self.views.figures().last_seen_ms(&unit).unwrap_or(ts);
                     let seen = seen.entry(unit.clone()).or_insert(before);
                     *seen = (*seen).max(ts);
-                    txn.put_meta(&format!("seen/{unit}"), &seen.to_le_bytes())?;
+                    txn.put(&tables::SEEN, &unit, seen)?;
                 }
                 Err(reject) => {
                     if let Reject::Fork(_) = reject {
@@ -845,7 +847,7 @@ impl Engine {
             *counts.entry(r.key().to_string()).or_default() += 1;
         }
         for (k, v) in &counts {
-            txn.put_meta(&format!("rejected/{k}"), &v.to_le_bytes())?;
+            txn.put(&tables::REJECTED, k, v)?;
         }
         #[cfg(test)]
         let injected = std::mem::take(&mut self.fail_local_commit);
@@ -1081,17 +1083,14 @@ impl Engine {
     /// those it sent, newest first, with the units that acknowledged reading each.
     pub fn notifications(&self) -> Result<Vec<(Notice, Vec<String>)>> {
         let mut out = Vec::new();
-        let acks = self.store.meta_prefix("ack/")?;
-        for (_, v) in self.store.meta_prefix("notif/")? {
-            let Ok(n) = postcard::from_bytes::<Notice>(&v) else {
-                continue;
-            };
+        let acks = self.store.scan(&tables::ACKS, "")?;
+        for (_, n) in self.store.scan(&tables::NOTICES, "")? {
             let mine = self.dir.is_ancestor_or_self(&n.to_unit, &self.unit)
                 || self.dir.is_ancestor_or_self(&self.unit, &n.to_unit);
             if !mine {
                 continue;
             }
-            let prefix = format!("ack/{}/{}/", n.from_unit, n.seq);
+            let prefix = format!("{}/{}/", n.from_unit, n.seq);
             let readers = acks
                 .iter()
                 .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_string))
@@ -1108,13 +1107,15 @@ impl Engine {
     }
 
     fn mark_read_now(&mut self, id: &str) -> Result<()> {
-        let Some(v) = self.store.meta(&format!("notif/{id}"))? else {
+        let Some(n) = self.store.get(&tables::NOTICES, id)? else {
             return Err(Error::Invalid(format!("no notification {id}")));
         };
-        let n: Notice = postcard::from_bytes(&v).map_err(|e| Error::Invalid(e.to_string()))?;
         if self
             .store
-            .meta(&format!("ack/{}/{}/{}", n.from_unit, n.seq, self.unit))?
+            .get(
+                &tables::ACKS,
+                &format!("{}/{}/{}", n.from_unit, n.seq, self.unit),
+            )?
             .is_some()
         {
             return Ok(());
@@ -1242,10 +1243,7 @@ impl Apply<'_, '_> {
                     body: body.clone(),
                     sent_ms: entry.body.timestamp_ms,
                 };
-                txn.put_meta(
-                    &format!("notif/{}", n.id),
-                    &postcard::to_stdvec(&n).unwrap_or_default(),
-                )?;
+                txn.put(&tables::NOTICES, &n.id, &n)?;
                 Ok(None)
             }
             Payload::Snapshot {
@@ -1320,9 +1318,10 @@ impl Apply<'_, '_> {
             }
             Payload::Ack { author, seq } => {
                 let from = dir.unit_of(author).unwrap_or("?").to_string();
-                txn.put_meta(
-                    &format!("ack/{from}/{seq}/{unit}"),
-                    &entry.body.timestamp_ms.to_le_bytes(),
+                txn.put(
+                    &tables::ACKS,
+                    &format!("{from}/{seq}/{unit}"),
+                    &entry.body.timestamp_ms,
                 )?;
                 Ok(None)
             }
@@ -1382,10 +1381,9 @@ type Derived = (Summary, Option<search::Lookup<String>>);
 
 /// Stores a document's figures in the page's transaction; returns its summary.
 fn write_figures(txn: &mut WriteTxn<'_>, key: &str, (summary, index): Derived) -> Result<Summary> {
-    txn.put_summary(key, &postcard::to_stdvec(&summary).unwrap_or_default())?;
+    txn.put(&tables::SUMMARIES, key, &summary)?;
     if let Some(index) = index {
-        let raw = postcard::to_stdvec(&index).unwrap_or_default();
-        txn.put_meta(&search::lookup_key(key), &raw)?;
+        txn.put(&tables::LOOKUPS, key, &index)?;
     }
     Ok(summary)
 }
@@ -1498,23 +1496,9 @@ impl Loaded {
             .into_iter()
             .map(|(a, h)| (NodeId(a), h))
             .collect();
-        let summaries = store
-            .summaries()?
-            .into_iter()
-            .filter_map(|(k, v)| postcard::from_bytes(&v).ok().map(|s| (k, s)))
-            .collect();
-        let mut seen = HashMap::new();
-        for (k, v) in store.meta_prefix("seen/")? {
-            if let Ok(b) = <[u8; 8]>::try_from(v.as_slice()) {
-                seen.insert(k["seen/".len()..].to_string(), i64::from_le_bytes(b));
-            }
-        }
-        let mut rejected = BTreeMap::new();
-        for (k, v) in store.meta_prefix("rejected/")? {
-            if let Ok(b) = <[u8; 8]>::try_from(v.as_slice()) {
-                rejected.insert(k["rejected/".len()..].to_string(), u64::from_le_bytes(b));
-            }
-        }
+        let summaries = store.scan(&tables::SUMMARIES, "")?.into_iter().collect();
+        let seen = store.scan(&tables::SEEN, "")?.into_iter().collect();
+        let rejected = store.scan(&tables::REJECTED, "")?.into_iter().collect();
         Ok(Loaded {
             heads,
             summaries,

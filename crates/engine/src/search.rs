@@ -1,7 +1,7 @@
 //! Look-up of students and staff across the subtree by id or name, accent-insensitive.
 //!
 //! Every commit of a students or staff document also writes its look-up index
-//! (`look/<doc key>` in the meta table): per record its id and name already folded
+//! (table `lookups`, [`crate::tables::LOOKUPS`]): per record its id and name already folded
 //! ([`eduioc_records::fold`]), then the fields a hit shows. A query folds once and
 //! compares plain strings; the index is read without copying its strings (postcard,
 //! borrowed `&str`), so a look-up at a department costs a scan of small indexes, not
@@ -13,7 +13,10 @@ use eduioc_protocol::DocId;
 use eduioc_records::{Collection, RecordsDoc, Summary, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::{load_doc, Engine, Error, Result};
+use crate::tables::LOOKUPS;
+use eduioc_store::Reader;
+
+use crate::{load_doc, Engine, Error, Result, Views};
 
 /// One student found by a look-up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,11 +62,6 @@ pub(crate) struct Lookup<S> {
     /// Per record: folded id, folded name, id, name, then three shown fields (students:
     /// grade, class, status; staff: role, qualification, status).
     rows: Vec<(S, S, S, S, S, S, S)>,
-}
-
-/// The meta key of a document's look-up index.
-pub(crate) fn lookup_key(doc_key: &str) -> String {
-    format!("look/{doc_key}")
 }
 
 /// Fields read from each record by [`figures`]: those [`eduioc_records::summarize`] counts,
@@ -127,7 +125,44 @@ pub(crate) fn figures(
     (summary, Some(Lookup { rows }))
 }
 
+/// Look-ups of a node, usable from any thread without the engine: they read the
+/// published [`Figures`](crate::Figures) (hierarchy, which documents are held) and the store through a
+/// [`Reader`], so a look-up never waits for an import or an ingest.
+#[derive(Debug, Clone)]
+pub struct Lookups {
+    views: Views,
+    reader: Reader,
+    /// The node's actor id (a document read from the store is loaded as this node).
+    actor: [u8; 32],
+}
+
 impl Engine {
+    /// The look-ups of this node, for other threads.
+    pub fn lookups(&self) -> Lookups {
+        Lookups {
+            views: self.views.clone(),
+            reader: self.store.reader(),
+            actor: *self.key.id().as_bytes(),
+        }
+    }
+
+    /// [`Lookups::search_students`].
+    pub fn search_students(
+        &self,
+        q: &str,
+        unit: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StudentHit>> {
+        self.lookups().search_students(q, unit, limit)
+    }
+
+    /// [`Lookups::search_staff`].
+    pub fn search_staff(&self, q: &str, unit: Option<&str>, limit: usize) -> Result<Vec<StaffHit>> {
+        self.lookups().search_staff(q, unit, limit)
+    }
+}
+
+impl Lookups {
     /// Students of `unit`'s subtree (this node's unit when `None`) whose id starts with
     /// or whose name contains `q` (accent- and case-insensitive, as
     /// [`eduioc_records::matches`]), in the current school year, at most `limit`, in
@@ -159,7 +194,8 @@ impl Engine {
         Ok(hits)
     }
 
-    /// Staff of `unit`'s subtree, matched as [`Engine::search_students`] matches students.
+    /// Staff of `unit`'s subtree, matched as [`Lookups::search_students`] matches
+    /// students.
     pub fn search_staff(&self, q: &str, unit: Option<&str>, limit: usize) -> Result<Vec<StaffHit>> {
         let mut hits = Vec::new();
         self.look_up(
@@ -182,6 +218,40 @@ impl Engine {
         Ok(hits)
     }
 
+    /// The documents of `collection` held in `unit`'s subtree this school year, in
+    /// subtree order: (unit, school name, document key). Read under the figures' lock,
+    /// which is let go before the store is read.
+    fn held_docs(
+        &self,
+        collection: &str,
+        unit: Option<&str>,
+    ) -> Result<Vec<(String, String, String)>> {
+        let figures = self.views.figures();
+        let me = figures.unit();
+        let unit = unit.unwrap_or(me);
+        let dir = figures.directory();
+        if !dir.is_ancestor_or_self(me, unit) {
+            return Err(Error::UnknownUnit(unit.to_string()));
+        }
+        let year = figures.school_year();
+        Ok(dir
+            .subtree(unit)
+            .into_iter()
+            .filter_map(|u| {
+                let key = DocId {
+                    unit: u.clone(),
+                    collection: collection.into(),
+                    year: year.clone(),
+                }
+                .key();
+                figures.holds(&key).then(|| {
+                    let school = dir.name(&u).unwrap_or_default().to_string();
+                    (u, school, key)
+                })
+            })
+            .collect())
+    }
+
     /// Calls `hit(unit, school name, [id, name, shown fields])` for the first `limit`
     /// records of `collection` in `unit`'s subtree that match `q`.
     fn look_up(
@@ -192,31 +262,17 @@ impl Engine {
         limit: usize,
         mut hit: impl FnMut(&str, &str, [&str; 5]),
     ) -> Result<()> {
-        let unit = unit.unwrap_or(&self.unit);
-        if !self.dir.is_ancestor_or_self(&self.unit, unit) {
-            return Err(Error::UnknownUnit(unit.to_string()));
-        }
+        let docs = self.held_docs(collection, unit)?;
         let folded = eduioc_records::fold(q);
         if folded.is_empty() {
             return Err(Error::Invalid("the query q must not be empty".into()));
         }
-        let year = self.school_year();
         let mut found = 0;
-        for u in self.dir.subtree(unit) {
+        for (u, school, key) in docs {
             if found >= limit {
                 break;
             }
-            let key = DocId {
-                unit: u.clone(),
-                collection: collection.into(),
-                year: year.clone(),
-            }
-            .key();
-            if !self.views.figures().holds(&key) {
-                continue;
-            }
-            let school = self.dir.name(&u).unwrap_or_default();
-            let raw = self.store.meta(&lookup_key(&key))?;
+            let school = school.as_str();
             let mut visit = |rows: &mut dyn Iterator<Item = [&str; 7]>| {
                 for [fid, fname, id, name, a, b, c] in rows {
                     if eduioc_records::matches_folded(&folded, fid, fname) {
@@ -228,22 +284,26 @@ impl Engine {
                     }
                 }
             };
-            match raw
-                .as_deref()
-                .and_then(|r| postcard::from_bytes::<Lookup<&str>>(r).ok())
-            {
-                Some(l) => visit(
+            // The index is read without copying its strings.
+            let indexed = self.reader.get_with(&LOOKUPS, &key, |raw| {
+                let l = postcard::from_bytes::<Lookup<&str>>(raw)
+                    .map_err(|e| LOOKUPS.value_error(&key, format!("cannot be decoded: {e}")))?;
+                visit(
                     &mut l
                         .rows
                         .into_iter()
                         .map(|r| [r.0, r.1, r.2, r.3, r.4, r.5, r.6]),
-                ),
+                );
+                Ok(())
+            })?;
+            match indexed {
+                Some(()) => {}
                 // Committed before its index existed: read the document itself.
                 None => {
-                    let Some(rec) = self.store.doc(&key)? else {
+                    let Some(rec) = self.reader.doc(&key)? else {
                         continue;
                     };
-                    let doc = load_doc(Some(rec), self.key.id().as_bytes())?;
+                    let doc = load_doc(Some(rec), &self.actor)?;
                     let Some(c) = collection.parse::<Collection>().ok() else {
                         continue;
                     };

@@ -11,8 +11,9 @@
 //!   snapshot replaces them): forwarding such a log to a peer that lacks them takes the
 //!   saved document.
 //!
-//! Everything is persisted in the meta table in the transaction of the entry that
-//! changed it, and mirrored here only after that transaction commits.
+//! Everything is persisted in the `snapshot_*` tables ([`crate::tables`]) in the
+//! transaction of the entry that changed it, and mirrored here only after that
+//! transaction commits.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,12 +21,13 @@ use eduioc_protocol::snapshot::{self, DocTrack, Held, Ranges};
 use eduioc_protocol::NodeId;
 use eduioc_store::{Store, WriteTxn};
 
+use crate::tables::{SNAPSHOT_DOC_AT, SNAPSHOT_HOLES, SNAPSHOT_LATEST, SNAPSHOT_TRACKS};
 use crate::Result;
 
-const LATEST: &str = "snap/";
-const DOC_AT: &str = "snapdoc/";
-const TRACK: &str = "track/";
-const HOLES: &str = "holes/";
+/// A key that does not name an author as it should.
+fn bad_key<V>(table: &eduioc_store::Table<V>, key: &str) -> crate::Error {
+    crate::Error::from(table.value_error(key, "the key does not start with an author".into()))
+}
 
 /// The committed state.
 #[derive(Debug, Default)]
@@ -48,38 +50,21 @@ pub(crate) struct Pending {
 impl Snapshots {
     pub(crate) fn load(store: &Store) -> Result<Snapshots> {
         let mut s = Snapshots::default();
-        for (k, v) in store.meta_prefix(LATEST)? {
-            let Some((author, key)) = k[LATEST.len()..].split_once('/') else {
-                continue;
-            };
-            let (Some(author), Ok((seq, replaces))) = (
-                NodeId::from_hex(author),
-                postcard::from_bytes::<(u64, Ranges)>(&v),
-            ) else {
-                continue;
-            };
+        for (k, (seq, replaces)) in store.scan(&SNAPSHOT_LATEST, "")? {
+            let (author, key) = k
+                .split_once('/')
+                .and_then(|(a, key)| Some((NodeId::from_hex(a)?, key)))
+                .ok_or_else(|| bad_key(&SNAPSHOT_LATEST, &k))?;
             s.latest
                 .entry(author)
                 .or_default()
                 .insert(key.to_string(), Held { seq, replaces });
         }
-        for (k, v) in store.meta_prefix(DOC_AT)? {
-            if let Ok(at) = postcard::from_bytes::<(NodeId, u64)>(&v) {
-                s.doc_at.insert(k[DOC_AT.len()..].to_string(), at);
-            }
-        }
-        for (k, v) in store.meta_prefix(TRACK)? {
-            if let Ok(t) = postcard::from_bytes::<DocTrack>(&v) {
-                s.tracks.insert(k[TRACK.len()..].to_string(), t);
-            }
-        }
-        for (k, v) in store.meta_prefix(HOLES)? {
-            if let (Some(a), Ok(r)) = (
-                NodeId::from_hex(&k[HOLES.len()..]),
-                postcard::from_bytes::<Ranges>(&v),
-            ) {
-                s.holes.insert(a, r);
-            }
+        s.doc_at = store.scan(&SNAPSHOT_DOC_AT, "")?.into_iter().collect();
+        s.tracks = store.scan(&SNAPSHOT_TRACKS, "")?.into_iter().collect();
+        for (k, r) in store.scan(&SNAPSHOT_HOLES, "")? {
+            let a = NodeId::from_hex(&k).ok_or_else(|| bad_key(&SNAPSHOT_HOLES, &k))?;
+            s.holes.insert(a, r);
         }
         Ok(s)
     }
@@ -177,9 +162,10 @@ impl Pending {
         if newest.is_some_and(|s| s >= held.seq) {
             return Ok(());
         }
-        txn.put_meta(
-            &format!("{LATEST}{author}/{key}"),
-            &postcard::to_stdvec(&(held.seq, &held.replaces)).unwrap_or_default(),
+        txn.put(
+            &SNAPSHOT_LATEST,
+            &format!("{author}/{key}"),
+            &(held.seq, held.replaces.clone()),
         )?;
         self.latest.push((author, key.to_string(), held));
         Ok(())
@@ -194,11 +180,8 @@ impl Pending {
         at: Option<(NodeId, u64)>,
     ) -> Result<()> {
         match &at {
-            Some(at) => txn.put_meta(
-                &format!("{DOC_AT}{key}"),
-                &postcard::to_stdvec(at).unwrap_or_default(),
-            )?,
-            None => txn.delete_meta(&format!("{DOC_AT}{key}"))?,
+            Some(at) => txn.put(&SNAPSHOT_DOC_AT, key, at)?,
+            None => txn.delete(&SNAPSHOT_DOC_AT, key)?,
         }
         self.doc_at.insert(key.to_string(), at);
         Ok(())
@@ -218,19 +201,13 @@ impl Pending {
             .entry(author)
             .or_insert_with(|| committed.holes(&author));
         snapshot::union_into(holes, &[(from, to)]);
-        txn.put_meta(
-            &format!("{HOLES}{author}"),
-            &postcard::to_stdvec(holes).unwrap_or_default(),
-        )?;
+        txn.put(&SNAPSHOT_HOLES, &author.to_string(), holes)?;
         Ok(())
     }
 
     /// Records the new track of this node's own document `key`.
     pub(crate) fn track(&mut self, txn: &mut WriteTxn<'_>, key: &str, t: DocTrack) -> Result<()> {
-        txn.put_meta(
-            &format!("{TRACK}{key}"),
-            &postcard::to_stdvec(&t).unwrap_or_default(),
-        )?;
+        txn.put(&SNAPSHOT_TRACKS, key, &t)?;
         self.tracks.insert(key.to_string(), t);
         Ok(())
     }

@@ -327,11 +327,11 @@ fn staff_search_folds_accents_and_reads_old_stores() {
         year: "2026-2027".into(),
     }
     .key();
-    assert!(d.store.meta(&format!("look/{key}")).unwrap().is_some());
+    assert!(d.store.get(&tables::LOOKUPS, &key).unwrap().is_some());
     let mut txn = d.store.begin_write().unwrap();
-    txn.delete_meta(&format!("look/{key}")).unwrap();
+    txn.delete(&tables::LOOKUPS, &key).unwrap();
     txn.commit().unwrap();
-    assert!(d.store.meta(&format!("look/{key}")).unwrap().is_none());
+    assert!(d.store.get(&tables::LOOKUPS, &key).unwrap().is_none());
     let hits = d.search_staff("TRAN THI", None, 10).unwrap();
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].staff_id, "GV02");

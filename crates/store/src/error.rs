@@ -73,6 +73,17 @@ pub enum Error {
         /// What postcard reported.
         source: postcard::Error,
     },
+    /// A value of a typed table could not be written or read: empty, of an encoding
+    /// version this build does not read, or not decodable.
+    #[error("value of {key:?} in table {table}: {detail}")]
+    Value {
+        /// Name of the table.
+        table: &'static str,
+        /// The key.
+        key: String,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// A document already holds as many incremental chunks as a `u32` index allows.
     #[error("document {key:?} already holds the maximum number of chunks; write a snapshot")]
     TooManyChunks {

@@ -26,14 +26,17 @@
 
 mod error;
 mod tables;
+mod typed;
 mod write;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 pub use error::{Error, Fault, Result};
+pub use typed::Table;
 pub use write::WriteTxn;
 
 use tables::Def;
@@ -82,11 +85,39 @@ pub struct Quarantined {
 /// After an I/O error (a full disk, a failing device) redb refuses every later operation
 /// until the database is closed and opened again: [`Error::fault`] says whether an error
 /// is of that kind, and [`Store::reopen`] closes and reopens the file in place.
+///
+/// Every read goes through the [`Reader`] the store dereferences to; [`Store::reader`]
+/// hands out clones of it, which read the same database from other threads without the
+/// store (redb serves any number of readers beside the one writer, each from the last
+/// committed state). Writes need the `Store`.
 pub struct Store {
-    /// `None` only while [`Store::reopen`] failed to open the file again.
-    db: Option<Database>,
+    reader: Reader,
     /// Where the file is, for [`Store::reopen`].
     path: PathBuf,
+}
+
+/// The open database, shared by the store and its readers; `None` only while
+/// [`Store::reopen`] failed to open the file again.
+type Slot = Arc<RwLock<Option<Arc<Database>>>>;
+
+/// Read access to a store's database, cloneable and usable from any thread.
+#[derive(Clone)]
+pub struct Reader {
+    slot: Slot,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader").finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for Store {
+    type Target = Reader;
+
+    fn deref(&self) -> &Reader {
+        &self.reader
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -132,11 +163,14 @@ impl Store {
             path: path.to_path_buf(),
             source: redb::DatabaseError::from(e),
         })?;
-        let mut store = Store {
-            db: None,
+        let store = Store {
+            reader: Reader {
+                slot: Arc::new(RwLock::new(None)),
+            },
             path: path.to_path_buf(),
         };
-        store.db = Some(store.open_db()?);
+        let db = store.open_db()?;
+        store.reader.set(Some(db));
         Ok(store)
     }
 
@@ -148,8 +182,9 @@ impl Store {
                 path: self.path.clone(),
                 source,
             })?;
-        let txn = WriteTxn::begin(&db)?;
+        let mut txn = WriteTxn::begin(&db)?;
         txn.create_tables()?;
+        txn.upgrade_layout()?;
         txn.commit()?;
         Ok(db)
     }
@@ -157,13 +192,20 @@ impl Store {
     /// Closes the database file and opens it again: what redb requires after an I/O
     /// error ([`Error::fault`]) before it accepts any further operation. Opening repairs
     /// the file if its last write did not complete; everything committed before stays.
-    /// If opening fails (the disk is still full, say), every operation returns
-    /// [`Error::Closed`] until a later `reopen` succeeds.
+    /// If opening fails (the disk is still full, say, or a reader still holds the old
+    /// handle in the middle of a read), every operation returns [`Error::Closed`] until a
+    /// later `reopen` succeeds.
     pub fn reopen(&mut self) -> Result<()> {
         // The old handle must be closed first: redb locks the file while it is open.
-        self.db = None;
-        self.db = Some(self.open_db()?);
+        self.reader.set(None);
+        let db = self.open_db()?;
+        self.reader.set(Some(db));
         Ok(())
+    }
+
+    /// A reader of this store, for another thread.
+    pub fn reader(&self) -> Reader {
+        self.reader.clone()
     }
 
     /// Path of the database file.
@@ -171,14 +213,22 @@ impl Store {
         &self.path
     }
 
-    fn db(&self) -> Result<&Database> {
-        self.db.as_ref().ok_or(Error::Closed)
-    }
-
     /// Starts a write transaction (only one may be open at a time; this blocks
     /// while another is open). Commits are durable on return.
     pub fn begin_write(&self) -> Result<WriteTxn<'_>> {
-        WriteTxn::begin(self.db()?)
+        WriteTxn::begin(&*self.reader.db()?)
+    }
+}
+
+impl Reader {
+    fn set(&self, db: Option<Database>) {
+        let mut slot = self.slot.write().unwrap_or_else(|p| p.into_inner());
+        *slot = db.map(Arc::new);
+    }
+
+    fn db(&self) -> Result<Arc<Database>> {
+        let slot = self.slot.read().unwrap_or_else(|p| p.into_inner());
+        slot.clone().ok_or(Error::Closed)
     }
 
     fn read(&self) -> Result<ReadTransaction> {
@@ -256,16 +306,6 @@ impl Store {
         )
     }
 
-    /// Every stored summary as `(doc key, summary bytes)`, ordered by key.
-    pub fn summaries(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        let txn = self.read()?;
-        tables::str_prefix(
-            &open_read(&txn, &tables::SUMMARIES)?,
-            tables::SUMMARIES.name,
-            "",
-        )
-    }
-
     /// Every stored certificate blob, ordered by the id it was stored under.
     pub fn certs(&self) -> Result<Vec<Vec<u8>>> {
         let txn = self.read()?;
@@ -277,6 +317,71 @@ impl Store {
     pub fn quarantined(&self) -> Result<Vec<Quarantined>> {
         let txn = self.read()?;
         tables::all_quarantined(&open_read(&txn, &tables::QUARANTINE)?)
+    }
+
+    /// The value stored under `key` in `table`, if any.
+    pub fn get<V: serde::de::DeserializeOwned>(
+        &self,
+        table: &Table<V>,
+        key: &str,
+    ) -> Result<Option<V>> {
+        self.get_with(table, key, |payload| {
+            postcard::from_bytes(payload)
+                .map_err(|e| table.value_error(key, format!("cannot be decoded: {e}")))
+        })
+    }
+
+    /// Reads the value stored under `key` in `table` with `read`, which gets its postcard
+    /// bytes (version checked): for values decoded without copying (`&str` fields).
+    pub fn get_with<V, T>(
+        &self,
+        table: &Table<V>,
+        key: &str,
+        read: impl FnOnce(&[u8]) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let txn = self.read()?;
+        let Some(t) = typed::open(&txn, table)? else {
+            return Ok(None);
+        };
+        match typed::get_stored(&t, table, key)? {
+            None => Ok(None),
+            Some(stored) => read(table.payload(key, &stored)?).map(Some),
+        }
+    }
+
+    /// Every `(key, value)` of `table` whose key starts with `prefix`, ordered by key.
+    pub fn scan<V: serde::de::DeserializeOwned>(
+        &self,
+        table: &Table<V>,
+        prefix: &str,
+    ) -> Result<Vec<(String, V)>> {
+        let txn = self.read()?;
+        let Some(t) = typed::open(&txn, table)? else {
+            return Ok(Vec::new());
+        };
+        typed::scan_stored(&t, table, prefix)?
+            .into_iter()
+            .map(|(k, v)| {
+                let value = table.decode(&k, &v)?;
+                Ok((k, value))
+            })
+            .collect()
+    }
+
+    /// Every row of the string-keyed byte table `name` as stored, ordered by key; empty
+    /// if there is no such table. For upgrading tables of an older layout.
+    pub fn raw_rows(&self, name: &'static str) -> Result<Vec<(String, Vec<u8>)>> {
+        let txn = self.read()?;
+        let def: redb::TableDefinition<'static, &'static str, &'static [u8]> =
+            redb::TableDefinition::new(name);
+        match txn.open_table(def) {
+            Ok(t) => tables::str_prefix(&t, name, ""),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
+            Err(source) => Err(Error::Table {
+                table: name,
+                source,
+            }),
+        }
     }
 
     /// The meta value stored under `key`, if any.

@@ -38,14 +38,42 @@ pub(crate) const HEADS: Def<&Author, &[u8]> = Def::new("heads");
 pub(crate) const DOC_SNAPSHOTS: Def<&str, &[u8]> = Def::new("doc_snapshots");
 /// `(doc key, index)` → incremental chunk written after the snapshot.
 pub(crate) const DOC_CHUNKS: Def<(&str, u32), &[u8]> = Def::new("doc_chunks");
-/// doc key → opaque summary bytes.
-pub(crate) const SUMMARIES: Def<&str, &[u8]> = Def::new("summaries");
 /// caller-chosen id → certificate blob.
 pub(crate) const CERTS: Def<&str, &[u8]> = Def::new("certs");
 /// `(author ++ seq ++ counter)` → postcard-encoded reason and bytes.
 pub(crate) const QUARANTINE: Def<&QuarantineKey, &[u8]> = Def::new("quarantine");
 /// string key → value.
 pub(crate) const META: Def<&str, &[u8]> = Def::new("meta");
+
+/// The meta key of the store's layout: one byte, [`LAYOUT`] once upgraded.
+pub(crate) const LAYOUT_KEY: &str = "layout";
+/// The current layout: heads and quarantine records carry a version byte
+/// ([`HEAD_VERSION`], [`QUARANTINE_VERSION`]). Layout 1 (unrecorded) had none.
+pub(crate) const LAYOUT: u8 = 2;
+/// Version of a stored head: the byte before its postcard encoding.
+pub(crate) const HEAD_VERSION: u8 = 1;
+/// Version of a stored quarantine record.
+pub(crate) const QUARANTINE_VERSION: u8 = 1;
+
+/// The postcard bytes after a stored value's version byte, if it is `version`.
+fn versioned<'b>(
+    table: &'static str,
+    what: &'static str,
+    version: u8,
+    stored: &'b [u8],
+) -> Result<&'b [u8]> {
+    match stored.split_first() {
+        Some((&v, rest)) if v == version => Ok(rest),
+        other => Err(Error::Value {
+            table,
+            key: what.to_string(),
+            detail: match other {
+                None => "the value is empty".into(),
+                Some((v, _)) => format!("the value is version {v}; this EduIOC reads {version}"),
+            },
+        }),
+    }
+}
 
 pub(crate) fn entry_key(author: &Author, seq: u64) -> EntryKey {
     let mut key = [0u8; ENTRY_KEY_LEN];
@@ -92,7 +120,7 @@ struct QuarantineValue {
 }
 
 pub(crate) fn encode_head(head: &Head) -> Result<Vec<u8>> {
-    postcard::to_stdvec(head).map_err(|source| Error::Encode {
+    postcard::to_extend(head, vec![HEAD_VERSION]).map_err(|source| Error::Encode {
         table: HEADS.name,
         what: "head",
         source,
@@ -100,6 +128,7 @@ pub(crate) fn encode_head(head: &Head) -> Result<Vec<u8>> {
 }
 
 fn decode_head(bytes: &[u8]) -> Result<Head> {
+    let bytes = versioned(HEADS.name, "head", HEAD_VERSION, bytes)?;
     postcard::from_bytes(bytes).map_err(|source| Error::Decode {
         table: HEADS.name,
         what: "head",
@@ -112,7 +141,7 @@ pub(crate) fn encode_quarantine(q: &Quarantined) -> Result<Vec<u8>> {
         reason: &q.reason,
         bytes: &q.bytes,
     };
-    postcard::to_stdvec(&value).map_err(|source| Error::Encode {
+    postcard::to_extend(&value, vec![QUARANTINE_VERSION]).map_err(|source| Error::Encode {
         table: QUARANTINE.name,
         what: "quarantine record",
         source,
@@ -283,8 +312,14 @@ where
     for row in iter {
         let (k, v) = row.map_err(|e| Error::storage(QUARANTINE.name, "iterate", e))?;
         let (author, seq, _) = split_quarantine_key(k.value());
+        let stored = versioned(
+            QUARANTINE.name,
+            "quarantine record",
+            QUARANTINE_VERSION,
+            v.value(),
+        )?;
         let value: QuarantineValue =
-            postcard::from_bytes(v.value()).map_err(|source| Error::Decode {
+            postcard::from_bytes(stored).map_err(|source| Error::Decode {
                 table: QUARANTINE.name,
                 what: "quarantine record",
                 source,

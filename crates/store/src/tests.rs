@@ -31,11 +31,15 @@ fn empty_store_reads_nothing() {
     assert_eq!(store.entry_count().unwrap(), 0);
     assert_eq!(store.doc("d").unwrap(), None);
     assert!(store.doc_keys().unwrap().is_empty());
-    assert!(store.summaries().unwrap().is_empty());
+    assert!(store.scan(&NOTES, "").unwrap().is_empty());
     assert!(store.certs().unwrap().is_empty());
     assert!(store.quarantined().unwrap().is_empty());
     assert_eq!(store.meta("k").unwrap(), None);
-    assert!(store.meta_prefix("").unwrap().is_empty());
+    // Only the layout is recorded.
+    assert_eq!(
+        store.meta_prefix("").unwrap(),
+        vec![(tables::LAYOUT_KEY.to_string(), vec![tables::LAYOUT])]
+    );
 }
 
 #[test]
@@ -220,32 +224,141 @@ fn docs_snapshot_and_chunks() {
     );
 }
 
+/// A typed table for the tests: a note per key.
+const NOTES: Table<(String, u32)> = Table::new("notes", 3);
+
 #[test]
-fn summaries_and_certs_round_trip() {
+fn typed_tables_round_trip_scan_and_delete() {
+    let (_dir, store) = temp_store();
+    // Never written: reads as empty.
+    assert_eq!(store.get(&NOTES, "a").unwrap(), None);
+    let mut txn = store.begin_write().unwrap();
+    txn.put(&NOTES, "doc/2", &("two".into(), 2)).unwrap();
+    txn.put(&NOTES, "doc/1", &("one".into(), 1)).unwrap();
+    txn.put(&NOTES, "other", &("x".into(), 9)).unwrap();
+    // The transaction sees its own writes.
+    assert_eq!(txn.scan(&NOTES, "doc/").unwrap().len(), 2);
+    txn.commit().unwrap();
+    assert_eq!(
+        store.scan(&NOTES, "doc/").unwrap(),
+        vec![
+            ("doc/1".to_owned(), ("one".to_owned(), 1)),
+            ("doc/2".to_owned(), ("two".to_owned(), 2)),
+        ]
+    );
+    assert_eq!(store.get(&NOTES, "other").unwrap(), Some(("x".into(), 9)));
+    // Borrowed reading gets the postcard bytes, version checked.
+    let name = store
+        .get_with(&NOTES, "doc/1", |b| {
+            let (n, _): (&str, u32) = postcard::from_bytes(b).unwrap();
+            Ok(n.len())
+        })
+        .unwrap();
+    assert_eq!(name, Some(3));
+    let mut txn = store.begin_write().unwrap();
+    txn.delete(&NOTES, "doc/1").unwrap();
+    txn.delete(&NOTES, "absent").unwrap();
+    txn.commit().unwrap();
+    assert_eq!(store.scan(&NOTES, "").unwrap().len(), 2);
+}
+
+#[test]
+fn a_bad_typed_value_is_an_error_naming_table_and_key() {
     let (_dir, store) = temp_store();
     let mut txn = store.begin_write().unwrap();
-    txn.put_summary("doc/2", b"s2").unwrap();
-    txn.put_summary("doc/1", b"s1").unwrap();
+    // Another version, a truncated value, an empty one.
+    txn.put_stored(&NOTES, "newer", &[4, 1, b'a', 1]).unwrap();
+    txn.put_stored(&NOTES, "short", &[3, 5, b'a']).unwrap();
+    txn.put_stored(&NOTES, "empty", &[]).unwrap();
+    txn.commit().unwrap();
+    for (key, says) in [
+        ("newer", "version 4, written by a newer EduIOC"),
+        ("short", "cannot be decoded"),
+        ("empty", "empty"),
+    ] {
+        let e = store.get(&NOTES, key).unwrap_err().to_string();
+        assert!(
+            e.contains("table notes") && e.contains(&format!("{key:?}")),
+            "{e}"
+        );
+        assert!(e.contains(says), "{e}");
+    }
+    // A scan stops at the first bad value, naming it.
+    let e = store.scan(&NOTES, "").unwrap_err().to_string();
+    assert!(e.contains("\"empty\""), "{e}");
+}
+
+#[test]
+fn a_store_of_the_first_layout_is_upgraded_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    {
+        // What a store written before layouts were recorded holds: unversioned heads
+        // and quarantine records, no layout key.
+        let store = Store::open(&path).unwrap();
+        let txn = store.begin_write().unwrap();
+        {
+            let mut heads = txn.txn.open_table(tables::HEADS.def).unwrap();
+            heads
+                .insert(
+                    &author(1),
+                    postcard::to_stdvec(&head(7, 1)).unwrap().as_slice(),
+                )
+                .unwrap();
+            let mut q = txn.txn.open_table(tables::QUARANTINE.def).unwrap();
+            let old = tables::QuarantineValueRef {
+                reason: "fork",
+                bytes: b"entry",
+            };
+            q.insert(
+                &tables::quarantine_key(&author(2), 3, 0),
+                postcard::to_stdvec(&old).unwrap().as_slice(),
+            )
+            .unwrap();
+            let mut meta = txn.txn.open_table(tables::META.def).unwrap();
+            meta.remove(tables::LAYOUT_KEY).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    for _ in 0..2 {
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.head(&author(1)).unwrap(), Some(head(7, 1)));
+        let q = store.quarantined().unwrap();
+        assert_eq!(
+            (q.len(), q[0].reason.as_str(), &q[0].bytes[..]),
+            (1, "fork", &b"entry"[..])
+        );
+        assert_eq!(
+            store.meta(tables::LAYOUT_KEY).unwrap(),
+            Some(vec![tables::LAYOUT])
+        );
+    }
+    // A store of a newer layout is refused, not misread.
+    {
+        let store = Store::open(&path).unwrap();
+        let mut txn = store.begin_write().unwrap();
+        txn.put_meta(tables::LAYOUT_KEY, &[tables::LAYOUT + 1])
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let e = Store::open(&path).unwrap_err().to_string();
+    assert!(e.contains("newer EduIOC"), "{e}");
+}
+
+#[test]
+fn certs_round_trip() {
+    let (_dir, store) = temp_store();
+    let mut txn = store.begin_write().unwrap();
     txn.put_cert("unit-b/1", b"cert-b1").unwrap();
     txn.put_cert("unit-a/1", b"cert-a1").unwrap();
     txn.commit().unwrap();
     assert_eq!(
-        store.summaries().unwrap(),
-        vec![
-            ("doc/1".to_owned(), b"s1".to_vec()),
-            ("doc/2".to_owned(), b"s2".to_vec()),
-        ]
-    );
-    assert_eq!(
         store.certs().unwrap(),
         vec![b"cert-a1".to_vec(), b"cert-b1".to_vec()]
     );
-
     let mut txn = store.begin_write().unwrap();
-    txn.put_summary("doc/1", b"s1-new").unwrap();
     txn.put_cert("unit-a/1", b"cert-a1-again").unwrap();
     txn.commit().unwrap();
-    assert_eq!(store.summaries().unwrap()[0].1, b"s1-new".to_vec());
     assert_eq!(store.certs().unwrap()[0], b"cert-a1-again".to_vec());
     assert_eq!(store.certs().unwrap().len(), 2);
 }
@@ -271,7 +384,11 @@ fn meta_round_trip_prefix_and_delete() {
         ]
     );
     assert_eq!(store.meta_prefix("peer").unwrap().len(), 3);
-    assert_eq!(store.meta_prefix("").unwrap().len(), 5);
+    assert_eq!(
+        store.meta_prefix("").unwrap().len(),
+        5 + 1,
+        "and the layout"
+    );
     assert!(store.meta_prefix("zzz").unwrap().is_empty());
 
     let mut txn = store.begin_write().unwrap();
@@ -327,7 +444,7 @@ fn dropped_write_leaves_nothing() {
         txn.set_head(&author(1), head(1, 1)).unwrap();
         txn.put_doc_snapshot("d", b"s").unwrap();
         txn.append_doc_chunk("d", b"c").unwrap();
-        txn.put_summary("d", b"sum").unwrap();
+        txn.put(&NOTES, "d", &("sum".into(), 1)).unwrap();
         txn.put_cert("c/1", b"cert").unwrap();
         txn.quarantine(&Quarantined {
             author: author(1),
@@ -343,7 +460,7 @@ fn dropped_write_leaves_nothing() {
     assert!(store.heads().unwrap().is_empty());
     assert!(store.doc_keys().unwrap().is_empty());
     assert_eq!(store.doc("d").unwrap(), None);
-    assert!(store.summaries().unwrap().is_empty());
+    assert!(store.scan(&NOTES, "").unwrap().is_empty());
     assert!(store.certs().unwrap().is_empty());
     assert!(store.quarantined().unwrap().is_empty());
     assert_eq!(store.meta("m").unwrap(), None);
@@ -371,7 +488,7 @@ fn committed_data_survives_reopen() {
         txn.set_head(&author(5), head(1, 5)).unwrap();
         txn.put_doc_snapshot("d", b"s").unwrap();
         txn.append_doc_chunk("d", b"c").unwrap();
-        txn.put_summary("d", b"sum").unwrap();
+        txn.put(&NOTES, "d", &("sum".into(), 1)).unwrap();
         txn.put_cert("c/1", b"cert").unwrap();
         txn.quarantine(&q).unwrap();
         txn.put_meta("m", b"v").unwrap();
@@ -393,8 +510,8 @@ fn committed_data_survives_reopen() {
         })
     );
     assert_eq!(
-        store.summaries().unwrap(),
-        vec![("d".to_owned(), b"sum".to_vec())]
+        store.scan(&NOTES, "").unwrap(),
+        vec![("d".to_owned(), ("sum".to_owned(), 1))]
     );
     assert_eq!(store.certs().unwrap(), vec![b"cert".to_vec()]);
     assert_eq!(store.quarantined().unwrap(), vec![q]);
@@ -499,11 +616,34 @@ fn reopen_keeps_what_was_committed_and_accepts_writes_again() {
 }
 
 #[test]
+fn a_reader_reads_from_another_thread_and_follows_a_reopen() {
+    let (_dir, mut store) = temp_store();
+    let reader = store.reader();
+    let mut txn = store.begin_write().unwrap();
+    txn.set_head(&author(1), head(1, 1)).unwrap();
+    txn.commit().unwrap();
+    let r = reader.clone();
+    let got = std::thread::spawn(move || r.head(&author(1)).unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(got, Some(head(1, 1)));
+    // A write in progress is not seen; a commit is.
+    let mut txn = store.begin_write().unwrap();
+    txn.set_head(&author(1), head(2, 1)).unwrap();
+    assert_eq!(reader.head(&author(1)).unwrap(), Some(head(1, 1)));
+    txn.commit().unwrap();
+    assert_eq!(reader.head(&author(1)).unwrap(), Some(head(2, 1)));
+    // After a reopen the reader reads the new handle.
+    store.reopen().unwrap();
+    assert_eq!(reader.head(&author(1)).unwrap(), Some(head(2, 1)));
+}
+
+#[test]
 fn a_store_that_cannot_reopen_refuses_operations_as_a_fault() {
     let (dir, mut store) = temp_store();
     // Another handle holds the file: reopening fails and leaves the store closed.
     let path = dir.path().join("store.redb");
-    store.db = None;
+    store.reader.set(None);
     let other = redb::Database::create(&path).unwrap();
     assert!(store.reopen().is_err());
     let err = store.begin_write().unwrap_err();

@@ -26,7 +26,7 @@ const FLUSH_COUNT: usize = 131_072;
 /// fewer pages. An insert error may therefore surface from a later `put_entry` or
 /// from `commit`; either way nothing of the transaction reaches the disk.
 pub struct WriteTxn<'a> {
-    txn: WriteTransaction,
+    pub(crate) txn: WriteTransaction,
     pending: BTreeMap<EntryKey, Vec<u8>>,
     pending_bytes: usize,
     _store: PhantomData<&'a Database>,
@@ -39,7 +39,8 @@ impl std::fmt::Debug for WriteTxn<'_> {
 }
 
 impl<'a> WriteTxn<'a> {
-    pub(crate) fn begin(db: &'a Database) -> Result<WriteTxn<'a>> {
+    /// `'a` is the store's borrow: the transaction owns what it needs of the database.
+    pub(crate) fn begin(db: &Database) -> Result<WriteTxn<'a>> {
         let mut txn = db.begin_write().map_err(|source| Error::Begin {
             kind: "write",
             source,
@@ -72,7 +73,6 @@ impl WriteTxn<'_> {
         self.open(&tables::HEADS)?;
         self.open(&tables::DOC_SNAPSHOTS)?;
         self.open(&tables::DOC_CHUNKS)?;
-        self.open(&tables::SUMMARIES)?;
         self.open(&tables::CERTS)?;
         self.open(&tables::QUARANTINE)?;
         self.open(&tables::META)?;
@@ -186,11 +186,6 @@ impl WriteTxn<'_> {
         )
     }
 
-    /// Stores the opaque summary of document `key`, replacing any previous one.
-    pub fn put_summary(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
-        self.put_str(&tables::SUMMARIES, key, bytes)
-    }
-
     /// Stores a certificate blob under a caller-chosen `id` (e.g. `"<unit>/<version>"`),
     /// replacing any blob already stored under it.
     pub fn put_cert(&mut self, id: &str, bytes: &[u8]) -> Result<()> {
@@ -210,6 +205,158 @@ impl WriteTxn<'_> {
             )
             .map_err(|e| Error::storage(tables::QUARANTINE.name, "insert", e))?;
         Ok(())
+    }
+
+    /// Stores `value` under `key` in `table`, replacing any previous one.
+    pub fn put<V: serde::Serialize>(
+        &mut self,
+        table: &crate::Table<V>,
+        key: &str,
+        value: &V,
+    ) -> Result<()> {
+        let stored = table.encode(key, value)?;
+        self.put_stored(table, key, &stored)
+    }
+
+    /// Stores bytes already in `table`'s stored form (a version byte, then the value).
+    pub(crate) fn put_stored<V>(
+        &mut self,
+        table: &crate::Table<V>,
+        key: &str,
+        stored: &[u8],
+    ) -> Result<()> {
+        let mut t = self
+            .txn
+            .open_table(table.def())
+            .map_err(|source| Error::Table {
+                table: table.name(),
+                source,
+            })?;
+        t.insert(key, stored)
+            .map_err(|e| Error::storage(table.name(), "insert", e))?;
+        Ok(())
+    }
+
+    /// Deletes `key` from `table` (no error if absent).
+    pub fn delete<V>(&mut self, table: &crate::Table<V>, key: &str) -> Result<()> {
+        let mut t = self
+            .txn
+            .open_table(table.def())
+            .map_err(|source| Error::Table {
+                table: table.name(),
+                source,
+            })?;
+        t.remove(key)
+            .map_err(|e| Error::storage(table.name(), "remove", e))?;
+        Ok(())
+    }
+
+    /// Every `(key, value)` of `table` whose key starts with `prefix`, as seen by this
+    /// transaction.
+    pub fn scan<V: serde::de::DeserializeOwned>(
+        &self,
+        table: &crate::Table<V>,
+        prefix: &str,
+    ) -> Result<Vec<(String, V)>> {
+        let t = self
+            .txn
+            .open_table(table.def())
+            .map_err(|source| Error::Table {
+                table: table.name(),
+                source,
+            })?;
+        crate::typed::scan_stored(&t, table, prefix)?
+            .into_iter()
+            .map(|(k, v)| {
+                let value = table.decode(&k, &v)?;
+                Ok((k, value))
+            })
+            .collect()
+    }
+
+    /// Rewrites the values of an older layout in the current one, once: heads and
+    /// quarantine records gain their version byte. The layout is recorded in the meta
+    /// table ([`tables::LAYOUT_KEY`]); a store of a newer layout is refused.
+    pub(crate) fn upgrade_layout(&mut self) -> Result<()> {
+        let layout = {
+            let meta = self.open(&tables::META)?;
+            let got = meta
+                .get(tables::LAYOUT_KEY)
+                .map_err(|e| Error::storage(tables::META.name, "get", e))?
+                .map(|v| v.value().first().copied().unwrap_or(0));
+            got
+        };
+        match layout {
+            Some(tables::LAYOUT) => return Ok(()),
+            Some(newer) if newer > tables::LAYOUT => {
+                return Err(Error::Value {
+                    table: tables::META.name,
+                    key: tables::LAYOUT_KEY.into(),
+                    detail: format!(
+                        "the store is of layout {newer}, written by a newer EduIOC; this one \
+                         reads layout {}",
+                        tables::LAYOUT
+                    ),
+                })
+            }
+            _ => {}
+        }
+        // Layout 1 (or a store written before layouts were recorded): unversioned values.
+        {
+            let mut heads = self.open(&tables::HEADS)?;
+            let mut old = Vec::new();
+            for row in heads
+                .iter()
+                .map_err(|e| Error::storage(tables::HEADS.name, "iterate", e))?
+            {
+                let (k, v) = row.map_err(|e| Error::storage(tables::HEADS.name, "iterate", e))?;
+                old.push((*k.value(), v.value().to_vec()));
+            }
+            for (author, v) in old {
+                let head: Head = postcard::from_bytes(&v).map_err(|source| Error::Decode {
+                    table: tables::HEADS.name,
+                    what: "head (layout 1)",
+                    source,
+                })?;
+                let value = tables::encode_head(&head)?;
+                heads
+                    .insert(&author, value.as_slice())
+                    .map_err(|e| Error::storage(tables::HEADS.name, "insert", e))?;
+            }
+        }
+        {
+            let mut q = self.open(&tables::QUARANTINE)?;
+            let mut old = Vec::new();
+            for row in q
+                .iter()
+                .map_err(|e| Error::storage(tables::QUARANTINE.name, "iterate", e))?
+            {
+                let (k, v) =
+                    row.map_err(|e| Error::storage(tables::QUARANTINE.name, "iterate", e))?;
+                old.push((*k.value(), v.value().to_vec()));
+            }
+            for (key, v) in old {
+                let mut stored = vec![tables::QUARANTINE_VERSION];
+                stored.extend_from_slice(&v);
+                q.insert(&key, stored.as_slice())
+                    .map_err(|e| Error::storage(tables::QUARANTINE.name, "insert", e))?;
+            }
+        }
+        self.put_meta(tables::LAYOUT_KEY, &[tables::LAYOUT])
+    }
+
+    /// Deletes the string-keyed byte table `name` and everything in it (no error if it
+    /// does not exist). For upgrading tables of an older layout.
+    pub fn delete_raw_table(&mut self, name: &'static str) -> Result<()> {
+        let def: redb::TableDefinition<'static, &'static str, &'static [u8]> =
+            redb::TableDefinition::new(name);
+        self.txn
+            .delete_table(def)
+            .map(|_| ())
+            .map_err(|source| Error::Table {
+                table: name,
+                source,
+            })
     }
 
     /// Stores a meta value, replacing any previous one.

@@ -235,10 +235,11 @@ struct SearchQuery {
 async fn students(State(state): State<AppState>, Query(q): Query<SearchQuery>) -> ApiResult {
     let text = q.q.unwrap_or_default();
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let hits = with_engine(&state, move |e| {
-        e.search_students(&text, q.unit.as_deref(), limit)
+    let hits = crate::look_up(&state, move |l| {
+        l.search_students(&text, q.unit.as_deref(), limit)
     })
-    .await?;
+    .await
+    .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(json!({ "students": hits })))
 }
 
@@ -247,10 +248,11 @@ async fn students(State(state): State<AppState>, Query(q): Query<SearchQuery>) -
 async fn staff(State(state): State<AppState>, Query(q): Query<SearchQuery>) -> ApiResult {
     let text = q.q.unwrap_or_default();
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let hits = with_engine(&state, move |e| {
-        e.search_staff(&text, q.unit.as_deref(), limit)
+    let hits = crate::look_up(&state, move |l| {
+        l.search_staff(&text, q.unit.as_deref(), limit)
     })
-    .await?;
+    .await
+    .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(json!({ "staff": hits })))
 }
 

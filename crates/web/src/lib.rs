@@ -38,6 +38,8 @@ pub struct AppState {
     pub engine: SharedEngine,
     /// What the engine publishes after each commit (read without its lock).
     pub views: eduioc_engine::Views,
+    /// Record look-ups (read without the engine's lock).
+    pub lookups: eduioc_engine::Lookups,
     /// The network loop (to push local commits and read link health).
     pub net: Client,
     /// Bearer token of the JSON API.
@@ -56,13 +58,19 @@ impl AppState {
     /// The state of a node's server: sessions and login counts start empty, the session
     /// cookie is named after the engine's unit.
     pub fn new(engine: SharedEngine, net: Client, token: &str, accounts: Accounts) -> AppState {
-        let (unit, storage, views) = {
+        let (unit, storage, views, lookups) = {
             let e = engine.lock().unwrap_or_else(|p| p.into_inner());
-            (e.unit().to_string(), e.storage_health(), e.views())
+            (
+                e.unit().to_string(),
+                e.storage_health(),
+                e.views(),
+                e.lookups(),
+            )
         };
         AppState {
             engine,
             views,
+            lookups,
             net,
             token: token.into(),
             accounts: Arc::new(accounts),
@@ -71,6 +79,15 @@ impl AppState {
             storage,
         }
     }
+}
+
+/// Runs a look-up on the blocking pool (it reads the store), without the engine's lock.
+pub(crate) async fn look_up<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&eduioc_engine::Lookups) -> Result<T, eduioc_engine::Error> + Send + 'static,
+) -> Result<Result<T, eduioc_engine::Error>, tokio::task::JoinError> {
+    let lookups = state.lookups.clone();
+    tokio::task::spawn_blocking(move || f(&lookups)).await
 }
 
 /// The complete router of a node: web UI (state-changing requests only from its own

@@ -2,6 +2,7 @@
 //! record pages with the document's provenance.
 
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::Extension;
 use eduioc_engine::Error as EngineError;
 use eduioc_protocol::DocId;
@@ -11,7 +12,7 @@ use serde::Deserialize;
 
 use super::layout::{page, Nav};
 use super::overview::local_rfc3339;
-use super::{engine_call, qenc, Ctx, Lang, Page, T};
+use super::{engine_call, figures_call, qenc, Ctx, Lang, Page, UiError, T};
 use crate::AppState;
 
 /// Most hits shown.
@@ -194,26 +195,25 @@ pub(crate) async fn search(
     } else {
         let (q2, u2) = (q.clone(), unit.clone());
         Some(
-            engine_call(&state, move |e| match kind {
-                Kind::Students => e
+            crate::look_up(&state, move |l| match kind {
+                Kind::Students => l
                     .search_students(&q2, u2.as_deref(), MAX_HITS)
                     .map(Hits::Students),
-                Kind::Staff => e
+                Kind::Staff => l
                     .search_staff(&q2, u2.as_deref(), MAX_HITS)
                     .map(Hits::Staff),
             })
-            .await?,
+            .await
+            .map_err(|e| UiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .map_err(UiError::from)?,
         )
     };
     let unit_name = match &unit {
         Some(u) => {
             let u = u.clone();
-            Some(
-                engine_call(&state, move |e| {
-                    Ok(e.directory().name(&u).unwrap_or(&u).to_string())
-                })
-                .await?,
-            )
+            Some(figures_call(&state, move |f| {
+                Ok(f.directory().name(&u).unwrap_or(&u).to_string())
+            })?)
         }
         None => None,
     };

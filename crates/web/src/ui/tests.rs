@@ -438,7 +438,7 @@ async fn overview_figures_equal_the_json_stats() {
 
 /// The figures are read from what the engine published, never through its lock: with the
 /// engine held (as an import or an ingest holds it), `stats`, `status`, the overview, the
-/// network page and their live refreshes all answer. Each request gets a minute, so a
+/// network page, their live refreshes and record look-ups all answer. Each request gets a minute, so a
 /// handler that waited for the engine fails the test instead of hanging it.
 // Two workers: the network task may block one on the engine, as it may in the node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -481,6 +481,14 @@ async fn figures_answer_while_the_engine_is_busy() {
     }
     let (_, _, body) = within(get("/unit/thcs-tam-hiep", &cookie)).await;
     assert_eq!(tile(&body, "students"), "3");
+    // Look-ups read the store beside the engine.
+    let (status, _, body) = within(get("/records?q=nguyen+thi+hong", &cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("Nguyễn Thị Hồng"), "{body}");
+    let (status, _, json) = within(api_get(&f.dept, "/api/v1/records/staff?q=VU+THI")).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["staff"].as_array().map(Vec::len), Some(1), "{json}");
     release.send(()).unwrap();
     holder.join().unwrap();
 }

@@ -1,0 +1,120 @@
+//! The engine's named, typed tables (see [`eduioc_store::Table`]): one per kind of
+//! thing it keeps beside entries, heads, documents, certificates and quarantine. Each
+//! value is written at the version declared here; a new kind is a new table, and a
+//! changed encoding is a new version with a step in [`upgrade`].
+//!
+//! Stores written before these tables existed kept the same things under string
+//! prefixes in the store's meta table (`seen/`, `rejected/`, `notif/`, `ack/`, `look/`,
+//! `snap/`, `snapdoc/`, `track/`, `holes/`) and unversioned summaries in the table
+//! `summaries`; [`upgrade`] moves them, once, in one transaction, when the engine opens.
+
+use eduioc_protocol::snapshot::{DocTrack, Ranges};
+use eduioc_protocol::NodeId;
+use eduioc_records::Summary;
+use eduioc_store::{Store, Table};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::search::Lookup;
+use crate::{Notice, Result};
+
+/// Document key → its summary (what `stats` sums).
+pub(crate) const SUMMARIES: Table<Summary> = Table::new("doc_summaries", 1);
+/// Document key → its look-up index (students and staff).
+pub(crate) const LOOKUPS: Table<Lookup<String>> = Table::new("lookups", 1);
+/// Unit → the latest author timestamp seen from it (Unix ms).
+pub(crate) const SEEN: Table<i64> = Table::new("seen", 1);
+/// Rejection reason → how many entries and frames were refused for it.
+pub(crate) const REJECTED: Table<u64> = Table::new("rejected", 1);
+/// `<from unit>/<seq>` → a notification received or sent.
+pub(crate) const NOTICES: Table<Notice> = Table::new("notices", 1);
+/// `<from unit>/<seq>/<reader unit>` → when the reader acknowledged it (Unix ms).
+pub(crate) const ACKS: Table<i64> = Table::new("acks", 1);
+/// `<author hex>/<document key>` → the latest snapshot entry held: its seq and the seqs
+/// it replaces.
+pub(crate) const SNAPSHOT_LATEST: Table<(u64, Ranges)> = Table::new("snapshot_latest", 1);
+/// Document key → the snapshot entry (author, seq) whose heads the stored document is at.
+pub(crate) const SNAPSHOT_DOC_AT: Table<(NodeId, u64)> = Table::new("snapshot_doc_at", 1);
+/// Document key (own documents) → what a snapshot would replace and when one is due.
+pub(crate) const SNAPSHOT_TRACKS: Table<DocTrack> = Table::new("snapshot_tracks", 1);
+/// Author hex → the holes of its log held here.
+pub(crate) const SNAPSHOT_HOLES: Table<Ranges> = Table::new("snapshot_holes", 1);
+
+/// The meta key recording that the engine's tables are in this layout.
+const LAYOUT_KEY: &str = "engine_layout";
+const LAYOUT: u8 = 2;
+
+/// Moves what an older engine kept in the meta table and the unversioned `summaries`
+/// table into the typed tables, in one transaction; nothing to do once done. A value
+/// that cannot be read is an error naming its key: the node does not start on a store
+/// it would misread.
+pub(crate) fn upgrade(store: &Store) -> Result<()> {
+    if store.meta(LAYOUT_KEY)?.as_deref() == Some(&[LAYOUT]) {
+        return Ok(());
+    }
+    let mut txn = store.begin_write()?;
+    let le = |key: &str, v: &[u8]| -> Result<[u8; 8]> {
+        <[u8; 8]>::try_from(v).map_err(|_| {
+            crate::Error::Invalid(format!(
+                "upgrading the store: meta value {key:?} is {} bytes, not 8",
+                v.len()
+            ))
+        })
+    };
+    for (key, v) in store.meta_prefix("seen/")? {
+        let ms = i64::from_le_bytes(le(&key, &v)?);
+        txn.put(&SEEN, &key["seen/".len()..], &ms)?;
+        txn.delete_meta(&key)?;
+    }
+    for (key, v) in store.meta_prefix("rejected/")? {
+        let n = u64::from_le_bytes(le(&key, &v)?);
+        txn.put(&REJECTED, &key["rejected/".len()..], &n)?;
+        txn.delete_meta(&key)?;
+    }
+    for (key, v) in store.meta_prefix("ack/")? {
+        let ms = i64::from_le_bytes(le(&key, &v)?);
+        txn.put(&ACKS, &key["ack/".len()..], &ms)?;
+        txn.delete_meta(&key)?;
+    }
+    move_postcard(store, &mut txn, "notif/", &NOTICES)?;
+    move_postcard(store, &mut txn, "look/", &LOOKUPS)?;
+    move_postcard(store, &mut txn, "snap/", &SNAPSHOT_LATEST)?;
+    move_postcard(store, &mut txn, "snapdoc/", &SNAPSHOT_DOC_AT)?;
+    move_postcard(store, &mut txn, "track/", &SNAPSHOT_TRACKS)?;
+    move_postcard(store, &mut txn, "holes/", &SNAPSHOT_HOLES)?;
+    for (key, v) in store.raw_rows(LEGACY_SUMMARIES)? {
+        let summary: Summary = decode_legacy(LEGACY_SUMMARIES, &key, &v)?;
+        txn.put(&SUMMARIES, &key, &summary)?;
+    }
+    txn.delete_raw_table(LEGACY_SUMMARIES)?;
+    txn.put_meta(LAYOUT_KEY, &[LAYOUT])?;
+    txn.commit()?;
+    Ok(())
+}
+
+/// The table of unversioned summaries of the first layout.
+const LEGACY_SUMMARIES: &str = "summaries";
+
+fn decode_legacy<V: DeserializeOwned>(place: &str, key: &str, v: &[u8]) -> Result<V> {
+    postcard::from_bytes(v).map_err(|e| {
+        crate::Error::Invalid(format!(
+            "upgrading the store: {key:?} in {place} cannot be read: {e}"
+        ))
+    })
+}
+
+/// Moves the meta rows under `prefix`, postcard-encoded values of `V`, into `table`
+/// (keys without the prefix).
+fn move_postcard<V: Serialize + DeserializeOwned>(
+    store: &Store,
+    txn: &mut eduioc_store::WriteTxn<'_>,
+    prefix: &str,
+    table: &Table<V>,
+) -> Result<()> {
+    for (key, v) in store.meta_prefix(prefix)? {
+        let value: V = decode_legacy("the meta table", &key, &v)?;
+        txn.put(table, &key[prefix.len()..], &value)?;
+        txn.delete_meta(&key)?;
+    }
+    Ok(())
+}

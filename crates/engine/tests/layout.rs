@@ -1,0 +1,94 @@
+//! A store written by the engine's first layout (string prefixes in the meta table,
+//! unversioned values; `fixtures/layout1`, written by `examples/layout_fixture.rs` at
+//! commit f164374) opens with the current engine: every figure, notification, read
+//! receipt, rejection count, freshness stamp and look-up index is where it was, and the
+//! logs go on.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use eduioc_protocol::LogSource;
+
+#[path = "fixtures/world.rs"]
+mod world;
+
+fn copy_fixture() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/layout1");
+    for unit in ["s1", "pgd"] {
+        std::fs::create_dir_all(tmp.path().join(unit)).unwrap();
+        std::fs::copy(
+            from.join(unit).join("store.redb"),
+            tmp.path().join(unit).join("store.redb"),
+        )
+        .unwrap();
+    }
+    tmp
+}
+
+#[test]
+fn a_first_layout_store_opens_with_everything_in_place() {
+    let tmp = copy_fixture();
+    for round in 0..2 {
+        // The second round opens the upgraded stores again: the upgrade ran once.
+        let mut s1 = world::open(tmp.path(), "s1");
+        let mut pgd = world::open(tmp.path(), "pgd");
+        let here = s1.stats(None).unwrap();
+        assert_eq!(
+            (
+                here.students.enrolled,
+                here.students.dropped_out,
+                here.classes
+            ),
+            (2 + round, 1, 2),
+            "round {round}"
+        );
+        assert_eq!(here.staff.teachers, 2);
+        let there = pgd.stats(Some("s1")).unwrap();
+        assert_eq!(there.students, here.students);
+        assert_eq!(pgd.stats(None).unwrap().students, here.students);
+        assert!(pgd.last_seen_ms("s1").is_some(), "freshness kept");
+        // The notification, and the school's read receipt, at both ends.
+        for e in [&s1, &pgd] {
+            let n = e.notifications().unwrap();
+            assert_eq!(n.len(), 1, "{n:?}");
+            assert_eq!(n[0].0.title, "Báo cáo học kỳ I");
+            assert_eq!(n[0].1, vec!["s1".to_string()]);
+        }
+        assert_eq!(
+            pgd.rejected().values().sum::<u64>(),
+            1,
+            "{:?}",
+            pgd.rejected()
+        );
+        // The look-up indexes.
+        let hits = pgd.search_students("cuong", None, 10).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].student_id, "HS01");
+        assert_eq!(
+            pgd.search_staff("tran thi binh", None, 10).unwrap().len(),
+            1
+        );
+        if round == 0 {
+            // The school's log goes on, and its district takes the next entries.
+            s1.import(
+                "students",
+                Some("text/csv"),
+                "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n\
+                 HS01,Lê Văn Cường,M,2014-03-03,6,6A,Kinh,enrolled\n\
+                 HS02,Phạm Thị Dung,F,2013-04-04,7,7A,Mường,enrolled\n\
+                 HS03,Hoàng Văn Em,M,2013-05-05,7,7A,Kinh,dropped_out\n\
+                 HS04,Vũ Thị Giang,F,2014-06-06,6,6A,Kinh,enrolled\n"
+                    .as_bytes(),
+            )
+            .unwrap();
+            let author = s1.id();
+            let have = pgd.height(&author);
+            let page: Vec<Vec<u8>> = s1
+                .entries(&author, have + 1, 10_000, usize::MAX)
+                .into_iter()
+                .map(|(_, b)| b)
+                .collect();
+            let got = pgd.ingest(&page).unwrap();
+            assert!(got.rejected.is_empty(), "{:?}", got.rejected);
+        }
+    }
+}
