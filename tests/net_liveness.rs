@@ -8,6 +8,11 @@
 //!   directory (same key, its own empty store) writes entries that fork the log the
 //!   district already holds; the district refuses them and the copy's `status` says so
 //!   under `parent.refused`, naming the school.
+//! - `a_child_refused_by_its_parent_hangs_up_and_redials`: a school whose `node.toml`
+//!   names a district it does not belong to (as after a re-parenting its configuration
+//!   missed) is refused at `Hello`; it closes the connection and dials again, at a slowing
+//!   pace, says so in `status.parent.refused`, and joins its own district once pointed at
+//!   it.
 //!
 //! Timings are printed, never asserted.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -130,6 +135,81 @@ fn a_frozen_parent_catches_up_without_a_new_commit() {
     assert!(parent_of(&net, "th")["refused"].is_null());
     let stats = net.stats("so", "so");
     assert_eq!(stats["students"]["enrolled"], 2, "{stats}");
+}
+
+#[test]
+fn a_child_refused_by_its_parent_hangs_up_and_redials() {
+    let mut net = Net::new(&[
+        ("so", "department", None),
+        ("pgd-a", "district", Some("so")),
+        ("pgd-b", "district", Some("so")),
+        ("th", "school", Some("pgd-a")),
+    ]);
+    let toml = net.node_dir("th").join("node.toml");
+    let right = std::fs::read_to_string(&toml).unwrap();
+    let (a, b) = (net.unit("pgd-a").p2p.clone(), net.unit("pgd-b").p2p.clone());
+    let wrong = right
+        .replace("parent = \"pgd-a\"", "parent = \"pgd-b\"")
+        .replace(
+            &format!("parent_p2p = \"{a}\""),
+            &format!("parent_p2p = \"{b}\""),
+        );
+    assert_ne!(wrong, right);
+    std::fs::write(&toml, &wrong).unwrap();
+    // It knows the other district's certificate (so it can dial it), as a school does
+    // whose parent's certificates came down before it moved.
+    let certs_of = |id: &str| -> Vec<eduioc_protocol::Certificate> {
+        postcard::from_bytes(&std::fs::read(net.node_dir(id).join("certs.bin")).unwrap()).unwrap()
+    };
+    let mut certs = certs_of("th");
+    for c in certs_of("pgd-b") {
+        if !certs.contains(&c) {
+            certs.push(c);
+        }
+    }
+    std::fs::write(
+        net.node_dir("th").join("certs.bin"),
+        postcard::to_stdvec(&certs).unwrap(),
+    )
+    .unwrap();
+    net.start_all();
+    let count = |id: &str, what: &str| net.full_log(id).matches(what).count();
+    net.wait_for("three refused hellos, each on a new connection", || {
+        let (dials, hangups) = (
+            count("th", "connected to parent"),
+            count("th", "disconnected from parent"),
+        );
+        (dials >= 3 && hangups >= 2)
+            .then_some(())
+            .ok_or_else(|| format!("{dials} connections, {hangups} closed"))
+    });
+    let refused_at_b: u64 = net.status("pgd-b")["rejected"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert!(refused_at_b >= 2, "{}", net.status("pgd-b"));
+    let p = parent_of(&net, "th");
+    assert_eq!(p["unit"], "pgd-b", "{p}");
+    assert_eq!(p["connected"], false, "{p}");
+    assert!(
+        p["refused"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{p}"
+    );
+    println!("refused: {}", p["refused"]);
+    // Pointed at its own district, it joins it and the warning goes.
+    net.stop("th");
+    std::fs::write(&toml, &right).unwrap();
+    net.start("th");
+    net.wait_for("the school connected to its own district", || {
+        let p = parent_of(&net, "th");
+        (p["unit"] == "pgd-a" && p["connected"] == true && p["refused"].is_null())
+            .then_some(())
+            .ok_or_else(|| format!("parent: {p}"))
+    });
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -180,6 +180,11 @@ impl Net {
     }
 
     /// The node's log: its warnings and errors, then its last lines.
+    /// Everything node `id` logged so far.
+    pub fn full_log(&self, id: &str) -> String {
+        std::fs::read_to_string(self.tmp.path().join(format!("{id}.log"))).unwrap_or_default()
+    }
+
     pub fn log(&self, id: &str) -> String {
         let s =
             std::fs::read_to_string(self.tmp.path().join(format!("{id}.log"))).unwrap_or_default();
