@@ -26,9 +26,13 @@ pub(crate) struct NodeToml {
     pub parent_p2p: Option<String>,
     /// The root key (hex), trust anchor of all certificates.
     pub(crate) root_key: String,
-    /// Most Automerge documents in memory at once (default 16).
+    /// Most Automerge documents in memory at once (default 4,096).
     #[serde(default = "default_doc_cache")]
     pub(crate) doc_cache: usize,
+    /// Memory for loaded Automerge documents, MiB, estimated from their records (default
+    /// 256). The cache keeps what fits in both bounds.
+    #[serde(default = "default_doc_cache_mib")]
+    pub(crate) doc_cache_mib: usize,
     /// School year of imports and figures, e.g. "2026-2027" (default: from the clock).
     #[serde(default)]
     pub(crate) school_year: Option<String>,
@@ -40,7 +44,11 @@ pub(crate) struct NodeToml {
 }
 
 fn default_doc_cache() -> usize {
-    16
+    eduioc_engine::DEFAULT_DOC_CACHE
+}
+
+fn default_doc_cache_mib() -> usize {
+    eduioc_engine::DEFAULT_DOC_CACHE_BYTES >> 20
 }
 
 /// A node directory loaded and checked.

@@ -52,6 +52,7 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
         certs: nd.certs.clone(),
         data_dir: nd.dir.clone(),
         doc_cache: t.doc_cache,
+        doc_cache_bytes: t.doc_cache_mib.saturating_mul(1 << 20),
         school_year: t.school_year.clone(),
     })
     .with_context(|| format!("opening the store of {}", t.unit))?;

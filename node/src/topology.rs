@@ -187,7 +187,8 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
             parent: u.parent.clone(),
             parent_p2p: u.parent.as_deref().map(|p| addr[p].to_string()),
             root_key: root_key.id().to_string(),
-            doc_cache: 16,
+            doc_cache: eduioc_engine::DEFAULT_DOC_CACHE,
+            doc_cache_mib: eduioc_engine::DEFAULT_DOC_CACHE_BYTES >> 20,
             school_year: None,
             public_http: false,
         };
@@ -195,8 +196,9 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
             "# EduIOC node configuration, written by `eduioc topology generate`.\n\
              # network: name of the network; unit: the unit this node speaks for;\n\
              # p2p / http: listen addresses; parent / parent_p2p: the unit this node syncs up to;\n\
-             # root_key: trust anchor of all certificates; doc_cache: Automerge documents held\n\
-             # in memory at once; school_year (optional): year of imports and figures;\n\
+             # root_key: trust anchor of all certificates; doc_cache_mib / doc_cache: memory\n\
+             # (MiB, estimated) and most Automerge documents held in memory at once;\n\
+             # school_year (optional): year of imports and figures;\n\
              # public_http (optional, default false): allow a non-loopback http address\n\
              # (plain HTTP: put a reverse proxy with TLS in front).\n{}",
             toml::to_string(&node)?

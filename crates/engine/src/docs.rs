@@ -1,7 +1,10 @@
 //! A bounded cache of loaded Automerge documents.
 //!
-//! A department holds thousands of documents; only `capacity` of them are materialised
-//! in memory at once (least recently used are dropped; they reload from the store).
+//! A department holds thousands of documents; only as many as fit in a memory budget
+//! (and at most `capacity`) are materialised at once; the least recently used are
+//! dropped and reload from the store. A document's memory is estimated from its number
+//! of records ([`doc_cost`]), so an office keeps many small schools' documents loaded
+//! where a fixed count would reload them on every page.
 //!
 //! A page may change more documents than the cache holds. [`DocCache::put`] hands back a
 //! document the page changed when it drops it, so that the engine writes its figures
@@ -19,8 +22,12 @@ use eduioc_records::{RecordsDoc, Summary};
 /// `capacity` documents — possibly hundreds of MB — loaded for good.
 pub(crate) struct DocCache {
     capacity: usize,
-    /// Most recently used last: (key, document, last used, Unix ms).
-    slots: Vec<(String, RecordsDoc, i64)>,
+    /// The memory budget, bytes (estimated, [`doc_cost`]).
+    budget: usize,
+    /// The estimated bytes of the documents loaded.
+    used: usize,
+    /// Most recently used last: (key, document, last used, Unix ms, estimated bytes).
+    slots: Vec<(String, RecordsDoc, i64, usize)>,
     /// Where the last-use stamps come from.
     clock: fn() -> i64,
     /// Loads since start, for status and benchmarks.
@@ -32,10 +39,19 @@ pub(crate) struct DocCache {
     dropped: HashMap<String, Summary>,
 }
 
+/// The estimated memory of a loaded document: about 40 KiB, plus about 255 bytes per
+/// record, measured on synthetic rosters of 58 and 861 students (release build;
+/// `tests::memory_of_loaded_documents`), rounded up.
+pub(crate) fn doc_cost(doc: &RecordsDoc) -> usize {
+    48 * 1024 + 320 * doc.len()
+}
+
 impl DocCache {
-    pub(crate) fn new(capacity: usize, clock: fn() -> i64) -> DocCache {
+    pub(crate) fn new(capacity: usize, budget: usize, clock: fn() -> i64) -> DocCache {
         DocCache {
             capacity: capacity.max(1),
+            budget,
+            used: 0,
             slots: Vec::new(),
             clock,
             loads: 0,
@@ -50,24 +66,31 @@ impl DocCache {
         let mut slot = self.slots.remove(i);
         slot.2 = (self.clock)();
         self.slots.push(slot);
-        self.slots.last_mut().map(|(_, d, _)| d)
+        self.slots.last_mut().map(|(_, d, ..)| d)
     }
 
-    /// Inserts a freshly loaded document, evicting the least recently used beyond capacity.
-    /// Returns the evicted document if the page being committed changed it: the caller
-    /// summarises it ([`DocCache::summarised`]).
+    /// Inserts a freshly loaded document, evicting the least recently used beyond the
+    /// budget or the capacity (the new one always stays). Returns the evicted documents
+    /// the page being committed changed: the caller summarises them
+    /// ([`DocCache::summarised`]).
     #[must_use]
-    pub(crate) fn put(&mut self, key: &str, doc: RecordsDoc) -> Option<(String, RecordsDoc)> {
+    pub(crate) fn put(&mut self, key: &str, doc: RecordsDoc) -> Vec<(String, RecordsDoc)> {
         self.evict(key);
         self.loads += 1;
-        let mut changed = None;
-        if self.slots.len() >= self.capacity {
-            let (k, d, _) = self.slots.remove(0);
+        let cost = doc_cost(&doc);
+        let mut changed = Vec::new();
+        while !self.slots.is_empty()
+            && (self.slots.len() >= self.capacity || self.used + cost > self.budget)
+        {
+            let (k, d, _, c) = self.slots.remove(0);
+            self.used -= c;
             if self.dirty.remove(&k) {
-                changed = Some((k, d));
+                changed.push((k, d));
             }
         }
-        self.slots.push((key.to_string(), doc, (self.clock)()));
+        self.used += cost;
+        self.slots
+            .push((key.to_string(), doc, (self.clock)(), cost));
         changed
     }
 
@@ -79,7 +102,9 @@ impl DocCache {
     /// Drops a document (its in-memory state may be ahead of the store): its figures
     /// will be computed from the store.
     pub(crate) fn evict(&mut self, key: &str) {
-        self.slots.retain(|(k, ..)| k != key);
+        if let Some(i) = self.slots.iter().position(|(k, ..)| k == key) {
+            self.used -= self.slots.remove(i).3;
+        }
         self.dirty.remove(key);
         self.dropped.remove(key);
     }
@@ -89,12 +114,20 @@ impl DocCache {
         let i = self.slots.iter().position(|(k, ..)| k == key)?;
         self.dirty.remove(key);
         self.dropped.remove(key);
-        Some(self.slots.remove(i).1)
+        let (_, doc, _, cost) = self.slots.remove(i);
+        self.used -= cost;
+        Some(doc)
     }
 
-    /// Marks a cached document as changed by the page being committed.
+    /// Marks a cached document as changed by the page being committed (and estimates
+    /// its memory again: it may have grown).
     pub(crate) fn changed(&mut self, key: &str) {
         self.dirty.insert(key.to_string());
+        if let Some(slot) = self.slots.iter_mut().find(|(k, ..)| k == key) {
+            let cost = doc_cost(&slot.1);
+            self.used = self.used - slot.3 + cost;
+            slot.3 = cost;
+        }
     }
 
     /// Drops every document a page changed that did not complete (a store error ended it
@@ -119,13 +152,15 @@ impl DocCache {
         let before = self.slots.len();
         let dirty = &self.dirty;
         self.slots
-            .retain(|(k, _, used)| dirty.contains(k) || now_ms.saturating_sub(*used) < idle_ms);
+            .retain(|(k, _, used, _)| dirty.contains(k) || now_ms.saturating_sub(*used) < idle_ms);
+        self.used = self.slots.iter().map(|s| s.3).sum();
         before - self.slots.len()
     }
 
     /// Drops every document (the store was reopened: they reload from it).
     pub(crate) fn clear(&mut self) {
         self.slots.clear();
+        self.used = 0;
         self.dirty.clear();
         self.dropped.clear();
     }
@@ -133,5 +168,10 @@ impl DocCache {
     /// Number of documents loaded now.
     pub(crate) fn len(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Estimated bytes of the documents loaded now.
+    pub(crate) fn bytes(&self) -> usize {
+        self.used
     }
 }

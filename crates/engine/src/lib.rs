@@ -114,6 +114,13 @@ impl Error {
 /// Result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The default memory for loaded documents: 256 MiB, about 1,100 documents of a
+/// realistic school's roster.
+pub const DEFAULT_DOC_CACHE_BYTES: usize = 256 << 20;
+
+/// The default most documents loaded at once (the memory budget is the usual bound).
+pub const DEFAULT_DOC_CACHE: usize = 4096;
+
 /// What a node needs to open its engine.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -129,6 +136,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Most Automerge documents held in memory at once.
     pub doc_cache: usize,
+    /// Memory for loaded Automerge documents, bytes (estimated from their records;
+    /// [`DEFAULT_DOC_CACHE_BYTES`]). Whichever of this and `doc_cache` is reached first
+    /// bounds the cache.
+    pub doc_cache_bytes: usize,
     /// School year of imports and statistics, e.g. `2026-2027`; `None`: from the clock.
     pub school_year: Option<String>,
 }
@@ -269,7 +280,7 @@ impl Engine {
             store,
             dir,
             heads: HashMap::new(),
-            docs: docs::DocCache::new(cfg.doc_cache, now_ms),
+            docs: docs::DocCache::new(cfg.doc_cache, cfg.doc_cache_bytes, now_ms),
             snaps: snapshots::Snapshots::default(),
             rejected: BTreeMap::new(),
             entries: 0,
@@ -430,6 +441,7 @@ impl Engine {
             rejected: self.rejected.clone(),
             quarantined: self.quarantined,
             docs_loaded: self.docs.len(),
+            docs_loaded_bytes: self.docs.bytes(),
             fixed_school_year: self.school_year.clone(),
             unread: self.unread,
             version: self.published,
@@ -1408,9 +1420,9 @@ fn ensure_loaded(
 fn write_dropped(
     docs: &mut docs::DocCache,
     txn: &mut WriteTxn<'_>,
-    dropped: Option<(String, RecordsDoc)>,
+    dropped: Vec<(String, RecordsDoc)>,
 ) -> Result<()> {
-    if let Some((key, doc)) = dropped {
+    for (key, doc) in dropped {
         if let Some(f) = figures(&key, &doc) {
             drop(doc);
             let summary = write_figures(txn, &key, f)?;

@@ -72,6 +72,7 @@ impl World {
             certs: self.certs(),
             data_dir: dir,
             doc_cache,
+            doc_cache_bytes: DEFAULT_DOC_CACHE_BYTES,
             school_year: Some("2026-2027".into()),
         })
         .unwrap()
@@ -1341,6 +1342,52 @@ fn every_commit_announces_what_it_appended() {
     );
 }
 
+#[test]
+fn the_document_cache_keeps_what_fits_its_memory_budget() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 8);
+    for (kind, csv) in [
+        ("students", students("A", 40, 2)),
+        (
+            "staff",
+            "staff_id,full_name,gender,birth_date,role,qualification,status\n\
+             GV01,Trần Thị Bình,F,1985-02-02,teacher,master,active\n"
+                .to_string(),
+        ),
+        (
+            "classes",
+            "class_id,name,grade,homeroom_staff_id\n5A,Lớp 5A,5,GV01\n".to_string(),
+        ),
+    ] {
+        s1.import(kind, Some("text/csv"), csv.as_bytes()).unwrap();
+    }
+    // A district whose budget holds two small documents, whatever its count allows.
+    let key = w.keys.iter().find(|k| k.0 == "pgd").unwrap().3.clone();
+    let dir = w.tmp.path().join("pgd-budget");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut d = Engine::open(Config {
+        unit: "pgd".into(),
+        key,
+        root_key: w.root.id(),
+        certs: w.certs(),
+        data_dir: dir,
+        doc_cache: 100,
+        doc_cache_bytes: 2 * docs::doc_cost(&RecordsDoc::new(&[0; 32])) + 40 * 320,
+        school_year: Some("2026-2027".into()),
+    })
+    .unwrap();
+    sync(&s1, &mut d);
+    let status = d.views().status();
+    assert!(status.docs_loaded <= 2, "{status:?}");
+    assert!(
+        status.docs_loaded_bytes <= 2 * 48 * 1024 + 40 * 320,
+        "{status:?}"
+    );
+    // What was dropped was summarised first: the figures are whole.
+    assert_eq!(d.stats(Some("s1")).unwrap(), s1.stats(None).unwrap());
+    assert_eq!(d.search_staff("tran thi binh", None, 5).unwrap().len(), 1);
+}
+
 /// The district's `stats` while it ingests the first full rosters of 200 schools, read the
 /// two ways a handler can: through the engine's lock (as every handler did before the
 /// figures view) and from the published figures (as handlers do now). Both are timed in
@@ -1385,7 +1432,13 @@ fn stats_during_a_wave_of_school_rosters() {
         "{n} schools imported {rows} rows in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let district = Arc::new(Mutex::new(w.open("pgd", 16)));
+    // The district's document cache: by memory (the default), or `EDUIOC_WAVE_DOCS`
+    // documents at most (16 was the fixed count before).
+    let cap = std::env::var("EDUIOC_WAVE_DOCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_DOC_CACHE);
+    let district = Arc::new(Mutex::new(w.open("pgd", cap)));
     let views = district.lock().unwrap().views();
     let done = Arc::new(AtomicBool::new(false));
     // The reader: `stats` of the district's subtree, alternately through the lock and
@@ -1435,6 +1488,51 @@ fn stats_during_a_wave_of_school_rosters() {
     }
     let wall = wave.elapsed();
     done.store(true, Ordering::Relaxed);
+    // A second wave: every school changes one student; the district takes one more page
+    // from each, into documents it loaded in the first wave.
+    let loads_before = district.lock().unwrap().docs.loads;
+    for (i, s) in schools.iter_mut().enumerate() {
+        let level = [
+            eduioc_synth::SchoolLevel::Primary,
+            eduioc_synth::SchoolLevel::LowerSecondary,
+            eduioc_synth::SchoolLevel::UpperSecondary,
+        ][(i + 1) % 3];
+        let unit = format!("s{}", i + 1);
+        let data = eduioc_synth::school(
+            (i + 1) as u64,
+            &unit,
+            level,
+            2026,
+            eduioc_synth::Size::Realistic,
+        );
+        let changed = data
+            .students_csv
+            .replacen(",enrolled\n", ",dropped_out\n", 1);
+        s.import("students", Some("text/csv"), changed.as_bytes())
+            .unwrap();
+    }
+    let second = Instant::now();
+    for s in &schools {
+        let author = s.id();
+        let have = district.lock().unwrap().height(&author);
+        let page: Vec<Vec<u8>> = s
+            .entries(
+                &author,
+                have + 1,
+                eduioc_protocol::wire::MAX_PAGE_ENTRIES,
+                eduioc_protocol::wire::MAX_PAGE_BYTES,
+            )
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect();
+        let out = district.lock().unwrap().ingest(&page).unwrap();
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+    }
+    println!(
+        "second wave (one change per school): {:.2} s, {} document loads",
+        second.elapsed().as_secs_f64(),
+        district.lock().unwrap().docs.loads - loads_before
+    );
     let (locked, published) = reader.join().unwrap();
     let enrolled: u64 = schools
         .iter()
@@ -1450,9 +1548,13 @@ fn stats_during_a_wave_of_school_rosters() {
             .enrolled,
         enrolled
     );
+    let (loads, status) = (district.lock().unwrap().docs.loads, views.status());
     println!(
-        "wave: {pages} pages from {n} schools ingested in {:.2} s",
-        wall.as_secs_f64()
+        "wave: {pages} pages from {n} schools ingested in {:.2} s; {loads} document loads; \
+         {} documents loaded ({} KiB estimated) at the end",
+        wall.as_secs_f64(),
+        status.docs_loaded,
+        status.docs_loaded_bytes / 1024
     );
     for (name, mut t) in [
         ("through the engine lock", locked),
@@ -1467,5 +1569,46 @@ fn stats_during_a_wave_of_school_rosters() {
             at(0.99),
             at(1.0)
         );
+    }
+}
+
+/// What a loaded document costs in memory against its stored size, for
+/// [`docs::DocCache`]'s estimate. A measurement: run with
+/// `cargo test --release -p eduioc-engine -- --ignored --nocapture memory_of_loaded_documents`.
+#[test]
+#[ignore = "measurement; run explicitly"]
+fn memory_of_loaded_documents() {
+    fn rss_kib() -> u64 {
+        let s = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: u64 = s.split_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * 4
+    }
+    let w = World::new();
+    let mut e = w.open("s1", 4);
+    for (level, size) in [
+        (eduioc_synth::SchoolLevel::Primary, eduioc_synth::Size::Tiny),
+        (
+            eduioc_synth::SchoolLevel::UpperSecondary,
+            eduioc_synth::Size::Realistic,
+        ),
+    ] {
+        let data = eduioc_synth::school(7, "s1", level, 2026, size);
+        e.import("students", Some("text/csv"), data.students_csv.as_bytes())
+            .unwrap();
+        let key = students_doc("s1").key();
+        let rec = e.store.doc(&key).unwrap().unwrap();
+        let stored = rec.snapshot.len() + rec.chunks.iter().map(Vec::len).sum::<usize>();
+        let n = 40;
+        let before = rss_kib();
+        let docs: Vec<RecordsDoc> = (0..n)
+            .map(|_| load_doc(Some(rec.clone()), &[9; 32]).unwrap())
+            .collect();
+        let per_doc = (rss_kib() - before) * 1024 / n as u64;
+        println!(
+            "{} records, stored {stored} B, in memory ~{per_doc} B: {:.1}x",
+            docs[0].len(),
+            per_doc as f64 / stored as f64
+        );
+        drop(docs);
     }
 }

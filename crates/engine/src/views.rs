@@ -45,6 +45,8 @@ pub struct StatusView {
     pub quarantined: usize,
     /// Automerge documents loaded in memory.
     pub docs_loaded: usize,
+    /// Their estimated memory, bytes.
+    pub docs_loaded_bytes: usize,
     /// The configured school year; `None`: from the clock ([`StatusView::school_year`]).
     pub fixed_school_year: Option<String>,
     /// Notifications addressed to this unit (or above it) that it has not read.
@@ -66,6 +68,7 @@ impl Default for StatusView {
             rejected: BTreeMap::new(),
             quarantined: 0,
             docs_loaded: 0,
+            docs_loaded_bytes: 0,
             fixed_school_year: None,
             unread: 0,
             version: 0,

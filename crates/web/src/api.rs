@@ -176,6 +176,7 @@ async fn status(State(state): State<AppState>) -> ApiResult {
         "quarantined": e.quarantined,
         "wire": {"sent_bytes": sent, "received_bytes": received},
         "docs_loaded": e.docs_loaded,
+        "docs_loaded_bytes": e.docs_loaded_bytes,
         "school_year": e.school_year(),
         "storage": storage_json(&state.storage),
     })))

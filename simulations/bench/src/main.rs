@@ -782,6 +782,7 @@ fn open_engine(
         certs: certs.to_vec(),
         data_dir: dir.to_path_buf(),
         doc_cache: DOC_CACHE,
+        doc_cache_bytes: eduioc_engine::DEFAULT_DOC_CACHE_BYTES,
         school_year: Some(YEAR.into()),
     })?)
 }
@@ -1041,6 +1042,7 @@ fn stats_latency(seed: u64) -> Result<(Duration, Duration, usize)> {
         certs,
         data_dir: tmp.path().to_path_buf(),
         doc_cache: 16,
+        doc_cache_bytes: eduioc_engine::DEFAULT_DOC_CACHE_BYTES,
         school_year: Some(YEAR.into()),
     })?;
     for page in pages.chunks(256) {

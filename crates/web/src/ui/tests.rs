@@ -118,6 +118,7 @@ async fn node(
         certs,
         data_dir,
         doc_cache: 8,
+        doc_cache_bytes: eduioc_engine::DEFAULT_DOC_CACHE_BYTES,
         school_year: Some(YEAR.into()),
     })
     .unwrap();
