@@ -29,7 +29,7 @@ pub(crate) struct DocCache {
     /// Most recently used last: (key, document, last used, Unix ms, estimated bytes).
     slots: Vec<(String, RecordsDoc, i64, usize)>,
     /// Where the last-use stamps come from.
-    clock: fn() -> i64,
+    clock: crate::Clock,
     /// Loads since start, for status and benchmarks.
     pub(crate) loads: u64,
     /// Documents the page being committed changed, not yet summarised.
@@ -47,7 +47,7 @@ pub(crate) fn doc_cost(doc: &RecordsDoc) -> usize {
 }
 
 impl DocCache {
-    pub(crate) fn new(capacity: usize, budget: usize, clock: fn() -> i64) -> DocCache {
+    pub(crate) fn new(capacity: usize, budget: usize, clock: crate::Clock) -> DocCache {
         DocCache {
             capacity: capacity.max(1),
             budget,
@@ -64,7 +64,7 @@ impl DocCache {
     pub(crate) fn get(&mut self, key: &str) -> Option<&mut RecordsDoc> {
         let i = self.slots.iter().position(|(k, ..)| k == key)?;
         let mut slot = self.slots.remove(i);
-        slot.2 = (self.clock)();
+        slot.2 = self.clock.now_ms();
         self.slots.push(slot);
         self.slots.last_mut().map(|(_, d, ..)| d)
     }
@@ -90,7 +90,7 @@ impl DocCache {
         }
         self.used += cost;
         self.slots
-            .push((key.to_string(), doc, (self.clock)(), cost));
+            .push((key.to_string(), doc, self.clock.now_ms(), cost));
         changed
     }
 

@@ -26,7 +26,7 @@ use eduioc_records::{Collection, ImportErrors, Problem, RecordsDoc, Row, RowErro
 use eduioc_store::DocRecord;
 
 use crate::{
-    check_year, figures, load_doc, now_ms, Derived, Engine, Error, ImportOutcome, Ingested, Result,
+    check_year, figures, load_doc, Derived, Engine, Error, ImportOutcome, Ingested, Result,
 };
 use eduioc_protocol::snapshot::DocTrack;
 
@@ -336,7 +336,7 @@ impl Engine {
         let mut head = self.heads.get(&self.key.id()).copied();
         let mut track = self.snaps.own(&key);
         let mut entries: Vec<Entry> = Vec::with_capacity(p.batches.len() + 1);
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let sign = |payload: Payload, head: &mut Option<eduioc_store::Head>| -> Entry {
             let e = Entry::sign(
                 &self.key,

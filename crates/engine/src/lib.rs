@@ -210,6 +210,8 @@ pub struct Engine {
     views: Views,
     /// Views published so far.
     published: u64,
+    /// Where time comes from.
+    clock: Clock,
     /// Notifications or acknowledgements may have changed since the unread count was
     /// last published.
     notices_dirty: bool,
@@ -247,6 +249,36 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Where an engine's time comes from (Unix ms): the system clock at a node
+/// ([`Clock::system`]), a simulated one in the simulator, so that a run replays entry for
+/// entry. It stamps signed entries, moves certificate versions into force, dates storage
+/// faults and freshness, and picks the school year when none is configured.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(Arc::new(now_ms))
+    }
+
+    /// A clock that reads `now`.
+    pub fn new(now: impl Fn() -> i64 + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(now))
+    }
+
+    /// The time now, Unix ms.
+    pub fn now_ms(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now_ms())
+    }
+}
+
 /// The school year in force at `ms`: it starts on 1 September.
 pub fn school_year_at(ms: i64) -> String {
     use chrono::Datelike;
@@ -260,11 +292,18 @@ pub fn school_year_at(ms: i64) -> String {
 }
 
 impl Engine {
-    /// Opens (or creates) the node's store and loads its state.
+    /// Opens (or creates) the node's store in `cfg.data_dir` and loads its state, on the
+    /// system clock.
     pub fn open(cfg: Config) -> Result<Engine> {
         let store = Store::open(&cfg.data_dir.join("store.redb"))?;
+        Engine::open_with(cfg, store, Clock::system())
+    }
+
+    /// Opens an engine on `store` (a file, or [`Store::in_memory`]) and `clock`;
+    /// `cfg.data_dir` is not used.
+    pub fn open_with(cfg: Config, store: Store, clock: Clock) -> Result<Engine> {
         tables::upgrade(&store)?;
-        let dir = build_dir(cfg.root_key, &cfg.certs, &store)?;
+        let dir = build_dir(cfg.root_key, &cfg.certs, &store, clock.now_ms())?;
         if dir.key_of(&cfg.unit) != Some(cfg.key.id()) {
             return Err(Error::Invalid(format!(
                 "no valid certificate binds unit {} to this node's key",
@@ -274,13 +313,14 @@ impl Engine {
         let state = Loaded::read(&store)?;
         let unit = cfg.unit;
         let mut engine = Engine {
-            views: Views::new(&unit, &dir, cfg.school_year.clone()),
+            views: Views::new(&unit, &dir, cfg.school_year.clone(), clock.clone()),
             unit,
             key: cfg.key,
             store,
             dir,
             heads: HashMap::new(),
-            docs: docs::DocCache::new(cfg.doc_cache, cfg.doc_cache_bytes, now_ms),
+            docs: docs::DocCache::new(cfg.doc_cache, cfg.doc_cache_bytes, clock.clone()),
+            clock,
             snaps: snapshots::Snapshots::default(),
             rejected: BTreeMap::new(),
             entries: 0,
@@ -342,7 +382,12 @@ impl Engine {
             return Ok(());
         }
         let reloaded = self.store.reopen().map_err(Error::from).and_then(|()| {
-            let dir = build_dir(self.root_key, &self.provisioned, &self.store)?;
+            let dir = build_dir(
+                self.root_key,
+                &self.provisioned,
+                &self.store,
+                self.clock.now_ms(),
+            )?;
             Ok((dir, Loaded::read(&self.store)?))
         });
         match reloaded {
@@ -364,7 +409,7 @@ impl Engine {
         match e {
             Error::Store(s) => match s.fault() {
                 Some(kind) => {
-                    let fault = self.health.failed(kind, s.to_string(), now_ms());
+                    let fault = self.health.failed(kind, s.to_string(), self.clock.now_ms());
                     tracing::error!(unit = %self.unit, error = %s, "storage failure: nothing was applied");
                     Error::Storage(fault)
                 }
@@ -394,7 +439,7 @@ impl Engine {
         }
         self.guarded(|e| {
             let mut txn = e.store.begin_write()?;
-            txn.put_meta("probe", &now_ms().to_le_bytes())?;
+            txn.put_meta("probe", &e.clock.now_ms().to_le_bytes())?;
             txn.commit()?;
             e.health.healed();
             Ok(())
@@ -494,7 +539,7 @@ impl Engine {
     pub fn school_year(&self) -> String {
         self.school_year
             .clone()
-            .unwrap_or_else(|| school_year_at(now_ms()))
+            .unwrap_or_else(|| school_year_at(self.clock.now_ms()))
     }
 
     /// Entries held.
@@ -628,7 +673,7 @@ impl Engine {
 
     fn commit_entries(&mut self, items: Vec<Item<'_>>, out: &mut Ingested) -> Result<()> {
         // Certificate versions take effect when their date comes.
-        self.dir.set_now(now_ms());
+        self.dir.set_now(self.clock.now_ms());
         self.notices_dirty |= items.iter().any(|(_, e, ..)| {
             matches!(
                 e.body.payload,
@@ -989,7 +1034,7 @@ impl Engine {
             &self.key,
             head.map_or(1, |h| h.seq + 1),
             head.map(|h| h.hash),
-            now_ms(),
+            self.clock.now_ms(),
             payload,
         );
         let mut out = Ingested::default();
@@ -1524,9 +1569,14 @@ impl Loaded {
 }
 
 /// The directory from the trust anchor, the provisioned certificates and the stored ones.
-fn build_dir(root_key: NodeId, provisioned: &[Certificate], store: &Store) -> Result<Directory> {
+fn build_dir(
+    root_key: NodeId,
+    provisioned: &[Certificate],
+    store: &Store,
+    now_ms: i64,
+) -> Result<Directory> {
     let mut dir = Directory::new(root_key);
-    dir.set_now(now_ms());
+    dir.set_now(now_ms);
     let mut certs: Vec<Certificate> = provisioned.to_vec();
     for raw in store.certs()? {
         if let Ok(c) = Certificate::from_bytes(&raw) {

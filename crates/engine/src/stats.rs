@@ -124,7 +124,7 @@ impl Figures {
         }
         Ok(Stats {
             unit: unit.to_string(),
-            as_of: rfc3339(crate::now_ms()),
+            as_of: rfc3339(self.clock.now_ms()),
             school_year: year,
             schools,
             schools_reporting: reporting,

@@ -1343,6 +1343,55 @@ fn every_commit_announces_what_it_appended() {
 }
 
 #[test]
+fn an_engine_in_memory_on_a_simulated_clock_replays_entry_for_entry() {
+    let w = World::new();
+    // 1 October 2027, 08:00 UTC: the school year 2027-2028.
+    let at = 1_822_464_000_000;
+    let open = || {
+        let key = w.keys.iter().find(|k| k.0 == "s1").unwrap().3.clone();
+        Engine::open_with(
+            Config {
+                unit: "s1".into(),
+                key,
+                root_key: w.root.id(),
+                certs: w.certs(),
+                data_dir: std::path::PathBuf::new(),
+                doc_cache: 8,
+                doc_cache_bytes: DEFAULT_DOC_CACHE_BYTES,
+                school_year: None,
+            },
+            Store::in_memory().unwrap(),
+            Clock::new(move || at),
+        )
+        .unwrap()
+    };
+    let (mut a, mut b) = (open(), open());
+    for e in [&mut a, &mut b] {
+        e.import("students", Some("text/csv"), students("A", 5, 1).as_bytes())
+            .unwrap();
+        e.notify("s1", "Lịch họp", "8:00").unwrap();
+    }
+    // Same inputs, same clock: the same signed bytes.
+    let log = |e: &Engine| e.entries(&e.id(), 1, 100, usize::MAX);
+    assert!(log(&a).len() >= 2);
+    assert_eq!(log(&a), log(&b));
+    assert!(log(&a)
+        .iter()
+        .all(|(_, bytes)| { Entry::decode(bytes).unwrap().body.timestamp_ms == at }));
+    // The school year comes from the clock, and the figures are there.
+    let s = a.stats(None).unwrap();
+    assert_eq!(s.school_year, "2027-2028");
+    assert_eq!((s.students.enrolled, s.students.dropped_out), (4, 1));
+    // A district on a file takes the in-memory school's log like any other.
+    let mut d = w.open("pgd", 8);
+    sync(&a, &mut d);
+    assert_eq!(
+        d.stats_in(Some("s1"), "2027-2028").unwrap().students,
+        s.students
+    );
+}
+
+#[test]
 fn the_document_cache_keeps_what_fits_its_memory_budget() {
     let w = World::new();
     let mut s1 = w.open("s1", 8);

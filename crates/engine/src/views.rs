@@ -98,6 +98,8 @@ pub struct Figures {
     pub(crate) seen: HashMap<String, i64>,
     /// The configured school year; `None`: from the clock.
     pub(crate) fixed_school_year: Option<String>,
+    /// The engine's clock.
+    pub(crate) clock: crate::Clock,
 }
 
 impl Figures {
@@ -105,7 +107,12 @@ impl Figures {
     pub fn school_year(&self) -> String {
         self.fixed_school_year
             .clone()
-            .unwrap_or_else(|| crate::school_year_at(chrono::Utc::now().timestamp_millis()))
+            .unwrap_or_else(|| crate::school_year_at(self.clock.now_ms()))
+    }
+
+    /// The time now on the engine's clock, Unix ms.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// Latest author timestamp seen from `unit`.
@@ -151,7 +158,12 @@ pub struct Views {
 
 impl Views {
     /// Views of a node of `unit` under the hierarchy `dir`, with nothing committed yet.
-    pub(crate) fn new(unit: &str, dir: &Directory, fixed_school_year: Option<String>) -> Views {
+    pub(crate) fn new(
+        unit: &str,
+        dir: &Directory,
+        fixed_school_year: Option<String>,
+        clock: crate::Clock,
+    ) -> Views {
         Views {
             events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
             status: Arc::default(),
@@ -161,6 +173,7 @@ impl Views {
                 summaries: HashMap::new(),
                 seen: HashMap::new(),
                 fixed_school_year,
+                clock,
             })),
         }
     }

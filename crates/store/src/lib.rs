@@ -174,6 +174,26 @@ impl Store {
         Ok(store)
     }
 
+    /// A store in memory (redb's in-memory backend): what the simulator's nodes and the
+    /// benchmark use. Nothing survives it; [`Store::reopen`] keeps it as it is.
+    pub fn in_memory() -> Result<Store> {
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|source| Error::Open {
+                path: PathBuf::new(),
+                source,
+            })?;
+        let store = Store {
+            reader: Reader {
+                slot: Arc::new(RwLock::new(None)),
+            },
+            path: PathBuf::new(),
+        };
+        store.reader.set(Some(Self::prepare(db)?));
+        Ok(store)
+    }
+
     fn open_db(&self) -> Result<Database> {
         let db = redb::Builder::new()
             .set_cache_size(CACHE_BYTES)
@@ -182,6 +202,11 @@ impl Store {
                 path: self.path.clone(),
                 source,
             })?;
+        Self::prepare(db)
+    }
+
+    /// Creates the tables and upgrades the layout of a freshly opened database.
+    fn prepare(db: Database) -> Result<Database> {
         let mut txn = WriteTxn::begin(&db)?;
         txn.create_tables()?;
         txn.upgrade_layout()?;
@@ -196,6 +221,10 @@ impl Store {
     /// handle in the middle of a read), every operation returns [`Error::Closed`] until a
     /// later `reopen` succeeds.
     pub fn reopen(&mut self) -> Result<()> {
+        if self.path.as_os_str().is_empty() {
+            // In memory: nothing to reopen, and closing would lose everything.
+            return Ok(());
+        }
         // The old handle must be closed first: redb locks the file while it is open.
         self.reader.set(None);
         let db = self.open_db()?;
