@@ -10,7 +10,6 @@
 //! fixed (`tests/fixtures/world.rs`), so the fixture's units can be reopened.
 #![allow(clippy::unwrap_used)]
 
-use eduioc_engine::Engine;
 use eduioc_protocol::LogSource;
 
 #[path = "../tests/fixtures/world.rs"]
@@ -35,36 +34,15 @@ fn main() {
             .as_bytes(),
     )
     .unwrap();
-    s1.import(
-        "students",
-        Some("text/csv"),
-        "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n\
-         HS01,Lê Văn Cường,M,2014-03-03,6,6A,Kinh,enrolled\n\
-         HS02,Phạm Thị Dung,F,2013-04-04,7,7A,Mường,enrolled\n\
-         HS03,Hoàng Văn Em,M,2013-05-05,7,7A,Kinh,dropped_out\n"
-            .as_bytes(),
-    )
-    .unwrap();
-    let up = |from: &Engine, to: &mut Engine| {
-        for (author, h) in from.heights() {
-            let have = to.height(&author);
-            if h > have {
-                let page: Vec<Vec<u8>> = from
-                    .entries(&author, have + 1, 10_000, usize::MAX)
-                    .into_iter()
-                    .map(|(_, b)| b)
-                    .collect();
-                to.ingest(&page).unwrap();
-            }
-        }
-    };
-    up(&s1, &mut pgd);
+    s1.import("students", Some("text/csv"), world::STUDENTS.as_bytes())
+        .unwrap();
+    world::sync(&s1, &mut pgd);
     let notice = pgd
         .notify("s1", "Báo cáo học kỳ I", "Hạn nộp 15/1.")
         .unwrap();
-    up(&pgd, &mut s1);
+    world::sync(&pgd, &mut s1);
     s1.mark_read(&notice.id).unwrap();
-    up(&s1, &mut pgd);
+    world::sync(&s1, &mut pgd);
     // A tampered copy of the school's first entry: refused and counted.
     let mut bad = s1.entries(&s1.id(), 1, 1, usize::MAX).remove(0).1;
     let last = bad.len() - 1;

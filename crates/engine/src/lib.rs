@@ -41,9 +41,10 @@ use eduioc_protocol::snapshot::{self, Held, Ranges};
 use eduioc_protocol::validate::{self, LogState, Reject, Verdict};
 use eduioc_protocol::{Certificate, Directory, DocId, Entry, LogSource, NodeId, NodeKey, Payload};
 use eduioc_records::{Collection, ImportErrors, RecordsDoc, Summary};
-use eduioc_store::{Head, Quarantined, Store, WriteTxn};
+use eduioc_store::{Head, Quarantined, WriteTxn};
 use serde::{Deserialize, Serialize};
 
+pub use eduioc_store::Store;
 pub use health::{Fault, StorageFault, StorageHealth};
 pub use import::{
     import_collection, import_shared, Checkout, ImportLimits, ImportTimings, Prepared,

@@ -1437,6 +1437,48 @@ fn the_document_cache_keeps_what_fits_its_memory_budget() {
     assert_eq!(d.search_staff("tran thi binh", None, 5).unwrap().len(), 1);
 }
 
+/// The realistic roster of school `s{i}` of the wave measurement.
+fn roster(i: usize) -> eduioc_synth::SchoolData {
+    let level = [
+        eduioc_synth::SchoolLevel::Primary,
+        eduioc_synth::SchoolLevel::LowerSecondary,
+        eduioc_synth::SchoolLevel::UpperSecondary,
+    ][i % 3];
+    eduioc_synth::school(
+        i as u64,
+        &format!("s{i}"),
+        level,
+        2026,
+        eduioc_synth::Size::Realistic,
+    )
+}
+
+/// Everything `from` authored that `to` lacks, in pages as a link sends them; returns the
+/// number of pages.
+fn deliver(from: &Engine, to: &Mutex<Engine>) -> usize {
+    let author = from.id();
+    let mut pages = 0;
+    loop {
+        let have = to.lock().unwrap().height(&author);
+        let page: Vec<Vec<u8>> = from
+            .entries(
+                &author,
+                have + 1,
+                eduioc_protocol::wire::MAX_PAGE_ENTRIES,
+                eduioc_protocol::wire::MAX_PAGE_BYTES,
+            )
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect();
+        if page.is_empty() {
+            return pages;
+        }
+        let out = to.lock().unwrap().ingest(&page).unwrap();
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        pages += 1;
+    }
+}
+
 /// The district's `stats` while it ingests the first full rosters of 200 schools, read the
 /// two ways a handler can: through the engine's lock (as every handler did before the
 /// figures view) and from the published figures (as handlers do now). Both are timed in
@@ -1459,13 +1501,7 @@ fn stats_during_a_wave_of_school_rosters() {
     let mut rows = 0;
     for i in 1..=n {
         let unit = format!("s{i}");
-        let level = [
-            eduioc_synth::SchoolLevel::Primary,
-            eduioc_synth::SchoolLevel::LowerSecondary,
-            eduioc_synth::SchoolLevel::UpperSecondary,
-        ][i % 3];
-        let data =
-            eduioc_synth::school(i as u64, &unit, level, 2026, eduioc_synth::Size::Realistic);
+        let data = roster(i);
         let mut e = w.open(&unit, 4);
         for (kind, csv) in [
             ("classes", &data.classes_csv),
@@ -1513,27 +1549,7 @@ fn stats_during_a_wave_of_school_rosters() {
     let wave = Instant::now();
     let mut pages = 0;
     for s in &schools {
-        for (author, h) in s.heights() {
-            loop {
-                let have = district.lock().unwrap().height(&author);
-                if have >= h {
-                    break;
-                }
-                let page: Vec<Vec<u8>> = s
-                    .entries(
-                        &author,
-                        have + 1,
-                        eduioc_protocol::wire::MAX_PAGE_ENTRIES,
-                        eduioc_protocol::wire::MAX_PAGE_BYTES,
-                    )
-                    .into_iter()
-                    .map(|(_, b)| b)
-                    .collect();
-                let out = district.lock().unwrap().ingest(&page).unwrap();
-                assert!(out.rejected.is_empty(), "{:?}", out.rejected);
-                pages += 1;
-            }
-        }
+        pages += deliver(s, &district);
     }
     let wall = wave.elapsed();
     done.store(true, Ordering::Relaxed);
@@ -1541,20 +1557,7 @@ fn stats_during_a_wave_of_school_rosters() {
     // from each, into documents it loaded in the first wave.
     let loads_before = district.lock().unwrap().docs.loads;
     for (i, s) in schools.iter_mut().enumerate() {
-        let level = [
-            eduioc_synth::SchoolLevel::Primary,
-            eduioc_synth::SchoolLevel::LowerSecondary,
-            eduioc_synth::SchoolLevel::UpperSecondary,
-        ][(i + 1) % 3];
-        let unit = format!("s{}", i + 1);
-        let data = eduioc_synth::school(
-            (i + 1) as u64,
-            &unit,
-            level,
-            2026,
-            eduioc_synth::Size::Realistic,
-        );
-        let changed = data
+        let changed = roster(i + 1)
             .students_csv
             .replacen(",enrolled\n", ",dropped_out\n", 1);
         s.import("students", Some("text/csv"), changed.as_bytes())
@@ -1562,20 +1565,7 @@ fn stats_during_a_wave_of_school_rosters() {
     }
     let second = Instant::now();
     for s in &schools {
-        let author = s.id();
-        let have = district.lock().unwrap().height(&author);
-        let page: Vec<Vec<u8>> = s
-            .entries(
-                &author,
-                have + 1,
-                eduioc_protocol::wire::MAX_PAGE_ENTRIES,
-                eduioc_protocol::wire::MAX_PAGE_BYTES,
-            )
-            .into_iter()
-            .map(|(_, b)| b)
-            .collect();
-        let out = district.lock().unwrap().ingest(&page).unwrap();
-        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        deliver(s, &district);
     }
     println!(
         "second wave (one change per school): {:.2} s, {} document loads",

@@ -5,8 +5,6 @@
 //! logs go on.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use eduioc_protocol::LogSource;
-
 #[path = "fixtures/world.rs"]
 mod world;
 
@@ -69,26 +67,13 @@ fn a_first_layout_store_opens_with_everything_in_place() {
         );
         if round == 0 {
             // The school's log goes on, and its district takes the next entries.
-            s1.import(
-                "students",
-                Some("text/csv"),
-                "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n\
-                 HS01,Lê Văn Cường,M,2014-03-03,6,6A,Kinh,enrolled\n\
-                 HS02,Phạm Thị Dung,F,2013-04-04,7,7A,Mường,enrolled\n\
-                 HS03,Hoàng Văn Em,M,2013-05-05,7,7A,Kinh,dropped_out\n\
-                 HS04,Vũ Thị Giang,F,2014-06-06,6,6A,Kinh,enrolled\n"
-                    .as_bytes(),
-            )
-            .unwrap();
-            let author = s1.id();
-            let have = pgd.height(&author);
-            let page: Vec<Vec<u8>> = s1
-                .entries(&author, have + 1, 10_000, usize::MAX)
-                .into_iter()
-                .map(|(_, b)| b)
-                .collect();
-            let got = pgd.ingest(&page).unwrap();
-            assert!(got.rejected.is_empty(), "{:?}", got.rejected);
+            let more = format!(
+                "{}HS04,Vũ Thị Giang,F,2014-06-06,6,6A,Kinh,enrolled\n",
+                world::STUDENTS
+            );
+            s1.import("students", Some("text/csv"), more.as_bytes())
+                .unwrap();
+            assert_eq!(world::sync(&s1, &mut pgd), 0);
         }
     }
 }

@@ -218,6 +218,18 @@ impl WriteTxn<'_> {
         self.put_stored(table, key, &stored)
     }
 
+    fn open_typed<V>(
+        &self,
+        table: &crate::Table<V>,
+    ) -> Result<Table<'_, &'static str, &'static [u8]>> {
+        self.txn
+            .open_table(table.def())
+            .map_err(|source| Error::Table {
+                table: table.name(),
+                source,
+            })
+    }
+
     /// Stores bytes already in `table`'s stored form (a version byte, then the value).
     pub(crate) fn put_stored<V>(
         &mut self,
@@ -225,13 +237,7 @@ impl WriteTxn<'_> {
         key: &str,
         stored: &[u8],
     ) -> Result<()> {
-        let mut t = self
-            .txn
-            .open_table(table.def())
-            .map_err(|source| Error::Table {
-                table: table.name(),
-                source,
-            })?;
+        let mut t = self.open_typed(table)?;
         t.insert(key, stored)
             .map_err(|e| Error::storage(table.name(), "insert", e))?;
         Ok(())
@@ -239,13 +245,7 @@ impl WriteTxn<'_> {
 
     /// Deletes `key` from `table` (no error if absent).
     pub fn delete<V>(&mut self, table: &crate::Table<V>, key: &str) -> Result<()> {
-        let mut t = self
-            .txn
-            .open_table(table.def())
-            .map_err(|source| Error::Table {
-                table: table.name(),
-                source,
-            })?;
+        let mut t = self.open_typed(table)?;
         t.remove(key)
             .map_err(|e| Error::storage(table.name(), "remove", e))?;
         Ok(())
@@ -258,13 +258,7 @@ impl WriteTxn<'_> {
         table: &crate::Table<V>,
         prefix: &str,
     ) -> Result<Vec<(String, V)>> {
-        let t = self
-            .txn
-            .open_table(table.def())
-            .map_err(|source| Error::Table {
-                table: table.name(),
-                source,
-            })?;
+        let t = self.open_typed(table)?;
         crate::typed::scan_stored(&t, table, prefix)?
             .into_iter()
             .map(|(k, v)| {
