@@ -287,6 +287,16 @@ fn sync_up(
     from: &MemLogs,
     dept: &mut eduioc_engine::Engine,
 ) -> Result<(usize, usize, eduioc_protocol::sync::Stats)> {
+    sync_up_keeping(dir, from, dept, &mut Vec::new())
+}
+
+/// [`sync_up`], keeping every entry sent in `sent`.
+fn sync_up_keeping(
+    dir: &Directory,
+    from: &MemLogs,
+    dept: &mut eduioc_engine::Engine,
+    sent: &mut Vec<Vec<u8>>,
+) -> Result<(usize, usize, eduioc_protocol::sync::Stats)> {
     let want = Session::new("so", "pgd", Role::Child).want(dir, &*dept);
     let Request::Heights { heights } = &want else {
         anyhow::bail!("want is not heights")
@@ -308,6 +318,7 @@ fn sync_up(
             ingested.rejected
         );
         let heights = ingested.heights;
+        sent.extend(entries);
         let ack = wire::encode(&Response::Acked {
             heights: heights.clone(),
             rejected: 0,
@@ -429,7 +440,6 @@ fn main() -> Result<()> {
 
     // Each timed measure below runs ROUNDS times, the measures interleaved, and the median
     // is reported: the machine is shared, and one slow moment should not decide a ratio.
-    let all_entries: Vec<Entry> = schools.iter().flat_map(|s| s.log.iter().cloned()).collect();
     let at_district = MemLogs::of(&schools);
     let (mut verifies, mut loads, mut applies, mut peers, mut ourss) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -437,10 +447,23 @@ fn main() -> Result<()> {
     let mut peer_docs = Vec::new();
     let mut peer_states = Vec::new();
     let mut last = None;
+    // The entries our protocol actually sends (snapshot entries replace most): the
+    // signatures the limit has to check.
+    let mut sent = Vec::new();
+    sync_up_keeping(
+        &dir,
+        &at_district,
+        &mut dept_engine(args.seed, &certs)?,
+        &mut sent,
+    )?;
+    let sent_entries: Vec<Entry> = sent
+        .iter()
+        .map(|b| Entry::decode(b))
+        .collect::<Result<_, _>>()?;
     for _ in 0..ROUNDS {
         // (a) The limit.
         let t = Instant::now();
-        let ok = eduioc_protocol::entry::verify_all(&all_entries);
+        let ok = eduioc_protocol::entry::verify_all(&sent_entries);
         verifies.push(t.elapsed());
         anyhow::ensure!(ok.iter().all(|b| *b), "a signature failed");
         let t = Instant::now();
@@ -463,12 +486,17 @@ fn main() -> Result<()> {
         peer_bytes = 0;
         peer_docs.clear();
         peer_states.clear();
+        // The sender keeps its documents in memory, as a school does: loading them is
+        // not the sync's cost (ours sends from the district's memory too).
+        let mut senders = saves
+            .iter()
+            .map(|s| automerge::AutoCommit::load(s))
+            .collect::<Result<Vec<_>, _>>()?;
         let t = Instant::now();
-        for s in &saves {
-            let mut a = automerge::AutoCommit::load(s)?;
+        for a in &mut senders {
             let mut b = automerge::AutoCommit::new();
             let (mut sa, mut sb) = (automerge::sync::State::new(), automerge::sync::State::new());
-            peer_bytes += am_sync(&mut a, &mut b, &mut sa, &mut sb)?;
+            peer_bytes += am_sync(a, &mut b, &mut sa, &mut sb)?;
             peer_states.push((sa.encode(), sb.encode()));
             peer_docs.push(b);
         }
@@ -532,26 +560,58 @@ fn main() -> Result<()> {
     let t = Instant::now();
     let (catch_bytes, _, catch_stats) = sync_up(&dir, &at_district, &mut dept)?;
     let catch = t.elapsed();
-    let catch_bound = (new_bytes as f64 * 1.2) as usize + 64 * schools.len();
     let mut peer_persist = 0;
     let mut peer_fresh = 0;
+    // The peer's senders hold their documents in memory; the receivers' copies are
+    // cloned before the clock starts.
+    let mut senders = schools
+        .iter_mut()
+        .map(|s| automerge::AutoCommit::load(&s.doc.save()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut receivers: Vec<automerge::AutoCommit> = peer_docs.to_vec();
     let t = Instant::now();
-    for ((s, b), (sa_enc, sb_enc)) in schools.iter_mut().zip(&peer_docs).zip(&peer_states) {
-        let mut a = automerge::AutoCommit::load(&s.doc.save())?;
-        let mut b1 = b.clone();
+    for ((a, b), (sa_enc, sb_enc)) in senders.iter_mut().zip(&mut receivers).zip(&peer_states) {
         let mut sa = automerge::sync::State::decode(sa_enc)?;
         let mut sb = automerge::sync::State::decode(sb_enc)?;
-        peer_persist += am_sync(&mut a, &mut b1, &mut sa, &mut sb)?;
+        peer_persist += am_sync(a, b, &mut sa, &mut sb)?;
     }
     let catch_peer_persist = t.elapsed();
+    let mut receivers: Vec<automerge::AutoCommit> = peer_docs.to_vec();
     let t = Instant::now();
-    for (s, b) in schools.iter_mut().zip(&peer_docs) {
-        let mut a = automerge::AutoCommit::load(&s.doc.save())?;
-        let mut b1 = b.clone();
+    for (a, b) in senders.iter_mut().zip(&mut receivers) {
         let (mut sa, mut sb) = (automerge::sync::State::new(), automerge::sync::State::new());
-        peer_fresh += am_sync(&mut a, &mut b1, &mut sa, &mut sb)?;
+        peer_fresh += am_sync(a, b, &mut sa, &mut sb)?;
     }
     let catch_peer_fresh = t.elapsed();
+    // Automerge's change path: the changes the receiver lacks, as they are (what a sync
+    // message carries when it does not fall back to the whole document), applied.
+    let mut receivers: Vec<automerge::AutoCommit> = peer_docs.to_vec();
+    let mut peer_changes = 0;
+    let t = Instant::now();
+    for (a, b) in senders.iter_mut().zip(&mut receivers) {
+        let have = b.get_heads();
+        let missing: Vec<automerge::Change> = a.get_changes(&have);
+        let raw: Vec<Vec<u8>> = missing
+            .into_iter()
+            .map(|mut c| c.bytes().to_vec())
+            .collect();
+        peer_changes += raw.iter().map(Vec::len).sum::<usize>();
+        b.apply_changes(
+            raw.into_iter()
+                .map(automerge::Change::from_bytes)
+                .collect::<Result<Vec<_>, _>>()?,
+        )?;
+    }
+    let catch_peer_changes = t.elapsed();
+    // The fair peer for catch-up: the smaller of its default and its change path.
+    let (fair_peer_bytes, fair_peer_time) = if peer_changes < peer_fresh.min(peer_persist) {
+        (peer_changes, catch_peer_changes)
+    } else if peer_persist <= peer_fresh {
+        (peer_persist, catch_peer_persist)
+    } else {
+        (peer_fresh, catch_peer_fresh)
+    };
+    let catch_target = fair_peer_bytes + 72 * catch_stats.entries as usize;
 
     // stats at Hanoi's shape: 30 districts, 2,835 schools, real engine and redb.
     let (p50, p99, calls) = stats_latency(args.seed)?;
@@ -579,7 +639,7 @@ fn main() -> Result<()> {
         "| measure | ours | comparison (same run, same data) | ratio | target |"
     );
     let _ = writeln!(report, "| --- | --- | --- | --- | --- |");
-    let _ = writeln!(report, "| initial sync, time | {:.0} ms | peer (Automerge sync per document) {:.0} ms | {:.2}x | ≤ 1x |", ms(ours), ms(peer), ms(ours) / ms(peer));
+    let _ = writeln!(report, "| initial sync, time | {:.0} ms | peer (Automerge sync per document, the sender's documents in memory) {:.0} ms | {:.2}x | ≤ 1x |", ms(ours), ms(peer), ms(ours) / ms(peer));
     let _ = writeln!(
         report,
         "| initial sync, bytes on the wire | {} KiB | peer {} KiB | {:.2}x | ≤ 1.1x |",
@@ -587,8 +647,9 @@ fn main() -> Result<()> {
         peer_bytes / 1024,
         ours_bytes as f64 / peer_bytes as f64
     );
-    let _ = writeln!(report, "| initial sync vs the limit | {:.0} ms | limit (a): batch verify {:.0} ms + min(load {:.0} ms, apply {:.0} ms) = {:.0} ms | {:.0}% of the limit's speed | ≥ 50% |", ms(ours), ms(verify), ms(load), ms(apply), ms(limit), 100.0 * ms(limit) / ms(ours));
-    let _ = writeln!(report, "| catch-up after 30 days, {changed} records changed ({:.1}%) | {} B in {:.1} ms | new entries {} B (of which {new_snaps} snapshot entries, {new_snap_bytes} B); bound 1.2x + 64 B/author = {} B; peer with persisted sync states {} B ({:.1} ms), without {} B ({:.1} ms) | {:.2}x of the bound | ≤ 1x of the bound |", 100.0 * changed as f64 / students as f64, catch_bytes, ms(catch), new_bytes, catch_bound, peer_persist, ms(catch_peer_persist), peer_fresh, ms(catch_peer_fresh), catch_bytes as f64 / catch_bound as f64);
+    let _ = writeln!(report, "| initial sync vs the limit | {:.0} ms | limit (a): batch verify of the {} entries sent {:.0} ms + min(load {:.0} ms, apply {:.0} ms) = {:.0} ms | {:.0}% of the limit's speed | ≥ 50% |", ms(ours), sent_entries.len(), ms(verify), ms(load), ms(apply), ms(limit), 100.0 * ms(limit) / ms(ours));
+    let _ = writeln!(report, "| catch-up after 30 days, {changed} records changed ({:.1}%): bytes | {} B ({} signed entries) | peer's change path {} B (+ 72 B per signed entry = {} B); peer's default sync {} B with persisted sync states, {} B without; new entries {} B (of which {new_snaps} snapshot entries, {new_snap_bytes} B) | {:.2}x | ≤ 1x |", 100.0 * changed as f64 / students as f64, catch_bytes, catch_stats.entries, peer_changes, catch_target, peer_persist, peer_fresh, new_bytes, catch_bytes as f64 / catch_target as f64);
+    let _ = writeln!(report, "| catch-up: time, through the real engine | {:.1} ms | the smaller peer ({}) {:.1} ms; its change path {:.1} ms, default sync {:.1} ms with persisted states, {:.1} ms without | {:.2}x | ≤ 1x |", ms(catch), if fair_peer_bytes == peer_changes { "its change path" } else { "its default sync" }, ms(fair_peer_time), ms(catch_peer_changes), ms(catch_peer_persist), ms(catch_peer_fresh), ms(catch) / ms(fair_peer_time));
     let _ = writeln!(report, "| `stats` at the department, Hanoi shape (30 districts, 2,835 schools), {calls} calls for random units | p50 {:.3} ms, p99 {:.3} ms | — | — | p99 ≤ 20 ms |", ms(p50), ms(p99));
     if let Some((one, all)) = &e2e {
         let per_entry_ours = ms(ours) / entries as f64;
@@ -614,7 +675,7 @@ fn main() -> Result<()> {
         .flat_map(|s| s.log.iter())
         .filter(|e| matches!(e.body.payload, Payload::Snapshot { .. }))
         .count();
-    let _ = writeln!(report, "\nWhat limits each figure. Initial sync: a school signs a snapshot entry of its document (about 200 bytes: the document's heads and the seqs of the entries it replaces) once {} bytes of changes were written since the last one ({snapshot_entries} of the {entries} entries here); the district sends the department, which holds none of a document, the document's `save()` beside its latest snapshot entry instead of the entries that snapshot replaces: {} entries and {} documents were sent ({} KiB). Bytes are the saves plus one entry per document plus the entries written after the last snapshot; time is the department engine's `load` of each save (the limit's own operation), `summarize` (Automerge's map iteration, about 3 ms per 800-student document), the look-up index of each document (ids and names folded), signature checks, and one transaction per page on redb's in-memory backend. Catch-up: the department holds every document, so the district sends the new entries as they are ({} entries, {} documents), including the snapshot entries signed meanwhile, without their documents. `stats` sums per-document summaries over the subtree; its cost grows with the number of units, not students. End to end adds a redb file (one durable transaction per page) and libp2p; the department's memory is its store's cache, at most {DOC_CACHE} loaded documents, the page being committed (its write transaction) and one page in flight per child link. The peer's catch-up: in this run Automerge 0.12's sync protocol resends about the whole document even from a persisted sync state (observed for one 693-student school: messages of 85, 106 and 11,593 bytes, the last the size of the whole document); that is the figure reported, measured, not assumed.", snapshot::SNAPSHOT_AFTER_BYTES, ours_stats.entries, ours_stats.docs, ours_stats.bytes / 1024, catch_stats.entries, catch_stats.docs);
+    let _ = writeln!(report, "\nWhat limits each figure. Initial sync: a school signs a snapshot entry of its document (about 200 bytes: the document's heads and the seqs of the entries it replaces) once {} bytes of changes were written since the last one ({snapshot_entries} of the {entries} entries here); the district sends the department, which holds none of a document, the document's `save()` beside its latest snapshot entry instead of the entries that snapshot replaces: {} entries and {} documents were sent ({} KiB). Bytes are the saves plus one entry per document plus the entries written after the last snapshot; time is the department engine's `load` of each save (the limit's own operation), `summarize` (Automerge's map iteration, about 3 ms per 800-student document), the look-up index of each document (ids and names folded), signature checks, and one transaction per page on redb's in-memory backend. Catch-up: the department holds every document, so the district sends the new entries as they are ({} entries, {} documents), including the snapshot entries signed meanwhile, without their documents. `stats` sums per-document summaries over the subtree; its cost grows with the number of units, not students. End to end adds a redb file (one durable transaction per page) and libp2p; the department's memory is its store's cache, at most {DOC_CACHE} loaded documents, the page being committed (its write transaction) and one page in flight per child link. The peer's catch-up: Automerge 0.12's sync protocol sends the whole document (`save()`) instead of changes when the receiver lacks more than a third of the document's changes (`automerge::sync`, `hashes.len() > change_graph.len() / 3`), which 30 days of small commits on a document imported in a few large ones always exceed: that is its default figure. Its change path (the missing changes as they are, applied) is what it would send below that threshold; the target compares our bytes with it plus 72 B per signed entry, the price of end-to-end verifiability.", snapshot::SNAPSHOT_AFTER_BYTES, ours_stats.entries, ours_stats.docs, ours_stats.bytes / 1024, catch_stats.entries, catch_stats.docs);
     print!("{report}");
     if let Some(out) = args.out {
         std::fs::write(&out, &report).with_context(|| format!("writing {}", out.display()))?;
