@@ -84,7 +84,7 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
     let http = listener.local_addr()?;
     let app = eduioc_web::router(eduioc_web::AppState::new(
         engine.clone(),
-        client.clone(),
+        client.links(),
         &nd.token,
         nd.accounts.clone(),
     ));

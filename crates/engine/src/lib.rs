@@ -26,6 +26,7 @@
 mod docs;
 mod health;
 mod import;
+pub mod links;
 mod provenance;
 mod search;
 mod snapshots;
@@ -114,6 +115,9 @@ impl Error {
 
 /// Result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An engine shared between the network loop and the web server.
+pub type SharedEngine = Arc<Mutex<Engine>>;
 
 /// The default memory for loaded documents: 256 MiB, about 1,100 documents of a
 /// realistic school's roster.

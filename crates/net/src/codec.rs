@@ -4,24 +4,16 @@
 //! malformed frame can be attributed to its peer, counted and answered.
 
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use eduioc_engine::links::WireCounters;
 use eduioc_protocol::wire::MAX_FRAME_BYTES;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
 
 /// The sync protocol's name.
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/eduioc/sync/1");
-
-/// Bytes that crossed the wire, both directions, frames and length prefixes included.
-#[derive(Debug, Default)]
-pub struct WireCounters {
-    /// Bytes written.
-    pub sent: AtomicU64,
-    /// Bytes read.
-    pub received: AtomicU64,
-}
 
 /// The request-response codec of the sync protocol.
 #[derive(Debug, Clone, Default)]

@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eduioc_engine::{Engine, Event};
+use eduioc_engine::Event;
 use eduioc_protocol::entry::MAX_ENTRY_BYTES;
 use eduioc_protocol::sync::{LogSource, Role, Session};
 use eduioc_protocol::wire::{self, Request, Response};
@@ -48,11 +48,12 @@ use libp2p::{identity, noise, ping, tcp, yamux, PeerId, Swarm};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
-pub use codec::{Frame, FrameCodec, WireCounters, PROTOCOL};
+pub use codec::{Frame, FrameCodec, PROTOCOL};
 pub use libp2p::Multiaddr;
 
 /// The engine shared between the network loop and the API.
-pub type SharedEngine = Arc<Mutex<Engine>>;
+pub use eduioc_engine::links::{ChildLink, Links, ParentLink, Refusal, WireCounters};
+pub use eduioc_engine::SharedEngine;
 
 /// Errors of the network layer.
 #[derive(Debug, thiserror::Error)]
@@ -128,63 +129,6 @@ const STUCK_RETRY_MIN: u32 = 2;
 const STUCK_RETRY_MAX: u32 = 64;
 /// Most units listed in [`Refusal::units`].
 const MAX_REFUSED_UNITS: usize = 32;
-
-/// Health of the link to the parent.
-#[derive(Debug, Clone, Default)]
-pub struct ParentLink {
-    /// A live, working session: past the parent's `Welcome`, and no request failed or
-    /// timed out and no ping went unanswered since the last successful exchange.
-    pub connected: bool,
-    /// Parent unit.
-    pub unit: String,
-    /// Last completed exchange with the parent (Unix ms).
-    pub last_sync_ms: Option<i64>,
-    /// What the parent refuses of ours, while it does; `None` once it holds every entry
-    /// it had refused (or when it never refused any).
-    pub refused: Option<Refusal>,
-}
-
-/// The parent refused entries of this node's subtree, or a whole request (its `Hello`, a
-/// page). Kept until the parent holds what it refused: reconnecting does not clear it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Refusal {
-    /// Entries the parent's latest refusing acknowledgement said it refused (0 when only
-    /// whole requests were refused).
-    pub entries: u64,
-    /// Short reason key, as in `status.rejected`: the parent's own key for a refused
-    /// request; for refused entries, which the acknowledgement does not explain, this
-    /// node's own diagnosis of the first one (`oversized` when it exceeds what a peer
-    /// accepts), else `rejected`.
-    pub key: String,
-    /// Human-readable reason (English, for logs and the API).
-    pub message: String,
-    /// First refusal since the parent last held everything (Unix ms).
-    pub since_ms: i64,
-    /// Latest refusal (Unix ms).
-    pub last_ms: i64,
-    /// Units whose entries the parent refuses, sorted (at most 32).
-    pub units: Vec<String>,
-}
-
-/// Health of the link to one child.
-#[derive(Debug, Clone, Default)]
-pub struct ChildLink {
-    /// Connected and past the handshake.
-    pub connected: bool,
-    /// Last request received from the child (Unix ms).
-    pub last_seen_ms: Option<i64>,
-}
-
-/// Link health, shared with the API.
-#[derive(Debug, Default)]
-pub struct Links {
-    /// The parent link, if any.
-    pub parent: Option<ParentLink>,
-    /// Children by unit.
-    pub children: HashMap<String, ChildLink>,
-    /// Wire byte counters.
-    pub wire: Arc<WireCounters>,
-}
 
 enum Command {
     SetUplink(bool),
@@ -430,6 +374,7 @@ impl Network {
             }),
             children: HashMap::new(),
             wire: counters,
+            peer_id: swarm.local_peer_id().to_string(),
         }));
         let parent = cfg.parent.as_ref().map(|(unit, addr)| Parent {
             unit: unit.clone(),

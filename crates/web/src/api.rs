@@ -136,8 +136,7 @@ fn rfc3339(ms: Option<i64>) -> Value {
 /// `GET /api/v1/status`: from the engine's published status view and the network's link
 /// table, never waiting for the engine (an import or an ingest may hold it for long).
 async fn status(State(state): State<AppState>) -> ApiResult {
-    let links = state.net.links();
-    let peer_id = state.net.peer_id().to_string();
+    let links = state.links.clone();
     let e = state.views.status();
     let l = links
         .lock()
@@ -163,12 +162,13 @@ async fn status(State(state): State<AppState>) -> ApiResult {
     let rejected: &BTreeMap<String, u64> = &e.rejected;
     let sent = l.wire.sent.load(std::sync::atomic::Ordering::Relaxed);
     let received = l.wire.received.load(std::sync::atomic::Ordering::Relaxed);
+    let l_peer_id = l.peer_id.clone();
     drop(l);
     Ok(Json(json!({
         "unit": e.unit,
         "level": e.level,
         "name": e.name,
-        "peer_id": peer_id,
+        "peer_id": l_peer_id,
         "parent": parent,
         "children": children,
         "log": {"entries": e.entries, "authors": e.authors},

@@ -24,8 +24,9 @@ use std::sync::Arc;
 
 use axum::middleware;
 use axum::Router;
+use eduioc_engine::links::Links;
+use eduioc_engine::SharedEngine;
 use eduioc_engine::StorageHealth;
-use eduioc_net::{Client, SharedEngine};
 
 pub use api::router as api_router;
 pub use auth::{Accounts, Sessions, Throttle};
@@ -40,8 +41,8 @@ pub struct AppState {
     pub views: eduioc_engine::Views,
     /// Record look-ups (read without the engine's lock).
     pub lookups: eduioc_engine::Lookups,
-    /// The network loop (to push local commits and read link health).
-    pub net: Client,
+    /// Link health, written by the network loop.
+    pub links: Arc<std::sync::Mutex<Links>>,
     /// Bearer token of the JSON API.
     pub token: Arc<str>,
     /// Web UI accounts (from `accounts.toml`).
@@ -57,7 +58,12 @@ pub struct AppState {
 impl AppState {
     /// The state of a node's server: sessions and login counts start empty, the session
     /// cookie is named after the engine's unit.
-    pub fn new(engine: SharedEngine, net: Client, token: &str, accounts: Accounts) -> AppState {
+    pub fn new(
+        engine: SharedEngine,
+        links: Arc<std::sync::Mutex<Links>>,
+        token: &str,
+        accounts: Accounts,
+    ) -> AppState {
         let (unit, storage, views, lookups) = {
             let e = engine.lock().unwrap_or_else(|p| p.into_inner());
             (
@@ -71,7 +77,7 @@ impl AppState {
             engine,
             views,
             lookups,
-            net,
+            links,
             token: token.into(),
             accounts: Arc::new(accounts),
             sessions: Sessions::new(&unit),

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::response::Json;
 use axum::Extension;
+use eduioc_engine::links::{Links, Refusal};
 use eduioc_engine::{Error as EngineError, Figures};
-use eduioc_net::{Links, Refusal};
 use maud::{html, Markup};
 use serde_json::json;
 
@@ -132,7 +132,7 @@ fn build(
 }
 
 fn links_of(state: &AppState) -> std::sync::Arc<std::sync::Mutex<Links>> {
-    state.net.links()
+    state.links.clone()
 }
 
 fn lock(l: &std::sync::Mutex<Links>) -> Result<std::sync::MutexGuard<'_, Links>, EngineError> {

@@ -147,7 +147,7 @@ async fn node(
     };
     let token = format!("token-of-{unit}-0123456789");
     let links = client.links();
-    let mut state = AppState::new(engine.clone(), client, &token, accounts);
+    let mut state = AppState::new(engine.clone(), client.links(), &token, accounts);
     let clock = Arc::new(AtomicI64::new(1_760_000_000_000));
     let c2 = clock.clone();
     state.logins = Throttle::with_clock(Arc::new(move || c2.load(Ordering::SeqCst)));
