@@ -27,6 +27,7 @@ mod docs;
 mod health;
 mod import;
 pub mod links;
+mod overview;
 mod provenance;
 mod search;
 mod snapshots;
@@ -50,6 +51,7 @@ pub use health::{Fault, StorageFault, StorageHealth};
 pub use import::{
     import_collection, import_shared, Checkout, ImportLimits, ImportTimings, Prepared,
 };
+pub use overview::{school_level, Overview, UnitFigures};
 pub use provenance::Provenance;
 pub use search::{Lookups, StaffHit, StudentHit};
 pub use stats::{StaffStats, Stats, StudentStats};

@@ -1392,6 +1392,41 @@ fn an_engine_in_memory_on_a_simulated_clock_replays_entry_for_entry() {
 }
 
 #[test]
+fn the_overview_ranks_children_and_counts_by_level_and_year() {
+    let w = World::new();
+    let (mut s1, mut s2) = (w.open("s1", 8), w.open("s2", 8));
+    s1.import("students", Some("text/csv"), students("A", 3, 0).as_bytes())
+        .unwrap();
+    s2.import("students", Some("text/csv"), students("B", 5, 1).as_bytes())
+        .unwrap();
+    let mut d = w.open("so", 8);
+    let mut pgd = w.open("pgd", 8);
+    for s in [&s1, &s2] {
+        sync(s, &mut pgd);
+    }
+    sync(&pgd, &mut d);
+    let o = d.views().figures().overview("pgd").unwrap();
+    assert_eq!(o.me.stats.students.enrolled, 3 + 4);
+    assert_eq!(
+        o.crumbs,
+        vec![("so".into(), "SO".into()), ("pgd".into(), "PGD".into())]
+    );
+    // Largest first.
+    let kids: Vec<(&str, u64)> = o
+        .children
+        .iter()
+        .map(|c| (c.id.as_str(), c.stats.students.enrolled))
+        .collect();
+    assert_eq!(kids, vec![("s2", 4), ("s1", 3)]);
+    assert_eq!(o.by_level.iter().sum::<u64>(), 7);
+    assert_eq!(o.by_year, vec![("2026-2027".to_string(), 7)]);
+    assert!(matches!(
+        d.views().figures().overview("nowhere"),
+        Err(Error::UnknownUnit(_))
+    ));
+}
+
+#[test]
 fn the_document_cache_keeps_what_fits_its_memory_budget() {
     let w = World::new();
     let mut s1 = w.open("s1", 8);

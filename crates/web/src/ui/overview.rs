@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Json};
 use axum::Extension;
-use eduioc_engine::{Error as EngineError, Figures, Stats};
+use eduioc_engine::{Overview, Stats, UnitFigures};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::json;
@@ -16,109 +16,6 @@ use crate::AppState;
 
 /// Largest units shown in the ranking chart.
 const TOP_UNITS: usize = 12;
-
-/// A unit's figures with its identity.
-pub(crate) struct UnitFigures {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) level: String,
-    pub(crate) stats: Stats,
-}
-
-/// Everything the overview of one unit shows.
-pub(crate) struct Overview {
-    pub(crate) me: UnitFigures,
-    /// From this node's unit down to the shown unit: (id, name).
-    pub(crate) crumbs: Vec<(String, String)>,
-    /// Children, largest (enrolled students) first.
-    pub(crate) children: Vec<UnitFigures>,
-    /// Enrolled students by school level: primary, lower secondary, upper secondary, other.
-    pub(crate) by_level: [u64; 4],
-    /// Enrolled students in each school year this node holds data for, oldest first.
-    pub(crate) by_year: Vec<(String, u64)>,
-}
-
-/// School level of a school: from its id prefix (`th-`, `thcs-`, `thpt-`), else from the
-/// highest grade taught. Index into [`Overview::by_level`].
-pub(crate) fn school_level(id: &str, stats: &Stats) -> usize {
-    if id.starts_with("thpt-") {
-        return 2;
-    }
-    if id.starts_with("thcs-") {
-        return 1;
-    }
-    if id.starts_with("th-") {
-        return 0;
-    }
-    let top = stats
-        .students
-        .by_grade
-        .keys()
-        .filter_map(|g| g.parse::<u8>().ok())
-        .max();
-    match top {
-        Some(10..) => 2,
-        Some(6..=9) => 1,
-        Some(1..=5) => 0,
-        _ => 3,
-    }
-}
-
-fn figures(e: &Figures, unit: &str) -> Result<UnitFigures, EngineError> {
-    let dir = e.directory();
-    Ok(UnitFigures {
-        id: unit.to_string(),
-        name: dir.name(unit).unwrap_or(unit).to_string(),
-        level: dir.level(unit).unwrap_or_default().to_string(),
-        stats: e.stats(Some(unit))?,
-    })
-}
-
-/// Gathers the overview of `unit` (which must be in this node's subtree).
-pub(crate) fn gather(e: &Figures, unit: &str) -> Result<Overview, EngineError> {
-    let me = figures(e, unit)?;
-    let dir = e.directory();
-    let mut crumbs = Vec::new();
-    for u in dir.ancestors_or_self(unit) {
-        let done = u == e.unit();
-        crumbs.push((u.clone(), dir.name(&u).unwrap_or(&u).to_string()));
-        if done {
-            break;
-        }
-    }
-    crumbs.reverse();
-    let kids: Vec<String> = dir.children(unit).map(str::to_string).collect();
-    let mut children = kids
-        .iter()
-        .map(|c| figures(e, c))
-        .collect::<Result<Vec<_>, _>>()?;
-    children.sort_by(|a, b| {
-        b.stats
-            .students
-            .enrolled
-            .cmp(&a.stats.students.enrolled)
-            .then(a.name.cmp(&b.name))
-    });
-    let mut by_level = [0u64; 4];
-    for u in dir.subtree(unit) {
-        if dir.level(&u) == Some("school") {
-            let s = e.stats(Some(&u))?;
-            by_level[school_level(&u, &s)] += s.students.enrolled;
-        }
-    }
-    let by_year = e
-        .school_years()
-        .into_iter()
-        .map(|y| Ok((y.clone(), e.stats_in(Some(unit), &y)?.students.enrolled)))
-        .collect::<Result<Vec<_>, EngineError>>()?;
-    Ok(Overview {
-        me,
-        crumbs,
-        children,
-        by_level,
-        by_year,
-    })
-}
 
 /// `ms` as local `dd/mm/yyyy HH:MM`.
 pub(crate) fn local_time(ms: i64) -> String {
@@ -314,7 +211,7 @@ fn body(ctx: &Ctx, o: &Overview) -> Markup {
 
 async fn show(state: AppState, ctx: Ctx, unit: Option<String>) -> Page {
     let unit = unit.unwrap_or_else(|| ctx.unit.clone());
-    let o = figures_call(&state, move |e| gather(e, &unit))?;
+    let o = figures_call(&state, move |e| e.overview(&unit))?;
     let title = o.me.name.clone();
     Ok(page(&ctx, &title, Nav::Overview, body(&ctx, &o)))
 }
@@ -437,7 +334,7 @@ pub(crate) async fn export(
         ));
     }
     let (unit, ext) = (unit.to_string(), ext.to_string());
-    let o = figures_call(&state, move |e| gather(e, &unit))?;
+    let o = figures_call(&state, move |e| e.overview(&unit))?;
     let (header, rows) = table(ctx.lang, &o);
     let name = format!("eduioc-{}-{}.{ext}", o.me.id, o.me.stats.school_year);
     let disposition = format!("attachment; filename=\"{name}\"");
