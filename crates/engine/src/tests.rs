@@ -1686,3 +1686,51 @@ fn memory_of_loaded_documents() {
         drop(docs);
     }
 }
+
+/// What an idle engine on an in-memory store costs, for the simulator's nodes (56,000 at
+/// Vietnam's scale). A measurement: run with
+/// `cargo test --release -p eduioc-engine -- --ignored --nocapture memory_of_idle_engines`
+/// (`EDUIOC_ENGINES` changes the 2,000).
+#[test]
+#[ignore = "measurement; run explicitly"]
+fn memory_of_idle_engines() {
+    fn rss_kib() -> u64 {
+        let s = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: u64 = s.split_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * 4
+    }
+    let n: usize = std::env::var("EDUIOC_ENGINES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let w = World::new();
+    let key = w.keys.iter().find(|k| k.0 == "s1").unwrap().3.clone();
+    let certs = w.certs();
+    let before = rss_kib();
+    let started = std::time::Instant::now();
+    let engines: Vec<Engine> = (0..n)
+        .map(|_| {
+            Engine::open_with(
+                Config {
+                    unit: "s1".into(),
+                    key: key.clone(),
+                    root_key: w.root.id(),
+                    certs: certs.clone(),
+                    data_dir: std::path::PathBuf::new(),
+                    doc_cache: 4,
+                    doc_cache_bytes: DEFAULT_DOC_CACHE_BYTES,
+                    school_year: Some("2026-2027".into()),
+                },
+                Store::in_memory().unwrap(),
+                Clock::new(|| 1_800_000_000_000),
+            )
+            .unwrap()
+        })
+        .collect();
+    let per = (rss_kib() - before) as f64 / n as f64;
+    println!(
+        "{n} idle engines on in-memory stores: {per:.0} KiB each, opened in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    drop(engines);
+}
