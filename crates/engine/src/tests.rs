@@ -1646,17 +1646,19 @@ fn stats_during_a_wave_of_school_rosters() {
     }
 }
 
+/// This process's resident memory, KiB (for the measurements below).
+fn rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = s.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4
+}
+
 /// What a loaded document costs in memory against its stored size, for
 /// [`docs::DocCache`]'s estimate. A measurement: run with
 /// `cargo test --release -p eduioc-engine -- --ignored --nocapture memory_of_loaded_documents`.
 #[test]
 #[ignore = "measurement; run explicitly"]
 fn memory_of_loaded_documents() {
-    fn rss_kib() -> u64 {
-        let s = std::fs::read_to_string("/proc/self/statm").unwrap();
-        let pages: u64 = s.split_whitespace().nth(1).unwrap().parse().unwrap();
-        pages * 4
-    }
     let w = World::new();
     let mut e = w.open("s1", 4);
     for (level, size) in [
@@ -1694,11 +1696,6 @@ fn memory_of_loaded_documents() {
 #[test]
 #[ignore = "measurement; run explicitly"]
 fn memory_of_idle_engines() {
-    fn rss_kib() -> u64 {
-        let s = std::fs::read_to_string("/proc/self/statm").unwrap();
-        let pages: u64 = s.split_whitespace().nth(1).unwrap().parse().unwrap();
-        pages * 4
-    }
     let n: usize = std::env::var("EDUIOC_ENGINES")
         .ok()
         .and_then(|v| v.parse().ok())
