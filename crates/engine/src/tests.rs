@@ -61,11 +61,12 @@ impl World {
             .collect()
     }
 
-    fn open(&self, unit: &str, doc_cache: usize) -> Engine {
+    /// The configuration of `unit`'s engine, its store in `data_dir` (created).
+    fn config(&self, unit: &str, data_dir: &str, doc_cache: usize) -> Config {
         let key = self.keys.iter().find(|k| k.0 == unit).unwrap().3.clone();
-        let dir = self.tmp.path().join(unit);
+        let dir = self.tmp.path().join(data_dir);
         std::fs::create_dir_all(&dir).unwrap();
-        Engine::open(Config {
+        Config {
             unit: unit.into(),
             key,
             root_key: self.root.id(),
@@ -74,8 +75,11 @@ impl World {
             doc_cache,
             doc_cache_bytes: DEFAULT_DOC_CACHE_BYTES,
             school_year: Some("2026-2027".into()),
-        })
-        .unwrap()
+        }
+    }
+
+    fn open(&self, unit: &str, doc_cache: usize) -> Engine {
+        Engine::open(self.config(unit, unit, doc_cache)).unwrap()
     }
 }
 
@@ -1348,17 +1352,10 @@ fn an_engine_in_memory_on_a_simulated_clock_replays_entry_for_entry() {
     // 1 October 2027, 08:00 UTC: the school year 2027-2028.
     let at = 1_822_464_000_000;
     let open = || {
-        let key = w.keys.iter().find(|k| k.0 == "s1").unwrap().3.clone();
         Engine::open_with(
             Config {
-                unit: "s1".into(),
-                key,
-                root_key: w.root.id(),
-                certs: w.certs(),
-                data_dir: std::path::PathBuf::new(),
-                doc_cache: 8,
-                doc_cache_bytes: DEFAULT_DOC_CACHE_BYTES,
                 school_year: None,
+                ..w.config("s1", "unused", 8)
             },
             Store::in_memory().unwrap(),
             Clock::new(move || at),
@@ -1446,18 +1443,9 @@ fn the_document_cache_keeps_what_fits_its_memory_budget() {
         s1.import(kind, Some("text/csv"), csv.as_bytes()).unwrap();
     }
     // A district whose budget holds two small documents, whatever its count allows.
-    let key = w.keys.iter().find(|k| k.0 == "pgd").unwrap().3.clone();
-    let dir = w.tmp.path().join("pgd-budget");
-    std::fs::create_dir_all(&dir).unwrap();
     let mut d = Engine::open(Config {
-        unit: "pgd".into(),
-        key,
-        root_key: w.root.id(),
-        certs: w.certs(),
-        data_dir: dir,
-        doc_cache: 100,
         doc_cache_bytes: 2 * docs::doc_cost(&RecordsDoc::new(&[0; 32])) + 40 * 320,
-        school_year: Some("2026-2027".into()),
+        ..w.config("pgd", "pgd-budget", 100)
     })
     .unwrap();
     sync(&s1, &mut d);
@@ -1525,10 +1513,7 @@ fn deliver(from: &Engine, to: &Mutex<Engine>) -> usize {
 fn stats_during_a_wave_of_school_rosters() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
-    let n: usize = std::env::var("EDUIOC_WAVE_SCHOOLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    let n: usize = env_or("EDUIOC_WAVE_SCHOOLS", 200);
     let w = World::with_schools(n);
     // The schools import their rosters first (at their own nodes, not timed here).
     let started = Instant::now();
@@ -1554,10 +1539,7 @@ fn stats_during_a_wave_of_school_rosters() {
     );
     // The district's document cache: by memory (the default), or `EDUIOC_WAVE_DOCS`
     // documents at most (16 was the fixed count before).
-    let cap = std::env::var("EDUIOC_WAVE_DOCS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_DOC_CACHE);
+    let cap = env_or("EDUIOC_WAVE_DOCS", DEFAULT_DOC_CACHE);
     let district = Arc::new(Mutex::new(w.open("pgd", cap)));
     let views = district.lock().unwrap().views();
     let done = Arc::new(AtomicBool::new(false));
@@ -1646,6 +1628,15 @@ fn stats_during_a_wave_of_school_rosters() {
     }
 }
 
+/// The whole number in environment variable `name`, else `default` (the measurements'
+/// sizes).
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// This process's resident memory, KiB (for the measurements below).
 fn rss_kib() -> u64 {
     let s = std::fs::read_to_string("/proc/self/statm").unwrap();
@@ -1696,28 +1687,15 @@ fn memory_of_loaded_documents() {
 #[test]
 #[ignore = "measurement; run explicitly"]
 fn memory_of_idle_engines() {
-    let n: usize = std::env::var("EDUIOC_ENGINES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
+    let n: usize = env_or("EDUIOC_ENGINES", 2000);
     let w = World::new();
-    let key = w.keys.iter().find(|k| k.0 == "s1").unwrap().3.clone();
-    let certs = w.certs();
+    let cfg = w.config("s1", "unused", 4);
     let before = rss_kib();
     let started = std::time::Instant::now();
     let engines: Vec<Engine> = (0..n)
         .map(|_| {
             Engine::open_with(
-                Config {
-                    unit: "s1".into(),
-                    key: key.clone(),
-                    root_key: w.root.id(),
-                    certs: certs.clone(),
-                    data_dir: std::path::PathBuf::new(),
-                    doc_cache: 4,
-                    doc_cache_bytes: DEFAULT_DOC_CACHE_BYTES,
-                    school_year: Some("2026-2027".into()),
-                },
+                cfg.clone(),
                 Store::in_memory().unwrap(),
                 Clock::new(|| 1_800_000_000_000),
             )
