@@ -53,29 +53,9 @@ pub(crate) fn upgrade(store: &Store) -> Result<()> {
         return Ok(());
     }
     let mut txn = store.begin_write()?;
-    let le = |key: &str, v: &[u8]| -> Result<[u8; 8]> {
-        <[u8; 8]>::try_from(v).map_err(|_| {
-            crate::Error::Invalid(format!(
-                "upgrading the store: meta value {key:?} is {} bytes, not 8",
-                v.len()
-            ))
-        })
-    };
-    for (key, v) in store.meta_prefix("seen/")? {
-        let ms = i64::from_le_bytes(le(&key, &v)?);
-        txn.put(&SEEN, &key["seen/".len()..], &ms)?;
-        txn.delete_meta(&key)?;
-    }
-    for (key, v) in store.meta_prefix("rejected/")? {
-        let n = u64::from_le_bytes(le(&key, &v)?);
-        txn.put(&REJECTED, &key["rejected/".len()..], &n)?;
-        txn.delete_meta(&key)?;
-    }
-    for (key, v) in store.meta_prefix("ack/")? {
-        let ms = i64::from_le_bytes(le(&key, &v)?);
-        txn.put(&ACKS, &key["ack/".len()..], &ms)?;
-        txn.delete_meta(&key)?;
-    }
+    move_le(store, &mut txn, "seen/", &SEEN, i64::from_le_bytes)?;
+    move_le(store, &mut txn, "rejected/", &REJECTED, u64::from_le_bytes)?;
+    move_le(store, &mut txn, "ack/", &ACKS, i64::from_le_bytes)?;
     move_postcard(store, &mut txn, "notif/", &NOTICES)?;
     move_postcard(store, &mut txn, "look/", &LOOKUPS)?;
     move_postcard(store, &mut txn, "snap/", &SNAPSHOT_LATEST)?;
@@ -101,6 +81,28 @@ fn decode_legacy<V: DeserializeOwned>(place: &str, key: &str, v: &[u8]) -> Resul
             "upgrading the store: {key:?} in {place} cannot be read: {e}"
         ))
     })
+}
+
+/// Moves the meta rows under `prefix`, 8-byte little-endian numbers, into `table` (keys
+/// without the prefix).
+fn move_le<V: Serialize>(
+    store: &Store,
+    txn: &mut eduioc_store::WriteTxn<'_>,
+    prefix: &str,
+    table: &Table<V>,
+    from_le: fn([u8; 8]) -> V,
+) -> Result<()> {
+    for (key, v) in store.meta_prefix(prefix)? {
+        let bytes = <[u8; 8]>::try_from(v.as_slice()).map_err(|_| {
+            crate::Error::Invalid(format!(
+                "upgrading the store: meta value {key:?} is {} bytes, not 8",
+                v.len()
+            ))
+        })?;
+        txn.put(table, &key[prefix.len()..], &from_le(bytes))?;
+        txn.delete_meta(&key)?;
+    }
+    Ok(())
 }
 
 /// Moves the meta rows under `prefix`, postcard-encoded values of `V`, into `table`

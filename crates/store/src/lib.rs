@@ -354,10 +354,7 @@ impl Reader {
         table: &Table<V>,
         key: &str,
     ) -> Result<Option<V>> {
-        self.get_with(table, key, |payload| {
-            postcard::from_bytes(payload)
-                .map_err(|e| table.value_error(key, format!("cannot be decoded: {e}")))
-        })
+        self.get_with(table, key, |payload| table.decode_payload(key, payload))
     }
 
     /// Reads the value stored under `key` in `table` with `read`, which gets its postcard

@@ -94,7 +94,12 @@ impl<V: Serialize> Table<V> {
 impl<V: DeserializeOwned> Table<V> {
     /// The value stored as `stored` under `key`.
     pub fn decode(&self, key: &str, stored: &[u8]) -> Result<V> {
-        postcard::from_bytes(self.payload(key, stored)?)
+        self.decode_payload(key, self.payload(key, stored)?)
+    }
+
+    /// The value whose postcard bytes (after the version byte) are `payload`.
+    pub(crate) fn decode_payload(&self, key: &str, payload: &[u8]) -> Result<V> {
+        postcard::from_bytes(payload)
             .map_err(|e| self.value_error(key, format!("cannot be decoded: {e}")))
     }
 }
