@@ -10,11 +10,11 @@
 //! a forged snapshot claim, a foreign document). So most entries pass the signature
 //! check and the fuzzer explores what validation does after it.
 //!
-//! [`run`] feeds the pages to the simulator's node (`eduioc_simulations::node::Node`:
-//! decode, batch verification, `validate::page_holes`, `validate::check_with_doc`, the
-//! passes of `snapshot::PageHoles`, Automerge application and summaries, as the engine
-//! does them, without a disk) and checks after every page what must hold whatever a peer
-//! sends: every entry held decodes, is signed by its author and sits at its seq; the
+//! [`run`] feeds the pages to the node's engine (`eduioc_engine::Engine` on redb's
+//! in-memory backend: decode, batch verification, `validate::page_holes`,
+//! `validate::check_with_doc`, the passes of `snapshot::PageHoles`, Automerge application,
+//! summaries and the store's transaction, exactly as at a node) and checks after every
+//! page what must hold whatever a peer sends: every entry held decodes, is signed by its author and sits at its seq; the
 //! height is the highest seq held; every hole is replaced by a snapshot entry held.
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,9 +27,9 @@ use eduioc_protocol::snapshot::{self, Ranges};
 use eduioc_protocol::{
     CertBody, Certificate, DocId, Entry, LogSource, NodeId, NodeKey, Payload,
 };
-use eduioc_simulations::node::Node;
+use eduioc_engine::{Clock, Config, Engine, Store};
 
-use crate::world::{world, UNITS};
+use crate::world::{world, STRANGER, UNITS};
 
 /// Pages used of an input.
 pub const MAX_PAGES: usize = 4;
@@ -676,28 +676,47 @@ fn damage(bytes: &mut Vec<u8>, d: &Damage) {
 /// Sends the pages of `input` to a fresh receiver and checks what must hold after each.
 /// Panics when it does not (a finding).
 pub fn run(input: &Input) {
-    let w = world();
     let me = if input.receiver_is_root { 0 } else { 1 };
-    let mut node = Node::new(
-        UNITS[me],
-        if me == 0 { "department" } else { "district" },
-        NodeKey::from_secret(crate::world::secret(me)),
-        w.dir.clone(),
-        2,
-    );
+    let mut node = receiver(me);
     let mut generator = Generator::default();
     for (n, spec) in input.pages.iter().take(MAX_PAGES).enumerate() {
         let (entries, docs) = generator.page(spec);
-        let _ = node.ingest(&entries, &docs, n as u64 * 1_000_000);
+        if let Err(e) = node.ingest_page(&entries, &docs) {
+            panic!("ingesting page {n} failed in memory: {e}");
+        }
         invariants(&node, n + 1 == input.pages.len().min(MAX_PAGES));
+    }
+}
+
+/// A fresh receiver: the engine of unit `me` of the world (0: the department, 1: the
+/// district) on an in-memory store.
+pub fn receiver(me: usize) -> Engine {
+    let w = world();
+    let cfg = Config {
+        unit: UNITS[me].into(),
+        key: NodeKey::from_secret(crate::world::secret(me)),
+        root_key: w.keys[0].id(),
+        certs: w.dir.certs_for(UNITS[..STRANGER].iter().copied()),
+        data_dir: Default::default(),
+        doc_cache: 2,
+        doc_cache_bytes: 1 << 20,
+        school_year: Some(YEARS[0].into()),
+    };
+    let store = match Store::in_memory() {
+        Ok(s) => s,
+        Err(e) => panic!("an in-memory store does not open: {e}"),
+    };
+    match Engine::open_with(cfg, store, Clock::new(|| 1_800_000_000_000)) {
+        Ok(e) => e,
+        Err(e) => panic!("the receiver's engine does not open: {e}"),
     }
 }
 
 /// What holds of a receiver whatever it was sent. `deep`: also re-decode and re-verify
 /// every entry held (slower; once per input).
-pub fn invariants(node: &Node, deep: bool) {
-    for (author, height) in node.store.heights() {
-        let held = node.store.entries(&author, 0, usize::MAX, usize::MAX);
+pub fn invariants(node: &Engine, deep: bool) {
+    for (author, height) in node.heights() {
+        let held = node.entries(&author, 0, usize::MAX, usize::MAX);
         let top = held.last().map_or(0, |(s, _)| *s);
         assert_eq!(top, height, "the height of {} is not its highest entry held", author.short());
         let mut replaced = Ranges::new();
@@ -714,7 +733,7 @@ pub fn invariants(node: &Node, deep: bool) {
                 snapshot::union_into(&mut replaced, replaces);
             }
         }
-        for (from, to) in node.store.holes(&author) {
+        for (from, to) in node.holes(&author) {
             assert!(
                 snapshot::ranges_cover(&replaced, from, to),
                 "hole {from}..={to} of {}'s log is not replaced by a snapshot entry held",

@@ -2,13 +2,12 @@
 //! the damage it is asked for is refused for the right reason.
 
 use eduioc_fuzz::page::{
-    invariants, Beside, DocPick, EntrySpec, Generator, Item, Op, PageSpec, PayloadSpec,
+    invariants, receiver, Beside, DocPick, EntrySpec, Generator, Item, Op, PageSpec, PayloadSpec,
     ReplacesSpec, Scalar, SeqSpec,
 };
-use eduioc_fuzz::world::{secret, world, UNITS};
+use eduioc_engine::Engine;
+use eduioc_fuzz::world::world;
 use eduioc_protocol::LogSource;
-use eduioc_protocol::NodeKey;
-use eduioc_simulations::node::Node;
 
 fn students() -> DocPick {
     DocPick {
@@ -51,14 +50,8 @@ fn snapshot(beside: Beside) -> Item {
     })
 }
 
-fn district() -> Node {
-    Node::new(
-        UNITS[1],
-        "district",
-        NodeKey::from_secret(secret(1)),
-        world().dir.clone(),
-        2,
-    )
+fn district() -> Engine {
+    receiver(1)
 }
 
 #[test]
@@ -74,10 +67,10 @@ fn an_honest_page_is_taken_whole() {
     };
     let (entries, docs) = g.page(&spec);
     let mut node = district();
-    let out = node.ingest(&entries, &docs, 0);
+    let out = node.ingest_page(&entries, &docs).unwrap();
     assert!(out.rejected.is_empty(), "{:?}", out.rejected);
     let school = world().keys[2].id();
-    assert_eq!(node.store.height(&school), 3);
+    assert_eq!(node.height(&school), 3);
     invariants(&node, true);
 }
 
@@ -96,12 +89,12 @@ fn a_hole_needs_the_document_beside_its_snapshot() {
             stray_docs: vec![],
         });
         let mut node = district();
-        let out = node.ingest(&entries, &docs, 0);
+        let out = node.ingest_page(&entries, &docs).unwrap();
         let school = world().keys[2].id();
-        assert_eq!(node.store.height(&school) == 3, taken, "{:?}", out.rejected);
+        assert_eq!(node.height(&school) == 3, taken, "{:?}", out.rejected);
         assert_eq!(out.rejected.is_empty(), taken, "{:?}", out.rejected);
         if taken {
-            assert_eq!(node.store.holes(&school), vec![(1, 2)]);
+            assert_eq!(node.holes(&school), vec![(1, 2)]);
         }
         invariants(&node, true);
     }

@@ -1,23 +1,22 @@
 //! Seeded discrete-event simulations of EduIOC federations, from a handful of schools to
 //! Hanoi (2,835 schools) and Vietnam (about 53,000 schools).
 //!
-//! The simulator drives the **real** protocol code: one `eduioc_protocol::sync::Session`
-//! per link end (child `Hello` → parent `Welcome`, the child's `Heights` and, in answer,
-//! the parent's, `Page` → `Acked`, exactly as `eduioc-net` drives them),
-//! `validate::check` on every received entry after batch signature verification
-//! (`entry::verify_all`), real Automerge changes authored with `RecordsDoc::upsert_at`
-//! from `eduioc-synth` rosters, and the real aggregation (`summarize` per document,
-//! `Summary::add` over the `Directory` subtree). Only the network and the clock are
-//! simulated: an event queue keyed by simulated time, links with latency, bandwidth
-//! (frames serialised per direction, sizes are the real `wire::encode` sizes) and outage
-//! schedules. Randomness comes from ChaCha8 seeded by `--seed`: the same seed gives the
-//! same run.
+//! Every simulated node is the **real** node engine (`eduioc_engine::Engine`) on redb's
+//! in-memory backend and the simulated clock: validation, Automerge documents, snapshot
+//! entries, summaries and storage are the engine's, as at a real node. The simulator drives
+//! the real protocol code: one `eduioc_protocol::sync::Session` per link end (child
+//! `Hello` → parent `Welcome`, the child's `Heights` and, in answer, the parent's, `Page`
+//! → `Acked`, as `eduioc-net` drives them), with rows from `eduioc-synth` rosters. Only
+//! the network and the clock are simulated: an event queue keyed by simulated time, links
+//! with latency, bandwidth (frames serialised per direction, sizes are the real
+//! `wire::encode` sizes) and outage schedules. Randomness comes from ChaCha8 seeded by
+//! `--seed`: the same seed gives the same run.
 //!
 //! Brief overview:
 //! - [`topology`]: the generators ([`topology::tiny`], [`topology::hanoi_2022`],
 //!   [`topology::vietnam_2025`], or its first provinces) and the plan of a reform.
-//! - [`node`]: one simulated node: in-memory log store (`LogSource`), directory,
-//!   documents (a bounded number of them loaded) and per-document summaries.
+//! - [`node`]: one simulated node: an engine on an in-memory store, and the ground truth
+//!   of what its school authored.
 //! - [`sim`]: the world, its event queue and the driver of the sessions.
 //! - [`report`]: the figures of a run, as a table and as JSON, and the correctness
 //!   check against ground truth.

@@ -13,14 +13,15 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use eduioc_protocol::sync::{Role, Session};
 use eduioc_protocol::wire::{self, Request, Response};
-use eduioc_protocol::{CertBody, Certificate, Directory, DocId, NodeId, NodeKey, Payload};
+use eduioc_engine::Subtotal;
+use eduioc_protocol::{CertBody, Certificate, NodeId, NodeKey};
 use eduioc_records::{Collection, Row, Summary, Value};
 use eduioc_synth::Size;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::node::Node;
+use crate::node::{Node, SimClock};
 use crate::report::{Check, Report};
 use crate::topology::{self, NewParent, Reform, Rosters, Topology, Unit};
 
@@ -228,6 +229,8 @@ pub struct World {
     cfg: Config,
     rng: ChaCha8Rng,
     now: u64,
+    /// The clock every node's engine reads: `now`.
+    clock: SimClock,
     seq: u64,
     queue: BinaryHeap<Reverse<Timed>>,
     units: Vec<Unit>,
@@ -369,23 +372,20 @@ impl World {
         let offices = units.iter().filter(|u| u.school_level.is_none()).count();
         let office_cache = (cfg.doc_cache_budget / offices.max(1)).clamp(1, ENGINE_DOC_CACHE);
         // Directories: the root cert, the chain, the subtree (as `topology generate`).
+        let clock = SimClock::new(BASE_MS);
         let mut nodes = Vec::with_capacity(n);
         for i in 0..n {
-            let mut dir = Directory::new(root_key.id());
-            dir.set_now(BASE_MS);
-            let _ = dir.insert(certs[0].clone());
+            let mut provisioned = vec![certs[0].clone()];
             let mut chain = Vec::new();
             let mut cur = units[i].parent;
             while let Some(p) = cur {
                 chain.push(p);
                 cur = units[p].parent;
             }
-            for &p in chain.iter().rev() {
-                let _ = dir.insert(certs[p].clone());
-            }
+            provisioned.extend(chain.iter().rev().map(|&p| certs[p].clone()));
             let mut stack = vec![i];
             while let Some(u) = stack.pop() {
-                let _ = dir.insert(certs[u].clone());
+                provisioned.push(certs[u].clone());
                 stack.extend(children[u].iter().copied());
             }
             let cap = if units[i].school_level.is_some() {
@@ -393,18 +393,25 @@ impl World {
             } else {
                 office_cache
             };
-            nodes.push(Node::new(
+            let node = Node::new(
                 &units[i].id,
-                &units[i].level,
                 keys[i].clone(),
-                dir,
+                &root_key,
+                provisioned,
+                YEAR,
                 cap,
-            ));
+                &clock,
+            );
+            match node {
+                Ok(node) => nodes.push(node),
+                Err(e) => panic!("{}: the engine does not open: {e}", units[i].id),
+            }
         }
         let truth_parent = units.iter().map(|u| u.parent).collect();
         let mut w = World {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x9e37_79b9),
             now: 0,
+            clock,
             seq: 0,
             queue: BinaryHeap::new(),
             sched: vec![Schedule::default(); n],
@@ -621,6 +628,7 @@ impl World {
     pub fn run(&mut self) {
         while let Some(Reverse(Timed { t, ev, .. })) = self.queue.pop() {
             self.now = self.now.max(t);
+            self.clock.set(self.now);
             self.m.events += 1;
             match ev {
                 Ev::Deliver {
@@ -695,10 +703,11 @@ impl World {
         link.epoch += 1;
         let child = link.child;
         let node = &self.nodes[child];
-        let subtree = node.dir.subtree(&node.unit);
+        let dir = node.engine.directory();
+        let subtree = dir.subtree(&node.unit);
         let hello = Request::Hello {
             unit: node.unit.clone(),
-            certs: node.dir.certs_for(subtree.iter().map(String::as_str)),
+            certs: dir.certs_for(subtree.iter().map(String::as_str)),
         };
         self.send_req(l, true, Kind::Hello, &hello);
     }
@@ -818,7 +827,7 @@ impl World {
     }
 
     fn count(&mut self, n: usize, key: &'static str) {
-        *self.nodes[n].rejected.entry(key).or_default() += 1;
+        self.nodes[n].engine.count_rejection(key);
     }
 
     fn refuse(&mut self, n: usize, key: &'static str, reason: String) -> Response {
@@ -849,24 +858,20 @@ impl World {
                 if !at_parent {
                     return self.refuse(n, "unauthorized", "hello from a parent".into());
                 }
-                let child_key = self.nodes[self.links[l].child].key.id();
+                let child_key = self.nodes[self.links[l].child].engine.id();
                 let node = &mut self.nodes[n];
-                for c in certs {
-                    let _ = node.dir.insert(c);
-                }
-                if node.dir.key_of(&unit) != Some(child_key) {
+                // Refused certificates are left out, as the node does.
+                let _ = node.engine.add_certs(certs);
+                let dir = node.engine.directory();
+                if dir.key_of(&unit) != Some(child_key) {
                     return self.refuse(n, "uncertified", format!("{unit}: key not certified"));
                 }
-                if node.dir.parent(&unit) != Some(node.unit.as_str()) {
+                if dir.parent(&unit) != Some(node.unit.as_str()) {
                     let msg = format!("{unit} is not a child of {}", node.unit);
                     return self.refuse(n, "unauthorized", msg);
                 }
-                let chain = node.dir.certs_for(
-                    node.dir
-                        .ancestors_or_self(&node.unit)
-                        .iter()
-                        .map(String::as_str),
-                );
+                let chain =
+                    dir.certs_for(dir.ancestors_or_self(&node.unit).iter().map(String::as_str));
                 let session = Session::new(&node.unit, &unit, Role::Child);
                 let welcome = Response::Welcome {
                     unit: node.unit.clone(),
@@ -881,11 +886,11 @@ impl World {
                 let ask = at_parent && !self.links[l].parent_asked;
                 let want = match self.links[l].session(at_parent) {
                     Some(s) => {
-                        s.on_heights(&node.dir, &node.store, &heights);
+                        s.on_heights(node.engine.directory(), &node.engine, &heights);
                         // As `eduioc-net`: the parent answers the child's `Heights` with its
                         // own (computed now), once per connection; the child sent its own
                         // right after the `Welcome`.
-                        ask.then(|| s.want(&node.dir, &node.store))
+                        ask.then(|| s.want(node.engine.directory(), &node.engine))
                     }
                     None => {
                         return self.refuse(n, "uncertified", "heights without a session".into())
@@ -929,11 +934,9 @@ impl World {
         match (kind, resp) {
             (Kind::Hello, Response::Welcome { unit, certs }) => {
                 let node = &mut self.nodes[n];
-                for c in certs {
-                    let _ = node.dir.insert(c);
-                }
+                let _ = node.engine.add_certs(certs);
                 let session = Session::new(&node.unit, &unit, Role::Parent);
-                let want = session.want(&node.dir, &node.store);
+                let want = session.want(node.engine.directory(), &node.engine);
                 self.links[l].child_sess = Some(session);
                 self.links[l].backoff = 30 * SEC;
                 self.send_req(l, true, Kind::Heights, &want);
@@ -965,7 +968,7 @@ impl World {
         if authors.is_empty() {
             return;
         }
-        let dir = &self.nodes[n].dir;
+        let dir = self.nodes[n].engine.directory();
         if let Some(l) = self.uplink[n] {
             if let Some(s) = self.links[l].child_sess.as_mut() {
                 for a in authors {
@@ -988,14 +991,14 @@ impl World {
         let node = &self.nodes[n];
         if let Some(l) = self.uplink[n] {
             if let Some(s) = self.links[l].child_sess.as_mut() {
-                if let Some(req) = s.next_page(&node.dir, &node.store) {
+                if let Some(req) = s.next_page(node.engine.directory(), &node.engine) {
                     out.push((l, true, req));
                 }
             }
         }
         for &l in &self.downlinks[n] {
             if let Some(s) = self.links[l].parent_sess.as_mut() {
-                if let Some(req) = s.next_page(&node.dir, &node.store) {
+                if let Some(req) = s.next_page(node.engine.directory(), &node.engine) {
                     out.push((l, false, req));
                 }
             }
@@ -1010,18 +1013,16 @@ impl World {
         let Some(parsed) = self.imports.remove(&n) else {
             return;
         };
-        let unit = self.units[n].id.clone();
         let mut appended = false;
         for (c, rows) in parsed {
-            let doc = doc_id(&unit, c);
-            if self.nodes[n].author_upsert(doc, c, &rows, self.now, BASE_MS) {
+            if self.nodes[n].author_upsert(c, &rows, self.now) {
                 self.m.entries_authored += 1;
                 self.m.last_edit_us = self.m.last_edit_us.max(self.now);
                 appended = true;
             }
         }
         if appended {
-            let id = self.nodes[n].key.id();
+            let id = self.nodes[n].engine.id();
             self.appended(n, &[id]);
             self.pump(n);
         }
@@ -1031,14 +1032,12 @@ impl World {
         if self.dissolved[n] || day >= self.cfg.days {
             return;
         }
-        let unit = self.units[n].id.clone();
         let (collection, rows) = self.edit(n);
         if !rows.is_empty() {
-            let doc = doc_id(&unit, collection);
-            if self.nodes[n].author_upsert(doc, collection, &rows, self.now, BASE_MS) {
+            if self.nodes[n].author_upsert(collection, &rows, self.now) {
                 self.m.entries_authored += 1;
                 self.m.last_edit_us = self.now;
-                let id = self.nodes[n].key.id();
+                let id = self.nodes[n].engine.id();
                 self.appended(n, &[id]);
                 self.pump(n);
             }
@@ -1137,7 +1136,7 @@ impl World {
         let root = &mut self.nodes[0];
         let mut appended = false;
         for c in certs {
-            if root.append_local(Payload::Certificate(c), now, BASE_MS) {
+            if root.publish_certificate(c, now) {
                 self.m.entries_authored += 1;
                 appended = true;
             }
@@ -1153,9 +1152,8 @@ impl World {
         let Some(reform) = self.reform.clone() else {
             return;
         };
-        let now_ms = BASE_MS + (self.now / 1000) as i64;
         for node in &mut self.nodes {
-            node.dir.set_now(now_ms);
+            node.engine.advance_clock();
         }
         let first_commune = self.units.len() - reform.communes.len();
         // Every link restarts (the nodes are reconfigured), moved schools dial their new
@@ -1225,12 +1223,17 @@ impl World {
                 continue;
             }
             check.offices += 1;
-            for u in node.dir.subtree(&node.unit) {
+            for u in node.engine.directory().subtree(&node.unit) {
                 let Some(&i) = index.get(u.as_str()) else {
                     check.fail(format!("{}: unknown unit {u}", node.unit));
                     continue;
                 };
-                let (sum, sch, rep) = node.aggregate(&u, YEAR);
+                let Subtotal {
+                    summary: sum,
+                    schools: sch,
+                    reporting: rep,
+                    ..
+                } = node.aggregate(&u, YEAR);
                 check.comparisons += 1;
                 if at == 0 {
                     check.units_at_root += 1;
@@ -1262,7 +1265,7 @@ impl World {
 
     /// Automerge documents loaded in memory now, over all nodes.
     pub fn loaded_docs(&self) -> usize {
-        self.nodes.iter().map(Node::loaded_docs).sum()
+        self.nodes.iter().map(|n| n.engine.loaded_docs()).sum()
     }
 
     /// The simulated nodes, in topology order.
@@ -1291,13 +1294,15 @@ impl World {
         report.reconnects_after_refusal = self.m.reconnects;
         report.snapshot_docs_sent = self.m.snapshot_docs;
         report.records = self.records;
-        report.root_entries = self.nodes[0].store.entry_count();
-        report.root_entry_bytes = self.nodes[0].store.byte_count();
-        report.root_doc_bytes = self.nodes[0].doc_bytes();
+        let root = &self.nodes[0].engine;
+        report.root_entries = root.entry_count();
+        let stored = root.stored_bytes().unwrap_or_default();
+        report.root_entry_bytes = stored.entries;
+        report.root_doc_bytes = stored.docs;
         let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
         for node in &self.nodes {
-            for (k, v) in &node.rejected {
-                *rejected.entry((*k).to_string()).or_default() += v;
+            for (k, v) in node.engine.rejected() {
+                *rejected.entry(k.clone()).or_default() += v;
             }
         }
         report.rejected = rejected;
@@ -1306,14 +1311,6 @@ impl World {
             *levels.entry(u.level.clone()).or_default() += 1;
         }
         report.units = levels;
-    }
-}
-
-fn doc_id(unit: &str, c: Collection) -> DocId {
-    DocId {
-        unit: unit.to_string(),
-        collection: c.as_str().to_string(),
-        year: YEAR.to_string(),
     }
 }
 

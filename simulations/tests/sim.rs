@@ -106,7 +106,7 @@ fn loaded_documents_change_nothing_but_memory() {
         w.run();
         w.nodes()
             .iter()
-            .map(|n| (n.level.clone(), n.loaded_docs()))
+            .map(|n| (n.level().to_string(), n.engine.loaded_docs()))
             .collect::<Vec<_>>()
     };
     for (level, loaded) in &lean_nodes {

@@ -46,7 +46,7 @@ use eduioc_records::{Collection, ImportErrors, RecordsDoc, Summary};
 use eduioc_store::{Head, Quarantined, WriteTxn};
 use serde::{Deserialize, Serialize};
 
-pub use eduioc_store::Store;
+pub use eduioc_store::{Store, StoredBytes};
 pub use health::{Fault, StorageFault, StorageHealth};
 pub use import::{
     import_collection, import_shared, Checkout, ImportLimits, ImportTimings, Prepared,
@@ -54,7 +54,7 @@ pub use import::{
 pub use overview::{school_level, Overview, UnitFigures};
 pub use provenance::Provenance;
 pub use search::{Lookups, StaffHit, StudentHit};
-pub use stats::{StaffStats, Stats, StudentStats};
+pub use stats::{StaffStats, Stats, StudentStats, Subtotal};
 pub use views::{Event, Figures, StatusView, Views};
 
 /// Chunks a document keeps before it is compacted into one snapshot.
@@ -559,6 +559,11 @@ impl Engine {
         self.heads.len()
     }
 
+    /// Bytes of the entries and documents this node stores.
+    pub fn stored_bytes(&self) -> Result<StoredBytes> {
+        Ok(self.store.stored_bytes()?)
+    }
+
     /// Rejections by reason key.
     pub fn rejected(&self) -> &BTreeMap<String, u64> {
         &self.rejected
@@ -578,6 +583,25 @@ impl Engine {
     /// Latest author timestamp seen from `unit`.
     pub fn last_seen_ms(&self, unit: &str) -> Option<i64> {
         self.views.figures().last_seen_ms(unit)
+    }
+
+    /// Brings the certificate versions whose date has come into force (the clock moved
+    /// on without a commit) and publishes the hierarchy if it changed.
+    pub fn advance_clock(&mut self) {
+        let stamp = self.dir.stamp();
+        self.dir.set_now(self.clock.now_ms());
+        if self.dir.stamp() != stamp {
+            self.publish();
+        }
+    }
+
+    /// Signs `cert` into this node's log: a certificate entry travels down to the units
+    /// it concerns (and up to the ancestors), so that a hierarchy change this node
+    /// issues (a new unit, a unit's next version under a new parent) reaches every node
+    /// that must know it. The entry is validated as any received one: only the
+    /// certificate's issuer may publish it.
+    pub fn publish_certificate(&mut self, cert: Certificate) -> Result<Entry> {
+        self.guarded(|e| e.append_local(Payload::Certificate(cert)))
     }
 
     /// Adds certificates received in a handshake. Returns the errors of refused ones.

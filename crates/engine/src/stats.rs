@@ -32,6 +32,19 @@ pub struct StaffStats {
     pub teachers: u64,
 }
 
+/// A subtree's summaries summed ([`Figures::subtotal`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Subtotal {
+    /// The summaries of the subtree's documents, added up.
+    pub summary: Summary,
+    /// School units in the subtree.
+    pub schools: u64,
+    /// Schools with at least one document held.
+    pub reporting: u64,
+    /// The oldest of the reporting schools' latest data, Unix ms.
+    pub oldest: Option<i64>,
+}
+
 /// The figures of one unit's subtree, as the `stats` endpoint returns them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stats {
@@ -89,39 +102,17 @@ impl Figures {
     /// The statistics of `unit`'s subtree for school year `year`.
     pub fn stats_in(&self, unit: Option<&str>, year: &str) -> Result<Stats> {
         crate::check_year(year)?;
-        let year = year.to_string();
         let unit = unit.unwrap_or(&self.unit);
         if !self.dir.is_ancestor_or_self(&self.unit, unit) {
             return Err(Error::UnknownUnit(unit.to_string()));
         }
-        let subtree = self.dir.subtree(unit);
-        let mut total = Summary::default();
-        let mut schools = 0;
-        let mut reporting = 0;
-        let mut oldest: Option<i64> = None;
-        for u in &subtree {
-            let is_school = self.dir.level(u) == Some("school");
-            schools += u64::from(is_school);
-            let mut has = false;
-            for collection in ["students", "staff", "classes"] {
-                let key = DocId {
-                    unit: u.clone(),
-                    collection: collection.into(),
-                    year: year.clone(),
-                }
-                .key();
-                if let Some(s) = self.summaries.get(&key) {
-                    total.add(s);
-                    has = true;
-                }
-            }
-            if has && is_school {
-                reporting += 1;
-                if let Some(t) = self.seen.get(u) {
-                    oldest = Some(oldest.map_or(*t, |o| o.min(*t)));
-                }
-            }
-        }
+        let Subtotal {
+            summary: total,
+            schools,
+            reporting,
+            oldest,
+        } = self.subtotal(unit, year);
+        let year = year.to_string();
         Ok(Stats {
             unit: unit.to_string(),
             as_of: rfc3339(self.clock.now_ms()),
@@ -146,6 +137,37 @@ impl Figures {
             students_per_teacher: total.students_per_teacher(),
             oldest_data_at: oldest.map(rfc3339),
         })
+    }
+
+    /// The per-document summaries of school year `year` summed over `unit`'s subtree in
+    /// the hierarchy in force, with its schools and those reporting (any unit this node
+    /// knows; an unknown one has an empty subtotal).
+    pub fn subtotal(&self, unit: &str, year: &str) -> Subtotal {
+        let mut out = Subtotal::default();
+        for u in &self.dir.subtree(unit) {
+            let is_school = self.dir.level(u) == Some("school");
+            out.schools += u64::from(is_school);
+            let mut has = false;
+            for collection in ["students", "staff", "classes"] {
+                let key = DocId {
+                    unit: u.clone(),
+                    collection: collection.into(),
+                    year: year.to_string(),
+                }
+                .key();
+                if let Some(s) = self.summaries.get(&key) {
+                    out.summary.add(s);
+                    has = true;
+                }
+            }
+            if has && is_school {
+                out.reporting += 1;
+                if let Some(t) = self.seen.get(u) {
+                    out.oldest = Some(out.oldest.map_or(*t, |o| o.min(*t)));
+                }
+            }
+        }
+        out
     }
 
     /// School years for which this node holds any document, oldest first.

@@ -66,6 +66,15 @@ pub struct DocRecord {
     pub chunks: Vec<Vec<u8>>,
 }
 
+/// What a store holds, bytes ([`Reader::stored_bytes`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoredBytes {
+    /// Signed entries, over all authors.
+    pub entries: u64,
+    /// Documents: saved snapshots and the chunks appended since.
+    pub docs: u64,
+}
+
 /// An entry that was received but not accepted (e.g. the second entry of a fork),
 /// kept for inspection and alerting.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -314,6 +323,29 @@ impl Reader {
         open_read(&txn, &tables::ENTRIES)?
             .len()
             .map_err(|e| Error::storage(tables::ENTRIES.name, "len", e))
+    }
+
+    /// Bytes of entries and of stored documents (snapshots and chunks), as redb counts
+    /// the keys and values of those tables (its page overhead left out).
+    pub fn stored_bytes(&self) -> Result<StoredBytes> {
+        let txn = self.read()?;
+        let stored = |name: &'static str, t: std::result::Result<redb::TableStats, _>| {
+            t.map(|s| s.stored_bytes())
+                .map_err(|e| Error::storage(name, "stats", e))
+        };
+        Ok(StoredBytes {
+            entries: stored(
+                tables::ENTRIES.name,
+                open_read(&txn, &tables::ENTRIES)?.stats(),
+            )?,
+            docs: stored(
+                tables::DOC_SNAPSHOTS.name,
+                open_read(&txn, &tables::DOC_SNAPSHOTS)?.stats(),
+            )? + stored(
+                tables::DOC_CHUNKS.name,
+                open_read(&txn, &tables::DOC_CHUNKS)?.stats(),
+            )?,
+        })
     }
 
     /// The document stored under `key`: snapshot plus incremental chunks in order.
