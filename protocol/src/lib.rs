@@ -16,11 +16,13 @@
 //! - [`snapshot`]: snapshot entries, which let a receiver without a document's history
 //!   load the document whole instead of replaying its changes.
 //! - [`wire`]: the sync requests and responses and their framing.
+//! - [`link`]: the handshake of a link (`Hello`, admission, `Welcome`) and its backoff.
 //! - [`sync`]: the per-link [`Session`]: compare heights, then stream bounded pages.
 
 pub mod cert;
 pub mod entry;
 pub mod identity;
+pub mod link;
 pub mod snapshot;
 pub mod sync;
 pub mod validate;

@@ -80,6 +80,8 @@ pub struct Params {
     pub no_outages: bool,
     /// Vietnam only: keep the first this many of the 34 provinces (`None`: all).
     pub provinces: Option<usize>,
+    /// Pages each node's in-memory store caches, KiB ([`Config::store_cache_bytes`]).
+    pub store_cache_kib: usize,
 }
 
 /// The world configuration a scenario implies.
@@ -96,6 +98,7 @@ pub fn config(p: &Params) -> Config {
         reform: None,
         doc_cache_budget: Config::DOC_CACHE_BUDGET,
         school_doc_cache: 0,
+        store_cache_bytes: p.store_cache_kib * 1024,
     };
     match p.scenario {
         Scenario::Initial => {}

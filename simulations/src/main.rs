@@ -35,6 +35,10 @@ struct Args {
     /// choices as in the whole country).
     #[arg(long)]
     provinces: Option<usize>,
+    /// Pages each node's in-memory store caches, KiB (redb keeps a copy of every page a
+    /// commit writes in its cache: 0 saves memory, reads are slower).
+    #[arg(long, default_value_t = 0)]
+    store_cache_kib: usize,
     /// Write the JSON report to this file as well.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -57,6 +61,7 @@ fn main() -> anyhow::Result<()> {
         edits_per_day: a.edits,
         no_outages: a.no_outages,
         provinces: a.provinces,
+        store_cache_kib: a.store_cache_kib,
     };
     let r = run(&p);
     print!("{}", r.table());

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use eduioc_engine::{Clock, Config, Engine, Ingested, Store, Subtotal};
-use eduioc_protocol::{Certificate, NodeKey};
+use eduioc_protocol::Certificate;
 use eduioc_records::{Collection, Row, Summary, Value};
 
 /// The authoritative records a school authored (ground truth), per collection.
@@ -69,33 +69,19 @@ impl std::fmt::Debug for Node {
 }
 
 impl Node {
-    /// A node with an empty in-memory store, provisioned with `certs` (the root's, its
-    /// chain and its subtree, as `topology generate` writes them) for `year`, that keeps
-    /// at most `cache_cap` documents loaded between events (0: none).
-    pub fn new(
-        unit: &str,
-        key: NodeKey,
-        root_key: &NodeKey,
-        certs: Vec<Certificate>,
-        year: &str,
-        cache_cap: usize,
-        clock: &SimClock,
-    ) -> anyhow::Result<Node> {
-        let cfg = Config {
-            unit: unit.to_string(),
-            key,
-            root_key: root_key.id(),
-            certs,
-            data_dir: Default::default(),
-            doc_cache: cache_cap.max(1),
-            doc_cache_bytes: eduioc_engine::DEFAULT_DOC_CACHE_BYTES,
-            school_year: Some(year.to_string()),
-        };
-        let engine = Engine::open_with(cfg, Store::in_memory()?, clock.engine_clock())?;
+    /// A node whose engine is opened with `cfg` (provisioned with the certificates
+    /// `topology generate` writes: the root's, its chain and its subtree) on an empty
+    /// in-memory store caching at most `store_cache` bytes of pages, on `clock`. With
+    /// `cfg.doc_cache` 0 it keeps no document loaded between events.
+    pub fn new(cfg: Config, store_cache: usize, clock: &SimClock) -> anyhow::Result<Node> {
+        let unit = cfg.unit.clone();
+        let drop_docs = cfg.doc_cache == 0;
+        let store = Store::in_memory_with_cache(store_cache)?;
+        let engine = Engine::open_with(cfg, store, clock.engine_clock())?;
         Ok(Node {
-            unit: unit.to_string(),
+            unit,
             engine,
-            drop_docs: cache_cap == 0,
+            drop_docs,
             last_append_us: 0,
             truth: Truth::new(),
         })
@@ -103,7 +89,10 @@ impl Node {
 
     /// Level label of the unit (department, district, commune, school, ...).
     pub fn level(&self) -> &str {
-        self.engine.directory().level(&self.unit).unwrap_or_default()
+        self.engine
+            .directory()
+            .level(&self.unit)
+            .unwrap_or_default()
     }
 
     /// Ends an operation: a node that keeps no document loaded drops them.

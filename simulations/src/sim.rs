@@ -11,9 +11,10 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
+use eduioc_engine::Subtotal;
+use eduioc_protocol::link::{self, Backoff};
 use eduioc_protocol::sync::{Role, Session};
 use eduioc_protocol::wire::{self, Request, Response};
-use eduioc_engine::Subtotal;
 use eduioc_protocol::{CertBody, Certificate, NodeId, NodeKey};
 use eduioc_records::{Collection, Row, Summary, Value};
 use eduioc_synth::Size;
@@ -35,6 +36,14 @@ pub const BASE_MS: i64 = 1_757_030_400_000;
 pub const YEAR: &str = "2025-2026";
 /// Documents the real engine keeps loaded (`doc_cache` written by `topology generate`).
 pub const ENGINE_DOC_CACHE: usize = 16;
+/// A child re-dials a parent that refused its `Hello` after 30 s, doubling up to 10 min.
+fn redial_backoff() -> Backoff {
+    Backoff::new(
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_secs(600),
+    )
+}
+
 /// Most frames a link direction may hold in flight; the protocol keeps it at about four
 /// (hello, heights, one page, responses), so exceeding it is a driver bug.
 const MAX_FRAMES_PER_DIRECTION: usize = 16;
@@ -70,6 +79,9 @@ pub struct Config {
     /// documents at each edit; the real node would keep them loaded, which changes
     /// nothing but memory).
     pub school_doc_cache: usize,
+    /// Pages each node's in-memory store caches, bytes (`Store::in_memory_with_cache`):
+    /// with redb's cache every page a commit writes is kept twice.
+    pub store_cache_bytes: usize,
 }
 
 impl Config {
@@ -164,7 +176,8 @@ struct Link {
     pending_child: HashMap<u64, Kind>,
     pending_parent: HashMap<u64, Kind>,
     next_id: u64,
-    backoff: u64,
+    /// The child's re-dial delay after a refused `Hello`.
+    backoff: Backoff,
     up_key: String,
     down_key: String,
 }
@@ -393,15 +406,17 @@ impl World {
             } else {
                 office_cache
             };
-            let node = Node::new(
-                &units[i].id,
-                keys[i].clone(),
-                &root_key,
-                provisioned,
-                YEAR,
-                cap,
-                &clock,
-            );
+            let engine_cfg = eduioc_engine::Config {
+                unit: units[i].id.clone(),
+                key: keys[i].clone(),
+                root_key: root_key.id(),
+                certs: provisioned,
+                data_dir: Default::default(),
+                doc_cache: cap,
+                doc_cache_bytes: eduioc_engine::DEFAULT_DOC_CACHE_BYTES,
+                school_year: Some(YEAR.into()),
+            };
+            let node = Node::new(engine_cfg, cfg.store_cache_bytes, &clock);
             match node {
                 Ok(node) => nodes.push(node),
                 Err(e) => panic!("{}: the engine does not open: {e}", units[i].id),
@@ -481,7 +496,7 @@ impl World {
             pending_child: HashMap::new(),
             pending_parent: HashMap::new(),
             next_id: 0,
-            backoff: 30 * SEC,
+            backoff: redial_backoff(),
             up_key: format!("{cl}→{pl}"),
             down_key: format!("{pl}→{cl}"),
         });
@@ -703,12 +718,7 @@ impl World {
         link.epoch += 1;
         let child = link.child;
         let node = &self.nodes[child];
-        let dir = node.engine.directory();
-        let subtree = dir.subtree(&node.unit);
-        let hello = Request::Hello {
-            unit: node.unit.clone(),
-            certs: dir.certs_for(subtree.iter().map(String::as_str)),
-        };
+        let hello = link::hello(node.engine.directory(), &node.unit);
         self.send_req(l, true, Kind::Hello, &hello);
     }
 
@@ -862,20 +872,12 @@ impl World {
                 let node = &mut self.nodes[n];
                 // Refused certificates are left out, as the node does.
                 let _ = node.engine.add_certs(certs);
-                let dir = node.engine.directory();
-                if dir.key_of(&unit) != Some(child_key) {
-                    return self.refuse(n, "uncertified", format!("{unit}: key not certified"));
-                }
-                if dir.parent(&unit) != Some(node.unit.as_str()) {
-                    let msg = format!("{unit} is not a child of {}", node.unit);
-                    return self.refuse(n, "unauthorized", msg);
-                }
-                let chain =
-                    dir.certs_for(dir.ancestors_or_self(&node.unit).iter().map(String::as_str));
-                let session = Session::new(&node.unit, &unit, Role::Child);
-                let welcome = Response::Welcome {
-                    unit: node.unit.clone(),
-                    certs: chain,
+                let admitted = link::admit(node.engine.directory(), &node.unit, &unit, |k| {
+                    *k == child_key
+                });
+                let (session, welcome) = match admitted {
+                    Ok(a) => a,
+                    Err(refusal) => return self.refuse(n, refusal.key, refusal.reason),
                 };
                 self.links[l].parent_sess = Some(session);
                 self.links[l].parent_asked = false;
@@ -938,14 +940,13 @@ impl World {
                 let session = Session::new(&node.unit, &unit, Role::Parent);
                 let want = session.want(node.engine.directory(), &node.engine);
                 self.links[l].child_sess = Some(session);
-                self.links[l].backoff = 30 * SEC;
+                self.links[l].backoff.reset();
                 self.send_req(l, true, Kind::Heights, &want);
             }
             (Kind::Hello, Response::Refused { .. }) => {
                 // Not (yet) accepted, e.g. the new parent lacks our certificate: hang up
                 // and dial again later with capped exponential backoff.
-                let b = self.links[l].backoff;
-                self.links[l].backoff = (b * 2).min(600 * SEC);
+                let b = self.links[l].backoff.after_failure().as_micros() as u64;
                 self.link_down(l);
                 self.push(self.now + b, Ev::Redial(l));
             }
@@ -1333,6 +1334,7 @@ mod tests {
             edits_per_day: 0,
             no_outages: true,
             provinces: None,
+            store_cache_kib: 0,
         });
         let mut w = World::new(&topo, cfg);
         w.run();

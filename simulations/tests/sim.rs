@@ -15,6 +15,7 @@ fn params(scenario: Scenario, seed: u64) -> Params {
         edits_per_day: 2,
         no_outages: false,
         provinces: None,
+        store_cache_kib: 0,
     }
 }
 

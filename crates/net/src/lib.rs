@@ -38,6 +38,7 @@ use std::time::Duration;
 
 use eduioc_engine::Event;
 use eduioc_protocol::entry::MAX_ENTRY_BYTES;
+use eduioc_protocol::link::{self, Backoff};
 use eduioc_protocol::sync::{LogSource, Role, Session};
 use eduioc_protocol::wire::{self, Request, Response};
 use eduioc_protocol::NodeId;
@@ -248,31 +249,10 @@ struct Link {
     stuck_factor: u32,
 }
 
-/// A capped, doubling delay (`Config::backoff_min` up to `backoff_max`): the dial to the
-/// parent and the retry of a link's failed requests both wait by it.
-#[derive(Debug, Clone, Copy)]
-struct Backoff {
-    delay: Duration,
-}
-
-impl Backoff {
-    fn new(cfg: &Config) -> Backoff {
-        Backoff {
-            delay: cfg.backoff_min,
-        }
-    }
-
-    /// A failure: the instant to wait until, and the next delay doubles (capped).
-    fn after_failure(&mut self, cfg: &Config) -> Instant {
-        let at = Instant::now() + self.delay;
-        self.delay = (self.delay * 2).min(cfg.backoff_max);
-        at
-    }
-
-    /// A success: the next failure waits the shortest delay again.
-    fn reset(&mut self, cfg: &Config) {
-        self.delay = cfg.backoff_min;
-    }
+/// The backoff of a link or of the dial to the parent, from `Config::backoff_min` up to
+/// `backoff_max`.
+fn backoff(cfg: &Config) -> Backoff {
+    Backoff::new(cfg.backoff_min, cfg.backoff_max)
 }
 
 impl Link {
@@ -283,7 +263,7 @@ impl Link {
             heights_in_flight: false,
             heights_due: false,
             hold: None,
-            retry: Backoff::new(cfg),
+            retry: backoff(cfg),
             resync_at: Instant::now() + cfg.resync_interval,
             stuck_at: None,
             stuck_factor: STUCK_RETRY_MIN,
@@ -291,13 +271,13 @@ impl Link {
     }
 
     /// A request failed: hold the link, double the delay.
-    fn failed(&mut self, cfg: &Config) {
-        self.hold = Some(self.retry.after_failure(cfg));
+    fn failed(&mut self) {
+        self.hold = Some(Instant::now() + self.retry.after_failure());
     }
 
     /// A request succeeded.
-    fn succeeded(&mut self, cfg: &Config) {
-        self.retry.reset(cfg);
+    fn succeeded(&mut self) {
+        self.retry.reset();
     }
 
     fn held(&self, now: Instant) -> bool {
@@ -383,7 +363,7 @@ impl Network {
             link: None,
             connected: false,
             next_dial: Instant::now(),
-            backoff: Backoff::new(&cfg),
+            backoff: backoff(&cfg),
             dialing: false,
             enabled: true,
             refused: std::collections::BTreeSet::new(),
@@ -446,7 +426,7 @@ impl Network {
         };
         p.enabled = up;
         p.next_dial = Instant::now();
-        p.backoff.reset(&self.cfg);
+        p.backoff.reset();
         if !up {
             if let Some(peer) = p.peer {
                 let _ = self.swarm.disconnect_peer_id(peer);
@@ -541,14 +521,14 @@ impl Network {
             Ok(()) => p.dialing = true,
             Err(e) => {
                 tracing::debug!(error = %e, "dial failed");
-                Self::backoff(p, &self.cfg);
+                Self::backoff(p);
             }
         }
     }
 
-    fn backoff(p: &mut Parent, cfg: &Config) {
+    fn backoff(p: &mut Parent) {
         p.dialing = false;
-        p.next_dial = p.backoff.after_failure(cfg);
+        p.next_dial = Instant::now() + p.backoff.after_failure();
     }
 
     fn is_parent(&self, peer: &PeerId) -> bool {
@@ -583,12 +563,7 @@ impl Network {
                 }
                 let hello = {
                     let Ok(e) = self.engine.lock() else { return };
-                    let dir = e.directory();
-                    let subtree = dir.subtree(e.unit());
-                    Request::Hello {
-                        unit: e.unit().to_string(),
-                        certs: dir.certs_for(subtree.iter().map(String::as_str)),
-                    }
+                    link::hello(e.directory(), e.unit())
                 };
                 tracing::info!(peer = %peer_id, "connected to parent");
                 self.send(peer_id, Pending::Hello, &hello);
@@ -608,7 +583,7 @@ impl Network {
                     if let Some(p) = self.parent.as_mut() {
                         p.connected = false;
                         p.link = None;
-                        Self::backoff(p, &self.cfg);
+                        Self::backoff(p);
                     }
                     self.parent_not_working();
                 } else if let Some(link) = self.children.remove(&peer_id) {
@@ -627,7 +602,7 @@ impl Network {
                 tracing::debug!(error = %error, "cannot reach parent");
                 if let Some(p) = self.parent.as_mut() {
                     if !p.connected {
-                        Self::backoff(p, &self.cfg);
+                        Self::backoff(p);
                     }
                 }
             }
@@ -733,7 +708,6 @@ impl Network {
             let _ = self.swarm.disconnect_peer_id(peer);
             return;
         }
-        let cfg = self.cfg.clone();
         if let Some(l) = self.link_mut(&peer) {
             match kind {
                 Pending::Heights => {
@@ -743,7 +717,7 @@ impl Network {
                 Pending::Page => l.session.on_failed(),
                 Pending::Hello => {}
             }
-            l.failed(&cfg);
+            l.failed();
         }
     }
 
@@ -875,26 +849,15 @@ impl Network {
             }
             Err(err) => tracing::error!(error = %err, "storing certificates failed"),
         }
-        let dir = e.directory();
-        let expected = dir.key_of(&unit).and_then(|k| peer_id_of(&k));
-        if expected != Some(peer) {
-            drop(e);
-            return self.refuse(
-                peer,
-                "uncertified",
-                format!("peer is not the certified key of {unit:?}"),
-            );
-        }
-        if dir.parent(&unit) != Some(e.unit()) {
-            let msg = format!("{unit} is not a child of {}", e.unit());
-            drop(e);
-            return self.refuse(peer, "unauthorized", msg);
-        }
-        let chain = dir.certs_for(dir.ancestors_or_self(e.unit()).iter().map(String::as_str));
-        let session = Session::new(e.unit(), &unit, Role::Child);
-        let welcome = Response::Welcome {
-            unit: e.unit().to_string(),
-            certs: chain,
+        let admitted = link::admit(e.directory(), e.unit(), &unit, |k| {
+            peer_id_of(k) == Some(peer)
+        });
+        let (session, welcome) = match admitted {
+            Ok(a) => a,
+            Err(refusal) => {
+                drop(e);
+                return self.refuse(peer, refusal.key, refusal.reason);
+            }
         };
         drop(e);
         tracing::info!(child = %unit, "child connected");
@@ -1066,7 +1029,7 @@ impl Network {
                 drop(e);
                 let cfg = self.cfg.clone();
                 if let Some(p) = self.parent.as_mut() {
-                    p.backoff.reset(&cfg);
+                    p.backoff.reset();
                     p.link = Some(Link::new(peer, session, &cfg));
                 }
                 self.mark_parent_sync();
@@ -1079,10 +1042,9 @@ impl Network {
                 self.on_request_failed(peer, kind);
             }
             (Pending::Page, Response::Acked { heights, rejected }) => {
-                let cfg = self.cfg.clone();
                 if let Some(l) = self.link_mut(&peer) {
                     l.session.on_acked(&heights);
-                    l.succeeded(&cfg);
+                    l.succeeded();
                     if rejected == 0 && l.session.stuck().next().is_none() {
                         l.stuck_factor = STUCK_RETRY_MIN;
                     }
@@ -1101,10 +1063,9 @@ impl Network {
                 }
             }
             (Pending::Heights, Response::Ok) => {
-                let cfg = self.cfg.clone();
                 if let Some(l) = self.link_mut(&peer) {
                     l.heights_in_flight = false;
-                    l.succeeded(&cfg);
+                    l.succeeded();
                 }
                 if is_parent {
                     self.mark_parent_sync();
