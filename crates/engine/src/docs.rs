@@ -12,6 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use automerge::ChangeHash;
 use eduioc_records::{RecordsDoc, Summary};
 
 /// Least-recently-used cache of loaded documents, keyed by document key.
@@ -32,11 +33,18 @@ pub(crate) struct DocCache {
     clock: crate::Clock,
     /// Loads since start, for status and benchmarks.
     pub(crate) loads: u64,
+    /// Documents whose figures were updated from the records a page changed (not
+    /// computed from the whole document), since start.
+    pub(crate) updated: u64,
     /// Documents the page being committed changed, not yet summarised.
     dirty: HashSet<String>,
     /// Summaries of changed documents dropped (and summarised) while the page was being
     /// committed.
     dropped: HashMap<String, Summary>,
+    /// The heads each document the page changes had before the page's first change to
+    /// it, so that its figures are updated from the records that changed; `None`: its
+    /// figures are computed from the whole document (it was replaced by a save).
+    before: HashMap<String, Option<Vec<ChangeHash>>>,
 }
 
 /// The estimated memory of a loaded document: about 40 KiB, plus about 255 bytes per
@@ -55,8 +63,10 @@ impl DocCache {
             slots: Vec::new(),
             clock,
             loads: 0,
+            updated: 0,
             dirty: HashSet::new(),
             dropped: HashMap::new(),
+            before: HashMap::new(),
         }
     }
 
@@ -94,6 +104,30 @@ impl DocCache {
         changed
     }
 
+    /// Notes the heads of the cached document `key` before the page changes it, unless
+    /// the page changed it already.
+    pub(crate) fn about_to_change(&mut self, key: &str) {
+        if self.before.contains_key(key) {
+            return;
+        }
+        if let Some(i) = self.slots.iter().position(|(k, ..)| k == key) {
+            let heads = self.slots[i].1.heads();
+            self.before.insert(key.to_string(), Some(heads));
+        }
+    }
+
+    /// The page replaces document `key` as a whole (a save loaded): its figures are
+    /// computed from the whole document.
+    pub(crate) fn replaced(&mut self, key: &str) {
+        self.before.insert(key.to_string(), None);
+    }
+
+    /// The heads document `key` had before the page changed it, if its figures can be
+    /// updated from the records changed since.
+    pub(crate) fn before(&self, key: &str) -> Option<&[ChangeHash]> {
+        self.before.get(key).and_then(|h| h.as_deref())
+    }
+
     /// Records the summary of a changed document [`DocCache::put`] handed back.
     pub(crate) fn summarised(&mut self, key: String, summary: Summary) {
         self.dropped.insert(key, summary);
@@ -107,6 +141,7 @@ impl DocCache {
         }
         self.dirty.remove(key);
         self.dropped.remove(key);
+        self.before.remove(key);
     }
 
     /// Takes a document out of the cache (to be changed outside it and put back).
@@ -114,6 +149,7 @@ impl DocCache {
         let i = self.slots.iter().position(|(k, ..)| k == key)?;
         self.dirty.remove(key);
         self.dropped.remove(key);
+        self.before.remove(key);
         let (_, doc, _, cost) = self.slots.remove(i);
         self.used -= cost;
         Some(doc)
@@ -138,12 +174,18 @@ impl DocCache {
             self.evict(&k);
         }
         self.dropped.clear();
+        self.before.clear();
     }
 
     /// The summaries of changed documents dropped during the page; forgets what changed.
     pub(crate) fn take_dropped(&mut self) -> HashMap<String, Summary> {
         self.dirty.clear();
         std::mem::take(&mut self.dropped)
+    }
+
+    /// The page's figures are written (or abandoned): forget the heads noted for it.
+    pub(crate) fn end_page(&mut self) {
+        self.before.clear();
     }
 
     /// Drops every document last used before `now_ms - idle_ms` (none a page is
@@ -163,6 +205,7 @@ impl DocCache {
         self.used = 0;
         self.dirty.clear();
         self.dropped.clear();
+        self.before.clear();
     }
 
     /// Number of documents loaded now.

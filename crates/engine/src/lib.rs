@@ -913,14 +913,26 @@ impl Engine {
             .local
             .as_mut()
             .and_then(|l| l.figures.take().map(|f| (l.key.clone(), f)));
-        let fresh = match Self::summarize_docs(
+        let earlier: HashMap<String, Summary> = {
+            let figures = self.views.figures();
+            touched_docs
+                .iter()
+                .filter_map(|k| figures.summaries.get(k).map(|s| (k.clone(), s.clone())))
+                .collect()
+        };
+        let fresh = Self::summarize_docs(
             &mut self.docs,
             actor,
             &mut txn,
             &touched_docs,
-            dropped,
-            precomputed,
-        ) {
+            Earlier {
+                dropped,
+                precomputed,
+                summaries: earlier,
+            },
+        );
+        self.docs.end_page();
+        let fresh = match fresh {
             Ok(f) => f,
             Err(e) => {
                 for k in &touched_docs {
@@ -1021,27 +1033,41 @@ impl Engine {
             .collect()
     }
 
-    /// Recomputes the summary (and, for students and staff, the look-up index) of each document a
-    /// page changed, inside the page's transaction.
+    /// Computes the summary (and, for students and staff, the look-up index) of each
+    /// document a page changed, inside the page's transaction: from the records that
+    /// changed when the document's heads before the page are known, else from the whole
+    /// document.
     fn summarize_docs(
         docs: &mut docs::DocCache,
         actor: [u8; 32],
         txn: &mut WriteTxn<'_>,
         keys: &[String],
-        mut dropped: HashMap<String, Summary>,
-        mut precomputed: Option<(String, Derived)>,
+        mut earlier: Earlier,
     ) -> Result<Vec<(String, Summary)>> {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
-            // An import's figures, computed off the engine lock from the document it
+            // An import's own figures, computed off the engine lock from the document it
             // commits.
-            if let Some((_, f)) = precomputed.take_if(|(k, _)| k == key) {
+            if let Some((_, f)) = earlier.precomputed.take_if(|(k, _)| k == key) {
                 out.push((key.clone(), write_figures(txn, key, f)?));
                 continue;
             }
+            let before = docs.before(key).map(<[_]>::to_vec);
             let figures = match docs.get(key) {
-                Some(rdoc) => figures(key, rdoc),
-                None => match dropped.remove(key) {
+                Some(rdoc) => match (before, earlier.summaries.remove(key)) {
+                    (Some(before), Some(summary)) => {
+                        let index = txn.get(&tables::LOOKUPS, key)?;
+                        match figures_since(key, rdoc, &before, summary, index) {
+                            Some(f) => {
+                                docs.updated += 1;
+                                Some(f)
+                            }
+                            None => docs.get(key).and_then(|rdoc| figures(key, rdoc)),
+                        }
+                    }
+                    _ => figures(key, rdoc),
+                },
+                None => match earlier.dropped.remove(key) {
                     // Dropped from the cache after the page changed it: written then.
                     Some(summary) => {
                         out.push((key.clone(), summary));
@@ -1241,10 +1267,29 @@ impl Engine {
         Ok(self.docs.get(&key).map(|d| f(d)))
     }
 
+    /// A document saved whole (Automerge's `save()`), as another system would load it;
+    /// `None` if this node holds no such document.
+    pub fn save_doc(&mut self, doc: &DocId) -> Result<Option<Vec<u8>>> {
+        if self.with_doc(doc, |_| ())?.is_none() {
+            return Ok(None);
+        }
+        Ok(self.docs.get(&doc.key()).map(|d| d.save()))
+    }
+
     /// All per-document summaries held (document key → summary).
     pub fn summaries(&self) -> HashMap<String, Summary> {
         self.views.figures().summaries.clone()
     }
+}
+
+/// What the figures of a page's documents are computed from, besides the documents.
+struct Earlier {
+    /// Summaries of changed documents the cache dropped during the page (written then).
+    dropped: HashMap<String, Summary>,
+    /// An import's figures, computed off the engine lock.
+    precomputed: Option<(String, Derived)>,
+    /// The summaries the documents had before the page.
+    summaries: HashMap<String, Summary>,
 }
 
 /// One entry of a page being committed: (index in the page, entry, signature verified,
@@ -1278,6 +1323,7 @@ impl Apply<'_, '_> {
             Payload::Changes { doc, changes } => {
                 let key = doc.key();
                 ensure_loaded(docs, txn, &key, &actor)?;
+                docs.about_to_change(&key);
                 let Some(rdoc) = docs.get(&key) else {
                     return Ok(None);
                 };
@@ -1342,6 +1388,7 @@ impl Apply<'_, '_> {
                 let key = doc.key();
                 let stored = docs.get(&key).is_some() || txn.doc(&key)?.is_some();
                 let mut fresh = false;
+                docs.replaced(&key);
                 match beside {
                     // Nothing of the document here yet: take the saved document as it is.
                     Some(save) if !stored => {
@@ -1509,6 +1556,22 @@ fn write_dropped(
 }
 
 /// The figures of document `key`; `None` for a key that names no collection.
+/// The figures of document `key` from those it had at heads `before`, reading only the
+/// records changed since; `None` when they must be computed whole.
+fn figures_since(
+    key: &str,
+    doc: &mut RecordsDoc,
+    before: &[automerge::ChangeHash],
+    summary: Summary,
+    index: Option<search::Lookup<String>>,
+) -> Option<Derived> {
+    let collection = DocId::from_key(key)?
+        .collection
+        .parse::<Collection>()
+        .ok()?;
+    search::figures_since(collection, doc, before, summary, index)
+}
+
 fn figures(key: &str, doc: &RecordsDoc) -> Option<Derived> {
     let collection = DocId::from_key(key)?
         .collection

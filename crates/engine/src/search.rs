@@ -57,7 +57,7 @@ pub struct StaffHit {
 }
 
 /// A document's look-up index; `S` is `String` when written, `&str` when read.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Lookup<S> {
     /// Per record: folded id, folded name, id, name, then three shown fields (students:
     /// grade, class, status; staff: role, qualification, status).
@@ -101,29 +101,78 @@ pub(crate) fn figures(
     let mut summary = Summary::default();
     let mut rows = Vec::new();
     doc.for_each_record_fields(READ, |id, fields| {
-        let [status, grade, gender, role, ..] = fields;
-        summary.count(
-            collection,
-            [status, grade, gender, role].map(Option::as_ref),
-        );
-        let s = |i: usize| match &fields[i] {
-            Some(Value::Str(v)) => v.clone(),
-            Some(Value::Int(n)) => n.to_string(),
-            None => String::new(),
-        };
-        let name = s(4);
-        rows.push((
-            eduioc_records::fold(id),
-            eduioc_records::fold(&name),
-            id.to_string(),
-            name,
-            s(shown[0]),
-            s(shown[1]),
-            s(shown[2]),
-        ));
+        summary.count(collection, counted(fields));
+        rows.push(row(id, fields, shown));
     });
     (summary, Some(Lookup { rows }))
 }
+
+/// [`figures`] of `doc` from those it had at heads `before` (`summary`, `index`),
+/// reading only the records changed since: each changed record is taken out as it was
+/// and counted as it is. Gives exactly what [`figures`] gives; `None` when it cannot
+/// (the heads are not a state of the records, the index is missing).
+pub(crate) fn figures_since(
+    collection: Collection,
+    doc: &mut RecordsDoc,
+    before: &[automerge::ChangeHash],
+    mut summary: Summary,
+    mut index: Option<Lookup<String>>,
+) -> Option<(Summary, Option<Lookup<String>>)> {
+    let shown = shown(collection);
+    if shown.is_some() != index.is_some() {
+        return None;
+    }
+    let ids = doc.changed_since(before)?;
+    for id in ids {
+        if let Some(was) = doc.record_fields_at(&id, READ, Some(before)) {
+            summary.uncount(collection, counted(&was));
+        }
+        let now = doc.record_fields_at(&id, READ, None);
+        if let Some(now) = &now {
+            summary.count(collection, counted(now));
+        }
+        if let (Some(shown), Some(index)) = (shown, index.as_mut()) {
+            let at = index.rows.binary_search_by(|r| r.2.as_str().cmp(&id));
+            match (at, now) {
+                (Ok(i), Some(now)) => index.rows[i] = row(&id, &now, shown),
+                (Err(i), Some(now)) => index.rows.insert(i, row(&id, &now, shown)),
+                (Ok(i), None) => {
+                    index.rows.remove(i);
+                }
+                (Err(_), None) => {}
+            }
+        }
+    }
+    Some((summary, index))
+}
+
+/// The fields [`Summary::count`] takes, from those [`READ`] reads.
+fn counted(fields: &[Option<Value>; 7]) -> [Option<&Value>; 4] {
+    let [status, grade, gender, role, ..] = fields;
+    [status, grade, gender, role].map(Option::as_ref)
+}
+
+/// A record's row of the look-up index, from the fields [`READ`] reads.
+fn row(id: &str, fields: &[Option<Value>; 7], shown: [usize; 3]) -> Row {
+    let s = |i: usize| match &fields[i] {
+        Some(Value::Str(v)) => v.clone(),
+        Some(Value::Int(n)) => n.to_string(),
+        None => String::new(),
+    };
+    let name = s(4);
+    (
+        eduioc_records::fold(id),
+        eduioc_records::fold(&name),
+        id.to_string(),
+        name,
+        s(shown[0]),
+        s(shown[1]),
+        s(shown[2]),
+    )
+}
+
+/// One record of the index: folded id, folded name, id, name, three shown fields.
+type Row = (String, String, String, String, String, String, String);
 
 /// Look-ups of a node, usable from any thread without the engine: they read the
 /// published [`Figures`](crate::Figures) (hierarchy, which documents are held) and the store through a

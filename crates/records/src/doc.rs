@@ -279,16 +279,85 @@ impl RecordsDoc {
         };
         for item in self.doc.map_range(&records, ..) {
             if let ValueRef::Object(ObjType::Map) = item.value {
-                let rec = item.id();
-                let mut values: [Option<Value>; N] = std::array::from_fn(|_| None);
-                for field in self.doc.map_range(&rec, ..) {
-                    if let Some(i) = names.iter().position(|n| *n == field.key) {
-                        values[i] = scalar(&field.value);
-                    }
-                }
-                f(&item.key, &values);
+                f(&item.key, &self.fields_in(&item.id(), names, None));
             }
         }
+    }
+
+    /// The values of the fields named in `names` of record `id` as the document was at
+    /// `heads` (now when `None`), as [`RecordsDoc::for_each_record_fields`] gives them;
+    /// `None` if the record was not there.
+    pub fn record_fields_at<const N: usize>(
+        &self,
+        id: &str,
+        names: [&str; N],
+        heads: Option<&[ChangeHash]>,
+    ) -> Option<[Option<Value>; N]> {
+        let records = self.records_obj()?;
+        let got = match heads {
+            None => self.doc.get(&records, id),
+            Some(h) => self.doc.get_at(&records, id, h),
+        };
+        match got {
+            Ok(Some((automerge::Value::Object(ObjType::Map), rec))) => {
+                Some(self.fields_in(&rec, names, heads))
+            }
+            _ => None,
+        }
+    }
+
+    fn fields_in<const N: usize>(
+        &self,
+        rec: &ObjId,
+        names: [&str; N],
+        heads: Option<&[ChangeHash]>,
+    ) -> [Option<Value>; N] {
+        let mut values: [Option<Value>; N] = std::array::from_fn(|_| None);
+        let mut take = |key: &str, value: &ValueRef<'_>| {
+            if let Some(i) = names.iter().position(|n| *n == key) {
+                values[i] = scalar(value);
+            }
+        };
+        match heads {
+            None => self
+                .doc
+                .map_range(rec, ..)
+                .for_each(|f| take(&f.key, &f.value)),
+            Some(h) => self
+                .doc
+                .map_range_at(rec, .., h)
+                .for_each(|f| take(&f.key, &f.value)),
+        }
+        values
+    }
+
+    /// The ids of the records that differ between the document at `before` (heads it
+    /// had) and now — added, changed or removed — in order, found by Automerge's diff
+    /// rather than by reading every record. `None` when `before` is not a state the
+    /// records map existed in (an empty document): then everything is new.
+    pub fn changed_since(&mut self, before: &[ChangeHash]) -> Option<Vec<String>> {
+        let records = self.records_obj()?;
+        if before.is_empty() || self.doc.get_at(ROOT, RECORDS_KEY, before).ok()?.is_none() {
+            return None;
+        }
+        let after = self.doc.get_heads();
+        let mut ids = std::collections::BTreeSet::new();
+        for patch in self.doc.diff(before, &after) {
+            if patch.obj == records {
+                match patch.action {
+                    automerge::PatchAction::PutMap { key, .. }
+                    | automerge::PatchAction::DeleteMap { key } => {
+                        ids.insert(key);
+                    }
+                    _ => {}
+                }
+            } else if let Some((_, automerge::Prop::Map(id))) =
+                patch.path.iter().find(|(obj, _)| *obj == records)
+            {
+                ids.insert(id.clone());
+            }
+        }
+        Some(ids.into_iter().collect())
     }
 
     fn records_obj(&self) -> Option<ObjId> {

@@ -59,38 +59,63 @@ impl Summary {
 
     /// Counts one record of `collection` whose [`COUNTED`] fields (status, grade, gender,
     /// role) have these values.
-    pub fn count(
+    pub fn count(&mut self, collection: Collection, fields: [Option<&Value>; 4]) {
+        self.tally(collection, fields, true);
+    }
+
+    /// Takes back what [`Summary::count`] counted for a record with these values (the
+    /// record changed or left): the result is what counting without it gives, grades and
+    /// genders that fall to zero left out.
+    pub fn uncount(&mut self, collection: Collection, fields: [Option<&Value>; 4]) {
+        self.tally(collection, fields, false);
+    }
+
+    fn tally(
         &mut self,
         collection: Collection,
         [status, grade, gender, role]: [Option<&Value>; 4],
+        add: bool,
     ) {
+        fn step(n: &mut u64, add: bool) {
+            *n = if add { *n + 1 } else { n.saturating_sub(1) };
+        }
+        fn step_in<K: Ord>(m: &mut BTreeMap<K, u64>, k: K, add: bool) {
+            if add {
+                *m.entry(k).or_default() += 1;
+            } else if let Some(n) = m.get_mut(&k) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    m.remove(&k);
+                }
+            }
+        }
         let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
         match collection {
             Collection::Students => match text(status).as_deref() {
                 Some("enrolled") => {
-                    self.enrolled += 1;
+                    step(&mut self.enrolled, add);
                     let grade = grade
                         .and_then(Value::as_int)
                         .and_then(|g| u8::try_from(g).ok());
                     if let Some(grade) = grade {
-                        *self.by_grade.entry(grade).or_default() += 1;
+                        step_in(&mut self.by_grade, grade, add);
                     }
                     if let Some(gender) = text(gender).filter(|g| !g.is_empty()) {
-                        *self.by_gender.entry(gender).or_default() += 1;
+                        step_in(&mut self.by_gender, gender, add);
                     }
                 }
-                Some("dropped_out") => self.dropped_out += 1,
+                Some("dropped_out") => step(&mut self.dropped_out, add),
                 _ => {}
             },
             Collection::Staff => {
                 if text(status).as_deref() == Some("active") {
-                    self.staff_active += 1;
+                    step(&mut self.staff_active, add);
                     if text(role).as_deref() == Some("teacher") {
-                        self.teachers += 1;
+                        step(&mut self.teachers, add);
                     }
                 }
             }
-            Collection::Classes => self.classes += 1,
+            Collection::Classes => step(&mut self.classes, add),
             Collection::Profile => {}
         }
     }

@@ -251,6 +251,19 @@ impl WriteTxn<'_> {
         Ok(())
     }
 
+    /// The value stored under `key` in `table`, as seen by this transaction.
+    pub fn get<V: serde::de::DeserializeOwned>(
+        &self,
+        table: &crate::Table<V>,
+        key: &str,
+    ) -> Result<Option<V>> {
+        let t = self.open_typed(table)?;
+        let got = t
+            .get(key)
+            .map_err(|e| Error::storage(table.name(), "get", e))?;
+        got.map(|v| table.decode(key, v.value())).transpose()
+    }
+
     /// Every `(key, value)` of `table` whose key starts with `prefix`, as seen by this
     /// transaction.
     pub fn scan<V: serde::de::DeserializeOwned>(

@@ -15,18 +15,20 @@
 //!
 //! Run: `cargo run --release -p eduioc-bench -- --out BENCHMARKS.md`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use automerge::sync::SyncDoc;
 use clap::Parser;
-use eduioc_protocol::snapshot::{self, DocTrack, Held};
+use eduioc_protocol::snapshot::{self, Held};
 use eduioc_protocol::sync::{LogSource, Role, Session};
 use eduioc_protocol::wire::{self, Request, Response};
 use eduioc_protocol::{CertBody, Certificate, Directory, DocId, Entry, NodeId, NodeKey, Payload};
-use eduioc_records::{Collection, RecordsDoc};
+use eduioc_records::Collection;
 
 /// Command line.
 #[derive(Parser)]
@@ -103,126 +105,128 @@ fn students_doc(unit: &str) -> DocId {
     }
 }
 
-/// One school: its key, its signed log, and its document as the school holds it. It
-/// signs a snapshot entry of its document when the engine's policy says so
-/// ([`DocTrack::due`]), as `Engine::upsert` does.
+/// The time the schools' engines stamp their entries with (Unix ms), moved by hand.
+#[derive(Clone, Default)]
+struct BenchClock(Arc<AtomicI64>);
+
+impl BenchClock {
+    fn set(&self, ms: i64) {
+        self.0.store(ms, Ordering::Relaxed);
+    }
+
+    fn clock(&self) -> eduioc_engine::Clock {
+        let at = self.0.clone();
+        eduioc_engine::Clock::new(move || at.load(Ordering::Relaxed))
+    }
+}
+
+/// One school: the real engine on an in-memory store (its log, its document and when it
+/// signs a snapshot entry are the engine's), and the roster it imports.
 struct School {
-    unit: String,
-    key: NodeKey,
-    doc: RecordsDoc,
-    log: Vec<Entry>,
+    engine: eduioc_engine::Engine,
     students: Vec<eduioc_records::Row>,
-    track: DocTrack,
-    /// The latest snapshot entry and the document saved at its heads (what the school's
-    /// store, and every store that received the entry, holds compacted).
-    snapshot: Option<(Held, Vec<u8>)>,
 }
 
 impl School {
-    fn new(unit: String, key: NodeKey, students: Vec<eduioc_records::Row>) -> School {
-        School {
-            unit,
-            doc: RecordsDoc::new(key.id().as_bytes()),
-            key,
-            log: Vec::new(),
-            students,
-            track: DocTrack::default(),
-            snapshot: None,
-        }
-    }
-
-    fn push(&mut self, ts: i64, payload: Payload) -> u64 {
-        let back = self.log.last().map(Entry::hash);
-        let seq = self.log.len() as u64 + 1;
-        self.log
-            .push(Entry::sign(&self.key, seq, back, ts, payload));
-        seq
-    }
-
-    /// Upserts `rows` as one Automerge commit, signed into one entry; then a snapshot
-    /// entry if one is due.
-    fn commit(&mut self, rows: &[eduioc_records::Row], ts: i64) -> Result<()> {
-        self.doc.upsert(rows)?;
-        let changes: Vec<Vec<u8>> = self
-            .doc
-            .take_local_changes()
-            .into_iter()
-            .map(|mut c| c.bytes().to_vec())
-            .collect();
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let bytes = changes.iter().map(|c| c.len() as u64).sum();
-        let doc = students_doc(&self.unit);
-        let seq = self.push(
-            ts,
-            Payload::Changes {
-                doc: doc.clone(),
-                changes,
+    fn new(
+        unit: &str,
+        key: NodeKey,
+        certs: &[Certificate],
+        clock: &BenchClock,
+        students: Vec<eduioc_records::Row>,
+    ) -> Result<School> {
+        let engine = eduioc_engine::Engine::open_with(
+            eduioc_engine::Config {
+                unit: unit.into(),
+                root_key: certs
+                    .first()
+                    .map(|c| c.body.issuer)
+                    .context("no root certificate")?,
+                key,
+                certs: certs.to_vec(),
+                data_dir: std::path::PathBuf::new(),
+                doc_cache: eduioc_engine::DEFAULT_DOC_CACHE,
+                doc_cache_bytes: eduioc_engine::DEFAULT_DOC_CACHE_BYTES,
+                school_year: Some(YEAR.into()),
             },
-        );
-        self.track.on_changes(seq, bytes);
-        if self.track.due() {
-            let heads = self.doc.heads().into_iter().map(|h| h.0).collect();
-            let replaces = self.track.seqs.clone();
-            let seq = self.push(ts, self.track.snapshot(doc, heads));
-            self.track.on_snapshot(seq);
-            self.snapshot = Some((Held { seq, replaces }, self.doc.save()));
-        }
+            eduioc_engine::Store::in_memory()?,
+            clock.clock(),
+        )?;
+        Ok(School { engine, students })
+    }
+
+    /// Imports `rows` into the students document: one engine upsert (signed entries, and
+    /// a snapshot entry when one is due).
+    fn commit(&mut self, rows: &[eduioc_records::Row]) -> Result<()> {
+        self.engine.upsert(Collection::Students, rows)?;
         Ok(())
     }
 
-    fn new_bytes_since(&self, n: usize) -> (usize, usize, usize) {
-        let new = &self.log[n..];
+    /// Entries of the school's own log.
+    fn height(&self) -> u64 {
+        self.engine.height(&self.engine.id())
+    }
+
+    /// The school's own log from seq `from` on, as signed.
+    fn log_from(&self, from: u64) -> Result<Vec<Entry>> {
+        let raw = self
+            .engine
+            .entries(&self.engine.id(), from, usize::MAX, usize::MAX);
+        Ok(raw
+            .iter()
+            .map(|(_, b)| Entry::decode(b))
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// The students document saved whole.
+    fn save(&mut self) -> Result<Vec<u8>> {
+        let doc = students_doc(self.engine.unit());
+        self.engine
+            .save_doc(&doc)?
+            .context("the school holds no students document")
+    }
+
+    /// Bytes of the entries after seq `from`, how many of them are snapshot entries, and
+    /// their bytes.
+    fn new_bytes_since(&self, from: u64) -> Result<(usize, usize, usize)> {
+        let new = self.log_from(from + 1)?;
         let snaps: Vec<&Entry> = new
             .iter()
             .filter(|e| matches!(e.body.payload, Payload::Snapshot { .. }))
             .collect();
-        (
+        Ok((
             new.iter().map(|e| e.bytes().len()).sum(),
             snaps.len(),
             snaps.iter().map(|e| e.bytes().len()).sum(),
-        )
+        ))
     }
 }
 
-/// An in-memory log store (what a node holds), readable by `Session`: logs (with holes
-/// where a snapshot replaced entries), and the document saved at each author's latest
-/// snapshot entry.
-#[derive(Default)]
-struct MemLogs {
-    logs: HashMap<NodeId, BTreeMap<u64, Vec<u8>>>,
-    snapshots: HashMap<NodeId, (Held, Vec<u8>)>,
+/// The certificates of `units` among `certs` (a school's chain, to provision its engine).
+fn chain_of(certs: &[Certificate], units: &[&str]) -> Vec<Certificate> {
+    certs
+        .iter()
+        .filter(|c| units.contains(&c.body.unit.as_str()))
+        .cloned()
+        .collect()
 }
 
-impl MemLogs {
-    fn of(schools: &[School]) -> MemLogs {
-        let mut m = MemLogs::default();
-        for s in schools {
-            m.logs.insert(
-                s.key.id(),
-                s.log
-                    .iter()
-                    .map(|e| (e.seq(), e.bytes().to_vec()))
-                    .collect(),
-            );
-            if let Some(snap) = &s.snapshot {
-                m.snapshots.insert(s.key.id(), snap.clone());
-            }
-        }
-        m
+/// What a district holding these schools' logs offers the department: each author's log
+/// as its school's engine holds it.
+struct Schools<'a>(&'a [School]);
+
+impl Schools<'_> {
+    fn of(&self, a: &NodeId) -> Option<&eduioc_engine::Engine> {
+        self.0.iter().map(|s| &s.engine).find(|e| e.id() == *a)
     }
 }
 
-impl LogSource for MemLogs {
+impl LogSource for Schools<'_> {
     fn height(&self, a: &NodeId) -> u64 {
-        self.logs
-            .get(a)
-            .and_then(|l| l.keys().next_back().copied())
-            .unwrap_or(0)
+        self.of(a).map_or(0, |e| e.height(a))
     }
     fn heights(&self) -> Vec<(NodeId, u64)> {
-        self.logs.keys().map(|a| (*a, self.height(a))).collect()
+        self.0.iter().map(|s| (s.engine.id(), s.height())).collect()
     }
     fn entries(
         &self,
@@ -231,32 +235,18 @@ impl LogSource for MemLogs {
         max_count: usize,
         max_bytes: usize,
     ) -> Vec<(u64, Vec<u8>)> {
-        let Some(l) = self.logs.get(a) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        let mut bytes = 0;
-        for (seq, e) in l.range(from..) {
-            if out.len() >= max_count || (!out.is_empty() && bytes + e.len() > max_bytes) {
-                break;
-            }
-            bytes += e.len();
-            out.push((*seq, e.clone()));
-        }
-        out
+        self.of(a)
+            .map(|e| e.entries(a, from, max_count, max_bytes))
+            .unwrap_or_default()
     }
     fn snapshots(&self, a: &NodeId) -> Vec<Held> {
-        self.snapshots
-            .get(a)
-            .map(|(h, _)| h.clone())
-            .into_iter()
-            .collect()
+        self.of(a).map(|e| e.snapshots(a)).unwrap_or_default()
+    }
+    fn holes(&self, a: &NodeId) -> snapshot::Ranges {
+        self.of(a).map(|e| e.holes(a)).unwrap_or_default()
     }
     fn snapshot_doc(&self, a: &NodeId, seq: u64) -> Option<Vec<u8>> {
-        self.snapshots
-            .get(a)
-            .filter(|(h, _)| h.seq == seq)
-            .map(|(_, d)| d.clone())
+        self.of(a).and_then(|e| e.snapshot_doc(a, seq))
     }
 }
 
@@ -284,7 +274,7 @@ fn dept_engine(seed: u64, certs: &[Certificate]) -> Result<eduioc_engine::Engine
 /// on the wire (frames both ways), the number of frames and the session's counters.
 fn sync_up(
     dir: &Directory,
-    from: &MemLogs,
+    from: &Schools<'_>,
     dept: &mut eduioc_engine::Engine,
 ) -> Result<(usize, usize, eduioc_protocol::sync::Stats)> {
     sync_up_keeping(dir, from, dept, &mut Vec::new())
@@ -293,7 +283,7 @@ fn sync_up(
 /// [`sync_up`], keeping every entry sent in `sent`.
 fn sync_up_keeping(
     dir: &Directory,
-    from: &MemLogs,
+    from: &Schools<'_>,
     dept: &mut eduioc_engine::Engine,
     sent: &mut Vec<Vec<u8>>,
 ) -> Result<(usize, usize, eduioc_protocol::sync::Stats)> {
@@ -384,6 +374,8 @@ fn main() -> Result<()> {
 
     // The data: realistic rosters, committed every `commit_every` rows, one entry per commit.
     let t = Instant::now();
+    let clock = BenchClock::default();
+    clock.set(1_790_000_000_000);
     let mut schools = Vec::new();
     let levels = [
         eduioc_synth::SchoolLevel::Primary,
@@ -395,7 +387,7 @@ fn main() -> Result<()> {
         let k = key(args.seed, 10 + i as u64);
         let c = cert(&root, &unit, Some("pgd"), "school", &k);
         dir.insert(c.clone())?;
-        certs.push(c);
+        certs.push(c.clone());
         let data = eduioc_synth::school(
             args.seed,
             &unit,
@@ -406,25 +398,28 @@ fn main() -> Result<()> {
         let rows =
             eduioc_records::parse_import(Collection::Students, None, data.students_csv.as_bytes())
                 .map_err(|e| anyhow::anyhow!("synthetic roster refused: {e}"))?;
-        let mut s = School::new(unit, k, rows.clone());
+        let own = [certs[0].clone(), certs[1].clone(), c.clone()];
+        let mut s = School::new(&unit, k, &own, &clock, rows.clone())?;
         for chunk in rows.chunks(args.commit_every.max(1)) {
-            s.commit(chunk, 1_790_000_000_000)?;
+            s.commit(chunk)?;
         }
         schools.push(s);
     }
     let students: usize = schools.iter().map(|s| s.students.len()).sum();
-    let entries: usize = schools.iter().map(|s| s.log.len()).sum();
-    let entry_bytes: usize = schools
+    let logs: Vec<Vec<Entry>> = schools
         .iter()
-        .flat_map(|s| s.log.iter())
-        .map(|e| e.bytes().len())
-        .sum();
-    let saves: Vec<Vec<u8>> = schools.iter_mut().map(|s| s.doc.save()).collect();
-    let all_changes: Vec<Vec<Vec<u8>>> = schools
+        .map(|s| s.log_from(1))
+        .collect::<Result<_>>()?;
+    let entries: usize = logs.iter().map(Vec::len).sum();
+    let entry_bytes: usize = logs.iter().flatten().map(|e| e.bytes().len()).sum();
+    let saves: Vec<Vec<u8>> = schools
+        .iter_mut()
+        .map(School::save)
+        .collect::<Result<_>>()?;
+    let all_changes: Vec<Vec<Vec<u8>>> = logs
         .iter()
-        .map(|s| {
-            s.log
-                .iter()
+        .map(|log| {
+            log.iter()
                 .flat_map(|e| match &e.body.payload {
                     Payload::Changes { changes, .. } => changes.clone(),
                     _ => Vec::new(),
@@ -440,7 +435,7 @@ fn main() -> Result<()> {
 
     // Each timed measure below runs ROUNDS times, the measures interleaved, and the median
     // is reported: the machine is shared, and one slow moment should not decide a ratio.
-    let at_district = MemLogs::of(&schools);
+    let at_district = Schools(&schools);
     let (mut verifies, mut loads, mut applies, mut peers, mut ourss) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut peer_bytes = 0;
@@ -548,15 +543,16 @@ fn main() -> Result<()> {
                 continue;
             }
             changed += rows.len();
-            let before = s.log.len();
-            s.commit(&rows, 1_790_000_000_000 + day as i64 * 86_400_000)?;
-            let (b, n, sb) = s.new_bytes_since(before);
+            let before = s.height();
+            clock.set(1_790_000_000_000 + day as i64 * 86_400_000);
+            s.commit(&rows)?;
+            let (b, n, sb) = s.new_bytes_since(before)?;
             new_bytes += b;
             new_snaps += n;
             new_snap_bytes += sb;
         }
     }
-    let at_district = MemLogs::of(&schools);
+    let at_district = Schools(&schools);
     let t = Instant::now();
     let (catch_bytes, _, catch_stats) = sync_up(&dir, &at_district, &mut dept)?;
     let catch = t.elapsed();
@@ -566,8 +562,8 @@ fn main() -> Result<()> {
     // cloned before the clock starts.
     let mut senders = schools
         .iter_mut()
-        .map(|s| automerge::AutoCommit::load(&s.doc.save()))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|s| Ok(automerge::AutoCommit::load(&s.save()?)?))
+        .collect::<Result<Vec<_>>>()?;
     let mut receivers: Vec<automerge::AutoCommit> = peer_docs.to_vec();
     let t = Instant::now();
     for ((a, b), (sa_enc, sb_enc)) in senders.iter_mut().zip(&mut receivers).zip(&peer_states) {
@@ -670,9 +666,9 @@ fn main() -> Result<()> {
         });
         let _ = writeln!(report, "| end to end: the department's memory | {mem} | bound enforced by the engine: at most {DOC_CACHE} Automerge documents loaded (`doc_cache`, least recently used dropped) | {growth} | flat as the data grows |");
     }
-    let snapshot_entries = schools
+    let snapshot_entries = logs
         .iter()
-        .flat_map(|s| s.log.iter())
+        .flatten()
         .filter(|e| matches!(e.body.payload, Payload::Snapshot { .. }))
         .count();
     let _ = writeln!(report, "\nWhat limits each figure. Initial sync: a school signs a snapshot entry of its document (about 200 bytes: the document's heads and the seqs of the entries it replaces) once {} bytes of changes were written since the last one ({snapshot_entries} of the {entries} entries here); the district sends the department, which holds none of a document, the document's `save()` beside its latest snapshot entry instead of the entries that snapshot replaces: {} entries and {} documents were sent ({} KiB). Bytes are the saves plus one entry per document plus the entries written after the last snapshot; time is the department engine's `load` of each save (the limit's own operation), `summarize` (Automerge's map iteration, about 3 ms per 800-student document), the look-up index of each document (ids and names folded), signature checks, and one transaction per page on redb's in-memory backend. Catch-up: the department holds every document, so the district sends the new entries as they are ({} entries, {} documents), including the snapshot entries signed meanwhile, without their documents. `stats` sums per-document summaries over the subtree; its cost grows with the number of units, not students. End to end adds a redb file (one durable transaction per page) and libp2p; the department's memory is its store's cache, at most {DOC_CACHE} loaded documents, the page being committed (its write transaction) and one page in flight per child link. The peer's catch-up: Automerge 0.12's sync protocol sends the whole document (`save()`) instead of changes when the receiver lacks more than a third of the document's changes (`automerge::sync`, `hashes.len() > change_graph.len() / 3`), which 30 days of small commits on a document imported in a few large ones always exceed: that is its default figure. Its change path (the missing changes as they are, applied) is what it would send below that threshold; the target compares our bytes with it plus 72 B per signed entry, the price of end-to-end verifiability.", snapshot::SNAPSHOT_AFTER_BYTES, ours_stats.entries, ours_stats.docs, ours_stats.bytes / 1024, catch_stats.entries, catch_stats.docs);
@@ -790,11 +786,13 @@ fn end_to_end(seed: u64, slice: &[School], districts: usize, commit_every: usize
             // The same changes cannot be re-signed by another actor, so each school of
             // each district replays the slice's rows with its own actor.
             let k = key(seed, 400_000 + (d * slice.len() + i) as u64);
-            let mut school = School::new(format!("{du}-s{i:04}"), k, Vec::new());
+            let su = format!("{du}-s{i:04}");
+            let own = chain_of(&certs, &["so", &du, &su]);
+            let mut school = School::new(&su, k, &own, &BenchClock::default(), Vec::new())?;
             for chunk in s.students.chunks(commit_every.max(1)) {
-                school.commit(chunk, 0)?;
+                school.commit(chunk)?;
             }
-            pages.extend(school.log.into_iter().map(Entry::into_bytes));
+            pages.extend(school.log_from(1)?.into_iter().map(Entry::into_bytes));
         }
         let mut e = open_engine(seed, &certs, &du, &dk, &tmp.path().join(&du))?;
         for p in pages.chunks(256) {
@@ -988,9 +986,10 @@ fn stats_latency(seed: u64) -> Result<(Duration, Duration, usize)> {
             let csv = format!("student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n{su}-1,Nguyễn Văn An,M,2015-01-01,5,5a,Kinh,enrolled\n{su}-2,Trần Thị Bình,F,2015-02-02,5,5a,Kinh,enrolled\n");
             let rows = eduioc_records::parse_import(Collection::Students, None, csv.as_bytes())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let mut school = School::new(su.clone(), k, Vec::new());
-            school.commit(&rows, 0)?;
-            pages.extend(school.log.into_iter().map(Entry::into_bytes));
+            let own = chain_of(&certs, &["so", &du, &su]);
+            let mut school = School::new(&su, k, &own, &BenchClock::default(), Vec::new())?;
+            school.commit(&rows)?;
+            pages.extend(school.log_from(1)?.into_iter().map(Entry::into_bytes));
             units.push(su);
             n += 1;
         }
