@@ -1034,14 +1034,12 @@ impl World {
             return;
         }
         let (collection, rows) = self.edit(n);
-        if !rows.is_empty() {
-            if self.nodes[n].author_upsert(collection, &rows, self.now) {
-                self.m.entries_authored += 1;
-                self.m.last_edit_us = self.now;
-                let id = self.nodes[n].engine.id();
-                self.appended(n, &[id]);
-                self.pump(n);
-            }
+        if !rows.is_empty() && self.nodes[n].author_upsert(collection, &rows, self.now) {
+            self.m.entries_authored += 1;
+            self.m.last_edit_us = self.now;
+            let id = self.nodes[n].engine.id();
+            self.appended(n, &[id]);
+            self.pump(n);
         }
         // The next edit: later today, or tomorrow morning.
         let a = &mut self.authors[n];

@@ -42,9 +42,9 @@ pub(crate) struct DocCache {
     /// committed.
     dropped: HashMap<String, Summary>,
     /// The heads each document the page changes had before the page's first change to
-    /// it, so that its figures are updated from the records that changed; `None`: its
-    /// figures are computed from the whole document (it was replaced by a save).
-    before: HashMap<String, Option<Vec<ChangeHash>>>,
+    /// it, so that its figures are updated from the records that changed (a document
+    /// the page brings whole has none: its figures are computed from all of it).
+    before: HashMap<String, Vec<ChangeHash>>,
 }
 
 /// The estimated memory of a loaded document: about 40 KiB, plus about 255 bytes per
@@ -112,20 +112,14 @@ impl DocCache {
         }
         if let Some(i) = self.slots.iter().position(|(k, ..)| k == key) {
             let heads = self.slots[i].1.heads();
-            self.before.insert(key.to_string(), Some(heads));
+            self.before.insert(key.to_string(), heads);
         }
-    }
-
-    /// The page replaces document `key` as a whole (a save loaded): its figures are
-    /// computed from the whole document.
-    pub(crate) fn replaced(&mut self, key: &str) {
-        self.before.insert(key.to_string(), None);
     }
 
     /// The heads document `key` had before the page changed it, if its figures can be
     /// updated from the records changed since.
     pub(crate) fn before(&self, key: &str) -> Option<&[ChangeHash]> {
-        self.before.get(key).and_then(|h| h.as_deref())
+        self.before.get(key).map(Vec::as_slice)
     }
 
     /// Records the summary of a changed document [`DocCache::put`] handed back.

@@ -1388,7 +1388,6 @@ impl Apply<'_, '_> {
                 let key = doc.key();
                 let stored = docs.get(&key).is_some() || txn.doc(&key)?.is_some();
                 let mut fresh = false;
-                docs.replaced(&key);
                 match beside {
                     // Nothing of the document here yet: take the saved document as it is.
                     Some(save) if !stored => {
@@ -1401,6 +1400,7 @@ impl Apply<'_, '_> {
                     }
                     Some(save) => {
                         ensure_loaded(docs, txn, &key, &actor)?;
+                        docs.about_to_change(&key);
                         if let Some(rdoc) = docs.get(&key) {
                             peer_bytes("the document beside the snapshot entry", || {
                                 rdoc.load_incremental(save)
@@ -1409,6 +1409,7 @@ impl Apply<'_, '_> {
                     }
                     None => {
                         ensure_loaded(docs, txn, &key, &actor)?;
+                        docs.about_to_change(&key);
                     }
                 }
                 let Some(rdoc) = docs.get(&key) else {

@@ -1729,8 +1729,12 @@ fn figures_updated_from_changed_records_equal_those_of_the_whole_document() {
     let w = World::new();
     let mut s1 = w.open("s1", 16);
     let mut d = w.open("pgd", 16);
-    s1.import("students", Some("text/csv"), students("a", 60, 5).as_bytes())
-        .unwrap();
+    s1.import(
+        "students",
+        Some("text/csv"),
+        students("a", 60, 5).as_bytes(),
+    )
+    .unwrap();
     s1.import(
         "staff",
         Some("text/csv"),
@@ -1761,7 +1765,10 @@ fn figures_updated_from_changed_records_equal_those_of_the_whole_document() {
                 .map(|_| {
                     let id = format!("a-{}", next(70));
                     let mut fields = BTreeMap::new();
-                    fields.insert("full_name".into(), text(&format!("Học sinh {}", next(1000))));
+                    fields.insert(
+                        "full_name".into(),
+                        text(&format!("Học sinh {}", next(1000))),
+                    );
                     let status = ["enrolled", "dropped_out", "transferred_out"][next(3) as usize];
                     fields.insert("status".into(), text(status));
                     fields.insert("grade".into(), Value::Int(1 + next(12) as i64));
@@ -1789,4 +1796,72 @@ fn figures_updated_from_changed_records_equal_those_of_the_whole_document() {
     }
     // The figures were updated, not recomputed (they would be equal either way).
     assert!(d.docs.updated >= 30, "updated {} times", d.docs.updated);
+}
+
+/// The root signs a hierarchy change into its log (a new district, and the next version
+/// of a school's certificate under it from a later date); a district takes it like any
+/// entry, and the school moves when the clock reaches the date, without a commit.
+#[test]
+fn a_published_certificate_moves_a_school_when_its_date_comes() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let w = World::new();
+    let now = Arc::new(AtomicI64::new(1_800_000_000_000));
+    let clock = {
+        let now = now.clone();
+        Clock::new(move || now.load(Ordering::Relaxed))
+    };
+    let open = |unit: &str| {
+        Engine::open_with(
+            w.config(unit, "unused", 8),
+            Store::in_memory().unwrap(),
+            clock.clone(),
+        )
+        .unwrap()
+    };
+    let (mut so, mut pgd) = (open("so"), open("pgd"));
+    let k2 = NodeKey::from_secret([77; 32]);
+    let s1 = w.keys.iter().find(|k| k.0 == "s1").unwrap().3.clone();
+    let at = 1_800_000_000_000 + 86_400_000;
+    let body = |unit: &str, parent: &str, level: &str, key: &NodeKey, version, effective_ms| {
+        Certificate::issue(
+            CertBody {
+                unit: unit.into(),
+                name: unit.to_uppercase(),
+                level: level.into(),
+                parent: Some(parent.into()),
+                key: key.id(),
+                version,
+                effective_ms,
+                delegate: level != "school",
+                issuer: w.root.id(),
+            },
+            &w.root,
+        )
+    };
+    so.publish_certificate(body("pgd2", "so", "district", &k2, 1, 0))
+        .unwrap();
+    so.publish_certificate(body("s1", "pgd2", "school", &s1, 2, at))
+        .unwrap();
+    // Only the issuer may publish: a district signing the root's certificate is refused.
+    assert!(pgd
+        .publish_certificate(body("s2", "pgd2", "school", &s1, 3, 0))
+        .is_err());
+    sync(&so, &mut pgd);
+    for e in [&mut so, &mut pgd] {
+        assert_eq!(e.directory().parent("s1"), Some("pgd"), "{}", e.unit());
+    }
+    now.store(at + 1, Ordering::Relaxed);
+    for e in [&mut so, &mut pgd] {
+        let stamp = e.directory().stamp();
+        e.advance_clock();
+        assert_eq!(e.directory().parent("s1"), Some("pgd2"), "{}", e.unit());
+        assert_ne!(e.directory().stamp(), stamp);
+        // The published view follows.
+        assert_eq!(e.views().figures().directory().parent("s1"), Some("pgd2"));
+    }
+    assert!(!pgd
+        .views()
+        .figures()
+        .directory()
+        .is_ancestor_or_self("pgd", "s1"));
 }
