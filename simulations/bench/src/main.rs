@@ -135,23 +135,7 @@ impl School {
         clock: &BenchClock,
         students: Vec<eduioc_records::Row>,
     ) -> Result<School> {
-        let engine = eduioc_engine::Engine::open_with(
-            eduioc_engine::Config {
-                unit: unit.into(),
-                root_key: certs
-                    .first()
-                    .map(|c| c.body.issuer)
-                    .context("no root certificate")?,
-                key,
-                certs: certs.to_vec(),
-                data_dir: std::path::PathBuf::new(),
-                doc_cache: eduioc_engine::DEFAULT_DOC_CACHE,
-                doc_cache_bytes: eduioc_engine::DEFAULT_DOC_CACHE_BYTES,
-                school_year: Some(YEAR.into()),
-            },
-            eduioc_engine::Store::in_memory()?,
-            clock.clock(),
-        )?;
+        let engine = memory_engine(unit, key, certs, clock.clock())?;
         Ok(School { engine, students })
     }
 
@@ -253,12 +237,27 @@ impl LogSource for Schools<'_> {
 /// The department: the real engine on an in-memory store, on a fixed clock (after every
 /// entry of the run).
 fn dept_engine(seed: u64, certs: &[Certificate]) -> Result<eduioc_engine::Engine> {
-    let root = key(seed, 0);
+    let clock = eduioc_engine::Clock::new(|| 1_800_000_000_000);
+    memory_engine("so", key(seed, 0), certs, clock)
+}
+
+/// The engine of `unit` on an in-memory store, provisioned with `certs` (the root's
+/// first), for the benchmark's school year.
+fn memory_engine(
+    unit: &str,
+    key: NodeKey,
+    certs: &[Certificate],
+    clock: eduioc_engine::Clock,
+) -> Result<eduioc_engine::Engine> {
+    let root_key = certs
+        .first()
+        .map(|c| c.body.issuer)
+        .context("no root certificate")?;
     Ok(eduioc_engine::Engine::open_with(
         eduioc_engine::Config {
-            unit: "so".into(),
-            key: root.clone(),
-            root_key: root.id(),
+            unit: unit.into(),
+            key,
+            root_key,
             certs: certs.to_vec(),
             data_dir: std::path::PathBuf::new(),
             doc_cache: eduioc_engine::DEFAULT_DOC_CACHE,
@@ -266,7 +265,7 @@ fn dept_engine(seed: u64, certs: &[Certificate]) -> Result<eduioc_engine::Engine
             school_year: Some(YEAR.into()),
         },
         eduioc_engine::Store::in_memory()?,
-        eduioc_engine::Clock::new(|| 1_800_000_000_000),
+        clock,
     )?)
 }
 
@@ -678,7 +677,7 @@ fn main() -> Result<()> {
         .flatten()
         .filter(|e| matches!(e.body.payload, Payload::Snapshot { .. }))
         .count();
-    let _ = writeln!(report, "\nWhat limits each figure. Initial sync: a school signs a snapshot entry of its document (about 200 bytes: the document's heads and the seqs of the entries it replaces) once {} bytes of changes were written since the last one ({snapshot_entries} of the {entries} entries here); the district sends the department, which holds none of a document, the document's `save()` beside its latest snapshot entry instead of the entries that snapshot replaces: {} entries and {} documents were sent ({} KiB). Bytes are the saves plus one entry per document plus the entries written after the last snapshot; time is the department engine's `load` of each save (the limit's own operation), `summarize` (Automerge's map iteration, about 3 ms per 800-student document), the look-up index of each document (ids and names folded), signature checks, and one transaction per page on redb's in-memory backend. Catch-up: the department holds every document, so the district sends the new entries as they are ({} entries, {} documents), including the snapshot entries signed meanwhile, without their documents. `stats` sums per-document summaries over the subtree; its cost grows with the number of units, not students. End to end adds a redb file (one durable transaction per page) and libp2p; the department's memory is its store's cache, at most {DOC_CACHE} loaded documents, the page being committed (its write transaction) and one page in flight per child link. The peer's catch-up: Automerge 0.12's sync protocol sends the whole document (`save()`) instead of changes when the receiver lacks more than a third of the document's changes (`automerge::sync`, `hashes.len() > change_graph.len() / 3`), which 30 days of small commits on a document imported in a few large ones always exceed: that is its default figure. Its change path (the missing changes as they are, applied) is what it would send below that threshold; the target compares our bytes with it plus 72 B per signed entry, the price of end-to-end verifiability.", snapshot::SNAPSHOT_AFTER_BYTES, ours_stats.entries, ours_stats.docs, ours_stats.bytes / 1024, catch_stats.entries, catch_stats.docs);
+    let _ = writeln!(report, "\nWhat limits each figure. Initial sync: a school signs a snapshot entry of its document (about 200 bytes: the document's heads and the seqs of the entries it replaces) once {} bytes of changes were written since the last one ({snapshot_entries} of the {entries} entries here); the district sends the department, which holds none of a document, the document's `save()` beside its latest snapshot entry instead of the entries that snapshot replaces: {} entries and {} documents were sent ({} KiB). Bytes are the saves plus one entry per document plus the entries written after the last snapshot; time is the department engine's `load` of each save (the limit's own operation), `summarize` (Automerge's map iteration, about 3 ms per 800-student document), the look-up index of each document (ids and names folded), signature checks, and one transaction per page on redb's in-memory backend. Catch-up: the department holds every document, so the district sends the new entries as they are ({} entries, {} documents), including the snapshot entries signed meanwhile, without their documents. Its time is almost all the department's ingest; a profile (perf, release build with line tables) puts it in Automerge applying the changes one entry at a time (where the peer applies each document's missing changes in one call) and parsing them, the batch signature check, redb's writes, and a whole `save()` of a document at each snapshot entry and every 32 chunks (compaction: about half of the ingest when measured without it). Each document's figures are updated from the records its changes touched (Automerge's diff since the document's heads before the page), not recomputed from the whole document. `stats` sums per-document summaries over the subtree; its cost grows with the number of units, not students. End to end adds a redb file (one durable transaction per page) and libp2p; the department's memory is its store's cache, at most {DOC_CACHE} loaded documents, the page being committed (its write transaction) and one page in flight per child link. The peer's catch-up: Automerge 0.12's sync protocol sends the whole document (`save()`) instead of changes when the receiver lacks more than a third of the document's changes (`automerge::sync`, `hashes.len() > change_graph.len() / 3`), which 30 days of small commits on a document imported in a few large ones always exceed: that is its default figure. Its change path (the missing changes as they are, applied) is what it would send below that threshold; the target compares our bytes with it plus 72 B per signed entry, the price of end-to-end verifiability.", snapshot::SNAPSHOT_AFTER_BYTES, ours_stats.entries, ours_stats.docs, ours_stats.bytes / 1024, catch_stats.entries, catch_stats.docs);
     print!("{report}");
     if let Some(out) = args.out {
         std::fs::write(&out, &report).with_context(|| format!("writing {}", out.display()))?;
