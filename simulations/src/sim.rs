@@ -1239,8 +1239,8 @@ impl World {
                 }
                 if sum != truth[i] {
                     check.fail(format!(
-                        "at {}: unit {u}: enrolled {} vs truth {}, teachers {} vs {}",
-                        node.unit, sum.enrolled, truth[i].enrolled, sum.teachers, truth[i].teachers
+                        "at {}: unit {u}: {sum:?} vs truth {:?}",
+                        node.unit, truth[i]
                     ));
                 } else if sch != schools[i] || rep != schools[i] {
                     check.fail(format!(

@@ -43,7 +43,9 @@ pub(crate) struct DocCache {
     dropped: HashMap<String, Summary>,
     /// The heads each document the page changes had before the page's first change to
     /// it, so that its figures are updated from the records that changed (a document
-    /// the page brings whole has none: its figures are computed from all of it).
+    /// the page brings whole has none: its figures are computed from all of it). Kept
+    /// while the document is dropped and reloaded during the page: the figures it is
+    /// updated from are those before the page.
     before: HashMap<String, Vec<ChangeHash>>,
 }
 
@@ -135,7 +137,6 @@ impl DocCache {
         }
         self.dirty.remove(key);
         self.dropped.remove(key);
-        self.before.remove(key);
     }
 
     /// Takes a document out of the cache (to be changed outside it and put back).
@@ -143,7 +144,6 @@ impl DocCache {
         let i = self.slots.iter().position(|(k, ..)| k == key)?;
         self.dirty.remove(key);
         self.dropped.remove(key);
-        self.before.remove(key);
         let (_, doc, _, cost) = self.slots.remove(i);
         self.used -= cost;
         Some(doc)
