@@ -118,6 +118,19 @@ pub fn check_with_doc(
     dir: &Directory,
     log: LogState,
 ) -> Result<Verdict, Reject> {
+    check_parsed(entry, signature_ok, doc, dir, log).map(|(verdict, _)| verdict)
+}
+
+/// [`check_with_doc`], also handing back the Automerge changes of a changes entry as
+/// they were parsed to check their actor (none for other payloads), so that whoever
+/// applies them does not parse them a second time.
+pub fn check_parsed(
+    entry: &Entry,
+    signature_ok: bool,
+    doc: Option<&[u8]>,
+    dir: &Directory,
+    log: LogState,
+) -> Result<(Verdict, Vec<automerge::Change>), Reject> {
     let id = format!("{}#{}", entry.author().short(), entry.seq());
     let Some(unit) = dir.unit_of(&entry.author()) else {
         return Err(Reject::Uncertified(entry.author().short()));
@@ -126,10 +139,16 @@ pub fn check_with_doc(
         return Err(Reject::BadSignature(id));
     }
     check_authority(entry, unit, dir)?;
-    check_actor(entry)?;
+    let parsed = check_actor(entry)?;
     if let Some(doc) = doc {
         check_doc(entry, doc)?;
     }
+    let verdict = sequence(entry, &id, log)?;
+    Ok((verdict, parsed))
+}
+
+/// Where the entry falls in its author's log as held: the last step of [`check_parsed`].
+fn sequence(entry: &Entry, id: &str, log: LogState) -> Result<Verdict, Reject> {
     let seq = entry.seq();
     if let Some(h) = log.at_seq {
         return if h == entry.hash() {
@@ -295,10 +314,11 @@ fn check_doc(entry: &Entry, save: &[u8]) -> Result<(), Reject> {
     Ok(())
 }
 
-fn check_actor(entry: &Entry) -> Result<(), Reject> {
+fn check_actor(entry: &Entry) -> Result<Vec<automerge::Change>, Reject> {
     let Payload::Changes { changes, .. } = &entry.body.payload else {
-        return Ok(());
+        return Ok(Vec::new());
     };
+    let mut parsed = Vec::with_capacity(changes.len());
     for (i, raw) in changes.iter().enumerate() {
         let change = automerge::Change::from_bytes(raw.clone())
             .map_err(|e| Reject::Malformed(format!("change {i}: {e}")))?;
@@ -310,8 +330,9 @@ fn check_actor(entry: &Entry) -> Result<(), Reject> {
                 change.actor_id()
             )));
         }
+        parsed.push(change);
     }
-    Ok(())
+    Ok(parsed)
 }
 
 #[cfg(test)]

@@ -804,9 +804,9 @@ impl Engine {
                 sparse,
                 gap_covered,
             };
-            match validate::check_with_doc(entry, sig_ok, beside, &self.dir, log) {
-                Ok(Verdict::Duplicate | Verdict::Replaced) => {}
-                Ok(Verdict::Append) => {
+            match validate::check_parsed(entry, sig_ok, beside, &self.dir, log) {
+                Ok((Verdict::Duplicate | Verdict::Replaced, _)) => {}
+                Ok((Verdict::Append, parsed)) => {
                     let unit = self.dir.unit_of(&author).unwrap_or_default().to_string();
                     // The payload first: a validly signed entry whose changes cannot be
                     // applied to the document is rejected like any other bad entry.
@@ -819,7 +819,7 @@ impl Engine {
                         txn: &mut txn,
                         local: self.local.as_mut(),
                     };
-                    match ctx.payload(entry, &unit, beside) {
+                    match ctx.payload(entry, &unit, beside, parsed) {
                         Ok(Some(doc_key)) => {
                             self.docs.changed(&doc_key);
                             touched_docs.push(doc_key);
@@ -1311,12 +1311,14 @@ struct Apply<'e, 't> {
 impl Apply<'_, '_> {
     /// Applies an appended entry's payload inside the transaction. Returns the key of a
     /// document whose content it changed. `beside`: the saved document sent beside a
-    /// snapshot entry (already checked against the entry by validation).
+    /// snapshot entry (already checked against the entry by validation); `parsed`: the
+    /// changes of a changes entry, as validation parsed them.
     fn payload(
         &mut self,
         entry: &Entry,
         unit: &str,
         beside: Option<&[u8]>,
+        parsed: Vec<automerge::Change>,
     ) -> Result<Option<String>> {
         let (docs, dir, actor, txn) = (&mut *self.docs, &mut *self.dir, self.actor, &mut *self.txn);
         match &entry.body.payload {
@@ -1332,13 +1334,6 @@ impl Apply<'_, '_> {
                 let made_here = entry.author().as_bytes() == &actor
                     && self.local.as_ref().is_some_and(|l| l.key == key);
                 if !made_here {
-                    let mut parsed = Vec::with_capacity(changes.len());
-                    for c in changes {
-                        match automerge::Change::from_bytes(c.clone()) {
-                            Ok(ch) => parsed.push(ch),
-                            Err(e) => return Err(Error::Invalid(format!("change: {e}"))),
-                        }
-                    }
                     rdoc.apply_changes(parsed)?;
                 }
                 let chunk: Vec<u8> = changes.concat();
