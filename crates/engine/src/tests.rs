@@ -1879,3 +1879,36 @@ fn a_published_certificate_moves_a_school_when_its_date_comes() {
         .directory()
         .is_ancestor_or_self("pgd", "s1"));
 }
+
+/// A school imports its roster as the sector database exports it (title rows,
+/// semicolons, Vietnamese headers and values, personal ids): the district counts it.
+#[test]
+fn a_roster_exported_in_vietnamese_is_imported_and_counted() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 8);
+    let mut d = w.open("pgd", 8);
+    let body = "\u{feff}DANH SÁCH HỌC SINH;;;\r\n\
+                Họ và tên;Mã học sinh;Giới tính;Ngày sinh;Khối;Mã lớp;Dân tộc;Trạng thái;Mã định danh\r\n\
+                Nguyễn Văn An;HS001;Nam;05/09/2014;5;5A;Kinh;Đang học;083214000123\r\n\
+                Trần Thị Bình;HS002;Nữ;01/02/2014;5;5A;Tày;Đang học;083214000124\r\n\
+                Lò Văn Páo;HS003;Nam;01/02/2013;6;6A;Thái;Bỏ học;\r\n";
+    let out = s1
+        .import("students", Some("text/csv"), body.as_bytes())
+        .unwrap();
+    assert_eq!(out.inserted, 3);
+    sync(&s1, &mut d);
+    let st = d.stats(Some("s1")).unwrap();
+    assert_eq!((st.students.enrolled, st.students.dropped_out), (2, 1));
+    let doc = DocId {
+        unit: "s1".into(),
+        collection: "students".into(),
+        year: "2026-2027".into(),
+    };
+    let an = d
+        .with_doc(&doc, |r| r.get("HS001"))
+        .unwrap()
+        .flatten()
+        .unwrap();
+    assert_eq!(an["personal_id"], Value::Str("083214000123".into()));
+    assert_eq!(an["gender"], Value::Str("M".into()));
+}

@@ -182,6 +182,16 @@ enum Kind {
     StaffStatus,
     Role,
     Qualification,
+    /// Mã định danh cá nhân: 12 digits, unique within the file; the column may be absent
+    /// and a cell empty (the record keeps what it had).
+    PersonalId,
+}
+
+impl Kind {
+    /// Whether the column may be left out of a file.
+    fn optional(self) -> bool {
+        matches!(self, Kind::PersonalId)
+    }
 }
 
 const STUDENTS: &[(&str, Kind)] = &[
@@ -193,6 +203,7 @@ const STUDENTS: &[(&str, Kind)] = &[
     ("class_id", Kind::Id),
     ("ethnicity", Kind::Text),
     ("status", Kind::StudentStatus),
+    ("personal_id", Kind::PersonalId),
 ];
 const STAFF: &[(&str, Kind)] = &[
     ("staff_id", Kind::Id),
@@ -230,6 +241,43 @@ const STAFF_COLUMNS: &[&str] = &[
     "status",
 ];
 const CLASS_COLUMNS: &[&str] = &["class_id", "name", "grade", "homeroom_staff_id"];
+
+/// The Vietnamese header accepted in place of each column's code (as schools' exports
+/// from vnEdu and the sector database name them).
+const VIETNAMESE_HEADERS: &[(&str, &str)] = &[
+    ("student_id", "Mã học sinh"),
+    ("staff_id", "Mã cán bộ"),
+    ("class_id", "Mã lớp"),
+    ("full_name", "Họ và tên"),
+    ("name", "Tên lớp"),
+    ("gender", "Giới tính"),
+    ("birth_date", "Ngày sinh"),
+    ("grade", "Khối"),
+    ("ethnicity", "Dân tộc"),
+    ("status", "Trạng thái"),
+    ("personal_id", "Mã định danh"),
+    ("role", "Vị trí việc làm"),
+    ("qualification", "Trình độ đào tạo"),
+    ("homeroom_staff_id", "Mã giáo viên chủ nhiệm"),
+];
+
+/// Rows above the header a file may have (title rows such as `DANH SÁCH HỌC SINH`).
+const MAX_TITLE_ROWS: usize = 10;
+
+/// The index in `spec` of the column a header cell names: its code or its Vietnamese
+/// header, ignoring case, surrounding spaces and diacritics.
+fn column_of(spec: &[(&str, Kind)], header: &str) -> Option<usize> {
+    let key = fold(header.trim_start_matches('\u{feff}'));
+    if key.is_empty() {
+        return None;
+    }
+    spec.iter().position(|(code, _)| {
+        *code == key
+            || VIETNAMESE_HEADERS
+                .iter()
+                .any(|(c, vi)| c == code && fold(vi) == key)
+    })
+}
 
 fn spec(collection: Collection) -> &'static [(&'static str, Kind)] {
     match collection {
@@ -325,6 +373,12 @@ struct Importer {
     map: Vec<(usize, usize)>,
     /// File position of the header row, once seen.
     header_pos: Option<usize>,
+    /// Non-blank rows skipped above the header.
+    title_rows: usize,
+    /// The first of them, judged as the header if no header follows.
+    first_title: Option<Vec<(usize, Cell)>>,
+    /// Personal ids seen -> the data row each was first seen on.
+    personal_ids: HashMap<String, usize>,
     header_ok: bool,
     errors: Vec<RowError>,
     rows: Vec<Row>,
@@ -345,6 +399,9 @@ impl Importer {
             spec: spec(collection),
             map: Vec::new(),
             header_pos: None,
+            title_rows: 0,
+            first_title: None,
+            personal_ids: HashMap::new(),
             header_ok: false,
             errors: Vec::new(),
             rows: Vec::new(),
@@ -397,6 +454,19 @@ impl Importer {
                 if cells.iter().all(|(_, c)| cell_is_blank(c)) {
                     return Flow::Continue;
                 }
+                // A row that names no column (and reads as text) is a title row above
+                // the header, up to MAX_TITLE_ROWS of them. The first is kept: if no
+                // header follows, it is judged as the header was meant to be.
+                let title = cells
+                    .iter()
+                    .all(|(_, c)| c.as_ref().is_ok_and(|s| column_of(self.spec, s).is_none()));
+                if title && self.title_rows < MAX_TITLE_ROWS {
+                    self.title_rows += 1;
+                    if self.first_title.is_none() {
+                        self.first_title = Some(cells);
+                    }
+                    return Flow::Continue;
+                }
                 self.header_pos = Some(pos);
                 self.header(cells);
                 if self.header_ok {
@@ -414,11 +484,7 @@ impl Importer {
         let mut clean = true;
         for (col, cell) in cells {
             let name = match cell {
-                Ok(s) => s
-                    .trim()
-                    .trim_start_matches('\u{feff}')
-                    .trim()
-                    .to_lowercase(),
+                Ok(s) => s.trim().trim_start_matches('\u{feff}').trim().to_owned(),
                 Err(problem) => {
                     self.error(0, &format!("column {}", col + 1), problem);
                     clean = false;
@@ -428,9 +494,9 @@ impl Importer {
             if name.is_empty() {
                 continue;
             }
-            match self.spec.iter().position(|(n, _)| *n == name) {
+            match column_of(self.spec, &name) {
                 Some(idx) if found[idx] => {
-                    self.error(0, &name, Problem::DuplicateColumn);
+                    self.error(0, self.spec[idx].0, Problem::DuplicateColumn);
                     clean = false;
                 }
                 Some(idx) => {
@@ -441,15 +507,15 @@ impl Importer {
                     let problem = Problem::UnknownColumn {
                         name: shown(&name),
                         expected: self.expected_columns(),
-                        wrong_separator: name.contains(';') || name.contains('\t'),
+                        wrong_separator: name.contains('\t'),
                     };
                     self.error(0, &name, problem);
                     clean = false;
                 }
             }
         }
-        for (idx, (name, _)) in self.spec.iter().enumerate() {
-            if !found[idx] {
+        for (idx, (name, kind)) in self.spec.iter().enumerate() {
+            if !found[idx] && !kind.optional() {
                 let problem = Problem::MissingColumn {
                     expected: self.expected_columns(),
                 };
@@ -506,10 +572,31 @@ impl Importer {
         let mut fields = BTreeMap::new();
         for (idx, cell) in values.into_iter().enumerate() {
             let (name, kind) = self.spec[idx];
+            let blank = cell.as_ref().is_none_or(cell_is_blank);
+            if kind.optional() && blank {
+                // Absent or empty: the record keeps what it had.
+                continue;
+            }
             let result = match cell {
                 None => validate(kind, "", self.latest_birth_date),
                 Some(Ok(s)) => validate(kind, s.trim(), self.latest_birth_date),
                 Some(Err(problem)) => Err(problem),
+            };
+            let result = match result {
+                Ok(v) if matches!(kind, Kind::PersonalId) => {
+                    let key = v.to_string();
+                    match self.personal_ids.get(&key) {
+                        Some(first) => Err(Problem::DuplicateId {
+                            value: shown(&key),
+                            first_row: *first,
+                        }),
+                        None => {
+                            self.personal_ids.insert(key, row);
+                            Ok(v)
+                        }
+                    }
+                }
+                other => other,
             };
             match result {
                 Ok(v) if idx == 0 => id = Some(v.to_string()),
@@ -544,6 +631,12 @@ impl Importer {
     }
 
     fn finish(mut self) -> Result<Vec<Row>, ImportErrors> {
+        if self.header_pos.is_none() {
+            if let Some(cells) = self.first_title.take() {
+                // Only rows that name no column: the first is the header gone wrong.
+                self.header(cells);
+            }
+        }
         if self.errors.is_empty() && self.header_pos.is_none() {
             let problem = Problem::EmptyFile {
                 expected: self.expected_columns(),
@@ -560,9 +653,30 @@ impl Importer {
     }
 }
 
+/// The separator of a CSV file: a semicolon when the first line that names a column
+/// (among the first non-blank lines a header may be on) names more columns split at
+/// semicolons than at commas; otherwise a comma.
+fn separator(body: &[u8], spec: &[(&str, Kind)]) -> u8 {
+    let head = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]);
+    let lines = head.lines().filter(|l| !l.trim().is_empty());
+    for line in lines.take(MAX_TITLE_ROWS + 1) {
+        let named = |sep: char| {
+            line.split(sep)
+                .filter(|cell| column_of(spec, cell.trim().trim_matches('"')).is_some())
+                .count()
+        };
+        let (commas, semicolons) = (named(','), named(';'));
+        if commas + semicolons > 0 {
+            return if semicolons > commas { b';' } else { b',' };
+        }
+    }
+    b','
+}
+
 fn read_csv(body: &[u8], imp: &mut Importer) {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(separator(body, imp.spec))
         .has_headers(false)
         .flexible(true)
         .from_reader(body);
@@ -814,15 +928,26 @@ fn validate(kind: Kind, raw: &str, latest: NaiveDate) -> Result<Value, Problem> 
             ],
             || Problem::BadStudentStatus { value: value() },
         ),
-        Kind::StaffStatus => code(raw, &[("active", "active"), ("left", "left")], || {
-            Problem::BadStaffStatus { value: value() }
-        }),
+        Kind::StaffStatus => code(
+            raw,
+            &[
+                ("active", "active"),
+                ("left", "left"),
+                ("dang_lam_viec", "active"),
+                ("da_nghi", "left"),
+            ],
+            || Problem::BadStaffStatus { value: value() },
+        ),
+        Kind::PersonalId => personal_id(raw),
         Kind::Role => code(
             raw,
             &[
                 ("teacher", "teacher"),
                 ("manager", "manager"),
                 ("support", "support"),
+                ("giao_vien", "teacher"),
+                ("can_bo_quan_ly", "manager"),
+                ("nhan_vien", "support"),
             ],
             || Problem::BadRole { value: value() },
         ),
@@ -834,9 +959,23 @@ fn validate(kind: Kind, raw: &str, latest: NaiveDate) -> Result<Value, Problem> 
                 ("bachelor", "bachelor"),
                 ("master", "master"),
                 ("doctor", "doctor"),
+                ("chua_dat_chuan", "below_standard"),
+                ("cao_dang", "college"),
+                ("dai_hoc", "bachelor"),
+                ("thac_si", "master"),
+                ("tien_si", "doctor"),
             ],
             || Problem::BadQualification { value: value() },
         ),
+    }
+}
+
+/// A personal identification number (mã định danh cá nhân): exactly 12 digits.
+fn personal_id(raw: &str) -> Result<Value, Problem> {
+    if raw.len() == 12 && raw.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(Value::Str(raw.to_owned()))
+    } else {
+        Err(Problem::BadPersonalId { value: shown(raw) })
     }
 }
 
@@ -1116,8 +1255,8 @@ mod tests {
         let errs = errors("\n\n");
         assert_eq!(errs.len(), 1);
 
-        // Semicolon-separated files get a hint.
-        let errs = errors(&STUDENT_HEADER.replace(',', ";"));
+        // Tab-separated files get a hint (commas and semicolons are both read).
+        let errs = errors(&STUDENT_HEADER.replace(',', "\t"));
         assert!(errs[0].message.contains("commas"), "{}", errs[0].message);
 
         // Header only: nothing to import, but not an error.
@@ -1277,6 +1416,7 @@ mod tests {
         "xlsx_too_large",
         "change_too_large",
         "not_utf8",
+        "bad_personal_id",
         "spreadsheet_error",
         "duplicate_column",
         "unknown_column",
@@ -1356,6 +1496,20 @@ mod tests {
             ),
             (
                 Collection::Students,
+                format!(
+                    "{STUDENT_HEADER},personal_id\n\
+                     HS1,A,M,2014-09-05,5,5A,Kinh,enrolled,00120800123\n"
+                )
+                .into_bytes(),
+                "bad_personal_id",
+                1,
+                "personal_id",
+                Problem::BadPersonalId {
+                    value: "00120800123".into(),
+                },
+            ),
+            (
+                Collection::Students,
                 b"\xffab,cd\n".to_vec(),
                 "not_utf8",
                 0,
@@ -1372,12 +1526,12 @@ mod tests {
             ),
             (
                 Collection::Students,
-                STUDENT_HEADER.replace(',', ";").into_bytes(),
+                STUDENT_HEADER.replace(',', "\t").into_bytes(),
                 "unknown_column",
                 0,
-                "student_id;full_name;gender;birth_date;grade;class_id;ethnicity;status",
+                "student_id\tfull_name\tgender\tbirth_date\tgrade\tclass_id\tethnicity\tstatus",
                 Problem::UnknownColumn {
-                    name: STUDENT_HEADER.replace(',', ";"),
+                    name: shown(&STUDENT_HEADER.replace(',', "\t")),
                     expected: STUDENT_HEADER.into(),
                     wrong_separator: true,
                 },
@@ -1705,6 +1859,115 @@ mod tests {
                 .into_iter()
                 .collect::<Vec<_>>()
         );
+    }
+
+    /// A file as a school's export gives it (vnEdu, the sector database): BOM, title rows,
+    /// semicolons, CRLF, Vietnamese headers in their own order, Vietnamese values, and the
+    /// optional personal id column with an empty cell.
+    #[test]
+    fn files_as_schools_export_them() {
+        let body = "\u{feff}SỞ GIÁO DỤC VÀ ĐÀO TẠO BẾN TRE;;\r\n\
+                    DANH SÁCH HỌC SINH NĂM HỌC 2026-2027;;\r\n\
+                    ;;\r\n\
+                    MÃ HỌC SINH; Họ và tên ;Ngày sinh;Giới tính;Khối;Mã lớp;Dân tộc;Trạng thái;Mã định danh\r\n\
+                    HS001;Nguyễn Văn An;05/09/2014;Nam;5;5A;Kinh;Đang học;083214000123\r\n\
+                    HS002;\"Trần Thị; Bình\";2014-02-01;Nữ;5;5A;Kinh;Bỏ học;\r\n";
+        let rows = students(body).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].id, "HS001");
+        assert_eq!(rows[0].fields["personal_id"], s("083214000123"));
+        assert_eq!(rows[0].fields["gender"], s("M"));
+        assert_eq!(rows[0].fields["status"], s("enrolled"));
+        assert_eq!(rows[1].fields["full_name"], s("Trần Thị; Bình"));
+        assert_eq!(rows[1].fields["status"], s("dropped_out"));
+        // An empty personal id leaves the record's as it is: no field at all.
+        assert!(!rows[1].fields.contains_key("personal_id"));
+        // Rows count from the header down, whatever is above it.
+        let errs = errors(&body.replace("083214000123", "08321400012x"));
+        let got: Vec<(usize, &str, &str)> = errs
+            .iter()
+            .map(|e| (e.row, e.column.as_str(), e.problem.code()))
+            .collect();
+        assert_eq!(got, vec![(1, "personal_id", "bad_personal_id")]);
+        // A personal id is unique within the file.
+        let twice = body.replace("Bỏ học;", "Bỏ học;083214000123");
+        let errs = errors(&twice);
+        assert_eq!(errs[0].row, 2);
+        assert_eq!(errs[0].problem.code(), "duplicate_id");
+        assert!(errs[0].message.contains("first used on row 1") || errs[0].message.contains('1'));
+
+        let staff = parse_import(
+            Collection::Staff,
+            None,
+            "Mã cán bộ,Họ và tên,Giới tính,Ngày sinh,Vị trí việc làm,Trình độ đào tạo,Trạng thái\n\
+             GV1,Lê Thị Hoa,Nữ,1980-01-01,Giáo viên,Đại học,Đang làm việc\n\
+             GV2,Phạm Văn Nam,Nam,1975-02-02,Cán bộ quản lý,Thạc sĩ,Đã nghỉ\n\
+             GV3,Võ Văn Ba,Nam,1990-03-03,Nhân viên,Chưa đạt chuẩn,Đang làm việc\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        let coded: Vec<(&str, &str, &str)> = staff
+            .iter()
+            .map(|r| {
+                let f = |k: &str| r.fields[k].as_str().unwrap_or_default();
+                (f("role"), f("qualification"), f("status"))
+            })
+            .collect();
+        assert_eq!(
+            coded,
+            vec![
+                ("teacher", "bachelor", "active"),
+                ("manager", "master", "left"),
+                ("support", "below_standard", "active"),
+            ]
+        );
+        let classes = parse_import(
+            Collection::Classes,
+            None,
+            "Tên lớp,Mã lớp,Khối,Mã giáo viên chủ nhiệm\nLớp 5A,5A,5,GV1\n".as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(classes[0].id, "5A");
+        assert_eq!(classes[0].fields["homeroom_staff_id"], s("GV1"));
+
+        // A file whose header names no column is still told so, not called empty.
+        let errs = errors("DANH SÁCH HỌC SINH\nmã hs,tên\nHS1,An\n");
+        assert_eq!(errs[0].problem.code(), "unknown_column");
+        assert_eq!(errs[0].row, 0);
+        // At most ten title rows: the eleventh row is taken as the header.
+        let titles = "Tiêu đề\n".repeat(11);
+        let errs = errors(&format!("{titles}{STUDENT_HEADER}\n"));
+        assert_eq!(errs[0].problem.code(), "unknown_column");
+        let titles = "Tiêu đề\n".repeat(10);
+        assert!(students(&format!("{titles}{STUDENT_HEADER}\n"))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn xlsx_title_rows_and_vietnamese_headers() {
+        use rust_xlsxwriter::Workbook;
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.write_string(0, 0, "DANH SÁCH LỚP").unwrap();
+        for (c, h) in ["Mã lớp", "Tên lớp", "Khối", "Mã giáo viên chủ nhiệm"]
+            .iter()
+            .enumerate()
+        {
+            ws.write_string(2, c as u16, *h).unwrap();
+        }
+        ws.write_string(3, 0, "6A").unwrap();
+        ws.write_string(3, 1, "Lớp 6A").unwrap();
+        ws.write_number(3, 2, 6.0).unwrap();
+        ws.write_string(4, 0, "6B").unwrap();
+        ws.write_string(4, 1, "Lớp 6B").unwrap();
+        ws.write_number(4, 2, 13.0).unwrap();
+        let body = wb.save_to_buffer().unwrap();
+        let errs = parse_import(Collection::Classes, Some(XLSX_CONTENT_TYPE), &body)
+            .unwrap_err()
+            .errors;
+        let got: Vec<(usize, &str)> = errs.iter().map(|e| (e.row, e.column.as_str())).collect();
+        assert_eq!(got, vec![(2, "grade")], "{errs:?}");
     }
 
     fn xlsx_students() -> Vec<u8> {

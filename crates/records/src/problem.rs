@@ -178,6 +178,11 @@ pub enum Problem {
         /// The value.
         value: String,
     },
+    /// `personal_id` is not 12 digits.
+    BadPersonalId {
+        /// The value.
+        value: String,
+    },
     /// `grade` is not a whole number from 1 to 12.
     BadGrade {
         /// The value.
@@ -244,6 +249,7 @@ impl Problem {
             Problem::BadRole { .. } => "bad_role",
             Problem::BadQualification { .. } => "bad_qualification",
             Problem::BadGrade { .. } => "bad_grade",
+            Problem::BadPersonalId { .. } => "bad_personal_id",
             Problem::BadDate { .. } => "bad_date",
             Problem::NotACalendarDate { .. } => "not_a_calendar_date",
             Problem::DateOutOfRange { .. } => "date_out_of_range",
@@ -310,7 +316,7 @@ impl Problem {
                 wrong_separator,
             } => {
                 let hint = if *wrong_separator {
-                    " (the file must be separated by commas)"
+                    " (the columns must be separated by commas or semicolons)"
                 } else {
                     ""
                 };
@@ -337,15 +343,19 @@ impl Problem {
                 "{column} must be enrolled, dropped_out, transferred_out or graduated \
                  (or Đang học, Bỏ học, Chuyển đi, Tốt nghiệp), got \"{value}\""
             ),
-            Problem::BadStaffStatus { value } => {
-                format!("{column} must be active or left, got \"{value}\"")
-            }
-            Problem::BadRole { value } => {
-                format!("{column} must be teacher, manager or support, got \"{value}\"")
-            }
+            Problem::BadStaffStatus { value } => format!(
+                "{column} must be active or left (or Đang làm việc, Đã nghỉ), got \"{value}\""
+            ),
+            Problem::BadRole { value } => format!(
+                "{column} must be teacher, manager or support (or Giáo viên, Cán bộ quản lý, \
+                 Nhân viên), got \"{value}\""
+            ),
             Problem::BadQualification { value } => format!(
-                "{column} must be below_standard, college, bachelor, master or doctor, \
-                 got \"{value}\""
+                "{column} must be below_standard, college, bachelor, master or doctor \
+                 (or Chưa đạt chuẩn, Cao đẳng, Đại học, Thạc sĩ, Tiến sĩ), got \"{value}\""
+            ),
+            Problem::BadPersonalId { value } => format!(
+                "{column} must be a personal id number of exactly 12 digits, got \"{value}\""
             ),
             Problem::BadGrade { value } => {
                 format!("{column} must be a whole number from 1 to 12, got \"{value}\"")

@@ -187,7 +187,7 @@ impl Lang {
                 wrong_separator,
             } => {
                 let hint = if *wrong_separator {
-                    " (các cột phải được phân cách bằng dấu phẩy)"
+                    " (các cột phải được phân cách bằng dấu phẩy hoặc dấu chấm phẩy)"
                 } else {
                     ""
                 };
@@ -215,21 +215,23 @@ impl Lang {
                 "hãy ghi Đang học, Bỏ học, Chuyển đi hoặc Tốt nghiệp \
                  (hoặc enrolled, dropped_out, transferred_out, graduated)",
             ),
-            Problem::BadStaffStatus { value } => bad(
-                value,
-                "hãy ghi active (đang công tác) hoặc left (đã nghỉ việc)",
-            ),
+            Problem::BadStaffStatus { value } => {
+                bad(value, "hãy ghi Đang làm việc hoặc Đã nghỉ (active, left)")
+            }
             Problem::BadRole { value } => bad(
                 value,
-                "hãy ghi teacher (giáo viên), manager (cán bộ quản lý) \
-                 hoặc support (nhân viên)",
+                "hãy ghi Giáo viên, Cán bộ quản lý hoặc Nhân viên \
+                 (teacher, manager, support)",
             ),
             Problem::BadQualification { value } => bad(
                 value,
-                "hãy ghi below_standard (dưới chuẩn), college (cao đẳng), \
-                 bachelor (đại học), master (thạc sĩ) hoặc doctor (tiến sĩ)",
+                "hãy ghi Chưa đạt chuẩn, Cao đẳng, Đại học, Thạc sĩ hoặc Tiến sĩ \
+                 (below_standard, college, bachelor, master, doctor)",
             ),
             Problem::BadGrade { value } => bad(value, "hãy ghi một số nguyên từ 1 đến 12"),
+            Problem::BadPersonalId { value } => {
+                bad(value, "mã định danh cá nhân gồm đúng 12 chữ số")
+            }
             Problem::BadDate { value } => {
                 let hint = "hãy ghi ngày/tháng/năm (ví dụ 05/09/2015) \
                             hoặc năm-tháng-ngày (2015-09-05)";
@@ -320,6 +322,7 @@ fn field_of(column: &str) -> Option<T> {
     super::records::field_label(column).or(match column {
         "name" => Some(T::ClassName),
         "homeroom_staff_id" => Some(T::HomeroomStaffId),
+        "personal_id" => Some(T::PersonalId),
         _ => None,
     })
 }
@@ -440,6 +443,7 @@ strings! {
     ClassId => "Mã lớp", "Class id";
     ClassName => "Tên lớp", "Class name";
     HomeroomStaffId => "Mã giáo viên chủ nhiệm", "Homeroom teacher's staff id";
+    PersonalId => "Mã định danh", "Personal id number";
     Ethnicity => "Dân tộc", "Ethnicity";
     Status => "Tình trạng", "Status";
     School => "Trường", "School";
@@ -702,7 +706,7 @@ mod tests {
                 Problem::BadStaffStatus {
                     value: v("retired"),
                 },
-                "đã nghỉ việc",
+                "Đang làm việc hoặc Đã nghỉ",
             ),
             (
                 "role",
