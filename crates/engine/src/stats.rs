@@ -21,6 +21,19 @@ pub struct StudentStats {
     pub by_grade: BTreeMap<String, u64>,
     /// Enrolled students per gender.
     pub by_gender: BTreeMap<String, u64>,
+    /// Enrolled students per level (`primary` grades 1–5, `lower_secondary` 6–9,
+    /// `upper_secondary` 10–12; levels with none are omitted).
+    pub by_level: BTreeMap<String, u64>,
+}
+
+/// The level a grade belongs to (CONTRACT Part 2: grades, levels).
+pub fn level_of_grade(grade: u8) -> Option<&'static str> {
+    match grade {
+        1..=5 => Some("primary"),
+        6..=9 => Some("lower_secondary"),
+        10..=12 => Some("upper_secondary"),
+        _ => None,
+    }
 }
 
 /// Staff of a subtree.
@@ -129,6 +142,15 @@ impl Figures {
                     .map(|(g, n)| (g.to_string(), *n))
                     .collect(),
                 by_gender: total.by_gender.clone(),
+                by_level: total
+                    .by_grade
+                    .iter()
+                    .fold(BTreeMap::new(), |mut m, (g, n)| {
+                        if let Some(level) = level_of_grade(*g) {
+                            *m.entry(level.to_string()).or_default() += n;
+                        }
+                        m
+                    }),
             },
             staff: StaffStats {
                 active: total.staff_active,

@@ -1891,14 +1891,22 @@ fn a_roster_exported_in_vietnamese_is_imported_and_counted() {
                 Họ và tên;Mã học sinh;Giới tính;Ngày sinh;Khối;Mã lớp;Dân tộc;Trạng thái;Mã định danh\r\n\
                 Nguyễn Văn An;HS001;Nam;05/09/2014;5;5A;Kinh;Đang học;083214000123\r\n\
                 Trần Thị Bình;HS002;Nữ;01/02/2014;5;5A;Tày;Đang học;083214000124\r\n\
-                Lò Văn Páo;HS003;Nam;01/02/2013;6;6A;Thái;Bỏ học;\r\n";
+                Lò Văn Páo;HS003;Nam;01/02/2013;6;6A;Thái;Bỏ học;\r\n\
+                Hà Văn Tư;HS004;Nam;01/02/2011;9;9A;Mường;Đang học;\r\n";
     let out = s1
         .import("students", Some("text/csv"), body.as_bytes())
         .unwrap();
-    assert_eq!(out.inserted, 3);
+    assert_eq!(out.inserted, 4);
     sync(&s1, &mut d);
     let st = d.stats(Some("s1")).unwrap();
-    assert_eq!((st.students.enrolled, st.students.dropped_out), (2, 1));
+    assert_eq!((st.students.enrolled, st.students.dropped_out), (3, 1));
+    let by_level: Vec<(&str, u64)> = st
+        .students
+        .by_level
+        .iter()
+        .map(|(l, n)| (l.as_str(), *n))
+        .collect();
+    assert_eq!(by_level, [("lower_secondary", 1), ("primary", 2)]);
     let doc = DocId {
         unit: "s1".into(),
         collection: "students".into(),
