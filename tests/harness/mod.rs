@@ -330,6 +330,7 @@ pub struct Truth {
     pub dropped_out: u64,
     pub by_grade: std::collections::BTreeMap<String, u64>,
     pub by_gender: std::collections::BTreeMap<String, u64>,
+    pub by_level: std::collections::BTreeMap<String, u64>,
     pub staff_active: u64,
     pub teachers: u64,
 }
@@ -365,6 +366,12 @@ impl Truth {
                     self.enrolled += 1;
                     *self.by_grade.entry(s["grade"].clone()).or_default() += 1;
                     *self.by_gender.entry(s["gender"].clone()).or_default() += 1;
+                    let level = match s["grade"].parse::<u8>() {
+                        Ok(1..=5) => "primary",
+                        Ok(6..=9) => "lower_secondary",
+                        _ => "upper_secondary",
+                    };
+                    *self.by_level.entry(level.to_string()).or_default() += 1;
                 }
                 "dropped_out" => self.dropped_out += 1,
                 _ => {}
@@ -385,7 +392,8 @@ impl Truth {
         let want = serde_json::json!({
             "schools": self.schools, "schools_reporting": self.schools, "classes": self.classes,
             "students": {"enrolled": self.enrolled, "dropped_out": self.dropped_out,
-                          "by_grade": self.by_grade, "by_gender": self.by_gender},
+                          "by_grade": self.by_grade, "by_gender": self.by_gender,
+                          "by_level": self.by_level},
             "staff": {"active": self.staff_active, "teachers": self.teachers},
         });
         for key in [
