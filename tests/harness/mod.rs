@@ -369,7 +369,8 @@ impl Truth {
                     let level = match s["grade"].parse::<u8>() {
                         Ok(1..=5) => "primary",
                         Ok(6..=9) => "lower_secondary",
-                        _ => "upper_secondary",
+                        Ok(_) => "upper_secondary",
+                        Err(_) => "preschool",
                     };
                     *self.by_level.entry(level.to_string()).or_default() += 1;
                 }

@@ -54,7 +54,7 @@ pub use import::{
 pub use overview::{school_level, Overview, UnitFigures};
 pub use provenance::Provenance;
 pub use search::{Lookups, StaffHit, StudentHit};
-pub use stats::{level_of_grade, StaffStats, Stats, StudentStats, Subtotal};
+pub use stats::{StaffStats, Stats, StudentStats, Subtotal};
 pub use views::{Event, Figures, StatusView, Views};
 
 /// Chunks a document keeps before it is compacted into one snapshot.

@@ -17,23 +17,14 @@ pub struct StudentStats {
     pub enrolled: u64,
     /// Students whose status is `dropped_out`.
     pub dropped_out: u64,
-    /// Enrolled students per grade (grades with at least one).
+    /// Enrolled students per grade code (`NT`, `MG3`, `MG4`, `MG5`, `1` … `12`; grades
+    /// with at least one).
     pub by_grade: BTreeMap<String, u64>,
     /// Enrolled students per gender.
     pub by_gender: BTreeMap<String, u64>,
-    /// Enrolled students per level (`primary` grades 1–5, `lower_secondary` 6–9,
-    /// `upper_secondary` 10–12; levels with none are omitted).
+    /// Enrolled students per level (`preschool` NT–MG5, `primary` grades 1–5,
+    /// `lower_secondary` 6–9, `upper_secondary` 10–12; levels with none are omitted).
     pub by_level: BTreeMap<String, u64>,
-}
-
-/// The level a grade belongs to (CONTRACT Part 2: grades, levels).
-pub fn level_of_grade(grade: u8) -> Option<&'static str> {
-    match grade {
-        1..=5 => Some("primary"),
-        6..=9 => Some("lower_secondary"),
-        10..=12 => Some("upper_secondary"),
-        _ => None,
-    }
 }
 
 /// Staff of a subtree.
@@ -139,14 +130,14 @@ impl Figures {
                 by_grade: total
                     .by_grade
                     .iter()
-                    .map(|(g, n)| (g.to_string(), *n))
+                    .map(|(g, n)| (eduioc_records::grade_code(*g), *n))
                     .collect(),
                 by_gender: total.by_gender.clone(),
                 by_level: total
                     .by_grade
                     .iter()
                     .fold(BTreeMap::new(), |mut m, (g, n)| {
-                        if let Some(level) = level_of_grade(*g) {
+                        if let Some(level) = eduioc_records::level_of_grade(*g) {
                             *m.entry(level.to_string()).or_default() += n;
                         }
                         m

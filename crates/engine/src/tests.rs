@@ -1892,21 +1892,33 @@ fn a_roster_exported_in_vietnamese_is_imported_and_counted() {
                 Nguyễn Văn An;HS001;Nam;05/09/2014;5;5A;Kinh;Đang học;083214000123\r\n\
                 Trần Thị Bình;HS002;Nữ;01/02/2014;5;5A;Tày;Đang học;083214000124\r\n\
                 Lò Văn Páo;HS003;Nam;01/02/2013;6;6A;Thái;Bỏ học;\r\n\
-                Hà Văn Tư;HS004;Nam;01/02/2011;9;9A;Mường;Đang học;\r\n";
+                Hà Văn Tư;HS004;Nam;01/02/2011;9;9A;Mường;Đang học;\r\n\
+                Đinh Thị Mai;MN01;Nữ;01/02/2021;Mẫu giáo 4-5 tuổi;MG4A;Kinh;Đang học;\r\n\
+                Đinh Văn Nam;MN02;Nam;01/02/2023;NT;NTA;Kinh;Đang học;\r\n";
     let out = s1
         .import("students", Some("text/csv"), body.as_bytes())
         .unwrap();
-    assert_eq!(out.inserted, 4);
+    assert_eq!(out.inserted, 6);
     sync(&s1, &mut d);
     let st = d.stats(Some("s1")).unwrap();
-    assert_eq!((st.students.enrolled, st.students.dropped_out), (3, 1));
+    assert_eq!((st.students.enrolled, st.students.dropped_out), (5, 1));
+    let by_grade: Vec<(&str, u64)> = st
+        .students
+        .by_grade
+        .iter()
+        .map(|(g, n)| (g.as_str(), *n))
+        .collect();
+    assert_eq!(by_grade, [("5", 2), ("9", 1), ("MG4", 1), ("NT", 1)]);
     let by_level: Vec<(&str, u64)> = st
         .students
         .by_level
         .iter()
         .map(|(l, n)| (l.as_str(), *n))
         .collect();
-    assert_eq!(by_level, [("lower_secondary", 1), ("primary", 2)]);
+    assert_eq!(
+        by_level,
+        [("lower_secondary", 1), ("preschool", 2), ("primary", 2)]
+    );
     let doc = DocId {
         unit: "s1".into(),
         collection: "students".into(),

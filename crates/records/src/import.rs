@@ -1023,6 +1023,18 @@ fn code(
 }
 
 fn grade(raw: &str) -> Result<Value, Problem> {
+    // The preschool groups, by code or by their Vietnamese names.
+    let key = code_key(raw);
+    let group = match key.as_str() {
+        "nt" | "nha_tre" => Some("NT"),
+        "mg3" | "mau_giao_3_4_tuoi" => Some("MG3"),
+        "mg4" | "mau_giao_4_5_tuoi" => Some("MG4"),
+        "mg5" | "mau_giao_5_6_tuoi" => Some("MG5"),
+        _ => None,
+    };
+    if let Some(group) = group {
+        return Ok(Value::Str(group.to_owned()));
+    }
     // Accept "5" and, from spreadsheets saved as text, "5.0".
     let whole = match raw.split_once('.') {
         Some((int, frac)) if !frac.is_empty() && frac.bytes().all(|b| b == b'0') => int,
@@ -1204,7 +1216,8 @@ mod tests {
         );
         assert_eq!(
             errs[2].message,
-            "grade must be a whole number from 1 to 12, got \"13\""
+            "grade must be a whole number from 1 to 12 or a preschool group NT, MG3, MG4, MG5, \
+             got \"13\""
         );
         assert!(errs[0].message.contains("\"X\""), "{}", errs[0].message);
         assert!(errs[1].message.contains("not a real calendar date"));
@@ -1391,7 +1404,7 @@ mod tests {
         let json = serde_json::to_string(&e).unwrap();
         assert_eq!(
             json,
-            r#"{"errors":[{"row":3,"column":"grade","message":"grade must be a whole number from 1 to 12, got \"13\"","code":"bad_grade","params":{"value":"13"}},{"row":0,"column":"","message":"this looks like an old Excel .xls file; save it as .xlsx or as CSV UTF-8","code":"xls_file"}]}"#
+            r#"{"errors":[{"row":3,"column":"grade","message":"grade must be a whole number from 1 to 12 or a preschool group NT, MG3, MG4, MG5, got \"13\"","code":"bad_grade","params":{"value":"13"}},{"row":0,"column":"","message":"this looks like an old Excel .xls file; save it as .xlsx or as CSV UTF-8","code":"xls_file"}]}"#
         );
         let back: ImportErrors = serde_json::from_str(&json).unwrap();
         assert_eq!(back, e);
@@ -1942,6 +1955,49 @@ mod tests {
         assert!(students(&format!("{titles}{STUDENT_HEADER}\n"))
             .unwrap()
             .is_empty());
+    }
+
+    /// The preschool groups are grades too, by code or by their Vietnamese names; the
+    /// summary counts them under their own keys, in the `preschool` level.
+    #[test]
+    fn preschool_groups() {
+        let body = format!(
+            "{STUDENT_HEADER}\n\
+             MN1,A,F,2023-01-01,NT,NTA,Kinh,enrolled\n\
+             MN2,B,M,2022-01-01,Mẫu giáo 3-4 tuổi,MG3A,Kinh,enrolled\n\
+             MN3,C,F,2021-01-01,mg4,MG4A,Kinh,enrolled\n\
+             MN4,D,M,2020-01-01,MẪU GIÁO 5-6 TUỔI,MG5A,Kinh,enrolled\n\
+             MN5,E,M,2020-01-01,Nhà trẻ,NTA,Kinh,enrolled\n"
+        );
+        let rows = students(&body).unwrap();
+        let grades: Vec<&Value> = rows.iter().map(|r| &r.fields["grade"]).collect();
+        assert_eq!(
+            grades,
+            [&s("NT"), &s("MG3"), &s("MG4"), &s("MG5"), &s("NT")]
+        );
+        let mut doc = crate::RecordsDoc::new(b"t");
+        doc.upsert(&rows).unwrap();
+        let summary = crate::summarize(Collection::Students, &doc);
+        let codes: Vec<(String, u64)> = summary
+            .by_grade
+            .iter()
+            .map(|(k, n)| (crate::grade_code(*k), *n))
+            .collect();
+        let want = [("NT", 2), ("MG3", 1), ("MG4", 1), ("MG5", 1)].map(|(c, n)| (c.to_string(), n));
+        assert_eq!(codes, want);
+        assert!(summary
+            .by_grade
+            .keys()
+            .all(|k| crate::level_of_grade(*k) == Some("preschool")));
+        let mut chain: Vec<&str> = vec!["12", "MG4", "1", "NT", "MG5", "MG3"];
+        chain.sort_by_key(|c| crate::grade_rank(c));
+        assert_eq!(chain, ["NT", "MG3", "MG4", "MG5", "1", "12"]);
+        // Anything else is still refused, naming the groups.
+        let errs = errors(&format!(
+            "{STUDENT_HEADER}\nMN9,F,F,2020-01-01,MG6,X,Kinh,enrolled\n"
+        ));
+        assert_eq!(errs[0].problem.code(), "bad_grade");
+        assert!(errs[0].message.contains("MG5"), "{}", errs[0].message);
     }
 
     #[test]

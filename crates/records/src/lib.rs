@@ -43,7 +43,10 @@ pub use import::{
 };
 pub use problem::Problem;
 pub use search::{fold, matches, matches_folded};
-pub use summary::{summarize, Summary, COUNTED};
+pub use summary::{
+    grade_code, grade_key, grade_rank, level_of_grade, summarize, Summary, COUNTED,
+    PRESCHOOL_GROUPS,
+};
 
 /// The error type of this crate.
 #[derive(Debug, thiserror::Error)]

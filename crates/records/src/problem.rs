@@ -183,7 +183,7 @@ pub enum Problem {
         /// The value.
         value: String,
     },
-    /// `grade` is not a whole number from 1 to 12.
+    /// `grade` is not a whole number from 1 to 12 nor a preschool group.
     BadGrade {
         /// The value.
         value: String,
@@ -357,9 +357,10 @@ impl Problem {
             Problem::BadPersonalId { value } => format!(
                 "{column} must be a personal id number of exactly 12 digits, got \"{value}\""
             ),
-            Problem::BadGrade { value } => {
-                format!("{column} must be a whole number from 1 to 12, got \"{value}\"")
-            }
+            Problem::BadGrade { value } => format!(
+                "{column} must be a whole number from 1 to 12 or a preschool group NT, MG3, \
+                 MG4, MG5, got \"{value}\""
+            ),
             Problem::BadDate { value } => {
                 format!("{column} must be a date written YYYY-MM-DD or DD/MM/YYYY, got \"{value}\"")
             }

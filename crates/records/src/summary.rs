@@ -17,7 +17,8 @@ pub struct Summary {
     pub enrolled: u64,
     /// Students whose status is `dropped_out`.
     pub dropped_out: u64,
-    /// Enrolled students by grade; only grades with at least one.
+    /// Enrolled students by grade key ([`grade_key`]: 1–12, and the preschool groups);
+    /// only grades with at least one.
     pub by_grade: BTreeMap<u8, u64>,
     /// Enrolled students by gender (`"M"`, `"F"`); only genders with at least one.
     pub by_gender: BTreeMap<String, u64>,
@@ -94,10 +95,7 @@ impl Summary {
             Collection::Students => match text(status).as_deref() {
                 Some("enrolled") => {
                     step(&mut self.enrolled, add);
-                    let grade = grade
-                        .and_then(Value::as_int)
-                        .and_then(|g| u8::try_from(g).ok());
-                    if let Some(grade) = grade {
+                    if let Some(grade) = grade.and_then(grade_key) {
                         step_in(&mut self.by_grade, grade, add);
                     }
                     if let Some(gender) = text(gender).filter(|g| !g.is_empty()) {
@@ -118,6 +116,61 @@ impl Summary {
             Collection::Classes => step(&mut self.classes, add),
             Collection::Profile => {}
         }
+    }
+}
+
+/// The preschool groups, in order before grade 1: nhà trẻ (under 3), mẫu giáo 3–4, 4–5
+/// and 5–6 years (CONTRACT Part 2).
+pub const PRESCHOOL_GROUPS: [&str; 4] = ["NT", "MG3", "MG4", "MG5"];
+
+/// The key of the first preschool group in [`Summary::by_grade`] (the others follow).
+const PRESCHOOL_KEY: u8 = 0xF0;
+
+/// The key a record's `grade` is counted under in [`Summary::by_grade`]: the grade for
+/// 1–12, [`PRESCHOOL_KEY`] onwards for the preschool groups; `None` for anything else.
+pub fn grade_key(grade: &Value) -> Option<u8> {
+    match grade {
+        Value::Int(g) if (1..=12).contains(g) => u8::try_from(*g).ok(),
+        Value::Str(s) => PRESCHOOL_GROUPS
+            .iter()
+            .position(|p| p == s)
+            .and_then(|i| u8::try_from(i).ok())
+            .map(|i| PRESCHOOL_KEY + i),
+        _ => None,
+    }
+}
+
+/// The code a grade key is reported under: `NT`, `MG3`, `MG4`, `MG5`, `1` … `12`.
+pub fn grade_code(key: u8) -> String {
+    match key.checked_sub(PRESCHOOL_KEY) {
+        Some(i) => PRESCHOOL_GROUPS
+            .get(usize::from(i))
+            .map_or_else(|| key.to_string(), |p| (*p).to_string()),
+        None => key.to_string(),
+    }
+}
+
+/// The place of a grade code in the chain `NT, MG3, MG4, MG5, 1, 2, …, 12` (for
+/// ordering); `None` for anything else.
+pub fn grade_rank(code: &str) -> Option<u8> {
+    if let Some(i) = PRESCHOOL_GROUPS.iter().position(|p| *p == code) {
+        return u8::try_from(i).ok();
+    }
+    match code.parse::<u8>() {
+        Ok(g @ 1..=12) => Some(g + 3),
+        _ => None,
+    }
+}
+
+/// The level of a grade key: `preschool` (NT–MG5), `primary` (1–5), `lower_secondary`
+/// (6–9), `upper_secondary` (10–12).
+pub fn level_of_grade(key: u8) -> Option<&'static str> {
+    match key {
+        1..=5 => Some("primary"),
+        6..=9 => Some("lower_secondary"),
+        10..=12 => Some("upper_secondary"),
+        k if (PRESCHOOL_KEY..PRESCHOOL_KEY + 4).contains(&k) => Some("preschool"),
+        _ => None,
     }
 }
 

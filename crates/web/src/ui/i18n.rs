@@ -228,7 +228,10 @@ impl Lang {
                 "hãy ghi Chưa đạt chuẩn, Cao đẳng, Đại học, Thạc sĩ hoặc Tiến sĩ \
                  (below_standard, college, bachelor, master, doctor)",
             ),
-            Problem::BadGrade { value } => bad(value, "hãy ghi một số nguyên từ 1 đến 12"),
+            Problem::BadGrade { value } => bad(
+                value,
+                "hãy ghi một số nguyên từ 1 đến 12, hoặc nhóm mầm non NT, MG3, MG4, MG5",
+            ),
             Problem::BadPersonalId { value } => {
                 bad(value, "mã định danh cá nhân gồm đúng 12 chữ số")
             }

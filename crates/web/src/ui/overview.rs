@@ -95,14 +95,15 @@ fn body(ctx: &Ctx, o: &Overview) -> Markup {
     let s = &o.me.stats;
     let int = |v: u64| l.int(v);
     let grades: Vec<(String, u64)> = {
-        let mut g: Vec<(u8, u64)> = s
+        // In the chain's order: NT, MG3, MG4, MG5, 1, …, 12.
+        let mut g: Vec<(u8, String, u64)> = s
             .students
             .by_grade
             .iter()
-            .filter_map(|(k, v)| k.parse().ok().map(|k| (k, *v)))
+            .filter_map(|(k, v)| eduioc_records::grade_rank(k).map(|r| (r, k.clone(), *v)))
             .collect();
         g.sort();
-        g.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+        g.into_iter().map(|(_, k, v)| (k, v)).collect()
     };
     let gender = vec![
         (
