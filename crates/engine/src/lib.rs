@@ -1057,12 +1057,12 @@ impl Engine {
                 Some(rdoc) => match (before, earlier.summaries.remove(key)) {
                     (Some(before), Some(summary)) => {
                         let index = txn.get(&tables::LOOKUPS, key)?;
-                        match figures_since(key, rdoc, &before, summary, index) {
+                        match figures_since(key, &mut *rdoc, &before, summary, index) {
                             Some(f) => {
                                 docs.updated += 1;
                                 Some(f)
                             }
-                            None => docs.get(key).and_then(|rdoc| figures(key, rdoc)),
+                            None => figures(key, rdoc),
                         }
                     }
                     _ => figures(key, rdoc),
@@ -1551,7 +1551,11 @@ fn write_dropped(
     Ok(())
 }
 
-/// The figures of document `key`; `None` for a key that names no collection.
+/// The collection a document key names; `None` for a key that names none.
+fn collection_of(key: &str) -> Option<Collection> {
+    DocId::from_key(key)?.collection.parse().ok()
+}
+
 /// The figures of document `key` from those it had at heads `before`, reading only the
 /// records changed since; `None` when they must be computed whole.
 fn figures_since(
@@ -1561,19 +1565,12 @@ fn figures_since(
     summary: Summary,
     index: Option<search::Lookup<String>>,
 ) -> Option<Derived> {
-    let collection = DocId::from_key(key)?
-        .collection
-        .parse::<Collection>()
-        .ok()?;
-    search::figures_since(collection, doc, before, summary, index)
+    search::figures_since(collection_of(key)?, doc, before, summary, index)
 }
 
+/// The figures of document `key`; `None` for a key that names no collection.
 fn figures(key: &str, doc: &RecordsDoc) -> Option<Derived> {
-    let collection = DocId::from_key(key)?
-        .collection
-        .parse::<Collection>()
-        .ok()?;
-    Some(search::figures(collection, doc))
+    Some(search::figures(collection_of(key)?, doc))
 }
 
 impl LogSource for Engine {
