@@ -162,8 +162,8 @@ impl Node {
     pub fn truth_summary(&self) -> Summary {
         let mut s = Summary::default();
         for (collection, records) in &self.truth {
-            for fields in records.values() {
-                s.count_record(*collection, fields);
+            for (id, fields) in records {
+                s.count_record(*collection, id, fields);
             }
         }
         s

@@ -141,15 +141,12 @@ impl Prepared {
 
 /// The collection an import kind names, if it can be imported.
 pub fn import_collection(kind: &str) -> Result<Collection> {
-    let collection: Collection = kind.parse().map_err(|_| {
+    kind.parse().map_err(|_| {
         Error::Invalid(format!(
-            "unknown import kind {kind:?}; expected students, staff or classes"
+            "unknown import kind {kind:?}; expected students, staff, classes, results, \
+             health or profile"
         ))
-    })?;
-    if !collection.is_importable() {
-        return Err(Error::Invalid(format!("{kind} cannot be imported")));
-    }
-    Ok(collection)
+    })
 }
 
 fn too_large(size: usize, max: usize) -> Error {
@@ -259,9 +256,6 @@ impl Engine {
         check_year(year)?;
         // A store that failed before is reopened first (storage errors heal by themselves).
         self.heal()?;
-        if !collection.is_importable() {
-            return Err(Error::Invalid(format!("{collection} cannot be imported")));
-        }
         self.check_school()?;
         let doc = DocId {
             unit: self.unit.clone(),
@@ -413,6 +407,32 @@ impl Engine {
         true
     }
 
+    /// What rows of `collection` imported into school year `year` are checked against:
+    /// for results and health, the school's students of that year (none imported yet: an
+    /// empty roster, so every row is refused with `unknown_student`).
+    pub fn roster_for(
+        &self,
+        collection: Collection,
+        year: &str,
+    ) -> Result<Option<eduioc_records::Roster>> {
+        if !collection.refers_to_students() {
+            return Ok(None);
+        }
+        let key = DocId {
+            unit: self.unit.clone(),
+            collection: Collection::Students.as_str().to_string(),
+            year: year.to_string(),
+        }
+        .key();
+        let index = self.store.get(&crate::tables::LOOKUPS, &key)?;
+        Ok(Some(
+            index
+                .as_ref()
+                .map(crate::search::roster)
+                .unwrap_or_default(),
+        ))
+    }
+
     /// The import gate: held for the whole of an import so that imports never interleave.
     pub fn import_gate(&self) -> std::sync::Arc<Mutex<()>> {
         std::sync::Arc::clone(&self.import_gate)
@@ -455,9 +475,14 @@ pub fn import_shared(
         .lock()
         .map_err(|_| Error::Unavailable("import gate poisoned".into()))?;
     let year = year.map_or_else(|| views.status().school_year(), str::to_string);
+    let roster = {
+        let e = lock(engine, &mut t)?;
+        e.roster_for(collection, &year)?
+    };
     let parsing = Instant::now();
     let rows =
-        eduioc_records::parse_import(collection, content_type, body).map_err(Error::Import)?;
+        eduioc_records::parse_import_against(collection, content_type, body, roster.as_ref())
+            .map_err(Error::Import)?;
     t.parse = parsing.elapsed();
     let checkout = {
         let held = Instant::now();

@@ -26,6 +26,7 @@
 mod docs;
 mod health;
 mod import;
+mod indicators;
 pub mod links;
 mod overview;
 mod provenance;
@@ -51,6 +52,7 @@ pub use health::{Fault, StorageFault, StorageHealth};
 pub use import::{
     import_collection, import_shared, Checkout, ImportLimits, ImportTimings, Prepared,
 };
+pub use indicators::{is_indicator, Indicator, Indicators, Scale, CATALOGUE, TERMS};
 pub use overview::{school_level, Overview, UnitFigures};
 pub use provenance::Provenance;
 pub use search::{Lookups, StaffHit, StudentHit};
@@ -309,7 +311,7 @@ impl Engine {
     /// Opens an engine on `store` (a file, or [`Store::in_memory`]) and `clock`;
     /// `cfg.data_dir` is not used.
     pub fn open_with(cfg: Config, store: Store, clock: Clock) -> Result<Engine> {
-        tables::upgrade(&store)?;
+        tables::upgrade(&store, cfg.key.id().as_bytes())?;
         let dir = build_dir(cfg.root_key, &cfg.certs, &store, clock.now_ms())?;
         if dir.key_of(&cfg.unit) != Some(cfg.key.id()) {
             return Err(Error::Invalid(format!(
@@ -1081,6 +1083,16 @@ impl Engine {
                 out.push((key.clone(), write_figures(txn, key, f)?));
             }
         }
+        // Results and health count enrolled students only: a page that changed the
+        // students changes their figures too.
+        let students: Vec<String> = out
+            .iter()
+            .filter(|(k, _)| collection_of(k) == Some(Collection::Students))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in students {
+            out.extend(rejoin(txn, &k)?);
+        }
         Ok(out)
     }
 
@@ -1126,8 +1138,10 @@ impl Engine {
         check_year(year)?;
         let collection = import_collection(kind)?;
         self.check_school()?;
+        let roster = self.roster_for(collection, year)?;
         let rows =
-            eduioc_records::parse_import(collection, content_type, body).map_err(Error::Import)?;
+            eduioc_records::parse_import_against(collection, content_type, body, roster.as_ref())
+                .map_err(Error::Import)?;
         self.upsert_into(year, collection, &rows)
     }
 
@@ -1510,8 +1524,25 @@ fn load_doc(rec: Option<eduioc_store::DocRecord>, actor: &[u8; 32]) -> Result<Re
 /// staff, its look-up index.
 type Derived = (Summary, Option<search::Lookup<String>>);
 
-/// Stores a document's figures in the page's transaction; returns its summary.
-fn write_figures(txn: &mut WriteTxn<'_>, key: &str, (summary, index): Derived) -> Result<Summary> {
+/// Stores a document's figures in the page's transaction; returns its summary. A results
+/// or health document's summary is its index joined with the enrolled students of its
+/// school year, as the transaction holds them.
+pub(crate) fn write_figures(
+    txn: &mut WriteTxn<'_>,
+    key: &str,
+    (summary, index): Derived,
+) -> Result<Summary> {
+    let summary = match (collection_of(key), &index) {
+        (Some(c), Some(index)) if c.refers_to_students() => {
+            let students = match sibling(key, Collection::Students) {
+                Some(k) => txn.get(&tables::LOOKUPS, &k)?,
+                None => None,
+            };
+            let enrolled = students.as_ref().map(search::enrolled).unwrap_or_default();
+            search::joined(c, index, &enrolled)
+        }
+        _ => summary,
+    };
     txn.put(&tables::SUMMARIES, key, &summary)?;
     if let Some(index) = index {
         txn.put(&tables::LOOKUPS, key, &index)?;
@@ -1549,6 +1580,35 @@ fn write_dropped(
         }
     }
     Ok(())
+}
+
+/// The summaries of the results and health documents of the school year of students
+/// document `students`, joined again with its enrolled students (which a page just
+/// changed), stored in the transaction.
+fn rejoin(txn: &mut WriteTxn<'_>, students: &str) -> Result<Vec<(String, Summary)>> {
+    let mut out = Vec::new();
+    let Some(index) = txn.get(&tables::LOOKUPS, students)? else {
+        return Ok(out);
+    };
+    let enrolled = search::enrolled(&index);
+    for c in [Collection::Results, Collection::Health] {
+        let Some(key) = sibling(students, c) else {
+            continue;
+        };
+        if let Some(dep) = txn.get(&tables::LOOKUPS, &key)? {
+            let summary = search::joined(c, &dep, &enrolled);
+            txn.put(&tables::SUMMARIES, &key, &summary)?;
+            out.push((key, summary));
+        }
+    }
+    Ok(out)
+}
+
+/// The key of the document of `collection` of the same unit and school year as `key`.
+fn sibling(key: &str, collection: Collection) -> Option<String> {
+    let mut doc = DocId::from_key(key)?;
+    doc.collection = collection.as_str().to_string();
+    Some(doc.key())
 }
 
 /// The collection a document key names; `None` for a key that names none.

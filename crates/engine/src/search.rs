@@ -10,7 +10,9 @@
 //! cache).
 
 use eduioc_protocol::DocId;
-use eduioc_records::{Collection, RecordsDoc, Summary, Value};
+use std::collections::HashSet;
+
+use eduioc_records::{fields_read, Collection, Fields, RecordsDoc, Summary, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::tables::LOOKUPS;
@@ -56,55 +58,98 @@ pub struct StaffHit {
     pub school: String,
 }
 
-/// A document's look-up index; `S` is `String` when written, `&str` when read.
+/// A document's index; `S` is `String` when written, `&str` when read.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Lookup<S> {
-    /// Per record: folded id, folded name, id, name, then three shown fields (students:
-    /// grade, class, status; staff: role, qualification, status).
-    rows: Vec<(S, S, S, S, S, S, S)>,
+    /// Per record, in id order: folded id, folded name, id, name, then three shown fields
+    /// (students: grade, class, status; staff: role, qualification, status). Results and
+    /// health documents keep what their join with the students needs, unfolded: id,
+    /// student, then term, academic, conduct or exam date, nutrition.
+    pub(crate) rows: Vec<(S, S, S, S, S, S, S)>,
 }
 
-/// Fields read from each record by [`figures`]: those [`eduioc_records::summarize`] counts,
-/// then the name and the shown fields not among them.
-const READ: [&str; 7] = [
-    "status",
-    "grade",
-    "gender",
-    "role",
-    "full_name",
-    "class_id",
-    "qualification",
-];
-
-/// Positions in [`READ`] of the three fields a hit shows after id and name.
-fn shown(collection: Collection) -> Option<[usize; 3]> {
+/// Where a record's index row takes its name and three shown fields from, as positions in
+/// [`eduioc_records::fields_read`], and whether its id and name are folded for look-ups.
+fn shown(collection: Collection) -> Option<(usize, [usize; 3], bool)> {
     match collection {
-        // grade, class, status
-        Collection::Students => Some([1, 5, 0]),
-        // role, qualification, status
-        Collection::Staff => Some([3, 6, 0]),
-        _ => None,
+        // full_name; grade, class, status
+        Collection::Students => Some((4, [1, 3, 0], true)),
+        // full_name; role, qualification, status
+        Collection::Staff => Some((4, [1, 2, 0], true)),
+        // Per record what the join with the enrolled students needs (not searched):
+        // student; term, academic, conduct
+        Collection::Results => Some((0, [1, 2, 3], false)),
+        // student; exam date, nutrition
+        Collection::Health => Some((0, [1, 2, 7], false)),
+        Collection::Classes | Collection::Profile => None,
     }
 }
 
-/// A document's summary and, for a collection with look-ups (students, staff), its look-up
-/// index, from one pass over its records: the pass (Automerge's map iteration) is most of
-/// the cost of a commit at a parent.
+/// A document's summary and, for a collection with an index (students, staff, results,
+/// health), its index, from one pass over its records: the pass (Automerge's map
+/// iteration) is most of the cost of a commit at a parent. The summary of results and
+/// health is joined with the students later ([`joined`]).
 pub(crate) fn figures(
     collection: Collection,
     doc: &RecordsDoc,
 ) -> (Summary, Option<Lookup<String>>) {
-    debug_assert_eq!(READ[..4], eduioc_records::COUNTED);
     let Some(shown) = shown(collection) else {
         return (eduioc_records::summarize(collection, doc), None);
     };
     let mut summary = Summary::default();
     let mut rows = Vec::new();
-    doc.for_each_record_fields(READ, |id, fields| {
-        summary.count(collection, counted(fields));
+    doc.for_each_record_fields(fields_read(collection), |id, fields| {
+        summary.count(collection, id, fields);
         rows.push(row(id, fields, shown));
     });
     (summary, Some(Lookup { rows }))
+}
+
+/// The summary of a results or health document from its index, counting the students in
+/// `enrolled` only (a health document: each student's latest exam).
+pub(crate) fn joined(
+    collection: Collection,
+    index: &Lookup<String>,
+    enrolled: &HashSet<&str>,
+) -> Summary {
+    let mut summary = Summary::default();
+    // Rows are in id order, `student|term` or `student|date`: a student's exams are
+    // adjacent, the latest last.
+    let mut rows = index
+        .rows
+        .iter()
+        .filter(|r| enrolled.contains(r.3.as_str()))
+        .peekable();
+    while let Some(r) = rows.next() {
+        match collection {
+            Collection::Results => summary.count_result(&r.4, &r.5, &r.6),
+            Collection::Health if rows.peek().is_none_or(|next| next.3 != r.3) => {
+                summary.count_exam(&r.5);
+            }
+            _ => {}
+        }
+    }
+    summary
+}
+
+/// The enrolled students of a students document's index.
+pub(crate) fn enrolled(index: &Lookup<String>) -> HashSet<&str> {
+    index
+        .rows
+        .iter()
+        .filter(|r| r.6 == "enrolled")
+        .map(|r| r.2.as_str())
+        .collect()
+}
+
+/// The students of a students document's index with their grade codes (what a results
+/// or health import is checked against).
+pub(crate) fn roster(index: &Lookup<String>) -> eduioc_records::Roster {
+    let mut roster = eduioc_records::Roster::new();
+    for r in &index.rows {
+        roster.insert(r.2.clone(), r.4.clone());
+    }
+    roster
 }
 
 /// [`figures`] of `doc` from those it had at heads `before` (`summary`, `index`),
@@ -123,13 +168,14 @@ pub(crate) fn figures_since(
         return None;
     }
     let ids = doc.changed_since(before)?;
+    let read = fields_read(collection);
     for id in ids {
-        if let Some(was) = doc.record_fields_at(&id, READ, Some(before)) {
-            summary.uncount(collection, counted(&was));
+        if let Some(was) = doc.record_fields_at(&id, read, Some(before)) {
+            summary.uncount(collection, &id, &was);
         }
-        let now = doc.record_fields_at(&id, READ, None);
+        let now = doc.record_fields_at(&id, read, None);
         if let Some(now) = &now {
-            summary.count(collection, counted(now));
+            summary.count(collection, &id, now);
         }
         if let (Some(shown), Some(index)) = (shown, index.as_mut()) {
             let at = index.rows.binary_search_by(|r| r.2.as_str().cmp(&id));
@@ -146,23 +192,24 @@ pub(crate) fn figures_since(
     Some((summary, index))
 }
 
-/// The fields [`Summary::count`] takes, from those [`READ`] reads.
-fn counted(fields: &[Option<Value>; 7]) -> [Option<&Value>; 4] {
-    let [status, grade, gender, role, ..] = fields;
-    [status, grade, gender, role].map(Option::as_ref)
-}
-
-/// A record's row of the look-up index, from the fields [`READ`] reads.
-fn row(id: &str, fields: &[Option<Value>; 7], shown: [usize; 3]) -> Row {
+/// A record's row of the index, from the fields [`fields_read`] reads.
+fn row(id: &str, fields: &Fields, (name, shown, folded): (usize, [usize; 3], bool)) -> Row {
     let s = |i: usize| match &fields[i] {
         Some(Value::Str(v)) => v.clone(),
         Some(Value::Int(n)) => n.to_string(),
         None => String::new(),
     };
-    let name = s(4);
+    let name = s(name);
+    let fold = |v: &str| {
+        if folded {
+            eduioc_records::fold(v)
+        } else {
+            String::new()
+        }
+    };
     (
-        eduioc_records::fold(id),
-        eduioc_records::fold(&name),
+        fold(id),
+        fold(&name),
         id.to_string(),
         name,
         s(shown[0]),

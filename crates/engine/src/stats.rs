@@ -157,21 +157,12 @@ impl Figures {
     /// knows; an unknown one has an empty subtotal).
     pub fn subtotal(&self, unit: &str, year: &str) -> Subtotal {
         let mut out = Subtotal::default();
-        for u in &self.dir.subtree(unit) {
-            let is_school = self.dir.level(u) == Some("school");
+        self.visit(unit, year, |u, is_school, docs| {
             out.schools += u64::from(is_school);
             let mut has = false;
-            for collection in ["students", "staff", "classes"] {
-                let key = DocId {
-                    unit: u.clone(),
-                    collection: collection.into(),
-                    year: year.to_string(),
-                }
-                .key();
-                if let Some(s) = self.summaries.get(&key) {
-                    out.summary.add(s);
-                    has = true;
-                }
+            for s in docs.iter().flatten() {
+                out.summary.add(s);
+                has = true;
             }
             if has && is_school {
                 out.reporting += 1;
@@ -179,7 +170,7 @@ impl Figures {
                     out.oldest = Some(out.oldest.map_or(*t, |o| o.min(*t)));
                 }
             }
-        }
+        });
         out
     }
 

@@ -18,8 +18,10 @@ use serde::Serialize;
 use crate::search::Lookup;
 use crate::{Notice, Result};
 
-/// Document key → its summary (what `stats` sums).
-pub(crate) const SUMMARIES: Table<Summary> = Table::new("doc_summaries", 1);
+/// Document key → its summary (what `stats` and `indicators` sum). Version 2 added the
+/// counts behind the indicators (per class, per qualification, results, health,
+/// profile); [`upgrade`] recomputes version-1 summaries from their documents.
+pub(crate) const SUMMARIES: Table<Summary> = Table::new("doc_summaries", 2);
 /// Document key → its look-up index (students and staff).
 pub(crate) const LOOKUPS: Table<Lookup<String>> = Table::new("lookups", 1);
 /// Unit → the latest author timestamp seen from it (Unix ms).
@@ -42,33 +44,54 @@ pub(crate) const SNAPSHOT_HOLES: Table<Ranges> = Table::new("snapshot_holes", 1)
 
 /// The meta key recording that the engine's tables are in this layout.
 const LAYOUT_KEY: &str = "engine_layout";
-const LAYOUT: u8 = 2;
+/// 2: typed tables; 3: summaries of version 2.
+const LAYOUT: u8 = 3;
 
-/// Moves what an older engine kept in the meta table and the unversioned `summaries`
-/// table into the typed tables, in one transaction; nothing to do once done. A value
-/// that cannot be read is an error naming its key: the node does not start on a store
-/// it would misread.
-pub(crate) fn upgrade(store: &Store) -> Result<()> {
-    if store.meta(LAYOUT_KEY)?.as_deref() == Some(&[LAYOUT]) {
+/// Brings a store an older engine wrote to this layout, in one transaction; nothing to do
+/// once done. From the first layout it moves what was kept in the meta table into the
+/// typed tables; from the first and the second it recomputes every document's summary
+/// (and index) from the document itself, as a page would (`actor`: this node's). A value
+/// that cannot be read is an error naming its key: the node does not start on a store it
+/// would misread.
+pub(crate) fn upgrade(store: &Store, actor: &[u8; 32]) -> Result<()> {
+    let layout = store.meta(LAYOUT_KEY)?;
+    if layout.as_deref() == Some(&[LAYOUT]) {
         return Ok(());
     }
     let mut txn = store.begin_write()?;
-    move_le(store, &mut txn, "seen/", &SEEN, i64::from_le_bytes)?;
-    move_le(store, &mut txn, "rejected/", &REJECTED, u64::from_le_bytes)?;
-    move_le(store, &mut txn, "ack/", &ACKS, i64::from_le_bytes)?;
-    move_postcard(store, &mut txn, "notif/", &NOTICES)?;
-    move_postcard(store, &mut txn, "look/", &LOOKUPS)?;
-    move_postcard(store, &mut txn, "snap/", &SNAPSHOT_LATEST)?;
-    move_postcard(store, &mut txn, "snapdoc/", &SNAPSHOT_DOC_AT)?;
-    move_postcard(store, &mut txn, "track/", &SNAPSHOT_TRACKS)?;
-    move_postcard(store, &mut txn, "holes/", &SNAPSHOT_HOLES)?;
-    for (key, v) in store.raw_rows(LEGACY_SUMMARIES)? {
-        let summary: Summary = decode_legacy(LEGACY_SUMMARIES, &key, &v)?;
-        txn.put(&SUMMARIES, &key, &summary)?;
+    if layout.as_deref() != Some(&[2]) {
+        from_first_layout(store, &mut txn)?;
     }
-    txn.delete_raw_table(LEGACY_SUMMARIES)?;
+    // Summaries of version 1 lack the indicators' counts: computed again from the
+    // documents, students before the results and health they are joined with.
+    txn.delete_raw_table(SUMMARIES.name())?;
+    let mut keys = store.doc_keys()?;
+    keys.sort_by_key(|k| crate::collection_of(k) != Some(eduioc_records::Collection::Students));
+    for key in keys {
+        let doc = crate::load_doc(store.doc(&key)?, actor)?;
+        if let Some(f) = crate::figures(&key, &doc) {
+            crate::write_figures(&mut txn, &key, f)?;
+        }
+    }
     txn.put_meta(LAYOUT_KEY, &[LAYOUT])?;
     txn.commit()?;
+    Ok(())
+}
+
+/// The first layout's meta rows moved into the typed tables, and its unversioned
+/// summaries dropped (recomputed by [`upgrade`]).
+fn from_first_layout(store: &Store, txn: &mut eduioc_store::WriteTxn<'_>) -> Result<()> {
+    let txn = &mut *txn;
+    move_le(store, txn, "seen/", &SEEN, i64::from_le_bytes)?;
+    move_le(store, txn, "rejected/", &REJECTED, u64::from_le_bytes)?;
+    move_le(store, txn, "ack/", &ACKS, i64::from_le_bytes)?;
+    move_postcard(store, txn, "notif/", &NOTICES)?;
+    move_postcard(store, txn, "look/", &LOOKUPS)?;
+    move_postcard(store, txn, "snap/", &SNAPSHOT_LATEST)?;
+    move_postcard(store, txn, "snapdoc/", &SNAPSHOT_DOC_AT)?;
+    move_postcard(store, txn, "track/", &SNAPSHOT_TRACKS)?;
+    move_postcard(store, txn, "holes/", &SNAPSHOT_HOLES)?;
+    txn.delete_raw_table(LEGACY_SUMMARIES)?;
     Ok(())
 }
 

@@ -1266,7 +1266,7 @@ fn imports_through_the_shared_engine_parse_before_locking() {
     };
     // The kind and the node are checked as before.
     assert!(matches!(
-        import_shared(&s1, None, "profile", None, b""),
+        import_shared(&s1, None, "pupils", None, b""),
         Err(Error::Invalid(_))
     ));
     let d = std::sync::Mutex::new(w.open("pgd", 16));
@@ -1929,3 +1929,5 @@ fn a_roster_exported_in_vietnamese_is_imported_and_counted() {
     assert_eq!(an["personal_id"], Value::Str("083214000123".into()));
     assert_eq!(an["gender"], Value::Str("M".into()));
 }
+
+mod indicators;

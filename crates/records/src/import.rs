@@ -5,12 +5,11 @@ use std::fmt;
 use std::io::Cursor;
 
 use calamine::{DataRef, Reader, Xlsx};
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use unicode_normalization::UnicodeNormalization;
 
+use crate::fields::{column_of, spec, validate, Key, Kind, Spec, MAX_TITLE_ROWS};
 use crate::problem::{shown, Problem};
-use crate::search::fold;
 use crate::Collection;
 
 /// The content type of XLSX files.
@@ -39,9 +38,6 @@ pub const MAX_XLSX_PARTS: usize = 4096;
 
 /// Cells beyond this column index are not kept (only reported).
 const MAX_COLUMNS: usize = 1024;
-const MAX_ID_CHARS: usize = 64;
-const MAX_TEXT_CHARS: usize = 200;
-const FIRST_YEAR: i32 = 1900;
 
 /// A scalar field value as stored in a records document.
 ///
@@ -168,135 +164,6 @@ impl fmt::Display for ImportErrors {
     }
 }
 
-/// How a column is validated and normalised.
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Id,
-    OptionalId,
-    Name,
-    Text,
-    Gender,
-    BirthDate,
-    Grade,
-    StudentStatus,
-    StaffStatus,
-    Role,
-    Qualification,
-    /// Mã định danh cá nhân: 12 digits, unique within the file; the column may be absent
-    /// and a cell empty (the record keeps what it had).
-    PersonalId,
-}
-
-impl Kind {
-    /// Whether the column may be left out of a file.
-    fn optional(self) -> bool {
-        matches!(self, Kind::PersonalId)
-    }
-}
-
-const STUDENTS: &[(&str, Kind)] = &[
-    ("student_id", Kind::Id),
-    ("full_name", Kind::Name),
-    ("gender", Kind::Gender),
-    ("birth_date", Kind::BirthDate),
-    ("grade", Kind::Grade),
-    ("class_id", Kind::Id),
-    ("ethnicity", Kind::Text),
-    ("status", Kind::StudentStatus),
-    ("personal_id", Kind::PersonalId),
-];
-const STAFF: &[(&str, Kind)] = &[
-    ("staff_id", Kind::Id),
-    ("full_name", Kind::Name),
-    ("gender", Kind::Gender),
-    ("birth_date", Kind::BirthDate),
-    ("role", Kind::Role),
-    ("qualification", Kind::Qualification),
-    ("status", Kind::StaffStatus),
-];
-const CLASSES: &[(&str, Kind)] = &[
-    ("class_id", Kind::Id),
-    ("name", Kind::Name),
-    ("grade", Kind::Grade),
-    ("homeroom_staff_id", Kind::OptionalId),
-];
-
-const STUDENT_COLUMNS: &[&str] = &[
-    "student_id",
-    "full_name",
-    "gender",
-    "birth_date",
-    "grade",
-    "class_id",
-    "ethnicity",
-    "status",
-];
-const STAFF_COLUMNS: &[&str] = &[
-    "staff_id",
-    "full_name",
-    "gender",
-    "birth_date",
-    "role",
-    "qualification",
-    "status",
-];
-const CLASS_COLUMNS: &[&str] = &["class_id", "name", "grade", "homeroom_staff_id"];
-
-/// The Vietnamese header accepted in place of each column's code (as schools' exports
-/// from vnEdu and the sector database name them).
-const VIETNAMESE_HEADERS: &[(&str, &str)] = &[
-    ("student_id", "Mã học sinh"),
-    ("staff_id", "Mã cán bộ"),
-    ("class_id", "Mã lớp"),
-    ("full_name", "Họ và tên"),
-    ("name", "Tên lớp"),
-    ("gender", "Giới tính"),
-    ("birth_date", "Ngày sinh"),
-    ("grade", "Khối"),
-    ("ethnicity", "Dân tộc"),
-    ("status", "Trạng thái"),
-    ("personal_id", "Mã định danh"),
-    ("role", "Vị trí việc làm"),
-    ("qualification", "Trình độ đào tạo"),
-    ("homeroom_staff_id", "Mã giáo viên chủ nhiệm"),
-];
-
-/// Rows above the header a file may have (title rows such as `DANH SÁCH HỌC SINH`).
-const MAX_TITLE_ROWS: usize = 10;
-
-/// The index in `spec` of the column a header cell names: its code or its Vietnamese
-/// header, ignoring case, surrounding spaces and diacritics.
-fn column_of(spec: &[(&str, Kind)], header: &str) -> Option<usize> {
-    let key = fold(header.trim_start_matches('\u{feff}'));
-    if key.is_empty() {
-        return None;
-    }
-    spec.iter().position(|(code, _)| {
-        *code == key
-            || VIETNAMESE_HEADERS
-                .iter()
-                .any(|(c, vi)| c == code && fold(vi) == key)
-    })
-}
-
-fn spec(collection: Collection) -> &'static [(&'static str, Kind)] {
-    match collection {
-        Collection::Students => STUDENTS,
-        Collection::Staff => STAFF,
-        Collection::Classes => CLASSES,
-        Collection::Profile => &[],
-    }
-}
-
-pub(crate) fn columns(collection: Collection) -> &'static [&'static str] {
-    match collection {
-        Collection::Students => STUDENT_COLUMNS,
-        Collection::Staff => STAFF_COLUMNS,
-        Collection::Classes => CLASS_COLUMNS,
-        Collection::Profile => &[],
-    }
-}
-
 /// Parses an uploaded file into validated rows, all or nothing.
 ///
 /// The file is read as XLSX (first worksheet) when `content_type` is
@@ -314,16 +181,21 @@ pub fn parse_import(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Vec<Row>, ImportErrors> {
-    let mut imp = Importer::new(collection);
-    if !collection.is_importable() {
-        imp.error(
-            0,
-            "",
-            Problem::NotImportable {
-                kind: collection.as_str().to_owned(),
-            },
-        );
-    } else if body.len() > MAX_IMPORT_BYTES {
+    parse_import_against(collection, content_type, body, None)
+}
+
+/// [`parse_import`], with the rows of `results` and `health` checked against the students
+/// of the school year they are imported into: a row naming a student not in `roster` is
+/// an error, as is a result for a preschool student, a conduct result for grades 1–5, or
+/// none for grades 6–12.
+pub fn parse_import_against(
+    collection: Collection,
+    content_type: Option<&str>,
+    body: &[u8],
+    roster: Option<&Roster>,
+) -> Result<Vec<Row>, ImportErrors> {
+    let mut imp = Importer::new(collection, roster);
+    if body.len() > MAX_IMPORT_BYTES {
         imp.error(
             0,
             "",
@@ -342,6 +214,71 @@ pub fn parse_import(
         read_csv(body, &mut imp);
     }
     imp.finish()
+}
+
+/// The students of one school and school year that `results` and `health` rows must name
+/// (CONTRACT Part 2, referential checks), each with its grade code (`NT` … `MG5`, `1` …
+/// `12`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Roster {
+    grades: HashMap<String, String>,
+}
+
+impl Roster {
+    /// An empty roster: every student a row names is unknown.
+    pub fn new() -> Roster {
+        Roster::default()
+    }
+
+    /// Adds a student of grade code `grade`.
+    pub fn insert(&mut self, student_id: impl Into<String>, grade: impl Into<String>) {
+        self.grades.insert(student_id.into(), grade.into());
+    }
+
+    /// Students in the roster.
+    pub fn len(&self) -> usize {
+        self.grades.len()
+    }
+
+    /// Whether it has no student.
+    pub fn is_empty(&self) -> bool {
+        self.grades.is_empty()
+    }
+
+    /// What is wrong with a row of these fields against the roster, and in which column;
+    /// `None` when nothing is (or the row names no student).
+    fn check(&self, fields: &BTreeMap<String, Value>) -> Option<(&'static str, Problem)> {
+        let student = fields.get("student_id")?.to_string();
+        let Some(grade) = self.grades.get(&student) else {
+            let problem = Problem::UnknownStudent {
+                value: shown(&student),
+            };
+            return Some(("student_id", problem));
+        };
+        if !fields.contains_key("term") {
+            return None;
+        }
+        let conduct = fields
+            .get("conduct")
+            .map(Value::to_string)
+            .unwrap_or_default();
+        match crate::grade_rank(grade) {
+            Some(0..=3) => Some((
+                "student_id",
+                Problem::PreschoolResult {
+                    value: shown(&student),
+                },
+            )),
+            Some(4..=8) if !conduct.is_empty() => Some((
+                "conduct",
+                Problem::ConductInPrimary {
+                    value: shown(&conduct),
+                },
+            )),
+            Some(9..) if conduct.is_empty() => Some(("conduct", Problem::Empty)),
+            _ => None,
+        }
+    }
 }
 
 fn is_xlsx(content_type: Option<&str>, body: &[u8]) -> bool {
@@ -364,9 +301,14 @@ enum Flow {
     Stop,
 }
 
-struct Importer {
+struct Importer<'r> {
     collection: Collection,
+    /// The columns of the collection (`spec.columns`, indexed by the map below).
     spec: &'static [(&'static str, Kind)],
+    key: Key,
+    required: &'static [&'static str],
+    /// The school's students, when the rows refer to them (results, health).
+    roster: Option<&'r Roster>,
     /// Source column index -> index into `spec` (None: ignored column).
     /// `(column index, spec index)` of each recognised header cell. A list, not a vector
     /// indexed by column: a worksheet cell may claim any column up to `u32::MAX`.
@@ -390,13 +332,21 @@ struct Importer {
     latest_birth_date: NaiveDate,
 }
 
-impl Importer {
-    fn new(collection: Collection) -> Self {
+impl<'r> Importer<'r> {
+    fn new(collection: Collection, roster: Option<&'r Roster>) -> Self {
         // One day of slack so a date entered in Vietnam (UTC+7) is never "future".
         let today = chrono::Utc::now().date_naive();
+        let Spec {
+            columns,
+            required,
+            key,
+        } = spec(collection);
         Importer {
             collection,
-            spec: spec(collection),
+            spec: columns,
+            key,
+            required,
+            roster,
             map: Vec::new(),
             header_pos: None,
             title_rows: 0,
@@ -443,7 +393,7 @@ impl Importer {
     }
 
     fn expected_columns(&self) -> String {
-        columns(self.collection).join(",")
+        self.required.join(",")
     }
 
     /// Feeds one row of the file. `pos` is its position in the file (CSV
@@ -568,8 +518,8 @@ impl Importer {
                 return flow;
             }
         }
-        let mut id = None;
         let mut fields = BTreeMap::new();
+        let mut clean = true;
         for (idx, cell) in values.into_iter().enumerate() {
             let (name, kind) = self.spec[idx];
             let blank = cell.as_ref().is_none_or(cell_is_blank);
@@ -599,19 +549,35 @@ impl Importer {
                 other => other,
             };
             match result {
-                Ok(v) if idx == 0 => id = Some(v.to_string()),
                 Ok(v) => {
                     fields.insert(name.to_owned(), v);
                 }
                 Err(problem) => {
+                    clean = false;
                     if self.error(row, name, problem) == Flow::Stop {
                         return Flow::Stop;
                     }
                 }
             }
         }
+        if clean {
+            let roster = self.roster.filter(|_| self.collection.refers_to_students());
+            if let Some((column, problem)) = roster.and_then(|r| r.check(&fields)) {
+                if self.error(row, column, problem) == Flow::Stop {
+                    return Flow::Stop;
+                }
+            }
+        }
+        let field = |i: usize| fields.get(self.spec[i].0).map(Value::to_string);
+        let id = match self.key {
+            Key::First => fields.remove(self.spec[0].0).map(|v| v.to_string()),
+            Key::Pair(a, b) => field(a).zip(field(b)).map(|(a, b)| format!("{a}|{b}")),
+            Key::Single(id) => Some(id.to_owned()),
+        };
         if let Some(id) = id {
-            if let Some(first) = self.seen.get(&id) {
+            // A single-record file with more rows is refused whole (`not_one_row`).
+            let single = matches!(self.key, Key::Single(_));
+            if let Some(first) = self.seen.get(&id).filter(|_| !single) {
                 let (name, _) = self.spec[0];
                 let problem = Problem::DuplicateId {
                     value: shown(&id),
@@ -640,6 +606,12 @@ impl Importer {
         if self.errors.is_empty() && self.header_pos.is_none() {
             let problem = Problem::EmptyFile {
                 expected: self.expected_columns(),
+            };
+            self.error(0, "", problem);
+        }
+        if self.errors.is_empty() && matches!(self.key, Key::Single(_)) && self.data_rows != 1 {
+            let problem = Problem::NotOneRow {
+                rows: self.data_rows,
             };
             self.error(0, "", problem);
         }
@@ -896,199 +868,13 @@ fn number_text(f: f64) -> String {
 }
 
 /// Lookup key for coded values: folded, spaces and hyphens as underscores.
-fn code_key(s: &str) -> String {
-    fold(s).replace([' ', '-'], "_")
-}
-
-fn validate(kind: Kind, raw: &str, latest: NaiveDate) -> Result<Value, Problem> {
-    let value = || shown(raw);
-    match kind {
-        Kind::Id => id(raw, false),
-        Kind::OptionalId => id(raw, true),
-        Kind::Name => text(raw, MAX_TEXT_CHARS),
-        Kind::Text => text(raw, MAX_TEXT_CHARS),
-        Kind::Gender => code(
-            raw,
-            &[("m", "M"), ("f", "F"), ("nam", "M"), ("nu", "F")],
-            || Problem::BadGender { value: value() },
-        ),
-        Kind::BirthDate => birth_date(raw, latest),
-        Kind::Grade => grade(raw),
-        Kind::StudentStatus => code(
-            raw,
-            &[
-                ("enrolled", "enrolled"),
-                ("dropped_out", "dropped_out"),
-                ("transferred_out", "transferred_out"),
-                ("graduated", "graduated"),
-                ("dang_hoc", "enrolled"),
-                ("bo_hoc", "dropped_out"),
-                ("chuyen_di", "transferred_out"),
-                ("tot_nghiep", "graduated"),
-            ],
-            || Problem::BadStudentStatus { value: value() },
-        ),
-        Kind::StaffStatus => code(
-            raw,
-            &[
-                ("active", "active"),
-                ("left", "left"),
-                ("dang_lam_viec", "active"),
-                ("da_nghi", "left"),
-            ],
-            || Problem::BadStaffStatus { value: value() },
-        ),
-        Kind::PersonalId => personal_id(raw),
-        Kind::Role => code(
-            raw,
-            &[
-                ("teacher", "teacher"),
-                ("manager", "manager"),
-                ("support", "support"),
-                ("giao_vien", "teacher"),
-                ("can_bo_quan_ly", "manager"),
-                ("nhan_vien", "support"),
-            ],
-            || Problem::BadRole { value: value() },
-        ),
-        Kind::Qualification => code(
-            raw,
-            &[
-                ("below_standard", "below_standard"),
-                ("college", "college"),
-                ("bachelor", "bachelor"),
-                ("master", "master"),
-                ("doctor", "doctor"),
-                ("chua_dat_chuan", "below_standard"),
-                ("cao_dang", "college"),
-                ("dai_hoc", "bachelor"),
-                ("thac_si", "master"),
-                ("tien_si", "doctor"),
-            ],
-            || Problem::BadQualification { value: value() },
-        ),
-    }
-}
-
-/// A personal identification number (mã định danh cá nhân): exactly 12 digits.
-fn personal_id(raw: &str) -> Result<Value, Problem> {
-    if raw.len() == 12 && raw.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(Value::Str(raw.to_owned()))
-    } else {
-        Err(Problem::BadPersonalId { value: shown(raw) })
-    }
-}
-
-fn id(raw: &str, optional: bool) -> Result<Value, Problem> {
-    let s: String = raw.nfc().collect();
-    if s.is_empty() && !optional {
-        return Err(Problem::EmptyId);
-    }
-    checked_text(s, MAX_ID_CHARS)
-}
-
-fn text(raw: &str, max: usize) -> Result<Value, Problem> {
-    let s: String = raw.nfc().collect();
-    if s.is_empty() {
-        return Err(Problem::Empty);
-    }
-    checked_text(s, max)
-}
-
-/// Refuses control characters and values over `max` characters.
-fn checked_text(s: String, max: usize) -> Result<Value, Problem> {
-    if s.chars().any(char::is_control) {
-        return Err(Problem::ControlCharacters { value: shown(&s) });
-    }
-    if s.chars().count() > max {
-        return Err(Problem::TooLong {
-            max,
-            value: shown(&s),
-        });
-    }
-    Ok(Value::Str(s))
-}
-
-fn code(
-    raw: &str,
-    table: &[(&str, &'static str)],
-    problem: impl FnOnce() -> Problem,
-) -> Result<Value, Problem> {
-    let key = code_key(raw);
-    table
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| Value::Str((*v).to_owned()))
-        .ok_or_else(problem)
-}
-
-fn grade(raw: &str) -> Result<Value, Problem> {
-    // The preschool groups, by code or by their Vietnamese names.
-    let key = code_key(raw);
-    let group = match key.as_str() {
-        "nt" | "nha_tre" => Some("NT"),
-        "mg3" | "mau_giao_3_4_tuoi" => Some("MG3"),
-        "mg4" | "mau_giao_4_5_tuoi" => Some("MG4"),
-        "mg5" | "mau_giao_5_6_tuoi" => Some("MG5"),
-        _ => None,
-    };
-    if let Some(group) = group {
-        return Ok(Value::Str(group.to_owned()));
-    }
-    // Accept "5" and, from spreadsheets saved as text, "5.0".
-    let whole = match raw.split_once('.') {
-        Some((int, frac)) if !frac.is_empty() && frac.bytes().all(|b| b == b'0') => int,
-        _ => raw,
-    };
-    match whole.parse::<i64>() {
-        Ok(g) if (1..=12).contains(&g) && whole.bytes().all(|b| b.is_ascii_digit()) => {
-            Ok(Value::Int(g))
-        }
-        _ => Err(Problem::BadGrade { value: shown(raw) }),
-    }
-}
-
-fn birth_date(raw: &str, latest: NaiveDate) -> Result<Value, Problem> {
-    let shape = || Problem::BadDate { value: shown(raw) };
-    let digits = |s: &str, min: usize, max: usize| -> Option<u32> {
-        if (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
-            s.parse().ok()
-        } else {
-            None
-        }
-    };
-    let parts: Vec<&str> = if raw.contains('-') {
-        raw.split('-').collect()
-    } else {
-        raw.split('/').collect()
-    };
-    let (y, m, d) = match parts.as_slice() {
-        [y, m, d] if raw.contains('-') => (digits(y, 4, 4), digits(m, 1, 2), digits(d, 1, 2)),
-        [d, m, y] if raw.contains('/') => (digits(y, 4, 4), digits(m, 1, 2), digits(d, 1, 2)),
-        _ => return Err(shape()),
-    };
-    let (Some(y), Some(m), Some(d)) = (y, m, d) else {
-        return Err(shape());
-    };
-    let Some(date) = i32::try_from(y)
-        .ok()
-        .and_then(|y| NaiveDate::from_ymd_opt(y, m, d))
-    else {
-        return Err(Problem::NotACalendarDate { value: shown(raw) });
-    };
-    if date.year() < FIRST_YEAR || date > latest {
-        return Err(Problem::DateOutOfRange {
-            value: shown(raw),
-            first_year: FIRST_YEAR,
-        });
-    }
-    Ok(Value::Str(date.format("%Y-%m-%d").to_string()))
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::fields::grade;
+    use crate::PROFILE_ID;
+    use unicode_normalization::UnicodeNormalization;
 
     const STUDENT_HEADER: &str =
         "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status";
@@ -1374,11 +1160,7 @@ mod tests {
     }
 
     #[test]
-    fn profile_and_xls_are_refused() {
-        let errs = parse_import(Collection::Profile, None, b"a,b\n")
-            .unwrap_err()
-            .errors;
-        assert!(errs[0].message.contains("cannot be imported"));
+    fn xls_and_utf16_are_refused() {
         let errs = parse_import(Collection::Students, None, b"\xD0\xCF\x11\xE0rest")
             .unwrap_err()
             .errors;
@@ -1412,9 +1194,29 @@ mod tests {
         assert_eq!(serde_json::to_string(&s("M")).unwrap(), "\"M\"");
     }
 
+    /// The students `results` and `health` rows of these tests refer to: HS1 in grade 5,
+    /// HS6 in grade 7, MN1 in the preschool group MG4.
+    fn test_roster() -> Roster {
+        let mut r = Roster::new();
+        r.insert("HS1", "5");
+        r.insert("HS6", "7");
+        r.insert("MN1", "MG4");
+        r
+    }
+
     /// Every code `Problem::code` can return.
     const ALL_CODES: &[&str] = &[
-        "not_importable",
+        "not_one_row",
+        "bad_term",
+        "bad_level",
+        "bad_number",
+        "bad_count",
+        "bad_nutrition",
+        "bad_yes_no",
+        "bad_standard",
+        "unknown_student",
+        "preschool_result",
+        "conduct_in_primary",
         "file_too_large",
         "xls_file",
         "utf16_file",
@@ -1453,7 +1255,9 @@ mod tests {
 
     /// The first error of a rejected import, checked for its code and message.
     fn first_error(collection: Collection, ct: Option<&str>, body: &[u8], code: &str) -> RowError {
-        let errs = parse_import(collection, ct, body).unwrap_err().errors;
+        let errs = parse_import_against(collection, ct, body, Some(&test_roster()))
+            .unwrap_err()
+            .errors;
         let e = errs
             .iter()
             .find(|e| e.problem.code() == code)
@@ -1473,12 +1277,109 @@ mod tests {
         let cases: Vec<Case> = vec![
             (
                 Collection::Profile,
-                b"a\n".to_vec(),
-                "not_importable",
+                format!("{PROFILE_FILE}12,2,0,3,yes,none,,\n").into_bytes(),
+                "not_one_row",
                 0,
                 "",
-                Problem::NotImportable {
-                    kind: "profile".into(),
+                Problem::NotOneRow { rows: 2 },
+            ),
+            (
+                Collection::Results,
+                b"student_id,term,academic,conduct\nHS6,HK3,good,good\n".to_vec(),
+                "bad_term",
+                1,
+                "term",
+                Problem::BadTerm {
+                    value: "HK3".into(),
+                },
+            ),
+            (
+                Collection::Results,
+                b"student_id,term,academic,conduct\nHS6,HK1,A,good\n".to_vec(),
+                "bad_level",
+                1,
+                "academic",
+                Problem::BadLevel { value: "A".into() },
+            ),
+            (
+                Collection::Health,
+                b"student_id,exam_date,height_cm,weight_kg,nutrition\nHS1,2026-10-01,130,2.5.1,normal\n"
+                    .to_vec(),
+                "bad_number",
+                1,
+                "weight_kg",
+                Problem::BadNumber {
+                    value: "2.5.1".into(),
+                    min: "2".into(),
+                    max: "200".into(),
+                },
+            ),
+            (
+                Collection::Profile,
+                PROFILE_FILE.replace("12,2,0,3,", "12,-2,0,3,").into_bytes(),
+                "bad_count",
+                1,
+                "classrooms_semi_solid",
+                Problem::BadCount { value: "-2".into() },
+            ),
+            (
+                Collection::Health,
+                "student_id,exam_date,height_cm,weight_kg,nutrition\nHS1,2026-10-01,130,30,gầy\n"
+                    .as_bytes()
+                    .to_vec(),
+                "bad_nutrition",
+                1,
+                "nutrition",
+                Problem::BadNutrition {
+                    value: "gầy".into(),
+                },
+            ),
+            (
+                Collection::Profile,
+                PROFILE_FILE.replace(",yes,", ",y,").into_bytes(),
+                "bad_yes_no",
+                1,
+                "clean_water",
+                Problem::BadYesNo { value: "y".into() },
+            ),
+            (
+                Collection::Profile,
+                PROFILE_FILE.replace(",level1", ",level3").into_bytes(),
+                "bad_standard",
+                1,
+                "national_standard",
+                Problem::BadStandard {
+                    value: "level3".into(),
+                },
+            ),
+            (
+                Collection::Results,
+                b"student_id,term,academic,conduct\nHS9,HK1,good,good\n".to_vec(),
+                "unknown_student",
+                1,
+                "student_id",
+                Problem::UnknownStudent {
+                    value: "HS9".into(),
+                },
+            ),
+            (
+                Collection::Results,
+                b"student_id,term,academic,conduct\nMN1,HK1,good,\n".to_vec(),
+                "preschool_result",
+                1,
+                "student_id",
+                Problem::PreschoolResult {
+                    value: "MN1".into(),
+                },
+            ),
+            (
+                Collection::Results,
+                b"student_id,term,academic,conduct\nHS1,HK1,good,good\n".to_vec(),
+                "conduct_in_primary",
+                1,
+                "conduct",
+                Problem::ConductInPrimary {
+                    value: "good".into(),
                 },
             ),
             (
@@ -2248,6 +2149,115 @@ mod tests {
         );
         assert!(errs.iter().any(|e| e.column == "full_name"), "{errs:?}");
         assert!(errs.iter().all(|e| e.column != "student_id"), "{errs:?}");
+    }
+
+    /// A profile file of one row: 12 solid, 2 semi-solid, no temporary classrooms, 3
+    /// toilets, clean water, national standard level 1, and a place.
+    const PROFILE_FILE: &str = "classrooms_solid,classrooms_semi_solid,classrooms_temporary,\
+                                toilets,clean_water,national_standard,latitude,longitude\n\
+                                12,2,0,3,yes,level1,10.24,106.37\n";
+
+    #[test]
+    fn results_health_and_profile_as_schools_export_them() {
+        let roster = test_roster();
+        // Results: Vietnamese headers and values, primary (no conduct) and secondary.
+        let body = "Mã học sinh;Học kỳ;Kết quả học tập;Kết quả rèn luyện\n\
+                    HS1;Học kỳ I;Hoàn thành tốt;\n\
+                    HS6;Học kỳ I;Khá;Tốt\n\
+                    HS6;Cả năm;Chưa đạt;Đạt\n";
+        let rows = parse_import_against(Collection::Results, None, body.as_bytes(), Some(&roster))
+            .unwrap();
+        let got: Vec<(String, Vec<String>)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.id.clone(),
+                    r.fields.values().map(Value::to_string).collect(),
+                )
+            })
+            .collect();
+        // Fields in name order: academic, conduct, student_id, term.
+        assert_eq!(
+            got,
+            [
+                ("HS1|HK1".to_string(), vec!["good", "", "HS1", "HK1"]),
+                (
+                    "HS6|HK1".to_string(),
+                    vec!["good", "excellent", "HS6", "HK1"]
+                ),
+                ("HS6|CN".to_string(), vec!["fail", "pass", "HS6", "CN"]),
+            ]
+            .map(|(id, v)| (id, v.into_iter().map(String::from).collect()))
+        );
+        // The same student and term twice is a duplicate.
+        let twice = "student_id,term,academic,conduct\nHS6,HK1,good,good\nHS6,Học kỳ I,pass,pass\n";
+        let e = parse_import_against(Collection::Results, None, twice.as_bytes(), Some(&roster))
+            .unwrap_err();
+        assert_eq!(e.errors[0].problem.code(), "duplicate_id");
+        assert_eq!(e.errors[0].row, 2);
+        // Grades 6–12 need a conduct result.
+        let none = "student_id,term,academic,conduct\nHS6,HK1,good,\n";
+        let e = parse_import_against(Collection::Results, None, none.as_bytes(), Some(&roster))
+            .unwrap_err();
+        assert_eq!(
+            (e.errors[0].column.as_str(), e.errors[0].problem.code()),
+            ("conduct", "empty")
+        );
+
+        // Health: decimal commas, Vietnamese nutrition, two exams of one student.
+        let body = "Mã học sinh,Ngày khám,Chiều cao (cm),Cân nặng (kg),Tình trạng dinh dưỡng\n\
+                    HS1,05/09/2026,\"128,5\",24,Bình thường\n\
+                    HS1,2026-11-10,130,\"31,0\",Thừa cân\n\
+                    MN1,2026-09-05,101,15.25,Suy dinh dưỡng thể thấp còi\n";
+        let rows =
+            parse_import_against(Collection::Health, None, body.as_bytes(), Some(&roster)).unwrap();
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["HS1|2026-09-05", "HS1|2026-11-10", "MN1|2026-09-05"]);
+        assert_eq!(rows[0].fields["height_cm"], Value::Str("128.5".into()));
+        assert_eq!(rows[1].fields["weight_kg"], Value::Str("31".into()));
+        assert_eq!(rows[1].fields["nutrition"], Value::Str("overweight".into()));
+        assert_eq!(rows[2].fields["nutrition"], Value::Str("stunted".into()));
+        let e = parse_import_against(
+            Collection::Health,
+            None,
+            b"student_id,exam_date,height_cm,weight_kg,nutrition\nHS1,2026-10-01,250,30,normal\n",
+            Some(&roster),
+        )
+        .unwrap_err();
+        assert_eq!(e.errors[0].column, "height_cm");
+
+        // Profile: Vietnamese headers and values; coordinates optional.
+        let body = "Phòng học kiên cố,Phòng học bán kiên cố,Phòng học tạm,Nhà vệ sinh,Nước sạch,Chuẩn quốc gia\n\
+                    12,2.0,0,3,Có,Mức độ 2\n";
+        let rows = parse_import(Collection::Profile, None, body.as_bytes()).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].id, PROFILE_ID);
+        assert_eq!(rows[0].fields["classrooms_semi_solid"], Value::Int(2));
+        assert_eq!(rows[0].fields["clean_water"], Value::Str("yes".into()));
+        assert_eq!(
+            rows[0].fields["national_standard"],
+            Value::Str("level2".into())
+        );
+        assert!(!rows[0].fields.contains_key("latitude"));
+        let rows = parse_import(Collection::Profile, None, PROFILE_FILE.as_bytes()).unwrap();
+        assert_eq!(rows[0].fields["latitude"], Value::Str("10.24".into()));
+        let e = parse_import(
+            Collection::Profile,
+            None,
+            PROFILE_FILE.replace("10.24", "30").as_bytes(),
+        )
+        .unwrap_err();
+        assert_eq!(e.errors[0].column, "latitude");
+        let header_only = PROFILE_FILE.lines().next().unwrap();
+        let e = parse_import(Collection::Profile, None, header_only.as_bytes()).unwrap_err();
+        assert_eq!(e.errors[0].problem, Problem::NotOneRow { rows: 0 });
+        // Without a roster (the simulator, tests) results are not checked against one.
+        parse_import(
+            Collection::Results,
+            None,
+            b"student_id,term,academic,conduct\nX,HK1,good,\n",
+        )
+        .unwrap();
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Main types:
 //!
 //! - [`Collection`]: which records a document holds (students, staff, classes,
-//!   profile). One Automerge document exists per (unit, collection, school year).
+//!   results, health, profile). One Automerge document exists per (unit, collection, school year).
 //! - [`parse_import`]: turns an uploaded CSV or XLSX file into validated,
 //!   normalised [`Row`]s, or returns every problem found as [`ImportErrors`]
 //!   (all or nothing: nothing is returned to apply when any row is bad). Each
@@ -25,6 +25,7 @@
 //! Errors are a single enum, [`Error`].
 
 mod doc;
+mod fields;
 mod import;
 mod problem;
 mod search;
@@ -36,16 +37,17 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use doc::{RecordsDoc, UpsertOutcome};
+pub use fields::{vietnamese_header, PROFILE_ID};
 pub use import::{
-    parse_import, ImportErrors, Row, RowError, Value, MAX_IMPORT_BYTES, MAX_IMPORT_CELLS,
-    MAX_IMPORT_ERRORS, MAX_IMPORT_ROWS, MAX_XLSX_PARTS, MAX_XLSX_PART_BYTES,
-    MAX_XLSX_SHARED_STRINGS_BYTES, MAX_XLSX_TOTAL_BYTES, XLSX_CONTENT_TYPE,
+    parse_import, parse_import_against, ImportErrors, Roster, Row, RowError, Value,
+    MAX_IMPORT_BYTES, MAX_IMPORT_CELLS, MAX_IMPORT_ERRORS, MAX_IMPORT_ROWS, MAX_XLSX_PARTS,
+    MAX_XLSX_PART_BYTES, MAX_XLSX_SHARED_STRINGS_BYTES, MAX_XLSX_TOTAL_BYTES, XLSX_CONTENT_TYPE,
 };
 pub use problem::Problem;
 pub use search::{fold, matches, matches_folded};
 pub use summary::{
-    grade_code, grade_key, grade_rank, level_of_grade, summarize, Summary, COUNTED,
-    PRESCHOOL_GROUPS,
+    class_cap, fields_read, grade_code, grade_key, grade_rank, level_of_grade, summarize, Fields,
+    HealthCounts, ProfileCounts, Summary, TermResults, PRESCHOOL_GROUPS,
 };
 
 /// The error type of this crate.
@@ -55,7 +57,9 @@ pub enum Error {
     #[error("records document error: {0}")]
     Automerge(#[from] automerge::AutomergeError),
     /// A collection name that is not one of the known collections.
-    #[error("unknown collection {0:?}; expected students, staff, classes or profile")]
+    #[error(
+        "unknown collection {0:?}; expected students, staff, classes, results, health or profile"
+    )]
     UnknownCollection(String),
     /// An import was rejected; every problem found is listed.
     #[error("import rejected: {0}")]
@@ -82,48 +86,49 @@ pub enum Collection {
     Staff,
     /// Classes of a school (importable as `classes`).
     Classes,
-    /// The unit's own profile; exists as a collection but is not importable.
+    /// Learning and conduct results per student and term (`results`).
+    Results,
+    /// Health examinations per student and date (`health`).
+    Health,
+    /// The school's profile: classrooms, toilets, water, national standard, place
+    /// (`profile`, one record).
     Profile,
 }
 
 impl Collection {
     /// Every collection, in a fixed order.
-    pub const ALL: [Collection; 4] = [
+    /// Every collection, in a fixed order; `POST /api/v1/import/{kind}` takes each.
+    pub const ALL: [Collection; 6] = [
         Collection::Students,
         Collection::Staff,
         Collection::Classes,
+        Collection::Results,
+        Collection::Health,
         Collection::Profile,
     ];
 
-    /// The collections that `POST /api/v1/import/{kind}` accepts.
-    pub const IMPORTABLE: [Collection; 3] =
-        [Collection::Students, Collection::Staff, Collection::Classes];
-
-    /// The collection's name: `students`, `staff`, `classes` or `profile`.
+    /// The collection's name: `students`, `staff`, `classes`, `results`, `health` or
+    /// `profile`.
     pub fn as_str(self) -> &'static str {
         match self {
             Collection::Students => "students",
             Collection::Staff => "staff",
             Collection::Classes => "classes",
+            Collection::Results => "results",
+            Collection::Health => "health",
             Collection::Profile => "profile",
         }
     }
 
-    /// Whether files of this collection can be imported.
-    pub fn is_importable(self) -> bool {
-        !matches!(self, Collection::Profile)
-    }
-
-    /// The import columns in CONTRACT order (empty for `profile`). The first
-    /// column is the record id.
+    /// The columns a file must have, in CONTRACT order (optional ones left out).
     pub fn columns(self) -> &'static [&'static str] {
-        import::columns(self)
+        fields::columns(self)
     }
 
-    /// The id column (`student_id`, `staff_id`, `class_id`), or `None` for
-    /// `profile`.
-    pub fn id_column(self) -> Option<&'static str> {
-        self.columns().first().copied()
+    /// Whether its rows name students of the same school and year (`results`, `health`):
+    /// they are checked against them ([`parse_import_against`]).
+    pub fn refers_to_students(self) -> bool {
+        matches!(self, Collection::Results | Collection::Health)
     }
 }
 
@@ -136,9 +141,7 @@ impl fmt::Display for Collection {
 impl FromStr for Collection {
     type Err = Error;
 
-    /// Parses `students`, `staff`, `classes` or `profile` (exact, lowercase).
-    /// Use [`Collection::is_importable`] to refuse `profile` as an import kind;
-    /// [`parse_import`] refuses it too with a clear message.
+    /// Parses a collection's name (exact, lowercase).
     fn from_str(s: &str) -> Result<Self> {
         Collection::ALL
             .into_iter()
@@ -160,8 +163,5 @@ mod tests {
         }
         assert!("pupils".parse::<Collection>().is_err());
         assert!("Students".parse::<Collection>().is_err());
-        assert!(!Collection::Profile.is_importable());
-        assert_eq!(Collection::Students.id_column(), Some("student_id"));
-        assert_eq!(Collection::Profile.id_column(), None);
     }
 }

@@ -25,10 +25,10 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "code", content = "params", rename_all = "snake_case")]
 pub enum Problem {
     // --- The file as a whole (row 0, no column). ---
-    /// The collection cannot be imported (`profile`).
-    NotImportable {
-        /// The collection's name.
-        kind: String,
+    /// A profile file has no data row or more than one.
+    NotOneRow {
+        /// The data rows it has.
+        rows: usize,
     },
     /// The file is larger than [`MAX_IMPORT_BYTES`](crate::MAX_IMPORT_BYTES).
     FileTooLarge {
@@ -205,6 +205,60 @@ pub enum Problem {
         /// The earliest year accepted.
         first_year: i32,
     },
+    /// `term` is not HK1, HK2 or CN (or Học kỳ I, Học kỳ II, Cả năm).
+    BadTerm {
+        /// The value.
+        value: String,
+    },
+    /// `academic` or `conduct` is not one of the four levels.
+    BadLevel {
+        /// The value.
+        value: String,
+    },
+    /// A number is not a decimal number between `min` and `max`.
+    BadNumber {
+        /// The value.
+        value: String,
+        /// The smallest accepted.
+        min: String,
+        /// The largest accepted.
+        max: String,
+    },
+    /// A count is not a whole number, 0 or more.
+    BadCount {
+        /// The value.
+        value: String,
+    },
+    /// `nutrition` is not one of the five codes.
+    BadNutrition {
+        /// The value.
+        value: String,
+    },
+    /// `clean_water` is not yes or no.
+    BadYesNo {
+        /// The value.
+        value: String,
+    },
+    /// `national_standard` is not none, level1 or level2.
+    BadStandard {
+        /// The value.
+        value: String,
+    },
+    /// `student_id` names no student of this school in this school year.
+    UnknownStudent {
+        /// The student id.
+        value: String,
+    },
+    /// A result for a preschool student (preschool has no results).
+    PreschoolResult {
+        /// The student id.
+        value: String,
+    },
+    /// A conduct result for a student of grades 1–5 (they have none).
+    ConductInPrimary {
+        /// The value.
+        value: String,
+    },
     /// The record id was already used on an earlier row of the file.
     DuplicateId {
         /// The id.
@@ -219,7 +273,7 @@ impl Problem {
     /// the JSON error).
     pub fn code(&self) -> &'static str {
         match self {
-            Problem::NotImportable { .. } => "not_importable",
+            Problem::NotOneRow { .. } => "not_one_row",
             Problem::FileTooLarge { .. } => "file_too_large",
             Problem::XlsFile => "xls_file",
             Problem::Utf16File => "utf16_file",
@@ -254,6 +308,16 @@ impl Problem {
             Problem::NotACalendarDate { .. } => "not_a_calendar_date",
             Problem::DateOutOfRange { .. } => "date_out_of_range",
             Problem::DuplicateId { .. } => "duplicate_id",
+            Problem::BadTerm { .. } => "bad_term",
+            Problem::BadLevel { .. } => "bad_level",
+            Problem::BadNumber { .. } => "bad_number",
+            Problem::BadCount { .. } => "bad_count",
+            Problem::BadNutrition { .. } => "bad_nutrition",
+            Problem::BadYesNo { .. } => "bad_yes_no",
+            Problem::BadStandard { .. } => "bad_standard",
+            Problem::UnknownStudent { .. } => "unknown_student",
+            Problem::PreschoolResult { .. } => "preschool_result",
+            Problem::ConductInPrimary { .. } => "conduct_in_primary",
         }
     }
 
@@ -261,9 +325,10 @@ impl Problem {
     /// [`RowError`](crate::RowError); a CSV header code such as `birth_date`).
     pub fn message(&self, column: &str) -> String {
         match self {
-            Problem::NotImportable { kind } => {
-                format!("{kind} cannot be imported; import students, staff or classes")
-            }
+            Problem::NotOneRow { rows } => format!(
+                "a profile file has exactly one data row (the school's profile), this one \
+                 has {rows}"
+            ),
             Problem::FileTooLarge { size_mib, max_mib } => format!(
                 "the file is {size_mib} MiB; the largest accepted file is {max_mib} MiB, \
                  split it into smaller files"
@@ -372,6 +437,43 @@ impl Problem {
             }
             Problem::DuplicateId { value, first_row } => {
                 format!("{column} \"{value}\" is already used on row {first_row}")
+            }
+            Problem::BadTerm { value } => format!(
+                "{column} must be HK1, HK2 or CN (or Học kỳ I, Học kỳ II, Cả năm), \
+                 got \"{value}\""
+            ),
+            Problem::BadLevel { value } => format!(
+                "{column} must be excellent, good, pass or fail (or Tốt, Khá, Đạt, Chưa đạt; \
+                 Hoàn thành xuất sắc, Hoàn thành tốt, Hoàn thành, Chưa hoàn thành), \
+                 got \"{value}\""
+            ),
+            Problem::BadNumber { value, min, max } => {
+                format!("{column} must be a number from {min} to {max}, got \"{value}\"")
+            }
+            Problem::BadCount { value } => {
+                format!("{column} must be a whole number, 0 or more, got \"{value}\"")
+            }
+            Problem::BadNutrition { value } => format!(
+                "{column} must be normal, underweight, stunted, overweight or obese (or Bình \
+                 thường, Suy dinh dưỡng thể nhẹ cân, Suy dinh dưỡng thể thấp còi, Thừa cân, \
+                 Béo phì), got \"{value}\""
+            ),
+            Problem::BadYesNo { value } => {
+                format!("{column} must be yes or no (or Có, Không), got \"{value}\"")
+            }
+            Problem::BadStandard { value } => format!(
+                "{column} must be none, level1 or level2 (or Chưa đạt, Mức độ 1, Mức độ 2), \
+                 got \"{value}\""
+            ),
+            Problem::UnknownStudent { value } => format!(
+                "{column} \"{value}\" is not a student of this school in this school year; \
+                 import the students first"
+            ),
+            Problem::PreschoolResult { value } => {
+                format!("student \"{value}\" is in a preschool group, which has no results")
+            }
+            Problem::ConductInPrimary { value } => {
+                format!("{column} must be empty for grades 1 to 5, got \"{value}\"")
             }
         }
     }

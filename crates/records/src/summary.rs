@@ -6,9 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Collection, RecordsDoc, Value};
 
-/// Counts from one or more records documents, as the `stats` endpoint reports
-/// them. Summaries of different documents or units are combined with
+/// Counts from one or more records documents, as the `stats` and `indicators` endpoints
+/// report them. Summaries of different documents or units are combined with
 /// [`Summary::add`].
+///
+/// Summaries of `results` and `health` documents count only enrolled students, so they
+/// are made by the engine, which joins a document with its school year's students
+/// ([`Summary::count_result`], [`Summary::count_exam`]); [`Summary::count`] leaves them
+/// out.
 #[derive(Default, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     /// Records in classes documents.
@@ -26,10 +31,77 @@ pub struct Summary {
     pub staff_active: u64,
     /// Active staff whose role is `teacher`.
     pub teachers: u64,
+    /// Active teachers by qualification code; only codes with at least one.
+    pub teachers_by_qualification: BTreeMap<String, u64>,
+    /// Enrolled students per class id (a students document). Class ids mean something
+    /// only within one school: [`Summary::add`] leaves this out.
+    pub by_class: BTreeMap<String, u64>,
+    /// The grade key of each class id (a classes document); within one school only, as
+    /// `by_class`.
+    pub class_grades: BTreeMap<String, u8>,
+    /// Results of enrolled students per term code (`HK1`, `HK2`, `CN`).
+    pub results: BTreeMap<String, TermResults>,
+    /// Enrolled students with a health exam, by their latest exam.
+    pub health: HealthCounts,
+    /// School profiles.
+    pub profile: ProfileCounts,
+}
+
+/// Results of one term: students with a result, and of them those rated `excellent` or
+/// `good`, for learning (`academic`) and for conduct.
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TermResults {
+    /// Students with an academic result.
+    pub academic: u64,
+    /// Of them, `excellent` or `good`.
+    pub academic_good: u64,
+    /// Students with a conduct result.
+    pub conduct: u64,
+    /// Of them, `excellent` or `good`.
+    pub conduct_good: u64,
+}
+
+/// Students with a health exam, by the nutrition their latest exam found.
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCounts {
+    /// Students with an exam.
+    pub examined: u64,
+    /// `underweight` or `stunted`.
+    pub malnourished: u64,
+    /// `overweight` or `obese`.
+    pub overweight: u64,
+}
+
+/// School profiles, added up.
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileCounts {
+    /// Schools with a profile.
+    pub schools: u64,
+    /// Solid classrooms (kiên cố).
+    pub classrooms_solid: u64,
+    /// All classrooms: solid, semi-solid and temporary.
+    pub classrooms: u64,
+    /// Toilets.
+    pub toilets: u64,
+    /// Schools with clean water.
+    pub clean_water: u64,
+    /// Schools at national standard level 1 or 2.
+    pub national_standard: u64,
+}
+
+impl ProfileCounts {
+    fn add(&mut self, o: &ProfileCounts) {
+        self.schools += o.schools;
+        self.classrooms_solid += o.classrooms_solid;
+        self.classrooms += o.classrooms;
+        self.toilets += o.toilets;
+        self.clean_water += o.clean_water;
+        self.national_standard += o.national_standard;
+    }
 }
 
 impl Summary {
-    /// Adds `other`'s counts to these.
+    /// Adds `other`'s counts to these (not the per-class maps, which are per school).
     pub fn add(&mut self, other: &Summary) {
         self.classes += other.classes;
         self.enrolled += other.enrolled;
@@ -42,6 +114,20 @@ impl Summary {
         }
         self.staff_active += other.staff_active;
         self.teachers += other.teachers;
+        for (q, n) in &other.teachers_by_qualification {
+            *self.teachers_by_qualification.entry(q.clone()).or_default() += n;
+        }
+        for (term, r) in &other.results {
+            let t = self.results.entry(term.clone()).or_default();
+            t.academic += r.academic;
+            t.academic_good += r.academic_good;
+            t.conduct += r.conduct;
+            t.conduct_good += r.conduct_good;
+        }
+        self.health.examined += other.health.examined;
+        self.health.malnourished += other.health.malnourished;
+        self.health.overweight += other.health.overweight;
+        self.profile.add(&other.profile);
     }
 
     /// Enrolled students per teacher (0 when there are no teachers).
@@ -53,32 +139,57 @@ impl Summary {
         }
     }
 
-    /// Counts one record of `collection` with these fields.
-    pub fn count_record(&mut self, collection: Collection, fields: &BTreeMap<String, Value>) {
-        self.count(collection, COUNTED.map(|name| fields.get(name)));
+    /// Counts one record `id` of `collection` with these fields.
+    pub fn count_record(
+        &mut self,
+        collection: Collection,
+        id: &str,
+        fields: &BTreeMap<String, Value>,
+    ) {
+        let values = fields_read(collection).map(|name| fields.get(name).cloned());
+        self.count(collection, id, &values);
     }
 
-    /// Counts one record of `collection` whose [`COUNTED`] fields (status, grade, gender,
-    /// role) have these values.
-    pub fn count(&mut self, collection: Collection, fields: [Option<&Value>; 4]) {
-        self.tally(collection, fields, true);
+    /// Counts one record `id` of `collection` whose fields named by [`fields_read`] have
+    /// these values (results and health records count nothing here: see [`Summary`]).
+    pub fn count(&mut self, collection: Collection, id: &str, fields: &Fields) {
+        self.tally(collection, id, fields, true);
     }
 
     /// Takes back what [`Summary::count`] counted for a record with these values (the
-    /// record changed or left): the result is what counting without it gives, grades and
-    /// genders that fall to zero left out.
-    pub fn uncount(&mut self, collection: Collection, fields: [Option<&Value>; 4]) {
-        self.tally(collection, fields, false);
+    /// record changed or left): the result is what counting without it gives, keys that
+    /// fall to zero left out.
+    pub fn uncount(&mut self, collection: Collection, id: &str, fields: &Fields) {
+        self.tally(collection, id, fields, false);
     }
 
-    fn tally(
-        &mut self,
-        collection: Collection,
-        [status, grade, gender, role]: [Option<&Value>; 4],
-        add: bool,
-    ) {
-        fn step(n: &mut u64, add: bool) {
-            *n = if add { *n + 1 } else { n.saturating_sub(1) };
+    /// Counts the result of an enrolled student for `term`.
+    pub fn count_result(&mut self, term: &str, academic: &str, conduct: &str) {
+        let good = |v: &str| matches!(v, "excellent" | "good");
+        let t = self.results.entry(term.to_string()).or_default();
+        if !academic.is_empty() {
+            t.academic += 1;
+            t.academic_good += u64::from(good(academic));
+        }
+        if !conduct.is_empty() {
+            t.conduct += 1;
+            t.conduct_good += u64::from(good(conduct));
+        }
+    }
+
+    /// Counts the latest health exam of an enrolled student.
+    pub fn count_exam(&mut self, nutrition: &str) {
+        self.health.examined += 1;
+        match nutrition {
+            "underweight" | "stunted" => self.health.malnourished += 1,
+            "overweight" | "obese" => self.health.overweight += 1,
+            _ => {}
+        }
+    }
+
+    fn tally(&mut self, collection: Collection, id: &str, fields: &Fields, add: bool) {
+        fn step(n: &mut u64, by: u64, add: bool) {
+            *n = if add { *n + by } else { n.saturating_sub(by) };
         }
         fn step_in<K: Ord>(m: &mut BTreeMap<K, u64>, k: K, add: bool) {
             if add {
@@ -90,32 +201,125 @@ impl Summary {
                 }
             }
         }
-        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+        let text = |i: usize| fields[i].as_ref().and_then(Value::as_str).unwrap_or("");
+        let int = |i: usize| {
+            fields[i]
+                .as_ref()
+                .and_then(Value::as_int)
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0)
+        };
         match collection {
-            Collection::Students => match text(status).as_deref() {
-                Some("enrolled") => {
-                    step(&mut self.enrolled, add);
-                    if let Some(grade) = grade.and_then(grade_key) {
+            // status, grade, gender, class_id
+            Collection::Students => match text(0) {
+                "enrolled" => {
+                    step(&mut self.enrolled, 1, add);
+                    if let Some(grade) = fields[1].as_ref().and_then(grade_key) {
                         step_in(&mut self.by_grade, grade, add);
                     }
-                    if let Some(gender) = text(gender).filter(|g| !g.is_empty()) {
-                        step_in(&mut self.by_gender, gender, add);
+                    if !text(2).is_empty() {
+                        step_in(&mut self.by_gender, text(2).to_string(), add);
+                    }
+                    if !text(3).is_empty() {
+                        step_in(&mut self.by_class, text(3).to_string(), add);
                     }
                 }
-                Some("dropped_out") => step(&mut self.dropped_out, add),
+                "dropped_out" => step(&mut self.dropped_out, 1, add),
                 _ => {}
             },
+            // status, role, qualification
             Collection::Staff => {
-                if text(status).as_deref() == Some("active") {
-                    step(&mut self.staff_active, add);
-                    if text(role).as_deref() == Some("teacher") {
-                        step(&mut self.teachers, add);
+                if text(0) == "active" {
+                    step(&mut self.staff_active, 1, add);
+                    if text(1) == "teacher" {
+                        step(&mut self.teachers, 1, add);
+                        if !text(2).is_empty() {
+                            step_in(&mut self.teachers_by_qualification, text(2).into(), add);
+                        }
                     }
                 }
             }
-            Collection::Classes => step(&mut self.classes, add),
-            Collection::Profile => {}
+            // grade
+            Collection::Classes => {
+                step(&mut self.classes, 1, add);
+                match fields[0].as_ref().and_then(grade_key) {
+                    Some(g) if add => {
+                        self.class_grades.insert(id.to_string(), g);
+                    }
+                    _ => {
+                        self.class_grades.remove(id);
+                    }
+                }
+            }
+            Collection::Results | Collection::Health => {}
+            // solid, semi-solid, temporary, toilets, clean water, standard
+            Collection::Profile => {
+                let p = &mut self.profile;
+                step(&mut p.schools, 1, add);
+                step(&mut p.classrooms_solid, int(0), add);
+                step(&mut p.classrooms, int(0) + int(1) + int(2), add);
+                step(&mut p.toilets, int(3), add);
+                step(&mut p.clean_water, u64::from(text(4) == "yes"), add);
+                let standard = matches!(text(5), "level1" | "level2");
+                step(&mut p.national_standard, u64::from(standard), add);
+            }
         }
+    }
+}
+
+/// The values of the fields [`fields_read`] names, in its order.
+pub type Fields = [Option<Value>; 8];
+
+/// The fields of a record of `collection` that summaries and look-ups read, in the order
+/// [`Summary::count`] takes them (`""`: no field).
+pub fn fields_read(collection: Collection) -> [&'static str; 8] {
+    match collection {
+        Collection::Students => [
+            "status",
+            "grade",
+            "gender",
+            "class_id",
+            "full_name",
+            "personal_id",
+            "",
+            "",
+        ],
+        Collection::Staff => [
+            "status",
+            "role",
+            "qualification",
+            "gender",
+            "full_name",
+            "",
+            "",
+            "",
+        ],
+        Collection::Classes => ["grade", "name", "", "", "", "", "", ""],
+        Collection::Results => ["student_id", "term", "academic", "conduct", "", "", "", ""],
+        Collection::Health => ["student_id", "exam_date", "nutrition", "", "", "", "", ""],
+        Collection::Profile => [
+            "classrooms_solid",
+            "classrooms_semi_solid",
+            "classrooms_temporary",
+            "toilets",
+            "clean_water",
+            "national_standard",
+            "latitude",
+            "longitude",
+        ],
+    }
+}
+
+/// The class-size cap of a grade key under the school regulations (CONTRACT Part 2): NT
+/// and MG3 25, MG4 30, MG5 35, grades 1–5 35, grades 6–12 45.
+pub fn class_cap(key: u8) -> Option<u64> {
+    match key {
+        1..=5 => Some(35),
+        6..=12 => Some(45),
+        k if k == PRESCHOOL_KEY || k == PRESCHOOL_KEY + 1 => Some(25),
+        k if k == PRESCHOOL_KEY + 2 => Some(30),
+        k if k == PRESCHOOL_KEY + 3 => Some(35),
+        _ => None,
     }
 }
 
@@ -174,19 +378,12 @@ pub fn level_of_grade(key: u8) -> Option<&'static str> {
     }
 }
 
-/// The fields a summary counts by, in the order [`Summary::count`] takes them.
-pub const COUNTED: [&str; 4] = ["status", "grade", "gender", "role"];
-
-/// The counts of one document of `collection`: students by status (enrolled
-/// ones also by grade and gender), active staff and active teachers, or the
-/// number of classes. A profile document counts nothing.
+/// The counts of one document of `collection` ([`Summary::count`] of each record).
 pub fn summarize(collection: Collection, doc: &RecordsDoc) -> Summary {
     let mut summary = Summary::default();
-    if collection != Collection::Profile {
-        doc.for_each_record_fields(COUNTED, |_, fields| {
-            summary.count(collection, fields.each_ref().map(Option::as_ref));
-        });
-    }
+    doc.for_each_record_fields(fields_read(collection), |id, fields| {
+        summary.count(collection, id, fields);
+    });
     summary
 }
 
@@ -242,7 +439,18 @@ mod tests {
         assert_eq!((t.staff_active, t.teachers), (3, 1));
         let c = summarize(Collection::Classes, &classes);
         assert_eq!(c.classes, 2);
-        assert_eq!(summarize(Collection::Profile, &classes), Summary::default());
+        assert_eq!(
+            c.class_grades,
+            BTreeMap::from([("5A".into(), 5), ("6A".into(), 6)])
+        );
+        assert_eq!(
+            s.by_class,
+            BTreeMap::from([("5A".into(), 2), ("6A".into(), 1)])
+        );
+        assert_eq!(
+            t.teachers_by_qualification,
+            BTreeMap::from([("bachelor".into(), 1)])
+        );
 
         let mut total = Summary::default();
         for part in [&s, &t, &c, &s] {
@@ -286,6 +494,7 @@ mod tests {
                         ("grade".to_owned(), Value::Int(i64::from(*grade))),
                         ("gender".to_owned(), Value::Str(gender.into())),
                         ("status".to_owned(), Value::Str(status.into())),
+                        ("class_id".to_owned(), Value::Str(format!("{grade}A"))),
                     ]);
                     latest.insert(id.clone(), (*grade, gender, status));
                     rows.push(Row { id, fields });
@@ -299,6 +508,7 @@ mod tests {
                         expected.enrolled += 1;
                         *expected.by_grade.entry(*grade).or_default() += 1;
                         *expected.by_gender.entry((*gender).to_owned()).or_default() += 1;
+                        *expected.by_class.entry(format!("{grade}A")).or_default() += 1;
                     }
                     "dropped_out" => expected.dropped_out += 1,
                     _ => {}

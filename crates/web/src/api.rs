@@ -97,6 +97,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/status", get(status))
         .route("/stats", get(stats))
+        .route("/indicators", get(indicators))
         .route("/import/{kind}", post(import))
         .route("/records/students", get(students))
         .route("/records/staff", get(staff))
@@ -196,6 +197,20 @@ async fn stats(State(state): State<AppState>, Query(q): Query<UnitQuery>) -> Api
         None => figures.stats(q.unit.as_deref()),
     }?;
     Ok(Json(json!(s)))
+}
+
+#[derive(Deserialize)]
+struct IndicatorsQuery {
+    unit: Option<String>,
+    year: Option<String>,
+    term: Option<String>,
+}
+
+async fn indicators(State(state): State<AppState>, Query(q): Query<IndicatorsQuery>) -> ApiResult {
+    // From the published figures, as `stats`.
+    let figures = state.views.figures();
+    let i = figures.indicators(q.unit.as_deref(), q.year.as_deref(), q.term.as_deref())?;
+    Ok(Json(json!(i)))
 }
 
 #[derive(Deserialize)]

@@ -48,6 +48,9 @@ fn import_form(ctx: &Ctx, kind: &str) -> Markup {
                         option value="students" selected[kind == "students"] { (ctx.t(T::KindStudents)) }
                         option value="staff" selected[kind == "staff"] { (ctx.t(T::KindStaff)) }
                         option value="classes" selected[kind == "classes"] { (ctx.t(T::KindClasses)) }
+                        option value="results" selected[kind == "results"] { (ctx.t(T::KindResults)) }
+                        option value="health" selected[kind == "health"] { (ctx.t(T::KindHealth)) }
+                        option value="profile" selected[kind == "profile"] { (ctx.t(T::KindProfile)) }
                     }
                 }
                 label { (ctx.t(T::File)) " (CSV, XLSX)"
@@ -62,7 +65,7 @@ fn import_form(ctx: &Ctx, kind: &str) -> Markup {
             details {
                 summary { (ctx.t(T::Columns)) }
                 ul.cols {
-                    @for c in Collection::IMPORTABLE {
+                    @for c in Collection::ALL {
                         li { strong { (c.as_str()) } ": " code { (c.columns().join(",")) } }
                     }
                 }
@@ -178,9 +181,7 @@ async fn import_upload(
             _ => {}
         }
     }
-    let importable = kind
-        .parse::<Collection>()
-        .is_ok_and(Collection::is_importable);
+    let importable = kind.parse::<Collection>().is_ok();
     let result = match file {
         _ if !importable => ImportResult::BadKind,
         Some((_, body)) if body.is_empty() => ImportResult::NoFile,

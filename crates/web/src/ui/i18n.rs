@@ -104,9 +104,10 @@ impl Lang {
             return p.message(column);
         }
         // The field in words ("Ngày sinh"), and in the middle of a sentence ("ngày sinh").
-        let field = match field_of(column) {
-            Some(k) => self.t(k).to_string(),
-            None => format!("Cột {column}"),
+        let field = match (field_of(column), eduioc_records::vietnamese_header(column)) {
+            (Some(k), _) => self.t(k).to_string(),
+            (None, Some(header)) => header.to_string(),
+            (None, None) => format!("Cột {column}"),
         };
         let lower = lower_first(&field);
         // A value that is not one of the accepted forms (or is missing).
@@ -118,10 +119,9 @@ impl Lang {
             }
         };
         match p {
-            Problem::NotImportable { kind } => format!(
-                "Không nhập được dữ liệu loại \"{kind}\"; chỉ nhập được học sinh, \
-                 cán bộ giáo viên hoặc lớp học"
-            ),
+            Problem::NotOneRow { rows } => {
+                format!("Tệp hồ sơ trường phải có đúng một dòng dữ liệu, tệp này có {rows} dòng")
+            }
             Problem::FileTooLarge { size_mib, max_mib } => format!(
                 "Tệp nặng {size_mib} MB, vượt mức tối đa {max_mib} MB; \
                  hãy chia thành nhiều tệp nhỏ hơn"
@@ -253,6 +253,38 @@ impl Lang {
             Problem::DuplicateId { value, first_row } => {
                 format!("{field} \"{value}\" bị trùng: đã có ở dòng {first_row}")
             }
+            Problem::BadTerm { value } => bad(
+                value,
+                "hãy ghi Học kỳ I, Học kỳ II hoặc Cả năm (HK1, HK2, CN)",
+            ),
+            Problem::BadLevel { value } => bad(
+                value,
+                "hãy ghi Tốt, Khá, Đạt, Chưa đạt (THCS, THPT) hoặc Hoàn thành xuất sắc, \
+                 Hoàn thành tốt, Hoàn thành, Chưa hoàn thành (tiểu học)",
+            ),
+            Problem::BadNumber { value, min, max } => {
+                bad(value, &format!("hãy ghi một số từ {min} đến {max}"))
+            }
+            Problem::BadCount { value } => bad(value, "hãy ghi một số nguyên, từ 0 trở lên"),
+            Problem::BadNutrition { value } => bad(
+                value,
+                "hãy ghi Bình thường, Suy dinh dưỡng thể nhẹ cân, Suy dinh dưỡng thể thấp còi, \
+                 Thừa cân hoặc Béo phì",
+            ),
+            Problem::BadYesNo { value } => bad(value, "hãy ghi Có hoặc Không"),
+            Problem::BadStandard { value } => {
+                bad(value, "hãy ghi Chưa đạt, Mức độ 1 hoặc Mức độ 2")
+            }
+            Problem::UnknownStudent { value } => format!(
+                "Học sinh có mã \"{value}\" không có trong danh sách học sinh của trường \
+                 năm học này; hãy nhập danh sách học sinh trước"
+            ),
+            Problem::PreschoolResult { value } => {
+                format!("Học sinh \"{value}\" học mầm non, không có kết quả học tập, rèn luyện")
+            }
+            Problem::ConductInPrimary { value } => format!(
+                "{field} phải để trống với học sinh tiểu học (lớp 1 đến 5), đang ghi \"{value}\""
+            ),
         }
     }
 
@@ -494,6 +526,9 @@ strings! {
     KindStudents => "Học sinh", "Students";
     KindStaff => "Cán bộ, giáo viên", "Staff";
     KindClasses => "Lớp học", "Classes";
+    KindResults => "Kết quả học tập, rèn luyện", "Learning and conduct results";
+    KindHealth => "Khám sức khoẻ", "Health examinations";
+    KindProfile => "Hồ sơ trường (cơ sở vật chất)", "School profile (facilities)";
     File => "Tệp", "File";
     Columns => "Các cột", "Columns";
     Import => "Nhập dữ liệu", "Import";
@@ -518,8 +553,8 @@ strings! {
     MoreErrors => "lỗi khác không hiển thị", "more problems not shown";
     NoFile => "Chưa chọn tệp, hoặc tệp trống.", "No file chosen, or the file is empty.";
     UploadUnreadable => "Không đọc được tệp gửi lên", "Reading the upload failed";
-    BadKind => "Loại dữ liệu không hợp lệ: hãy chọn học sinh, cán bộ giáo viên hoặc lớp học.",
-        "Unknown kind of data: choose students, staff or classes.";
+    BadKind => "Loại dữ liệu không hợp lệ: hãy chọn một loại trong danh sách.",
+        "Unknown kind of data: choose one from the list.";
     AddStudent => "Thêm học sinh", "Add a student";
     EditStudent => "Sửa hồ sơ học sinh", "Edit a student";
     Save => "Lưu", "Save";
@@ -566,8 +601,8 @@ mod tests {
         let cases: Vec<(&str, Problem, &str)> = vec![
             (
                 "",
-                Problem::NotImportable { kind: v("profile") },
-                "Không nhập được",
+                Problem::NotOneRow { rows: 2 },
+                "đúng một dòng dữ liệu, tệp này có 2 dòng",
             ),
             (
                 "",
@@ -762,6 +797,60 @@ mod tests {
                     first_row: 3,
                 },
                 "Mã cán bộ \"GV01\" bị trùng: đã có ở dòng 3",
+            ),
+            (
+                "term",
+                Problem::BadTerm { value: v("HK3") },
+                "Học kỳ \"HK3\" không hợp lệ; hãy ghi Học kỳ I",
+            ),
+            (
+                "academic",
+                Problem::BadLevel { value: v("A+") },
+                "Kết quả học tập \"A+\" không hợp lệ",
+            ),
+            (
+                "height_cm",
+                Problem::BadNumber {
+                    value: v("300"),
+                    min: v("40"),
+                    max: v("220"),
+                },
+                "Chiều cao (cm) \"300\" không hợp lệ; hãy ghi một số từ 40 đến 220",
+            ),
+            (
+                "toilets",
+                Problem::BadCount { value: v("-1") },
+                "Nhà vệ sinh \"-1\" không hợp lệ",
+            ),
+            (
+                "nutrition",
+                Problem::BadNutrition { value: v("fat") },
+                "Béo phì",
+            ),
+            (
+                "clean_water",
+                Problem::BadYesNo { value: v("maybe") },
+                "Có hoặc Không",
+            ),
+            (
+                "national_standard",
+                Problem::BadStandard { value: v("3") },
+                "Mức độ 2",
+            ),
+            (
+                "student_id",
+                Problem::UnknownStudent { value: v("HS9") },
+                "không có trong danh sách học sinh",
+            ),
+            (
+                "student_id",
+                Problem::PreschoolResult { value: v("MN1") },
+                "học mầm non",
+            ),
+            (
+                "conduct",
+                Problem::ConductInPrimary { value: v("Tốt") },
+                "Kết quả rèn luyện phải để trống",
             ),
         ];
         for (column, problem, words) in &cases {

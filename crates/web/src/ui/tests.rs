@@ -470,6 +470,48 @@ async fn figures_answer_while_the_engine_is_busy() {
     assert!(json.contains(r#""enrolled":3"#), "{json}");
     let (status, _, json) = within(api_get(&f.dept, "/api/v1/status")).await;
     assert_eq!(status, StatusCode::OK, "{json}");
+    // Indicators too (CONTRACT Part 2), with their parameters checked.
+    let (status, _, json) = within(api_get(
+        &f.dept,
+        "/api/v1/indicators?unit=thcs-tam-hiep&term=HK1",
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let i: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (i["unit"].as_str(), i["term"].as_str()),
+        (Some("thcs-tam-hiep"), Some("HK1"))
+    );
+    let list = i["indicators"].as_array().unwrap();
+    assert_eq!(list.len(), 13, "{json}");
+    let reporting = list.iter().find(|x| x["code"] == "reporting_rate").unwrap();
+    assert_eq!(
+        (
+            &reporting["value"],
+            &reporting["numerator"],
+            &reporting["denominator"]
+        ),
+        (
+            &serde_json::json!(100.0),
+            &serde_json::json!(1.0),
+            &serde_json::json!(1.0)
+        ),
+        "{json}"
+    );
+    let academic = list
+        .iter()
+        .find(|x| x["code"] == "academic_good_rate")
+        .unwrap();
+    assert!(academic["value"].is_null(), "no results yet: {json}");
+    for (query, want) in [
+        ("term=HK9", StatusCode::BAD_REQUEST),
+        ("year=2026", StatusCode::BAD_REQUEST),
+        ("unit=nowhere", StatusCode::NOT_FOUND),
+    ] {
+        let (status, _, json) =
+            within(api_get(&f.dept, &format!("/api/v1/indicators?{query}"))).await;
+        assert_eq!(status, want, "{query}: {json}");
+    }
     for path in [
         "/",
         "/unit/thcs-tam-hiep",
