@@ -95,7 +95,37 @@ pub enum Payload {
         /// this one replaces, as canonical inclusive ranges.
         replaces: Vec<(u64, u64)>,
     },
+    /// A target an office sets for a unit of its subtree, for one school year: the
+    /// indicator `indicator` should be `op` (`<=` or `>=`) `value`. It travels down to the
+    /// unit's node (and up with the office's log). A later target of the same office for
+    /// the same unit, year and indicator replaces it.
+    Target {
+        /// The unit the target is for (the author's own unit or one below it).
+        unit: String,
+        /// The school year, `YYYY-YYYY`.
+        year: String,
+        /// The indicator's code (`dropout_rate`, …).
+        indicator: String,
+        /// `<=` or `>=`.
+        op: String,
+        /// The value to reach, finite.
+        value: Number,
+    },
 }
+
+/// A finite number carried in a payload, compared by its bits (so a payload is `Eq`); a
+/// non-finite one is refused by validation.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Number(pub f64);
+
+impl PartialEq for Number {
+    fn eq(&self, other: &Number) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for Number {}
 
 impl Payload {
     /// Short name for logs and counters.
@@ -106,6 +136,7 @@ impl Payload {
             Payload::Notification { .. } => "notification",
             Payload::Ack { .. } => "ack",
             Payload::Snapshot { .. } => "snapshot",
+            Payload::Target { .. } => "target",
         }
     }
 
@@ -115,6 +146,7 @@ impl Payload {
         match self {
             Payload::Certificate(c) => Some(c.body.unit.as_str()),
             Payload::Notification { to_unit, .. } => Some(to_unit.as_str()),
+            Payload::Target { unit, .. } => Some(unit.as_str()),
             Payload::Changes { .. } | Payload::Ack { .. } | Payload::Snapshot { .. } => None,
         }
     }

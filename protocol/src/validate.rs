@@ -243,6 +243,41 @@ fn check_authority(entry: &Entry, unit: &str, dir: &Directory) -> Result<(), Rej
             }
         }
         Payload::Ack { .. } => Ok(()),
+        Payload::Target {
+            unit: for_unit,
+            year,
+            indicator,
+            op,
+            value,
+        } => {
+            if dir.level(unit) == Some("school") {
+                return Err(Reject::Unauthorized(format!(
+                    "{unit} is a school; only offices set targets"
+                )));
+            }
+            if !dir.is_ancestor_or_self(unit, for_unit) {
+                return Err(Reject::Unauthorized(format!(
+                    "{unit} may not set a target for {for_unit}, which is outside its subtree"
+                )));
+            }
+            let year_ok = year.len() == 9
+                && year.as_bytes()[4] == b'-'
+                && year
+                    .bytes()
+                    .enumerate()
+                    .all(|(i, b)| i == 4 || b.is_ascii_digit());
+            let code_ok = (1..=64).contains(&indicator.len())
+                && indicator
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_');
+            if !year_ok || !code_ok || !matches!(op.as_str(), "<=" | ">=") || !value.0.is_finite() {
+                return Err(Reject::Malformed(format!(
+                    "target {indicator:?} {op:?} {} for {year:?} is not well formed",
+                    value.0
+                )));
+            }
+            Ok(())
+        }
         Payload::Snapshot {
             doc,
             heads,
@@ -357,7 +392,12 @@ mod tests {
             let body = CertBody {
                 unit: unit.into(),
                 name: unit.into(),
-                level: "x".into(),
+                level: if parent.is_some() {
+                    "school"
+                } else {
+                    "department"
+                }
+                .into(),
                 parent: parent.map(str::to_string),
                 key: key.id(),
                 version: 1,
@@ -476,6 +516,52 @@ mod tests {
                 .key(),
             "unauthorized"
         );
+    }
+
+    #[test]
+    fn targets_come_from_offices_for_their_subtree_and_are_well_formed() {
+        let w = world();
+        let root = NodeKey::from_secret([1; 32]);
+        let target = |key: &NodeKey, unit: &str, year: &str, op: &str, value: f64| {
+            let payload = Payload::Target {
+                unit: unit.into(),
+                year: year.into(),
+                indicator: "dropout_rate".into(),
+                op: op.into(),
+                value: crate::entry::Number(value),
+            };
+            let e = Entry::sign(key, 1, None, 0, payload);
+            check(&e, true, &w.dir, LogState::default()).map_err(|r| r.key())
+        };
+        assert_eq!(
+            target(&root, "s1", "2026-2027", "<=", 1.5),
+            Ok(Verdict::Append)
+        );
+        assert_eq!(
+            target(&root, "so", "2026-2027", ">=", 0.0),
+            Ok(Verdict::Append)
+        );
+        // A school sets none, not even for itself; an office none outside its subtree.
+        assert_eq!(
+            target(&w.school, "s1", "2026-2027", "<=", 1.0),
+            Err("unauthorized")
+        );
+        assert_eq!(
+            target(&root, "elsewhere", "2026-2027", "<=", 1.0),
+            Err("unauthorized")
+        );
+        for (year, op, value) in [
+            ("2026", "<=", 1.0),
+            ("2026-2027", "<", 1.0),
+            ("2026-2027", "<=", f64::NAN),
+            ("2026-2027", ">=", f64::INFINITY),
+        ] {
+            assert_eq!(
+                target(&root, "s1", year, op, value),
+                Err("malformed"),
+                "{year} {op} {value}"
+            );
+        }
     }
 
     /// A saved document of `actors`' changes (each writes one key) and its heads.

@@ -24,6 +24,7 @@
 //! deltas: an entry received twice is a [`Verdict::Duplicate`] and changes nothing.
 
 mod docs;
+mod forecast;
 mod health;
 mod import;
 mod indicators;
@@ -34,6 +35,7 @@ mod search;
 mod snapshots;
 mod stats;
 mod tables;
+mod targets;
 mod views;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -48,6 +50,7 @@ use eduioc_store::{Head, Quarantined, WriteTxn};
 use serde::{Deserialize, Serialize};
 
 pub use eduioc_store::{Store, StoredBytes};
+pub use forecast::{Backtest, Forecast, ForecastYear, MAX_FORECAST_YEARS, TEACHERS_PER_CLASS};
 pub use health::{Fault, StorageFault, StorageHealth};
 pub use import::{
     import_collection, import_shared, Checkout, ImportLimits, ImportTimings, Prepared,
@@ -57,6 +60,7 @@ pub use overview::{school_level, Overview, UnitFigures};
 pub use provenance::Provenance;
 pub use search::{Lookups, StaffHit, StudentHit};
 pub use stats::{StaffStats, Stats, StudentStats, Subtotal};
+pub use targets::{target_id, Target, TargetStatus, TargetValue};
 pub use views::{Event, Figures, StatusView, Views};
 
 /// Chunks a document keeps before it is compacted into one snapshot.
@@ -83,6 +87,10 @@ pub enum Error {
     /// The request is invalid.
     #[error("{0}")]
     Invalid(String),
+    /// The request is well formed but cannot be answered from what the node holds, or
+    /// names something that does not exist (an unknown indicator).
+    #[error("{0}")]
+    Unprocessable(String),
     /// An entry built here failed validation (a bug, never a user error).
     #[error("local entry rejected: {0}")]
     Local(Reject),
@@ -366,6 +374,7 @@ impl Engine {
         {
             let mut figures = self.views.figures_mut();
             figures.summaries = state.summaries;
+            figures.targets = state.targets;
             figures.seen = state.seen;
         }
         self.entries = state.entries;
@@ -987,10 +996,27 @@ impl Engine {
                 out.appended.push(*a);
             }
         }
+        // Read back before the figures are locked: targets are few (hundreds).
+        let targets_changed = items
+            .iter()
+            .any(|(_, e, ..)| matches!(e.body.payload, Payload::Target { .. }));
+        let targets = match targets_changed {
+            true => match self.store.scan(&tables::TARGETS, "") {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the targets back failed");
+                    None
+                }
+            },
+            false => None,
+        };
         {
             let mut figures = self.views.figures_mut();
             figures.seen.extend(seen);
             figures.summaries.extend(fresh);
+            if let Some(t) = targets {
+                figures.targets = t.into_iter().collect();
+            }
         }
         self.entries += appended;
         self.heads.extend(new_heads);
@@ -1371,6 +1397,10 @@ impl Apply<'_, '_> {
                 }
                 Ok(None)
             }
+            Payload::Target { .. } => {
+                targets::apply(txn, entry, unit)?;
+                Ok(None)
+            }
             Payload::Notification {
                 to_unit,
                 title,
@@ -1686,6 +1716,7 @@ impl LogSource for Engine {
 struct Loaded {
     heads: HashMap<NodeId, Head>,
     summaries: HashMap<String, Summary>,
+    targets: BTreeMap<String, Target>,
     seen: HashMap<String, i64>,
     rejected: BTreeMap<String, u64>,
     entries: u64,
@@ -1701,11 +1732,13 @@ impl Loaded {
             .map(|(a, h)| (NodeId(a), h))
             .collect();
         let summaries = store.scan(&tables::SUMMARIES, "")?.into_iter().collect();
+        let targets = store.scan(&tables::TARGETS, "")?.into_iter().collect();
         let seen = store.scan(&tables::SEEN, "")?.into_iter().collect();
         let rejected = store.scan(&tables::REJECTED, "")?.into_iter().collect();
         Ok(Loaded {
             heads,
             summaries,
+            targets,
             seen,
             rejected,
             entries: store.entry_count()?,

@@ -24,6 +24,9 @@ use crate::{Notice, Result};
 pub(crate) const SUMMARIES: Table<Summary> = Table::new("doc_summaries", 2);
 /// Document key → its look-up index (students and staff).
 pub(crate) const LOOKUPS: Table<Lookup<String>> = Table::new("lookups", 1);
+/// Target id (`<office>:<unit>:<year>:<indicator>`) → the target in force, with its
+/// history.
+pub(crate) const TARGETS: Table<crate::Target> = Table::new("targets", 1);
 /// Unit → the latest author timestamp seen from it (Unix ms).
 pub(crate) const SEEN: Table<i64> = Table::new("seen", 1);
 /// Rejection reason → how many entries and frames were refused for it.

@@ -1930,4 +1930,6 @@ fn a_roster_exported_in_vietnamese_is_imported_and_counted() {
     assert_eq!(an["gender"], Value::Str("M".into()));
 }
 
+mod forecast;
 mod indicators;
+mod targets;

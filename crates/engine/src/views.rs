@@ -94,6 +94,8 @@ pub struct Figures {
     pub(crate) dir: Arc<Directory>,
     /// Summary per document key.
     pub(crate) summaries: HashMap<String, Summary>,
+    /// Targets held, by id.
+    pub(crate) targets: BTreeMap<String, crate::Target>,
     /// Latest author timestamp seen per unit (Unix ms).
     pub(crate) seen: HashMap<String, i64>,
     /// The configured school year; `None`: from the clock.
@@ -174,6 +176,7 @@ impl Views {
                 unit: unit.to_string(),
                 dir: Arc::new(dir.clone()),
                 summaries: HashMap::new(),
+                targets: BTreeMap::new(),
                 seen: HashMap::new(),
                 fixed_school_year,
                 clock,

@@ -42,6 +42,9 @@ impl From<EngineError> for ApiError {
             EngineError::UnknownUnit(_) => ApiError::msg(StatusCode::NOT_FOUND, e.to_string()),
             EngineError::Forbidden(_) => ApiError::msg(StatusCode::FORBIDDEN, e.to_string()),
             EngineError::Invalid(_) => ApiError::msg(StatusCode::BAD_REQUEST, e.to_string()),
+            EngineError::Unprocessable(_) => {
+                ApiError::msg(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+            }
             EngineError::Busy(_) => ApiError::msg(StatusCode::CONFLICT, e.to_string()),
             other => {
                 tracing::error!(error = %other, "request failed");
@@ -98,6 +101,8 @@ pub fn router(state: AppState) -> Router {
         .route("/status", get(status))
         .route("/stats", get(stats))
         .route("/indicators", get(indicators))
+        .route("/forecast", get(forecast))
+        .route("/targets", get(targets).put(set_target))
         .route("/import/{kind}", post(import))
         .route("/records/students", get(students))
         .route("/records/staff", get(staff))
@@ -214,6 +219,26 @@ async fn indicators(State(state): State<AppState>, Query(q): Query<IndicatorsQue
 }
 
 #[derive(Deserialize)]
+struct ForecastQuery {
+    unit: Option<String>,
+    years: Option<String>,
+}
+
+async fn forecast(State(state): State<AppState>, Query(q): Query<ForecastQuery>) -> ApiResult {
+    let years = match q.years.as_deref() {
+        None => 5,
+        Some(y) => y.parse().map_err(|_| {
+            ApiError::msg(
+                StatusCode::BAD_REQUEST,
+                format!("years must be a whole number from 1 to 10, got {y:?}"),
+            )
+        })?,
+    };
+    let f = state.views.figures().forecast(q.unit.as_deref(), years)?;
+    Ok(Json(json!(f)))
+}
+
+#[derive(Deserialize)]
 struct YearQuery {
     year: Option<String>,
 }
@@ -288,6 +313,37 @@ async fn notify(State(state): State<AppState>, body: Bytes) -> ApiResult {
     })?;
     let notice = with_engine(&state, move |e| e.notify(&n.to_unit, &n.title, &n.body)).await?;
     Ok(Json(json!(notice)))
+}
+
+#[derive(Deserialize)]
+struct NewTarget {
+    unit: String,
+    year: String,
+    indicator: String,
+    op: String,
+    value: f64,
+}
+
+async fn set_target(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let t: NewTarget = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::msg(
+            StatusCode::BAD_REQUEST,
+            format!("expected JSON {{\"unit\",\"year\",\"indicator\",\"op\",\"value\"}}: {e}"),
+        )
+    })?;
+    let id = with_engine(&state, move |e| {
+        e.set_target(&t.unit, &t.year, &t.indicator, &t.op, t.value)
+    })
+    .await?;
+    Ok(Json(json!({ "id": id })))
+}
+
+async fn targets(State(state): State<AppState>, Query(q): Query<UnitQuery>) -> ApiResult {
+    let list = state
+        .views
+        .figures()
+        .targets(q.unit.as_deref(), q.year.as_deref())?;
+    Ok(Json(json!({ "targets": list })))
 }
 
 async fn notifications(State(state): State<AppState>) -> ApiResult {

@@ -512,6 +512,17 @@ async fn figures_answer_while_the_engine_is_busy() {
             within(api_get(&f.dept, &format!("/api/v1/indicators?{query}"))).await;
         assert_eq!(status, want, "{query}: {json}");
     }
+    // A forecast needs two school years of students; this federation has one.
+    for (query, want) in [
+        ("", StatusCode::UNPROCESSABLE_ENTITY),
+        ("years=abc", StatusCode::BAD_REQUEST),
+        ("years=11", StatusCode::BAD_REQUEST),
+        ("unit=nowhere", StatusCode::NOT_FOUND),
+    ] {
+        let (status, _, json) =
+            within(api_get(&f.dept, &format!("/api/v1/forecast?{query}"))).await;
+        assert_eq!(status, want, "{query}: {json}");
+    }
     for path in [
         "/",
         "/unit/thcs-tam-hiep",
