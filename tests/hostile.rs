@@ -317,6 +317,30 @@ fn hostile_input_is_rejected_counted_and_harmless() {
         st["rejected"]
     );
     assert_eq!(st["quarantined"], 1);
+    // The fork is an alert at the district, critical, about the forked school's log.
+    let fork_seq = serde_json::json!(fork.seq());
+    let (code, alerts) = net.get("pgd-a", "/api/v1/alerts");
+    assert_eq!(code, 200, "{alerts}");
+    let forks: Vec<&serde_json::Value> = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["rule"] == "fork")
+        .collect();
+    assert_eq!(forks.len(), 1, "{alerts}");
+    assert_eq!(
+        (
+            &forks[0]["unit"],
+            &forks[0]["severity"],
+            &forks[0]["details"]["seq"]
+        ),
+        (
+            &serde_json::json!("th-a1"),
+            &serde_json::json!("critical"),
+            &fork_seq
+        ),
+        "{alerts}"
+    );
     let mut truth = harness::Truth::default();
     truth.add_school(&honest);
     net.wait_for("honest data at the department", || {

@@ -41,6 +41,25 @@ pub(crate) struct NodeToml {
     /// proxy in front of it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) public_http: bool,
+    /// A school whose newest data is older than this many days raises `not_reporting`
+    /// (default 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) not_reporting_days: Option<u32>,
+    /// An alert not acknowledged within this many days shows one severity higher above
+    /// its unit (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) escalate_after_days: Option<u32>,
+}
+
+impl NodeToml {
+    /// The alert settings, defaults filled in.
+    pub(crate) fn alert_settings(&self) -> eduioc_engine::AlertSettings {
+        let d = eduioc_engine::AlertSettings::default();
+        eduioc_engine::AlertSettings {
+            not_reporting_days: self.not_reporting_days.unwrap_or(d.not_reporting_days),
+            escalate_after_days: self.escalate_after_days.unwrap_or(d.escalate_after_days),
+        }
+    }
 }
 
 fn default_doc_cache() -> usize {

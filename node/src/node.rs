@@ -56,6 +56,8 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
         school_year: t.school_year.clone(),
     })
     .with_context(|| format!("opening the store of {}", t.unit))?;
+    let mut engine = engine;
+    engine.set_alert_settings(t.alert_settings());
     let health = engine.storage_health();
     let engine: SharedEngine = Arc::new(Mutex::new(engine));
     let parent = match (&t.parent, &t.parent_p2p) {

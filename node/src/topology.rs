@@ -191,6 +191,8 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
             doc_cache_mib: eduioc_engine::DEFAULT_DOC_CACHE_BYTES >> 20,
             school_year: None,
             public_http: false,
+            not_reporting_days: None,
+            escalate_after_days: None,
         };
         let text = format!(
             "# EduIOC node configuration, written by `eduioc topology generate`.\n\
@@ -200,7 +202,10 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
              # (MiB, estimated) and most Automerge documents held in memory at once;\n\
              # school_year (optional): year of imports and figures;\n\
              # public_http (optional, default false): allow a non-loopback http address\n\
-             # (plain HTTP: put a reverse proxy with TLS in front).\n{}",
+             # (plain HTTP: put a reverse proxy with TLS in front);\n\
+             # not_reporting_days (optional, default 7): a school whose newest data is older\n\
+             # raises a not_reporting alert; escalate_after_days (optional, default 3): an\n\
+             # alert unacknowledged that long shows one severity higher above its unit.\n{}",
             toml::to_string(&node)?
         );
         write_private(&d.join(NODE_TOML), text.as_bytes())?;

@@ -111,6 +111,13 @@ pub enum Payload {
         /// The value to reach, finite.
         value: Number,
     },
+    /// An acknowledgement of an alert, travelling up.
+    AlertAck {
+        /// The alert's id.
+        id: String,
+        /// What the acknowledging node says about it.
+        note: String,
+    },
 }
 
 /// A finite number carried in a payload, compared by its bits (so a payload is `Eq`); a
@@ -137,6 +144,7 @@ impl Payload {
             Payload::Ack { .. } => "ack",
             Payload::Snapshot { .. } => "snapshot",
             Payload::Target { .. } => "target",
+            Payload::AlertAck { .. } => "alert_ack",
         }
     }
 
@@ -147,7 +155,10 @@ impl Payload {
             Payload::Certificate(c) => Some(c.body.unit.as_str()),
             Payload::Notification { to_unit, .. } => Some(to_unit.as_str()),
             Payload::Target { unit, .. } => Some(unit.as_str()),
-            Payload::Changes { .. } | Payload::Ack { .. } | Payload::Snapshot { .. } => None,
+            Payload::Changes { .. }
+            | Payload::Ack { .. }
+            | Payload::Snapshot { .. }
+            | Payload::AlertAck { .. } => None,
         }
     }
 }

@@ -243,6 +243,17 @@ fn check_authority(entry: &Entry, unit: &str, dir: &Directory) -> Result<(), Rej
             }
         }
         Payload::Ack { .. } => Ok(()),
+        Payload::AlertAck { id, note } => {
+            if id.is_empty() || id.len() > 512 || note.len() > 2000 {
+                return Err(Reject::Malformed(format!(
+                    "an alert acknowledgement has an id of 1 to 512 bytes and a note of at most \
+                     2000, not {} and {}",
+                    id.len(),
+                    note.len()
+                )));
+            }
+            Ok(())
+        }
         Payload::Target {
             unit: for_unit,
             year,

@@ -23,6 +23,7 @@
 //! Architecture Invariant: figures are computed from deduplicated documents, never from
 //! deltas: an entry received twice is a [`Verdict::Duplicate`] and changes nothing.
 
+mod alerts;
 mod docs;
 mod forecast;
 mod health;
@@ -49,6 +50,7 @@ use eduioc_records::{Collection, ImportErrors, RecordsDoc, Summary};
 use eduioc_store::{Head, Quarantined, WriteTxn};
 use serde::{Deserialize, Serialize};
 
+pub use alerts::{AckView, Alert, AlertAck, AlertSettings, Severity, MAX_ACK_NOTE_BYTES};
 pub use eduioc_store::{Store, StoredBytes};
 pub use forecast::{Backtest, Forecast, ForecastYear, MAX_FORECAST_YEARS, TEACHERS_PER_CLASS};
 pub use health::{Fault, StorageFault, StorageHealth};
@@ -87,6 +89,9 @@ pub enum Error {
     /// The request is invalid.
     #[error("{0}")]
     Invalid(String),
+    /// What the request names does not exist here (an alert this node does not list).
+    #[error("{0}")]
+    NotFound(String),
     /// The request is well formed but cannot be answered from what the node holds, or
     /// names something that does not exist (an unknown indicator).
     #[error("{0}")]
@@ -375,6 +380,9 @@ impl Engine {
             let mut figures = self.views.figures_mut();
             figures.summaries = state.summaries;
             figures.targets = state.targets;
+            figures.alert_acks = state.alert_acks;
+            figures.forks =
+                read_back("forks", alerts::forks(&self.store, &self.dir)).unwrap_or_default();
             figures.seen = state.seen;
         }
         self.entries = state.entries;
@@ -997,25 +1005,33 @@ impl Engine {
             }
         }
         // Read back before the figures are locked: targets are few (hundreds).
-        let targets_changed = items
-            .iter()
-            .any(|(_, e, ..)| matches!(e.body.payload, Payload::Target { .. }));
-        let targets = match targets_changed {
-            true => match self.store.scan(&tables::TARGETS, "") {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    tracing::error!(error = %e, "reading the targets back failed");
-                    None
-                }
-            },
-            false => None,
-        };
+        let any = |f: fn(&Payload) -> bool| items.iter().any(|(_, e, ..)| f(&e.body.payload));
+        let targets = any(|p| matches!(p, Payload::Target { .. }))
+            .then(|| read_back("targets", self.store.scan(&tables::TARGETS, "")))
+            .flatten();
+        let acks = any(|p| matches!(p, Payload::AlertAck { .. }))
+            .then(|| {
+                read_back(
+                    "alert acknowledgements",
+                    self.store.scan(&tables::ALERT_ACKS, ""),
+                )
+            })
+            .flatten();
+        let forks = (quarantined > 0)
+            .then(|| read_back("forks", alerts::forks(&self.store, &self.dir)))
+            .flatten();
         {
             let mut figures = self.views.figures_mut();
             figures.seen.extend(seen);
             figures.summaries.extend(fresh);
             if let Some(t) = targets {
                 figures.targets = t.into_iter().collect();
+            }
+            if let Some(a) = acks {
+                figures.alert_acks = a.into_iter().collect();
+            }
+            if let Some(f) = forks {
+                figures.forks = f;
             }
         }
         self.entries += appended;
@@ -1401,6 +1417,10 @@ impl Apply<'_, '_> {
                 targets::apply(txn, entry, unit)?;
                 Ok(None)
             }
+            Payload::AlertAck { .. } => {
+                alerts::apply(txn, entry, unit)?;
+                Ok(None)
+            }
             Payload::Notification {
                 to_unit,
                 title,
@@ -1717,6 +1737,7 @@ struct Loaded {
     heads: HashMap<NodeId, Head>,
     summaries: HashMap<String, Summary>,
     targets: BTreeMap<String, Target>,
+    alert_acks: BTreeMap<String, AlertAck>,
     seen: HashMap<String, i64>,
     rejected: BTreeMap<String, u64>,
     entries: u64,
@@ -1733,12 +1754,14 @@ impl Loaded {
             .collect();
         let summaries = store.scan(&tables::SUMMARIES, "")?.into_iter().collect();
         let targets = store.scan(&tables::TARGETS, "")?.into_iter().collect();
+        let alert_acks = store.scan(&tables::ALERT_ACKS, "")?.into_iter().collect();
         let seen = store.scan(&tables::SEEN, "")?.into_iter().collect();
         let rejected = store.scan(&tables::REJECTED, "")?.into_iter().collect();
         Ok(Loaded {
             heads,
             summaries,
             targets,
+            alert_acks,
             seen,
             rejected,
             entries: store.entry_count()?,
@@ -1771,6 +1794,13 @@ fn build_dir(
         }
     }
     Ok(dir)
+}
+
+/// What a store read after a commit gave back; `None` (logged) if it failed: the commit
+/// stands, and the view is refreshed at the next one or when the engine reopens.
+fn read_back<T, E: std::fmt::Display>(what: &str, read: std::result::Result<T, E>) -> Option<T> {
+    read.map_err(|e| tracing::error!(error = %e, "reading the {what} back failed"))
+        .ok()
 }
 
 /// Path of a node's store inside its data directory.

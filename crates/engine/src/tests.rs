@@ -1930,6 +1930,7 @@ fn a_roster_exported_in_vietnamese_is_imported_and_counted() {
     assert_eq!(an["gender"], Value::Str("M".into()));
 }
 
+mod alerts;
 mod forecast;
 mod indicators;
 mod targets;

@@ -96,6 +96,12 @@ pub struct Figures {
     pub(crate) summaries: HashMap<String, Summary>,
     /// Targets held, by id.
     pub(crate) targets: BTreeMap<String, crate::Target>,
+    /// Alert acknowledgements held, by alert id.
+    pub(crate) alert_acks: BTreeMap<String, crate::AlertAck>,
+    /// Forks quarantined here.
+    pub(crate) forks: Vec<crate::alerts::ForkSeen>,
+    /// The rules' settings.
+    pub(crate) alert_settings: crate::AlertSettings,
     /// Latest author timestamp seen per unit (Unix ms).
     pub(crate) seen: HashMap<String, i64>,
     /// The configured school year; `None`: from the clock.
@@ -177,6 +183,9 @@ impl Views {
                 dir: Arc::new(dir.clone()),
                 summaries: HashMap::new(),
                 targets: BTreeMap::new(),
+                alert_acks: BTreeMap::new(),
+                forks: Vec::new(),
+                alert_settings: crate::AlertSettings::default(),
                 seen: HashMap::new(),
                 fixed_school_year,
                 clock,

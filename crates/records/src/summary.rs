@@ -39,6 +39,10 @@ pub struct Summary {
     /// The grade key of each class id (a classes document); within one school only, as
     /// `by_class`.
     pub class_grades: BTreeMap<String, u8>,
+    /// The personal ids (12 digits, as numbers) of enrolled students who have one,
+    /// ascending, each as often as it is enrolled (a students document); within one school only, as `by_class`. One id at
+    /// two schools is a `duplicate_student` alert.
+    pub personal_ids: Vec<u64>,
     /// Results of enrolled students per term code (`HK1`, `HK2`, `CN`).
     pub results: BTreeMap<String, TermResults>,
     /// Enrolled students with a health exam, by their latest exam.
@@ -222,6 +226,16 @@ impl Summary {
                     }
                     if !text(3).is_empty() {
                         step_in(&mut self.by_class, text(3).to_string(), add);
+                    }
+                    if let Ok(pid) = text(5).parse::<u64>() {
+                        // A multiset: two records of one id count twice.
+                        match (self.personal_ids.binary_search(&pid), add) {
+                            (Ok(at) | Err(at), true) => self.personal_ids.insert(at, pid),
+                            (Ok(at), false) => {
+                                self.personal_ids.remove(at);
+                            }
+                            (Err(_), false) => {}
+                        }
                     }
                 }
                 "dropped_out" => step(&mut self.dropped_out, 1, add),

@@ -39,7 +39,9 @@ impl From<EngineError> for ApiError {
             EngineError::Import(errors) => {
                 ApiError(StatusCode::UNPROCESSABLE_ENTITY, json!(errors))
             }
-            EngineError::UnknownUnit(_) => ApiError::msg(StatusCode::NOT_FOUND, e.to_string()),
+            EngineError::UnknownUnit(_) | EngineError::NotFound(_) => {
+                ApiError::msg(StatusCode::NOT_FOUND, e.to_string())
+            }
             EngineError::Forbidden(_) => ApiError::msg(StatusCode::FORBIDDEN, e.to_string()),
             EngineError::Invalid(_) => ApiError::msg(StatusCode::BAD_REQUEST, e.to_string()),
             EngineError::Unprocessable(_) => {
@@ -103,6 +105,8 @@ pub fn router(state: AppState) -> Router {
         .route("/indicators", get(indicators))
         .route("/forecast", get(forecast))
         .route("/targets", get(targets).put(set_target))
+        .route("/alerts", get(alerts))
+        .route("/alerts/{id}/ack", post(ack_alert))
         .route("/import/{kind}", post(import))
         .route("/records/students", get(students))
         .route("/records/staff", get(staff))
@@ -344,6 +348,41 @@ async fn targets(State(state): State<AppState>, Query(q): Query<UnitQuery>) -> A
         .figures()
         .targets(q.unit.as_deref(), q.year.as_deref())?;
     Ok(Json(json!({ "targets": list })))
+}
+
+async fn alerts(State(state): State<AppState>, Query(q): Query<UnitQuery>) -> ApiResult {
+    let list = state
+        .views
+        .figures()
+        .alerts(q.unit.as_deref(), q.year.as_deref())?;
+    Ok(Json(json!({ "alerts": list })))
+}
+
+#[derive(Deserialize)]
+struct AckBody {
+    #[serde(default)]
+    note: String,
+}
+
+async fn ack_alert(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let b: AckBody = if body.is_empty() {
+        AckBody {
+            note: String::new(),
+        }
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::msg(
+                StatusCode::BAD_REQUEST,
+                format!("expected JSON {{\"note\":\"...\"}}: {e}"),
+            )
+        })?
+    };
+    let ack = with_engine(&state, move |e| e.ack_alert(&id, &b.note)).await?;
+    Ok(Json(json!({ "acknowledged": ack })))
 }
 
 async fn notifications(State(state): State<AppState>) -> ApiResult {

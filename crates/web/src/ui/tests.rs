@@ -1140,7 +1140,7 @@ async fn import_problems_are_in_the_pages_language() {
         post(
             "/ui/data/import?lang=en",
             &cookie,
-            multipart("profile", "hs.csv", bad),
+            multipart("pupils", "hs.csv", bad),
         ),
     )
     .await;
@@ -1235,3 +1235,5 @@ async fn five_wrong_passwords_then_429_per_user_and_per_address() {
         assert_eq!(status, StatusCode::SEE_OTHER, "from {ip}");
     }
 }
+
+mod ops;
