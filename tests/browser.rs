@@ -17,6 +17,8 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod harness;
+#[path = "browser/ops.rs"]
+mod ops;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

@@ -120,6 +120,7 @@ pub(crate) async fn run(opts: Options) -> Result<()> {
         let Some(level) = *level else { continue };
         let (engine, net, unit) = (n.engine.clone(), n.net.clone(), unit.clone());
         let (seed, size, permits) = (opts.seed, opts.size, permits.clone());
+        let district = district_of(&topo, &unit);
         imports.spawn(async move {
             let _permit = permits.acquire_owned().await?;
             // Two school years, so that change over time shows.
@@ -127,16 +128,35 @@ pub(crate) async fn run(opts: Options) -> Result<()> {
             let (prev, cur) = tokio::task::spawn_blocking(move || {
                 let prev = eduioc_synth::school(seed, &u, level, year_start - 1, size);
                 let cur = eduioc_synth::next_year(seed, &prev, &u, level, year_start, size);
+                // What an operations center must notice: a few oversized classes, a few
+                // schools whose dropout rises.
+                let cur = match i % 6 {
+                    1 => eduioc_synth::crowd_first_class(&cur, 12),
+                    4 => eduioc_synth::more_dropouts(&cur, 30),
+                    _ => cur,
+                };
                 (prev, cur)
             })
             .await?;
-            import_all(
-                &engine,
-                &prev,
-                &eduioc_synth::school_year_label(year_start - 1),
-            )
-            .await?;
-            import_all(&engine, &cur, &eduioc_synth::school_year_label(year_start)).await?;
+            let (last, this) = (
+                eduioc_synth::school_year_label(year_start - 1),
+                eduioc_synth::school_year_label(year_start),
+            );
+            import_all(&engine, &prev, &last).await?;
+            import_all(&engine, &cur, &this).await?;
+            // One school in nine has not sent its profile yet.
+            let with_profile = i % 9 != 4;
+            let reports = reports(
+                seed,
+                &unit,
+                &district,
+                year_start,
+                (&prev, &cur),
+                with_profile,
+            );
+            for (year, kind, csv) in reports {
+                import_one(&engine, &year, kind, csv).await?;
+            }
             anyhow::Ok((i, unit, engine, net, cur))
         });
     }
@@ -147,6 +167,8 @@ pub(crate) async fn run(opts: Options) -> Result<()> {
         done.push(r.context("an import task failed")??);
     }
     done.sort_by_key(|d| d.0);
+    students += enrol_twice(&topo, &done, year_start).await?;
+    set_targets(&topo, &nodes, year_start).await?;
     for (i, unit, engine, net, cur) in done {
         students += cur.enrolled().count();
         if i % 7 == 3 {
@@ -179,6 +201,152 @@ pub(crate) async fn run(opts: Options) -> Result<()> {
     println!("stopping {} nodes…", nodes.len());
     for n in nodes {
         n.stop().await;
+    }
+    Ok(())
+}
+
+/// The name of the district `unit` is in (its parent's name without "Phòng GD&ĐT").
+fn district_of(topo: &Topology, unit: &str) -> String {
+    let parent = topo
+        .units
+        .iter()
+        .find(|u| u.id == unit)
+        .and_then(|u| u.parent.clone());
+    let name = topo
+        .units
+        .iter()
+        .find(|u| Some(&u.id) == parent.as_ref())
+        .map_or("", |u| u.name.as_str());
+    name.trim_start_matches("Phòng GD&ĐT").trim().to_string()
+}
+
+/// What a school reports besides its rosters: last year's whole-year results, this
+/// year's first-term results, health examinations and (at most schools) its profile.
+fn reports(
+    seed: u64,
+    unit: &str,
+    district: &str,
+    year_start: i32,
+    (prev, cur): (&eduioc_synth::SchoolData, &eduioc_synth::SchoolData),
+    with_profile: bool,
+) -> Vec<(String, &'static str, String)> {
+    let (last, this) = (
+        eduioc_synth::school_year_label(year_start - 1),
+        eduioc_synth::school_year_label(year_start),
+    );
+    // The school's health day: mid-September, or today if that is still to come.
+    let today = chrono::Utc::now().date_naive();
+    let health_day = chrono::NaiveDate::from_ymd_opt(year_start, 9, 15)
+        .map_or(today, |d| d.min(today))
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut out = vec![
+        (
+            last.clone(),
+            "results",
+            eduioc_synth::results_csv(seed, unit, prev, year_start - 1, "CN"),
+        ),
+        (
+            this.clone(),
+            "results",
+            eduioc_synth::results_csv(seed, unit, cur, year_start, "HK1"),
+        ),
+        (
+            this.clone(),
+            "health",
+            eduioc_synth::health_csv(seed, unit, cur, year_start, &health_day),
+        ),
+    ];
+    let place = eduioc_synth::school_place(seed, unit, district);
+    if let (Some(place), true) = (place, with_profile) {
+        let profile = eduioc_synth::profile_csv(seed, unit, year_start, cur.classes.len(), place);
+        out.push((this, "profile", profile));
+    }
+    out
+}
+
+/// One child enrolled at two schools of the first district under the same personal id
+/// (mã định danh), as happens when a transfer is recorded at the new school only: the
+/// district's alerts show it. Returns the students added (2).
+async fn enrol_twice(
+    topo: &Topology,
+    done: &[(
+        usize,
+        String,
+        eduioc_net::SharedEngine,
+        eduioc_net::Client,
+        eduioc_synth::SchoolData,
+    )],
+    year_start: i32,
+) -> Result<usize> {
+    let district = topo.units.get(1).map(|u| u.id.clone());
+    let twins: Vec<_> = done
+        .iter()
+        .filter(|d| {
+            topo.units
+                .iter()
+                .any(|u| u.id == d.1 && u.parent == district)
+        })
+        .take(2)
+        .collect();
+    if twins.len() < 2 {
+        return Ok(0);
+    }
+    let year = eduioc_synth::school_year_label(year_start);
+    for (n, (_, unit, engine, _, cur)) in twins.into_iter().enumerate() {
+        let Some(class) = cur.classes.first() else {
+            continue;
+        };
+        // The same personal id at both schools.
+        let csv = format!(
+            "{},personal_id\nhs-{unit}-trung-{n},Nguyễn Minh Trung,M,{}-03-12,{},{},Kinh,enrolled,001214009999\n",
+            eduioc_synth::STUDENTS_HEADER,
+            year_start - 5 - i32::from(class.grade),
+            class.grade,
+            class.class_id,
+        );
+        import_one(engine, &year, "students", csv).await?;
+    }
+    Ok(2)
+}
+
+/// Targets of this school year: the department's for every district (dropout, class
+/// size, qualified teachers) and for the province (every school reporting); each
+/// district's for its schools (good results, malnutrition). Some are met, some not.
+async fn set_targets(topo: &Topology, nodes: &[Running], year_start: i32) -> Result<()> {
+    let year = eduioc_synth::school_year_label(year_start);
+    let mut plan: Vec<(usize, String, &str, &str, f64)> = Vec::new();
+    let root = topo.units[0].id.clone();
+    plan.push((0, root.clone(), "reporting_rate", ">=", 100.0));
+    for (i, u) in topo.units.iter().enumerate() {
+        match u.parent.as_deref() {
+            Some(p) if p == root => {
+                plan.push((0, u.id.clone(), "dropout_rate", "<=", 0.8));
+                plan.push((0, u.id.clone(), "students_per_class", "<=", 35.0));
+                plan.push((0, u.id.clone(), "teachers_qualified_rate", ">=", 98.0));
+            }
+            Some(p) => {
+                if let Some(d) = topo.units.iter().position(|x| x.id == p) {
+                    plan.push((d, u.id.clone(), "academic_good_rate", ">=", 65.0));
+                    if i % 3 == 0 {
+                        plan.push((d, u.id.clone(), "malnutrition_rate", "<=", 8.0));
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+    for (at, unit, indicator, op, value) in plan {
+        let engine = nodes[at].engine.clone();
+        let year = year.clone();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let mut e = engine
+                .lock()
+                .map_err(|_| anyhow::anyhow!("engine lock poisoned"))?;
+            e.set_target(&unit, &year, indicator, op, value)?;
+            Ok(())
+        })
+        .await??;
     }
     Ok(())
 }

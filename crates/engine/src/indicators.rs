@@ -80,6 +80,20 @@ pub const CATALOGUE: [(&str, Scale); 13] = [
     ("reporting_rate", Scale::Rate),
 ];
 
+/// Whether a higher value of indicator `code` is better (`teachers_qualified_rate`) or a
+/// lower one (`dropout_rate`): how units are ranked worst first, and maps coloured.
+pub fn higher_is_better(code: &str) -> bool {
+    !matches!(
+        code,
+        "dropout_rate"
+            | "students_per_class"
+            | "students_per_teacher"
+            | "oversized_class_rate"
+            | "malnutrition_rate"
+            | "overweight_rate"
+    )
+}
+
 /// Whether `code` is an indicator of the catalogue.
 pub fn is_indicator(code: &str) -> bool {
     CATALOGUE.iter().any(|(c, _)| *c == code)
@@ -223,6 +237,29 @@ impl Figures {
         })
     }
 
+    /// Where school `unit` is (latitude, longitude), from its profile of school year
+    /// `year`.
+    pub fn place_of(&self, unit: &str, year: &str) -> Option<(f64, f64)> {
+        let mut place = None;
+        self.visit_one(unit, year, |docs| {
+            place = docs[5].and_then(|p| p.profile.degrees());
+        });
+        place
+    }
+
+    pub(crate) fn visit_one(&self, unit: &str, year: &str, f: impl FnOnce([Option<&Summary>; 6])) {
+        let docs = Collection::ALL.map(|c| {
+            let key = eduioc_protocol::DocId {
+                unit: unit.to_string(),
+                collection: c.as_str().to_string(),
+                year: year.to_string(),
+            }
+            .key();
+            self.summaries.get(&key)
+        });
+        f(docs);
+    }
+
     /// Calls `f(unit, is_school, summaries)` for every unit of `unit`'s subtree in the hierarchy
     /// in force, with the summaries of its documents of school year `year` held here, in
     /// [`Collection::ALL`] order.
@@ -234,16 +271,7 @@ impl Figures {
     ) {
         for u in &self.dir.subtree(unit) {
             let is_school = self.dir.level(u) == Some("school");
-            let docs = Collection::ALL.map(|c| {
-                let key = eduioc_protocol::DocId {
-                    unit: u.clone(),
-                    collection: c.as_str().to_string(),
-                    year: year.to_string(),
-                }
-                .key();
-                self.summaries.get(&key)
-            });
-            f(u, is_school, docs);
+            self.visit_one(u, year, |docs| f(u, is_school, docs));
         }
     }
 }

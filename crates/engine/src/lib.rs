@@ -24,6 +24,7 @@
 //! deltas: an entry received twice is a [`Verdict::Duplicate`] and changes nothing.
 
 mod alerts;
+mod completeness;
 mod docs;
 mod forecast;
 mod health;
@@ -51,13 +52,16 @@ use eduioc_store::{Head, Quarantined, WriteTxn};
 use serde::{Deserialize, Serialize};
 
 pub use alerts::{AckView, Alert, AlertAck, AlertSettings, Severity, MAX_ACK_NOTE_BYTES};
+pub use completeness::SchoolCompleteness;
 pub use eduioc_store::{Store, StoredBytes};
 pub use forecast::{Backtest, Forecast, ForecastYear, MAX_FORECAST_YEARS, TEACHERS_PER_CLASS};
 pub use health::{Fault, StorageFault, StorageHealth};
 pub use import::{
     import_collection, import_shared, Checkout, ImportLimits, ImportTimings, Prepared,
 };
-pub use indicators::{is_indicator, Indicator, Indicators, Scale, CATALOGUE, TERMS};
+pub use indicators::{
+    higher_is_better, is_indicator, Indicator, Indicators, Scale, CATALOGUE, TERMS,
+};
 pub use overview::{school_level, Overview, UnitFigures};
 pub use provenance::Provenance;
 pub use search::{Lookups, StaffHit, StudentHit};

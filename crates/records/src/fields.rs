@@ -253,6 +253,57 @@ pub(crate) fn columns(collection: Collection) -> &'static [&'static str] {
     spec(collection).required
 }
 
+/// A template file of `collection`, as a school would fill it: every column (optional ones
+/// too) under its Vietnamese header, and one example row in Vietnamese spellings.
+pub fn template(collection: Collection) -> (Vec<&'static str>, Vec<&'static str>) {
+    let columns = spec(collection).columns;
+    let example = |code: &str| -> &'static str {
+        match (collection, code) {
+            (Collection::Staff, "status") => "Đang làm việc",
+            (Collection::Staff, "full_name") => "Trần Thị Bình",
+            (Collection::Staff, "birth_date") => "12/03/1988",
+            (Collection::Staff, "gender") => "Nữ",
+            (Collection::Classes, "grade") => "6",
+            (_, "student_id") => "HS0001",
+            (_, "staff_id") => "GV001",
+            (_, "class_id") => "6A1",
+            (_, "full_name") => "Nguyễn Văn An",
+            (_, "name") => "Lớp 6A1",
+            (_, "gender") => "Nam",
+            (_, "birth_date") => "05/09/2014",
+            (_, "grade") => "6",
+            (_, "ethnicity") => "Kinh",
+            (_, "status") => "Đang học",
+            (_, "personal_id") => "001214001234",
+            (_, "role") => "Giáo viên",
+            (_, "qualification") => "Đại học",
+            (_, "homeroom_staff_id") => "GV001",
+            (_, "term") => "Học kỳ I",
+            (_, "academic") => "Khá",
+            (_, "conduct") => "Tốt",
+            (_, "exam_date") => "15/09/2025",
+            (_, "height_cm") => "145,5",
+            (_, "weight_kg") => "38",
+            (_, "nutrition") => "Bình thường",
+            (_, "classrooms_solid") => "24",
+            (_, "classrooms_semi_solid") => "4",
+            (_, "classrooms_temporary") => "0",
+            (_, "toilets") => "6",
+            (_, "clean_water") => "Có",
+            (_, "national_standard") => "Mức độ 1",
+            (_, "latitude") => "21,02850",
+            (_, "longitude") => "105,85420",
+            _ => "",
+        }
+    };
+    let headers = columns
+        .iter()
+        .map(|(code, _)| vietnamese_header(code).unwrap_or(code))
+        .collect();
+    let row = columns.iter().map(|(code, _)| example(code)).collect();
+    (headers, row)
+}
+
 /// The Vietnamese header of a column code (`exam_date` → `Ngày khám`).
 pub fn vietnamese_header(code: &str) -> Option<&'static str> {
     VIETNAMESE_HEADERS

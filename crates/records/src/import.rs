@@ -2260,6 +2260,20 @@ mod tests {
         .unwrap();
     }
 
+    /// Every template is a file its kind imports as it is (CSV, semicolons as a
+    /// spreadsheet in Vietnamese settings writes it, with the example's decimal commas).
+    #[test]
+    fn every_template_imports_as_it_is() {
+        for c in Collection::ALL {
+            let (headers, row) = crate::template(c);
+            assert_eq!(headers.len(), row.len(), "{c}");
+            let body = format!("{}\n{}\n", headers.join(";"), row.join(";"));
+            let rows =
+                parse_import(c, None, body.as_bytes()).unwrap_or_else(|e| panic!("{c}: {e}"));
+            assert_eq!(rows.len(), 1, "{c}");
+        }
+    }
+
     #[test]
     fn grade_forms() {
         assert_eq!(grade("7").unwrap(), Value::Int(7));

@@ -91,6 +91,17 @@ pub struct ProfileCounts {
     pub clean_water: u64,
     /// Schools at national standard level 1 or 2.
     pub national_standard: u64,
+    /// Where the school is, in 1/100,000 of a degree (latitude, longitude); one school's
+    /// only: [`Summary::add`] leaves it out.
+    pub place: Option<(i32, i32)>,
+}
+
+impl ProfileCounts {
+    /// The school's place in degrees (latitude, longitude), if its profile gives one.
+    pub fn degrees(&self) -> Option<(f64, f64)> {
+        self.place
+            .map(|(la, lo)| (f64::from(la) / 1e5, f64::from(lo) / 1e5))
+    }
 }
 
 impl ProfileCounts {
@@ -276,6 +287,16 @@ impl Summary {
                 step(&mut p.clean_water, u64::from(text(4) == "yes"), add);
                 let standard = matches!(text(5), "level1" | "level2");
                 step(&mut p.national_standard, u64::from(standard), add);
+                let degrees = |i: usize| {
+                    text(i)
+                        .parse::<f64>()
+                        .ok()
+                        .map(|d| (d * 1e5).round() as i32)
+                };
+                p.place = match (add, degrees(6), degrees(7)) {
+                    (true, Some(la), Some(lo)) => Some((la, lo)),
+                    _ => None,
+                };
             }
         }
     }

@@ -15,11 +15,16 @@
 //! `ChaCha8Rng::seed_from_u64` on a seed mixed with the unit and year): the same seed
 //! gives byte-identical output on every machine.
 
+mod extras;
 #[rustfmt::skip]
 mod names;
 mod roster;
 mod topology;
 
+pub use extras::{
+    crowd_first_class, health_csv, more_dropouts, profile_csv, results_csv, school_place,
+    HEALTH_HEADER, PROFILE_HEADER, RESULTS_HEADER,
+};
 pub use roster::{
     classes_csv, next_year, school, staff_csv, students_csv, Class, SchoolData, Size, Staff,
     Student, CLASSES_HEADER, STAFF_HEADER, STUDENTS_HEADER,

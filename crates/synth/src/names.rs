@@ -42,6 +42,31 @@ pub(crate) const DISTRICTS: &[(&str, &[&str])] = &[
     ("Ứng Hòa", &["Vân Đình", "Viên An", "Viên Nội", "Hoa Sơn", "Quảng Phú Cầu", "Trường Thịnh", "Cao Thành", "Liên Bạt", "Sơn Công", "Phương Tú", "Trung Tú", "Đồng Tân", "Vạn Thái", "Hòa Lâm", "Hòa Xá", "Trầm Lộng", "Đại Hùng", "Đông Lỗ", "Lưu Hoàng"]),
 ];
 
+/// The approximate centre of each district of [`DISTRICTS`] (latitude, longitude) and
+/// how far from it its schools stand, km: small inner districts, wide rural ones.
+const CENTRES: &[(&str, f64, f64, f64)] = &[
+    ("Ba Đình", 21.034, 105.819, 1.5), ("Hoàn Kiếm", 21.029, 105.852, 1.0),
+    ("Đống Đa", 21.013, 105.824, 1.5), ("Cầu Giấy", 21.032, 105.790, 1.5),
+    ("Thanh Trì", 20.943, 105.845, 4.0), ("Sóc Sơn", 21.257, 105.849, 9.0),
+    ("Ba Vì", 21.164, 105.390, 10.0), ("Mỹ Đức", 20.703, 105.744, 7.0),
+    ("Hai Bà Trưng", 21.006, 105.857, 1.5), ("Tây Hồ", 21.068, 105.818, 2.0),
+    ("Long Biên", 21.040, 105.889, 3.0), ("Hoàng Mai", 20.975, 105.857, 2.5),
+    ("Thanh Xuân", 20.994, 105.809, 1.5), ("Nam Từ Liêm", 21.013, 105.765, 2.5),
+    ("Bắc Từ Liêm", 21.070, 105.760, 3.0), ("Hà Đông", 20.958, 105.765, 3.0),
+    ("Sơn Tây", 21.106, 105.499, 4.0), ("Chương Mỹ", 20.888, 105.660, 8.0),
+    ("Đan Phượng", 21.100, 105.670, 3.5), ("Đông Anh", 21.138, 105.848, 6.0),
+    ("Gia Lâm", 21.020, 105.950, 5.0), ("Hoài Đức", 21.030, 105.700, 4.0),
+    ("Mê Linh", 21.180, 105.720, 5.0), ("Phú Xuyên", 20.730, 105.910, 6.0),
+    ("Phúc Thọ", 21.110, 105.580, 4.5), ("Quốc Oai", 20.990, 105.620, 5.5),
+    ("Thạch Thất", 21.020, 105.560, 5.5), ("Thanh Oai", 20.860, 105.770, 5.0),
+    ("Thường Tín", 20.840, 105.860, 5.0), ("Ứng Hòa", 20.720, 105.780, 6.0),
+];
+
+/// The centre of district `name` and the spread of its schools, km.
+pub(crate) fn district_centre(name: &str) -> Option<(f64, f64, f64)> {
+    CENTRES.iter().find(|c| c.0 == name).map(|c| (c.1, c.2, c.3))
+}
+
 /// People (and a few ideas) schools are often named after, anywhere in the province.
 pub(crate) const FAMOUS: &[&str] = &[
     "Chu Văn An", "Nguyễn Trãi", "Lê Quý Đôn", "Trần Phú", "Nguyễn Du", "Lê Lợi",

@@ -35,12 +35,23 @@ fn clip(s: &str, n: usize) -> String {
 
 /// Vertical bars: one per `(label, value)`; `fmt` formats values.
 pub(crate) fn columns(title: &str, items: &[(String, u64)], fmt: &dyn Fn(u64) -> String) -> Markup {
+    let marked: Vec<(String, u64, bool)> =
+        items.iter().map(|(l, v)| (l.clone(), *v, false)).collect();
+    columns_marked(title, &marked, fmt)
+}
+
+/// Vertical bars, those marked `true` drawn as projections (hatched in the stylesheet).
+pub(crate) fn columns_marked(
+    title: &str,
+    items: &[(String, u64, bool)],
+    fmt: &dyn Fn(u64) -> String,
+) -> Markup {
     const W: f64 = 560.0;
     const H: f64 = 230.0;
     const LEFT: f64 = 52.0;
     const BOTTOM: f64 = 26.0;
     const TOP: f64 = 18.0;
-    let max = nice_ceiling(items.iter().map(|(_, v)| *v).max().unwrap_or(0));
+    let max = nice_ceiling(items.iter().map(|(_, v, _)| *v).max().unwrap_or(0));
     let plot_h = H - BOTTOM - TOP;
     let n = items.len().max(1) as f64;
     let slot = (W - LEFT - 8.0) / n;
@@ -54,9 +65,9 @@ pub(crate) fn columns(title: &str, items: &[(String, u64)], fmt: &dyn Fn(u64) ->
                 line.grid x1=(LEFT) x2=(W - 4.0) y1=(y(v)) y2=(y(v)) {}
                 text.axis x=(LEFT - 6.0) y=(y(v) + 4.0) text-anchor="end" { (fmt(v)) }
             }
-            @for (i, (label, v)) in items.iter().enumerate() {
+            @for (i, (label, v, projected)) in items.iter().enumerate() {
                 @let x = LEFT + slot * i as f64 + (slot - bar) / 2.0;
-                rect.bar x=(format!("{x:.1}")) y=(format!("{:.1}", y(*v))) width=(format!("{bar:.1}")) height=(format!("{:.1}", TOP + plot_h - y(*v))) {
+                rect class=(if *projected { "bar proj" } else { "bar" }) x=(format!("{x:.1}")) y=(format!("{:.1}", y(*v))) width=(format!("{bar:.1}")) height=(format!("{:.1}", TOP + plot_h - y(*v))) {
                     title { (label) ": " (fmt(*v)) }
                 }
                 text.val x=(format!("{:.1}", x + bar / 2.0)) y=(format!("{:.1}", y(*v) - 4.0)) text-anchor="middle" { (fmt(*v)) }

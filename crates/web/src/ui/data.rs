@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Multipart, Query, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form, Json};
@@ -70,7 +70,78 @@ fn import_form(ctx: &Ctx, kind: &str) -> Markup {
                     }
                 }
             }
+            h3 { (ctx.lang.pick("Tải tệp mẫu", "Download a template")) }
+            ul.templates {
+                @for c in Collection::ALL {
+                    li {
+                        (kind_name(ctx, c)) ": "
+                        a href=(format!("/data/template/{c}.xlsx")) { "XLSX" } " · "
+                        a href=(format!("/data/template/{c}.csv")) { "CSV" }
+                    }
+                }
+            }
         }
+    }
+}
+
+/// The name of a kind of data in the page's language.
+fn kind_name(ctx: &Ctx, c: Collection) -> &'static str {
+    match c {
+        Collection::Students => ctx.t(T::KindStudents),
+        Collection::Staff => ctx.t(T::KindStaff),
+        Collection::Classes => ctx.t(T::KindClasses),
+        Collection::Results => ctx.t(T::KindResults),
+        Collection::Health => ctx.t(T::KindHealth),
+        Collection::Profile => ctx.t(T::KindProfile),
+    }
+}
+
+/// `GET /data/template/{kind}.csv|.xlsx`: a file to fill, every column under its
+/// Vietnamese header, with one example row.
+pub(crate) async fn template(Path(file): Path<String>) -> Page {
+    let not_found = || {
+        UiError(
+            StatusCode::NOT_FOUND,
+            format!("{file:?}: expected <kind>.csv or <kind>.xlsx"),
+        )
+    };
+    let (kind, ext) = file.rsplit_once('.').ok_or_else(not_found)?;
+    let c: Collection = kind.parse().map_err(|_| not_found())?;
+    let (headers, row) = eduioc_records::template(c);
+    let name = format!("mau-{c}.{ext}");
+    match ext {
+        "csv" => {
+            let line = |cells: &[&str]| {
+                cells
+                    .iter()
+                    .map(|v| {
+                        if v.contains([',', '"']) {
+                            format!("\"{}\"", v.replace('"', "\"\""))
+                        } else {
+                            v.to_string()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let body = format!("\u{feff}{}\r\n{}\r\n", line(&headers), line(&row));
+            Ok(super::overview::download(
+                &name,
+                "text/csv; charset=utf-8",
+                body.into_bytes(),
+            ))
+        }
+        "xlsx" => {
+            let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+            let rows = vec![(row.iter().map(|v| v.to_string()).collect(), Vec::new())];
+            let bytes = super::overview::xlsx(&header, &rows)?;
+            Ok(super::overview::download(
+                &name,
+                eduioc_records::XLSX_CONTENT_TYPE,
+                bytes,
+            ))
+        }
+        _ => Err(not_found()),
     }
 }
 

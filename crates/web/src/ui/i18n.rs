@@ -42,6 +42,14 @@ impl Lang {
         }
     }
 
+    /// `vi` or `en`, whichever is this language (texts of one page, kept beside it).
+    pub(crate) fn pick(self, vi: &'static str, en: &'static str) -> &'static str {
+        match self {
+            Lang::Vi => vi,
+            Lang::En => en,
+        }
+    }
+
     /// The text of `key` in this language.
     pub(crate) fn t(self, key: T) -> &'static str {
         let (vi, en) = key.pair();

@@ -9,6 +9,8 @@ use super::{Ctx, T};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Nav {
     Overview,
+    Ops,
+    Alerts,
     Network,
     Records,
     Data,
@@ -57,6 +59,8 @@ pub(crate) fn page(ctx: &Ctx, title: &str, nav: Nav, body: Markup) -> Response {
                 }
                 nav.main {
                     (item(Nav::Overview, "/", T::NavOverview, 0))
+                    a href="/ops" class=(if nav == Nav::Ops { "current" } else { "" }) { (ctx.lang.pick("Điều hành", "Operations")) }
+                    a href="/alerts" class=(if nav == Nav::Alerts { "current" } else { "" }) { (ctx.lang.pick("Cảnh báo", "Alerts")) }
                     (item(Nav::Network, "/network", T::NavNetwork, 0))
                     (item(Nav::Records, "/records", T::NavRecords, 0))
                     @if ctx.is_school { (item(Nav::Data, "/data", T::NavData, 0)) }

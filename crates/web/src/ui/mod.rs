@@ -6,17 +6,22 @@
 //!
 //! Pages: `/` and `/unit/{id}` (overview), `/network`, `/records` (`?kind=students|staff`),
 //! `/records/students/{unit}/{id}`, `/records/staff/{unit}/{id}`, `/data` (schools),
-//! `/notifications`, `/export/{unit}.csv|.xlsx`. Endpoints for the script, under `/ui/`
+//! `/notifications`, `/export/{unit}.csv|.xlsx`; the operations center: `/ops/{unit}`
+//! (indicators, targets, drill-down), `/alerts`, `/forecast/{unit}` (and `.xlsx`),
+//! `/map/{unit}`, `/completeness/{unit}`; `/data/template/{kind}.csv|.xlsx`. Endpoints for the script, under `/ui/`
 //! (session; `401` instead of a redirect without one): `/ui/live/...` (JSON) and
 //! `POST /ui/data/import` (the import with JSON outcome, for the upload progress).
 
+mod alerts;
 mod charts;
 mod data;
+mod forecast;
 mod i18n;
 mod layout;
 mod login;
 mod network;
 mod notices;
+mod ops;
 mod overview;
 mod records;
 #[cfg(test)]
@@ -109,7 +114,8 @@ impl From<EngineError> for UiError {
             return UiError(crate::api::storage_status(f.kind), text);
         }
         let status = match &e {
-            EngineError::UnknownUnit(_) => StatusCode::NOT_FOUND,
+            EngineError::UnknownUnit(_) | EngineError::NotFound(_) => StatusCode::NOT_FOUND,
+            EngineError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
             EngineError::Invalid(_) | EngineError::Import(_) => StatusCode::BAD_REQUEST,
             EngineError::Busy(_) => StatusCode::CONFLICT,
@@ -326,6 +332,14 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/", get(overview::home))
         .route("/unit/{id}", get(overview::unit))
         .route("/export/{file}", get(overview::export))
+        .route("/ops", get(ops::home))
+        .route("/ops/{unit}", get(ops::unit))
+        .route("/ops/target", post(ops::set_target))
+        .route("/alerts", get(alerts::page_get))
+        .route("/alerts/ack", post(alerts::ack))
+        .route("/forecast/{file}", get(forecast::page_or_export))
+        .route("/map/{unit}", get(forecast::map))
+        .route("/completeness/{unit}", get(alerts::completeness))
         .route("/network", get(network::index))
         .route("/ui/live/network", get(network::live))
         .route("/ui/live/stats", get(overview::live))
@@ -333,6 +347,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/records/students/{unit}/{id}", get(records::student))
         .route("/records/staff/{unit}/{id}", get(records::staff))
         .route("/data", get(data::index))
+        .route("/data/template/{file}", get(data::template))
         .route(
             "/data/import",
             post(data::import).layer(DefaultBodyLimit::max(

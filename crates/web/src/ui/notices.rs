@@ -31,6 +31,10 @@ struct SentView {
 #[derive(Deserialize)]
 pub(crate) struct PageQuery {
     sent: Option<String>,
+    /// A draft to compose (from an alert): the unit, title and text.
+    to: Option<String>,
+    title: Option<String>,
+    body: Option<String>,
 }
 
 fn names(list: &[String], ctx: &Ctx) -> Markup {
@@ -109,15 +113,15 @@ pub(crate) async fn page_get(
                     label.full { (ctx.t(T::To))
                         select name="to_unit" {
                             @for (name, id, depth) in &targets {
-                                option value=(id) {
+                                option value=(id) selected[q.to.as_deref() == Some(id.as_str())] {
                                     (" ".repeat(depth * 3)) (name)
                                     @if *depth == 0 { " — " (ctx.t(T::WholeSubtree)) }
                                 }
                             }
                         }
                     }
-                    label.full { (ctx.t(T::Subject)) input type="text" name="title" maxlength="200" required; }
-                    label.full { (ctx.t(T::Body)) textarea name="body" rows="5" maxlength="20000" {} }
+                    label.full { (ctx.t(T::Subject)) input type="text" name="title" maxlength="200" required value=(q.title.as_deref().unwrap_or_default()); }
+                    label.full { (ctx.t(T::Body)) textarea name="body" rows="5" maxlength="20000" { (q.body.as_deref().unwrap_or_default()) } }
                     div.full { button type="submit" { (ctx.t(T::Send)) } }
                 }
             }

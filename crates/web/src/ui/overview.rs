@@ -364,26 +364,39 @@ pub(crate) async fn export(
         )
             .into_response());
     }
-    let bytes = xlsx(&header, &rows).map_err(|e| {
+    let bytes = xlsx(&header, &rows)?;
+    Ok(download(&name, eduioc_records::XLSX_CONTENT_TYPE, bytes))
+}
+
+/// A file to download as `name`.
+pub(crate) fn download(name: &str, content_type: &str, bytes: Vec<u8>) -> axum::response::Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// A workbook of one sheet: `header` in bold, then each row's text cells and numbers.
+pub(crate) fn xlsx(
+    header: &[String],
+    rows: &[(Vec<String>, Vec<f64>)],
+) -> Result<Vec<u8>, UiError> {
+    workbook(header, rows).map_err(|e| {
         UiError(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("writing XLSX: {e}"),
         )
-    })?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                eduioc_records::XLSX_CONTENT_TYPE.to_string(),
-            ),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
-        .into_response())
+    })
 }
 
-fn xlsx(
+fn workbook(
     header: &[String],
     rows: &[(Vec<String>, Vec<f64>)],
 ) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {

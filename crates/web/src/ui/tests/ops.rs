@@ -133,3 +133,176 @@ async fn targets_and_alerts_over_the_api() {
         "{v}"
     );
 }
+
+/// Results, health and a profile at the school, last year's students too: the
+/// operations pages of the department have something to show.
+fn with_reports(f: &Fed) {
+    let start: i32 = YEAR[..4].parse().unwrap();
+    let prev = format!("{}-{}", start - 1, start);
+    let mut e = f.school.engine.lock().unwrap();
+    let older = STUDENTS
+        .replace("HS00", "OLD")
+        .replace(",6,", ",5,")
+        .replace(",7,", ",6,");
+    e.import_into(&prev, "students", Some("text/csv"), older.as_bytes())
+        .unwrap();
+    for (kind, body) in [
+        (
+            "results",
+            "Mã học sinh,Học kỳ,Kết quả học tập,Kết quả rèn luyện\nHS001,Học kỳ I,Tốt,Tốt\nHS002,Học kỳ I,Đạt,Khá\n",
+        ),
+        (
+            "health",
+            "student_id,exam_date,height_cm,weight_kg,nutrition\nHS001,2025-09-15,150,40,normal\nHS003,2025-09-15,140,28,underweight\n",
+        ),
+        (
+            "profile",
+            "classrooms_solid,classrooms_semi_solid,classrooms_temporary,toilets,clean_water,national_standard,latitude,longitude\n10,2,0,3,yes,level1,20.95,105.84\n",
+        ),
+    ] {
+        e.import_into(YEAR, kind, Some("text/csv"), body.as_bytes())
+            .unwrap_or_else(|err| panic!("{kind}: {err}"));
+    }
+    drop(e);
+    sync(&f.school.engine, &f.dept.engine);
+}
+
+#[tokio::test]
+async fn the_operations_pages_work_end_to_end() {
+    let f = fed().await;
+    with_reports(&f);
+    let cookie = login(&f.dept).await;
+    let page = |path: &'static str| {
+        let cookie = cookie.clone();
+        let app = f.dept.app.clone();
+        async move {
+            let (status, _, body) = send(&app, get(path, &cookie)).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+            body
+        }
+    };
+    // Indicators of the department's subtree: 3 students, 2 teachers.
+    let ops = page("/ops").await;
+    assert!(ops.contains("Tỉ lệ học sinh bỏ học"), "{ops}");
+    assert!(ops.contains("1,5"), "students per teacher: {ops}");
+    assert!(ops.contains("Học kỳ HK1"), "the term with results: {ops}");
+    // A target set with the form is listed with a red light, at the unit and in the
+    // department's drill-down of that indicator.
+    let set = format!(
+        "unit=thcs-tam-hiep&year={YEAR}&indicator=students_per_teacher&op=%3C%3D&value=1%2C2"
+    );
+    let (status, headers, _) = send(&f.dept.app, post_form("/ops/target", &cookie, &set)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let back = headers[header::LOCATION].to_str().unwrap().to_string();
+    assert!(back.starts_with("/ops/thcs-tam-hiep?"), "{back}");
+    let (_, _, unit) = send(&f.dept.app, get(&back, &cookie)).await;
+    assert!(unit.contains("Đã giao chỉ tiêu"), "{unit}");
+    assert!(
+        unit.contains("light bad") && unit.contains("Chưa đạt"),
+        "{unit}"
+    );
+    assert!(unit.contains("&lt;= 1,2"), "{unit}");
+    let drill = page("/ops/pgd-a?drill=students_per_teacher").await;
+    assert!(
+        drill.contains("id=\"drill\"") && drill.contains("Trường THCS Tam Hiệp"),
+        "{drill}"
+    );
+    // A value that is not a number, and a school setting targets, are refused.
+    let bad = set.replace("value=1%2C2", "value=many");
+    let (status, _, _) = send(&f.dept.app, post_form("/ops/target", &cookie, &bad)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let school_cookie = login(&f.school).await;
+    let (status, _, _) = send(
+        &f.school.app,
+        post_form("/ops/target", &school_cookie, &set),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The alert the target raises: acknowledged with a note, a notification drafted.
+    let alerts = page("/alerts").await;
+    assert!(alerts.contains("Chưa đạt chỉ tiêu"), "{alerts}");
+    assert!(
+        alerts.contains("/notifications?to=thcs-tam-hiep"),
+        "{alerts}"
+    );
+    let id =
+        format!("target_not_met:thcs-tam-hiep:so-test:thcs-tam-hiep:{YEAR}:students_per_teacher");
+    let ack = format!("id={}&note=Tuy%E1%BB%83n+th%C3%AAm", crate::ui::qenc(&id));
+    let (status, _, _) = send(&f.dept.app, post_form("/alerts/ack", &cookie, &ack)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let alerts = page("/alerts?acked=1").await;
+    assert!(
+        alerts.contains("Đã xác nhận cảnh báo") && alerts.contains("Tuyển thêm"),
+        "{alerts}"
+    );
+    let draft = page("/notifications?to=thcs-tam-hiep&title=Ch%C6%B0a+%C4%91%E1%BA%A1t&body=H%C3%A3y+b%C3%A1o+c%C3%A1o").await;
+    assert!(
+        draft.contains("value=\"Chưa đạt\"") && draft.contains("Hãy báo cáo"),
+        "{draft}"
+    );
+    assert!(
+        draft.contains("value=\"thcs-tam-hiep\" selected"),
+        "{draft}"
+    );
+
+    // Forecast (two years held), its XLSX, the map, the completeness view.
+    let fc = page("/forecast/so-test").await;
+    assert!(
+        fc.contains("forecast-grades") && fc.contains("Kế hoạch 5 năm"),
+        "{fc}"
+    );
+    assert!(fc.contains("bar proj"), "projected columns: {fc}");
+    let (status, headers, _) =
+        send(&f.dept.app, get("/forecast/so-test.xlsx?years=3", &cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers[header::CONTENT_TYPE],
+        eduioc_records::XLSX_CONTENT_TYPE
+    );
+    let map = page("/map/so-test?indicator=malnutrition_rate").await;
+    assert!(
+        map.contains("<circle") && map.contains("Trường THCS Tam Hiệp: 50,0%"),
+        "{map}"
+    );
+    assert!(
+        map.contains("1 trường chưa có toạ độ") || !map.contains("th-b"),
+        "{map}"
+    );
+    let check = page("/completeness/so-test").await;
+    assert!(
+        check.contains("Trường Tiểu học B") && check.contains("✗"),
+        "{check}"
+    );
+    // The school sent everything, but none of its students has a personal id.
+    assert!(check.contains("0/2 trường đủ dữ liệu"), "{check}");
+    assert!(check.contains("<td class=\"num\">3</td>"), "{check}");
+
+    // Templates, for the school's clerk.
+    let (status, _, csv) = send(
+        &f.school.app,
+        get("/data/template/results.csv", &school_cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        csv.starts_with('\u{feff}') && csv.contains("Mã học sinh,Học kỳ"),
+        "{csv}"
+    );
+    let (status, headers, _) = send(
+        &f.school.app,
+        get("/data/template/health.xlsx", &school_cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers[header::CONTENT_TYPE],
+        eduioc_records::XLSX_CONTENT_TYPE
+    );
+    let (status, _, _) = send(
+        &f.school.app,
+        get("/data/template/pupils.csv", &school_cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
