@@ -52,20 +52,86 @@ fn severity_class(s: Severity) -> &'static str {
     }
 }
 
+/// What an alert says, in `lang`, from its rule and details (the API's `message` is
+/// English).
+fn said(lang: Lang, a: &Alert) -> String {
+    let d = &a.details;
+    let s = |k: &str| {
+        d[k].as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| d[k].to_string())
+    };
+    let num = |k: &str| {
+        d[k].as_f64()
+            .map_or_else(|| "—".to_string(), |v| lang.dec1(v))
+    };
+    let vi = lang == Lang::Vi;
+    match a.rule {
+        "class_over_size" if vi => format!(
+            "Lớp {} (khối {}) có {} học sinh, vượt sĩ số quy định {}",
+            s("class_id"),
+            s("grade"),
+            s("size"),
+            s("cap")
+        ),
+        "target_not_met" => {
+            let code = s("indicator");
+            let name = super::ops::indicator_name(lang, &code);
+            let actual = super::ops::shown(lang, &code, d["actual"].as_f64());
+            let value = super::ops::shown(lang, &code, d["value"].as_f64());
+            let op = super::ops::op_sign(&s("op"));
+            match vi {
+                true => format!("{name}: {actual}, chỉ tiêu {op} {value}"),
+                false => format!("{name}: {actual}, target {op} {value}"),
+            }
+        }
+        "not_reporting" if vi => match d["last_data_at"].as_str() {
+            Some(t) => format!("Dữ liệu mới nhất của trường từ {}", local_rfc3339(t)),
+            None => "Chưa nhận được dữ liệu nào của trường".into(),
+        },
+        "duplicate_student" if vi => {
+            let schools: Vec<String> = d["schools"]
+                .as_array()
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!(
+                "Mã định danh {} đang học ở {} trường: {}",
+                s("personal_id"),
+                schools.len(),
+                schools.join(", ")
+            )
+        }
+        "dropout_rising" if vi => format!(
+            "Tỉ lệ bỏ học {}% năm nay, tăng từ {}% năm trước",
+            num("rate"),
+            num("previous_rate")
+        ),
+        "fork" if vi => format!(
+            "Sổ dữ liệu có hai bản ghi khác nhau cho số thứ tự {}; bản thứ hai bị cách ly",
+            s("seq")
+        ),
+        _ => a.message.clone(),
+    }
+}
+
 fn alert_row(ctx: &Ctx, a: &Alert, name: &str) -> Markup {
     let l = ctx.lang;
     let draft = format!(
         "/notifications?to={}&title={}&body={}",
         qenc(&a.unit),
         qenc(&format!("{}: {name}", rule_name(l, a.rule))),
-        qenc(&a.message)
+        qenc(&said(l, a))
     );
     html! {
         tr id=(format!("alert-{}", a.id)) {
             td { span class=(severity_class(a.severity)) { (severity_name(l, a.severity)) } }
             td { (rule_name(l, a.rule)) }
             td.name { a href=(format!("/ops/{}", a.unit)) { (name) } }
-            td { (a.message) }
+            td { (said(l, a)) }
             td { (local_rfc3339(&a.since)) }
             td {
                 @if let Some(ack) = &a.acknowledged {

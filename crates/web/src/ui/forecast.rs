@@ -91,8 +91,8 @@ fn plan(ctx: &Ctx, v: &View, fc: &Forecast) -> Markup {
                     th.num { (l.pick("So với hiện nay", "Against today")) }
                     th.num { (l.pick("Giáo viên cần có (định mức)", "Teachers needed (norms)")) }
                     th.num { (l.pick("So với hiện nay", "Against today")) }
-                    @if let Some(t) = per_class { th.num { (l.pick("Lớp để đạt chỉ tiêu ", "Classes for the target ")) (t.op) " " (l.dec1(t.value)) } }
-                    @if let Some(t) = per_teacher { th.num { (l.pick("Giáo viên để đạt chỉ tiêu ", "Teachers for the target ")) (t.op) " " (l.dec1(t.value)) } }
+                    @if let Some(t) = per_class { th.num { (l.pick("Lớp để đạt chỉ tiêu ", "Classes for the target ")) (super::ops::op_sign(&t.op)) " " (l.dec1(t.value)) } }
+                    @if let Some(t) = per_teacher { th.num { (l.pick("Giáo viên để đạt chỉ tiêu ", "Teachers for the target ")) (super::ops::op_sign(&t.op)) " " (l.dec1(t.value)) } }
                 } }
                 tbody {
                     @for y in &fc.years {
@@ -140,7 +140,7 @@ fn body(ctx: &Ctx, v: &View, years: u32) -> Markup {
                 a.button href=(format!("/ops/{}", v.unit)) { (l.pick("Điều hành", "Operations")) }
             }
         }
-        form.inline.noprint method="get" action=(format!("/forecast/{}", v.unit)) {
+        form.filters.noprint method="get" action=(format!("/forecast/{}", v.unit)) {
             label { (l.pick("Số năm dự báo", "Years ahead")) " "
                 select name="years" { @for n in 1..=MAX_FORECAST_YEARS { option value=(n) selected[n == years] { (n) } } }
             }
@@ -237,8 +237,8 @@ pub(crate) struct MapQuery {
     indicator: Option<String>,
 }
 
-/// One school on the map: (id, name, latitude, longitude, value).
-type Dot = (String, String, f64, f64, Option<f64>);
+/// One school on the map: (id, name, latitude, longitude, value, the unit above it).
+type Dot = (String, String, f64, f64, Option<f64>, String);
 
 /// The colour class of a value among all values (thirds, best third green).
 fn tone(value: Option<f64>, sorted: &[f64], high_good: bool) -> &'static str {
@@ -263,7 +263,7 @@ fn map_svg(ctx: &Ctx, code: &str, dots: &[Dot]) -> Markup {
     const PAD: f64 = 30.0;
     let l = ctx.lang;
     let (mut la0, mut la1, mut lo0, mut lo1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for (_, _, la, lo, _) in dots {
+    for (_, _, la, lo, ..) in dots {
         la0 = la0.min(*la);
         la1 = la1.max(*la);
         lo0 = lo0.min(*lo);
@@ -273,16 +273,27 @@ fn map_svg(ctx: &Ctx, code: &str, dots: &[Dot]) -> Markup {
     let k = ((la0 + la1) / 2.0).to_radians().cos();
     let (dx, dy) = (((lo1 - lo0) * k).max(0.01), (la1 - la0).max(0.01));
     let scale = ((W - 2.0 * PAD) / dx).min((H - 2.0 * PAD) / dy);
+    // As tall as the schools' spread needs.
+    let h = (dy * scale + 2.0 * PAD).min(H);
     let x = |lo: f64| PAD + (lo - lo0) * k * scale;
-    let y = |la: f64| H - PAD - (la - la0) * scale;
+    let y = |la: f64| h - PAD - (la - la0) * scale;
+    // Each unit above the schools named at the middle of its schools.
+    let mut regions: std::collections::BTreeMap<&str, (f64, f64, f64)> = Default::default();
+    for (_, _, la, lo, _, region) in dots {
+        let r = regions.entry(region.as_str()).or_default();
+        *r = (r.0 + la, r.1 + lo, r.2 + 1.0);
+    }
     let mut sorted: Vec<f64> = dots.iter().filter_map(|d| d.4).collect();
     sorted.sort_by(f64::total_cmp);
     let high = higher_is_better(code);
     html! {
-        svg.chart.map viewBox=(format!("0 0 {W} {H}")) role="img" aria-label=(indicator_name(l, code)) {
+        svg.chart.map viewBox=(format!("0 0 {W} {h:.0}")) role="img" aria-label=(indicator_name(l, code)) {
             title { (indicator_name(l, code)) }
-            rect.mapbg x="0" y="0" width=(W) height=(H) {}
-            @for (id, name, la, lo, v) in dots {
+            rect.mapbg x="0" y="0" width=(W) height=(format!("{h:.0}")) {}
+            @for (region, (la, lo, n)) in regions.iter().filter(|r| !r.0.is_empty()) {
+                text.region x=(format!("{:.1}", x(lo / n))) y=(format!("{:.1}", y(la / n) - 12.0)) text-anchor="middle" { (region) }
+            }
+            @for (id, name, la, lo, v, _) in dots {
                 a href=(format!("/ops/{id}")) {
                     circle class=(tone(*v, &sorted, high)) cx=(format!("{:.1}", x(*lo))) cy=(format!("{:.1}", y(*la))) r="7" {
                         title { (name) ": " (shown(l, code, *v)) }
@@ -332,13 +343,25 @@ pub(crate) async fn map(
                 .indicators(Some(&s), Some(&year), None)
                 .ok()
                 .and_then(|i| i.get(&code).and_then(|x| x.value));
-            dots.push((s.clone(), dir.name(&s).unwrap_or(&s).to_string(), la, lo, v));
+            let region = dir
+                .parent(&s)
+                .filter(|p| *p != unit)
+                .map(|p| dir.name(p).unwrap_or(p).to_string())
+                .unwrap_or_default();
+            dots.push((
+                s.clone(),
+                dir.name(&s).unwrap_or(&s).to_string(),
+                la,
+                lo,
+                v,
+                region,
+            ));
         }
         Ok((dots, unplaced, dir.name(&unit).unwrap_or(&unit).to_string()))
     })?;
     let body = html! {
         h1 { (l.pick("Bản đồ trường học: ", "Map of schools: ")) (name) }
-        form.inline.noprint method="get" action=(format!("/map/{unit}")) {
+        form.filters.noprint method="get" action=(format!("/map/{unit}")) {
             label { (l.pick("Tô màu theo", "Colour by")) " "
                 select name="indicator" { @for (c, _) in CATALOGUE { option value=(c) selected[c == code] { (indicator_name(l, c)) } } }
             }

@@ -59,6 +59,15 @@ pub(crate) fn shown(lang: Lang, code: &str, value: Option<f64>) -> String {
     }
 }
 
+/// A target's condition as people write it (`≤`, `≥`).
+pub(crate) fn op_sign(op: &str) -> &'static str {
+    if op == "<=" {
+        "≤"
+    } else {
+        "≥"
+    }
+}
+
 /// The traffic light of a target status.
 fn light(status: &str) -> &'static str {
     match status {
@@ -190,7 +199,7 @@ fn indicator_row(ctx: &Ctx, v: &View, i: &Indicator) -> Markup {
                 @for t in &targets {
                     div.target {
                         span class=(light(t.status)) title=(status_text(l, t.status)) {}
-                        (t.op) " " (shown(l, i.code, Some(t.value)))
+                        (op_sign(&t.op)) " " (shown(l, i.code, Some(t.value)))
                         span.sub { " · " (status_text(l, t.status)) " · " (l.pick("do ", "by ")) (t.set_by) }
                     }
                 }
@@ -217,7 +226,7 @@ fn body(ctx: &Ctx, v: &View) -> Markup {
                 a.button href=(format!("/completeness/{}", v.unit)) { (l.pick("Rà soát dữ liệu", "Data completeness")) }
             }
         }
-        form.inline.noprint method="get" action=(format!("/ops/{}", v.unit)) {
+        form.filters.noprint method="get" action=(format!("/ops/{}", v.unit)) {
             label { (l.pick("Năm học", "School year")) " "
                 select name="year" { @for y in &v.years { option value=(y) selected[*y == i.year] { (y) } } }
             }

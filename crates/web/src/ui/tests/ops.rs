@@ -201,7 +201,7 @@ async fn the_operations_pages_work_end_to_end() {
         unit.contains("light bad") && unit.contains("Chưa đạt"),
         "{unit}"
     );
-    assert!(unit.contains("&lt;= 1,2"), "{unit}");
+    assert!(unit.contains("≤ 1,2"), "{unit}");
     let drill = page("/ops/pgd-a?drill=students_per_teacher").await;
     assert!(
         drill.contains("id=\"drill\"") && drill.contains("Trường THCS Tam Hiệp"),
