@@ -1933,4 +1933,5 @@ fn a_roster_exported_in_vietnamese_is_imported_and_counted() {
 mod alerts;
 mod forecast;
 mod indicators;
+mod ops_reads;
 mod targets;
