@@ -241,6 +241,16 @@ impl Net {
         )
     }
 
+    /// PUT a JSON body, returning (status, JSON body).
+    pub fn put_json(&self, id: &str, path: &str, body: &Value) -> (u16, Value) {
+        respond(
+            ureq::put(&self.url(id, path))
+                .set("Authorization", &self.auth(id))
+                .timeout(Duration::from_secs(30))
+                .send_json(body.clone()),
+        )
+    }
+
     pub fn import(&self, school: &str, kind: &str, csv: &str) -> Value {
         let (code, body) = self.post(
             school,
@@ -335,7 +345,7 @@ pub struct Truth {
     pub teachers: u64,
 }
 
-fn csv_rows(csv: &str) -> Vec<HashMap<String, String>> {
+pub fn csv_rows(csv: &str) -> Vec<HashMap<String, String>> {
     let mut lines = csv.lines();
     let header: Vec<String> = lines
         .next()
