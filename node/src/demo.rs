@@ -52,7 +52,30 @@ type Levels = Vec<(String, Option<SchoolLevel>)>;
 
 /// Builds the demo topology from synthetic units.
 pub(crate) fn demo_topology(opts: &Options) -> Result<(Topology, Levels)> {
-    let specs = eduioc_synth::province(opts.seed, opts.districts, opts.schools.clone());
+    let mut specs = eduioc_synth::province(opts.seed, opts.districts, opts.schools.clone());
+    // A preschool in every district (mầm non), after its other schools.
+    let districts: Vec<(String, String)> = specs
+        .iter()
+        .filter(|s| s.level == "district")
+        .map(|s| (s.id.clone(), s.name.clone()))
+        .collect();
+    for (id, name) in districts {
+        let place = name.trim_start_matches("Phòng GD&ĐT").trim().to_string();
+        let at = specs
+            .iter()
+            .rposition(|s| s.parent.as_deref() == Some(id.as_str()) || s.id == id)
+            .map_or(specs.len(), |i| i + 1);
+        specs.insert(
+            at,
+            eduioc_synth::UnitSpec {
+                id: format!("mn-{}", id.trim_start_matches("pgd-")),
+                name: format!("Trường Mầm non {place}"),
+                level: "school".into(),
+                parent: Some(id),
+                school_level: Some(SchoolLevel::Preschool),
+            },
+        );
+    }
     let mut units = Vec::new();
     let mut levels = Vec::new();
     for (i, s) in specs.iter().enumerate() {

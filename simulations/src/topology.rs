@@ -31,6 +31,7 @@ pub enum Rosters {
 /// students, the "about 24 million".
 pub fn drawn_size(level: SchoolLevel, u: f64) -> u64 {
     let (lo, hi) = match level {
+        SchoolLevel::Preschool => (80.0, 300.0),
         SchoolLevel::Primary => (100.0, 1_000.0),
         SchoolLevel::LowerSecondary => (120.0, 1_020.0),
         SchoolLevel::UpperSecondary => (300.0, 2_100.0),

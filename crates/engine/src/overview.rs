@@ -26,35 +26,34 @@ pub struct Overview {
     pub crumbs: Vec<(String, String)>,
     /// Children, largest (enrolled students) first.
     pub children: Vec<UnitFigures>,
-    /// Enrolled students by school level: primary, lower secondary, upper secondary, other.
-    pub by_level: [u64; 4],
+    /// Enrolled students by school level: preschool, primary, lower secondary, upper
+    /// secondary, other.
+    pub by_level: [u64; 5],
     /// Enrolled students in each school year this node holds data for, oldest first.
     pub by_year: Vec<(String, u64)>,
 }
 
-/// School level of a school: from its id prefix (`th-`, `thcs-`, `thpt-`), else from the
-/// highest grade taught. Index into [`Overview::by_level`].
+/// School level of a school: from its id prefix (`mn-`, `th-`, `thcs-`, `thpt-`), else from
+/// the highest grade taught. Index into [`Overview::by_level`].
 pub fn school_level(id: &str, stats: &Stats) -> usize {
-    if id.starts_with("thpt-") {
-        return 2;
+    for (i, prefix) in ["mn-", "th-", "thcs-", "thpt-"].iter().enumerate() {
+        if id.starts_with(prefix) {
+            return i;
+        }
     }
-    if id.starts_with("thcs-") {
-        return 1;
-    }
-    if id.starts_with("th-") {
-        return 0;
-    }
-    let top = stats
+    let ranks: Vec<u8> = stats
         .students
         .by_grade
         .keys()
-        .filter_map(|g| g.parse::<u8>().ok())
-        .max();
-    match top {
-        Some(10..) => 2,
-        Some(6..=9) => 1,
-        Some(1..=5) => 0,
-        _ => 3,
+        .filter_map(|g| eduioc_records::grade_rank(g))
+        .collect();
+    // Ranks: 0–3 the preschool groups, 4–8 grades 1–5, 9–12 grades 6–9, 13–15 grades 10–12.
+    match ranks.iter().max() {
+        Some(13..) => 3,
+        Some(9..=12) => 2,
+        Some(4..=8) => 1,
+        Some(_) => 0,
+        None => 4,
     }
 }
 
@@ -101,7 +100,7 @@ fn overview_of(e: &Figures, unit: &str) -> Result<Overview> {
             .cmp(&a.stats.students.enrolled)
             .then(a.name.cmp(&b.name))
     });
-    let mut by_level = [0u64; 4];
+    let mut by_level = [0u64; 5];
     for u in dir.subtree(unit) {
         if dir.level(&u) == Some("school") {
             let s = e.stats(Some(&u))?;

@@ -44,7 +44,8 @@ fn level(rng: &mut ChaCha8Rng, w: [f64; 4]) -> &'static str {
 }
 
 /// The `results` file of term `term` (`HK1`, `HK2`, `CN`) of school year `year_start`:
-/// every enrolled student of grades 1–12 has an academic result, those of grades 6–12 a
+/// every enrolled student of grades 1–12 (preschool children have no results) has an
+/// academic result, those of grades 6–12 a
 /// conduct result too. Each school has its own standard: 20–45% of its students are
 /// excellent, about 35% good, 3–8% fail; conduct is better than learning.
 pub fn results_csv(
@@ -59,7 +60,7 @@ pub fn results_csv(
     let fail = school.gen_range(0.03..0.08);
     let mut r = rng(seed, "results", unit_id, year_start, term);
     let mut out = String::from(RESULTS_HEADER);
-    for s in sd.enrolled() {
+    for s in sd.enrolled().filter(|s| s.grade <= 12) {
         let academic = level(&mut r, [top, 0.35, 1.0 - top - 0.35 - fail, fail]);
         let conduct = if s.grade >= 6 {
             level(&mut r, [top + 0.25, 0.3, 0.4 - top, 0.05])

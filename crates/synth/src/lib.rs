@@ -30,8 +30,8 @@ pub use roster::{
     Student, CLASSES_HEADER, STAFF_HEADER, STUDENTS_HEADER,
 };
 pub use topology::{
-    province, province_with, slug, SchoolLevel, UnitSpec, DEPARTMENT_ID, DEPARTMENT_NAME,
-    MAX_DISTRICTS,
+    age_of_grade, grade_label, province, province_with, slug, SchoolLevel, UnitSpec, DEPARTMENT_ID,
+    DEPARTMENT_NAME, MAX_DISTRICTS, PRESCHOOL_GRADE,
 };
 
 /// The label of the school year starting in `start`: `2026` → `"2026-2027"`.

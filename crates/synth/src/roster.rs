@@ -134,7 +134,7 @@ pub fn students_csv(rows: &[Student]) -> String {
     render(
         STUDENTS_HEADER,
         rows.iter().map(|s| {
-            let grade = s.grade.to_string();
+            let grade = crate::grade_label(s.grade);
             let gender = s.gender.to_string();
             csv_line(&[
                 &s.student_id,
@@ -174,7 +174,7 @@ pub fn classes_csv(rows: &[Class]) -> String {
     render(
         CLASSES_HEADER,
         rows.iter().map(|c| {
-            let grade = c.grade.to_string();
+            let grade = crate::grade_label(c.grade);
             csv_line(&[&c.class_id, &c.name, &grade, &c.homeroom_staff_id])
         }),
     )
@@ -551,6 +551,7 @@ fn assign_homerooms(g: &mut Gen, classes: &mut [Class], staff: &mut Vec<Staff>) 
 /// Range of classes per grade for a realistic school.
 fn classes_per_grade(level: SchoolLevel) -> (usize, usize) {
     match level {
+        SchoolLevel::Preschool => (1, 3),
         SchoolLevel::Primary => (2, 5),
         SchoolLevel::LowerSecondary => (3, 6),
         SchoolLevel::UpperSecondary => (6, 11),
@@ -560,7 +561,9 @@ fn classes_per_grade(level: SchoolLevel) -> (usize, usize) {
 /// Range of enrolled students per class.
 fn class_bounds(level: SchoolLevel, size: Size) -> (usize, usize) {
     match (size, level) {
+        (Size::Tiny, SchoolLevel::Preschool) => (15, 28),
         (Size::Tiny, _) => (18, 40),
+        (Size::Realistic, SchoolLevel::Preschool) => (20, 30),
         (Size::Realistic, SchoolLevel::Primary) => (30, 35),
         (Size::Realistic, SchoolLevel::LowerSecondary) => (34, 45),
         (Size::Realistic, SchoolLevel::UpperSecondary) => (36, 45),
@@ -578,6 +581,12 @@ fn managers_for(classes: usize) -> usize {
 
 /// "1A", "1B", ... in primary schools; "6A1", "6A2", ... in secondary ones.
 fn class_name(level: SchoolLevel, grade: u8, index: usize) -> String {
+    if level == SchoolLevel::Preschool {
+        // Nhà trẻ, then the kindergarten's mầm, chồi, lá groups.
+        let group = ["Nhà trẻ", "Mầm", "Chồi", "Lá"]
+            [usize::from(grade.saturating_sub(crate::PRESCHOOL_GRADE)).min(3)];
+        return format!("{group} {}", index + 1);
+    }
     match (level, u8::try_from(index)) {
         (SchoolLevel::Primary, Ok(i)) if i < 26 => format!("{grade}{}", char::from(b'A' + i)),
         _ => format!("{grade}A{}", index + 1),
@@ -711,8 +720,9 @@ impl Gen {
         }
     }
 
+    /// `<unit>-<name as a slug>`: `thcs-x-6a1`, `mn-x-nha-tre-1`.
     fn class_id(&self, name: &str) -> String {
-        format!("{}-{}", self.base, name.to_lowercase())
+        format!("{}-{}", self.base, crate::slug(name))
     }
 
     fn student_id(&mut self) -> String {
@@ -730,6 +740,7 @@ impl Gen {
     /// Whether a student leaves during the year, and how.
     fn departure(&mut self) -> Option<&'static str> {
         let drop = match self.level {
+            SchoolLevel::Preschool => 0.0,
             SchoolLevel::Primary => 0.002,
             SchoolLevel::LowerSecondary => 0.008,
             SchoolLevel::UpperSecondary => 0.012,
@@ -768,7 +779,7 @@ impl Gen {
         let late = self
             .rng
             .gen_bool(if ethnicity == "Kinh" { 0.02 } else { 0.06 });
-        let born = self.year - 5 - i32::from(grade) - i32::from(late);
+        let born = self.year - crate::age_of_grade(grade) - i32::from(late);
         Student {
             student_id: String::new(),
             full_name: self.name(gender, ethnicity, false),
@@ -784,6 +795,7 @@ impl Gen {
     /// An active staff member with a fresh id; `hire` makes a teacher young.
     fn staff(&mut self, role: &str, hire: bool) -> Staff {
         let p_female = match (role, self.level) {
+            (TEACHER | MANAGER, SchoolLevel::Preschool) => 0.99,
             (TEACHER, SchoolLevel::Primary) => 0.88,
             (TEACHER, SchoolLevel::LowerSecondary) => 0.75,
             (TEACHER, SchoolLevel::UpperSecondary) => 0.65,
@@ -871,6 +883,12 @@ impl Gen {
 
 fn qualifications(role: &str, level: SchoolLevel) -> &'static [Weighted] {
     match (role, level) {
+        (TEACHER, SchoolLevel::Preschool) => &[
+            ("below_standard", 30),
+            ("college", 520),
+            ("bachelor", 440),
+            ("master", 10),
+        ],
         (TEACHER, SchoolLevel::Primary) => &[
             ("below_standard", 8),
             ("college", 100),

@@ -386,6 +386,7 @@ fn tiny_and_realistic_schools_are_valid() {
             check_school(&real, level, Size::Realistic, 2026);
             let n = real.enrolled().count();
             let range = match level {
+                SchoolLevel::Preschool => 60..=400,
                 SchoolLevel::Primary => 300..=900,
                 SchoolLevel::LowerSecondary => 400..=1200,
                 SchoolLevel::UpperSecondary => 600..=1500,
@@ -590,4 +591,68 @@ fn next_year_moves_everyone_on() {
             }
         }
     }
+}
+
+/// A preschool: its groups NT, MG3, MG4, MG5 as the import writes them, children of the
+/// right age, a year later promoted (NT → MG3 …) and the MG5 children gone to school.
+#[test]
+fn a_preschool_has_its_groups_and_ages() {
+    let d = school(
+        9,
+        "mn-hoa-sen",
+        SchoolLevel::Preschool,
+        2026,
+        Size::Realistic,
+    );
+    let grades: HashSet<String> = d.classes.iter().map(|c| grade_label(c.grade)).collect();
+    assert_eq!(
+        grades,
+        ["NT", "MG3", "MG4", "MG5"]
+            .iter()
+            .map(|g| g.to_string())
+            .collect()
+    );
+    assert!(
+        d.students_csv.contains(",MG5,"),
+        "{}",
+        &d.students_csv[..300]
+    );
+    for s in d.enrolled() {
+        let born: i32 = s.birth_date[..4].parse().unwrap();
+        let age = 2026 - born;
+        let want = age_of_grade(s.grade);
+        assert!(
+            age == want || age == want + 1,
+            "{} is {age}",
+            grade_label(s.grade)
+        );
+    }
+    assert!(d
+        .classes
+        .iter()
+        .all(|c| c.name.starts_with(['N', 'M', 'C', 'L'])));
+    let next = next_year(
+        9,
+        &d,
+        "mn-hoa-sen",
+        SchoolLevel::Preschool,
+        2027,
+        Size::Realistic,
+    );
+    let was_nt: HashSet<&str> = d
+        .enrolled()
+        .filter(|s| s.grade == PRESCHOOL_GRADE)
+        .map(|s| s.student_id.as_str())
+        .collect();
+    let promoted = next
+        .students
+        .iter()
+        .filter(|s| was_nt.contains(s.student_id.as_str()) && s.status == "enrolled")
+        .all(|s| grade_label(s.grade) == "MG3");
+    assert!(promoted);
+    assert!(next
+        .students
+        .iter()
+        .filter(|s| s.status == "graduated")
+        .all(|s| grade_label(s.grade) == "MG5"));
 }

@@ -21,6 +21,11 @@ pub const MAX_DISTRICTS: usize = names::DISTRICTS.len();
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SchoolLevel {
+    /// Mầm non: the groups nhà trẻ (NT) and mẫu giáo 3–4, 4–5, 5–6 years (MG3, MG4, MG5),
+    /// as grades 0xF0–0xF3 ([`crate::grade_label`] writes their codes). Not in
+    /// [`SchoolLevel::ALL`]: provinces are generated without preschools, the demo adds
+    /// them.
+    Preschool,
     /// Tiểu học, grades 1–5.
     Primary,
     /// Trung học cơ sở (THCS), grades 6–9.
@@ -33,9 +38,10 @@ impl SchoolLevel {
     /// Every level, youngest first.
     pub const ALL: [SchoolLevel; 3] = [Self::Primary, Self::LowerSecondary, Self::UpperSecondary];
 
-    /// The grades taught at this level: 1–5, 6–9 or 10–12.
+    /// The grades taught at this level: 1–5, 6–9 or 10–12 (the preschool groups 0xF0–0xF3).
     pub fn grades(self) -> RangeInclusive<u8> {
         match self {
+            Self::Preschool => PRESCHOOL_GRADE..=PRESCHOOL_GRADE + 3,
             Self::Primary => 1..=5,
             Self::LowerSecondary => 6..=9,
             Self::UpperSecondary => 10..=12,
@@ -45,6 +51,7 @@ impl SchoolLevel {
     /// The usual abbreviation: "TH", "THCS" or "THPT".
     pub fn abbrev(self) -> &'static str {
         match self {
+            Self::Preschool => "MN",
             Self::Primary => "TH",
             Self::LowerSecondary => "THCS",
             Self::UpperSecondary => "THPT",
@@ -54,6 +61,7 @@ impl SchoolLevel {
     /// The word used in a school's name after "Trường": "Tiểu học", "THCS" or "THPT".
     pub fn label(self) -> &'static str {
         match self {
+            Self::Preschool => "Mầm non",
             Self::Primary => "Tiểu học",
             Self::LowerSecondary => "THCS",
             Self::UpperSecondary => "THPT",
@@ -63,6 +71,7 @@ impl SchoolLevel {
     /// The prefix of generated unit ids: "th", "thcs" or "thpt".
     pub fn id_prefix(self) -> &'static str {
         match self {
+            Self::Preschool => "mn",
             Self::Primary => "th",
             Self::LowerSecondary => "thcs",
             Self::UpperSecondary => "thpt",
@@ -72,6 +81,27 @@ impl SchoolLevel {
     /// The level that teaches `grade`, if any.
     pub fn of_grade(grade: u8) -> Option<Self> {
         Self::ALL.into_iter().find(|l| l.grades().contains(&grade))
+    }
+}
+
+/// The grade number of nhà trẻ (NT); MG3, MG4 and MG5 follow.
+pub const PRESCHOOL_GRADE: u8 = 0xF0;
+
+/// How a grade is written in a file: `1` … `12`, or `NT`, `MG3`, `MG4`, `MG5`.
+pub fn grade_label(grade: u8) -> String {
+    match grade.checked_sub(PRESCHOOL_GRADE) {
+        Some(i) => ["NT", "MG3", "MG4", "MG5"]
+            .get(usize::from(i))
+            .map_or_else(|| grade.to_string(), |g| (*g).to_string()),
+        None => grade.to_string(),
+    }
+}
+
+/// The age at the start of the school year of a child of `grade` (grade 1: 6).
+pub fn age_of_grade(grade: u8) -> i32 {
+    match grade.checked_sub(PRESCHOOL_GRADE) {
+        Some(i) => 2 + i32::from(i),
+        None => 5 + i32::from(grade),
     }
 }
 
@@ -153,6 +183,7 @@ pub fn province_with(
         let mut wards_used: HashSet<(SchoolLevel, &str)> = HashSet::new();
         for (k, level) in level_mix(&mut rng, n).into_iter().enumerate() {
             let p_famous = match level {
+                SchoolLevel::Preschool => 0.05,
                 SchoolLevel::Primary => 0.15,
                 SchoolLevel::LowerSecondary => 0.2,
                 SchoolLevel::UpperSecondary => 0.5,

@@ -158,6 +158,10 @@ fn indicators_from_every_kind_of_record_equal_a_hand_count() {
         value(&d, "pgd", "academic_good_rate"),
         (Some(700.0 / 13.0), 7.0, 13.0)
     );
+    // The overview counts the preschool's children under preschool, s1's (grades 5 and 6)
+    // under lower secondary.
+    let o = d.views().figures().overview("pgd").unwrap();
+    assert_eq!(o.by_level, [20, 0, 39, 0, 0]);
     // No results in the preschool: no value, not zero.
     assert_eq!(value(&d, "s2", "academic_good_rate"), (None, 0.0, 0.0));
 

@@ -20,6 +20,22 @@ fn percentiles(mut d: Vec<Duration>) -> String {
 #[ignore = "measurement; run explicitly"]
 fn ops_reads_at_an_office_with_many_schools() {
     let n: usize = env_or("EDUIOC_OPS_SCHOOLS", 300);
+    // `EDUIOC_OPS_TINY=1`: two classes a school, for offices of thousands of schools (the
+    // reads walk units and documents; the size of a roster does not enter them).
+    let tiny = std::env::var("EDUIOC_OPS_TINY").is_ok();
+    let roster = |i: usize| {
+        if tiny {
+            eduioc_synth::school(
+                i as u64,
+                &format!("s{i}"),
+                eduioc_synth::SchoolLevel::Primary,
+                2026,
+                eduioc_synth::Size::Tiny,
+            )
+        } else {
+            roster(i)
+        }
+    };
     let w = World::with_schools(n);
     let started = Instant::now();
     let district = Mutex::new(w.open("pgd", DEFAULT_DOC_CACHE));

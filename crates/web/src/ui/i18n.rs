@@ -434,6 +434,7 @@ strings! {
     Grade => "Khối", "Grade";
     Male => "Nam", "Male";
     Female => "Nữ", "Female";
+    Preschool => "Mầm non", "Preschool";
     Primary => "Tiểu học", "Primary";
     LowerSecondary => "THCS", "Lower secondary";
     UpperSecondary => "THPT", "Upper secondary";

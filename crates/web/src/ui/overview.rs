@@ -118,6 +118,7 @@ fn body(ctx: &Ctx, o: &Overview) -> Markup {
         ),
     ];
     let mut levels: Vec<(String, u64, &'static str)> = [
+        T::Preschool,
         T::Primary,
         T::LowerSecondary,
         T::UpperSecondary,
@@ -125,10 +126,10 @@ fn body(ctx: &Ctx, o: &Overview) -> Markup {
     ]
     .iter()
     .zip(o.by_level)
-    .zip(["lv0", "lv1", "lv2", "lv3"])
+    .zip(["lv4", "lv0", "lv1", "lv2", "lv3"])
     .map(|((t, v), c)| (l.t(*t).to_string(), v, c))
     .collect();
-    levels.retain(|(_, v, c)| *v > 0 || *c != "lv3");
+    levels.retain(|(_, v, c)| *v > 0 || !matches!(*c, "lv3" | "lv4"));
     let largest: Vec<(String, u64, Option<String>)> = o
         .children
         .iter()
