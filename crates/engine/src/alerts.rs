@@ -237,14 +237,7 @@ impl Figures {
             }
         });
         found.extend(self.duplicates(unit, &year));
-        for t in self.targets.values() {
-            if t.year != year || !self.dir.is_ancestor_or_self(unit, &t.unit) {
-                continue;
-            }
-            let actual = self
-                .indicators(Some(&t.unit), Some(&year), None)
-                .ok()
-                .and_then(|i| i.get(&t.indicator).and_then(|x| x.value));
+        for (t, actual) in self.targets_in(unit, &year) {
             if meets(&t.op, t.value, actual) == Some(false) {
                 found.push(Found {
                     rule: "target_not_met",

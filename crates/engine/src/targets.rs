@@ -179,6 +179,25 @@ impl Engine {
 }
 
 impl Figures {
+    /// The targets of school year `year` for `unit` and every unit below it, each with its
+    /// indicator as this node computes it (`None`: no data).
+    pub(crate) fn targets_in<'a>(
+        &'a self,
+        unit: &'a str,
+        year: &'a str,
+    ) -> impl Iterator<Item = (&'a Target, Option<f64>)> + 'a {
+        self.targets
+            .values()
+            .filter(move |t| t.year == year && self.dir.is_ancestor_or_self(unit, &t.unit))
+            .map(move |t| {
+                let actual = self
+                    .indicators(Some(&t.unit), Some(year), None)
+                    .ok()
+                    .and_then(|i| i.get(&t.indicator).and_then(|x| x.value));
+                (t, actual)
+            })
+    }
+
     /// The targets of school year `year` for `unit` (this node's unit when `None`) and
     /// every unit below it that this node holds, with the indicator each is about as this
     /// node computes it, in unit then indicator order.
@@ -190,14 +209,7 @@ impl Figures {
             return Err(Error::UnknownUnit(unit.to_string()));
         }
         let mut out = Vec::new();
-        for t in self.targets.values() {
-            if t.year != year || !self.dir.is_ancestor_or_self(unit, &t.unit) {
-                continue;
-            }
-            let actual = self
-                .indicators(Some(&t.unit), Some(&year), None)
-                .ok()
-                .and_then(|i| i.get(&t.indicator).and_then(|x| x.value));
+        for (t, actual) in self.targets_in(unit, &year) {
             let status = match meets(&t.op, t.value, actual) {
                 None => "no_data",
                 Some(true) => "met",
