@@ -215,12 +215,15 @@ impl Figures {
                     details: json!({"last_data_at": seen.map(rfc3339)}),
                 });
             }
-            let rate = |y: &str| {
-                let s = self.subtotal(u, y).summary;
+            // The school's students document of each year.
+            let rate = |s: Option<&eduioc_records::Summary>| {
+                let s = s?;
                 let all = s.enrolled + s.dropped_out;
                 (all > 0).then(|| 100.0 * s.dropped_out as f64 / all as f64)
             };
-            if let (Some(now_rate), Some(before)) = (rate(&year), rate(&previous)) {
+            let mut before = None;
+            self.visit_one(u, &previous, |d| before = rate(d[0]));
+            if let (Some(now_rate), Some(before)) = (rate(students), before) {
                 if now_rate > before + 1.0 {
                     found.push(Found {
                         rule: "dropout_rising",

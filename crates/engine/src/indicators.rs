@@ -248,14 +248,17 @@ impl Figures {
     }
 
     pub(crate) fn visit_one(&self, unit: &str, year: &str, f: impl FnOnce([Option<&Summary>; 6])) {
+        // One key buffer for the six look-ups (`unit/collection/year`, as `DocId::key`):
+        // this runs for every unit of a subtree on every read.
+        let mut key = String::with_capacity(unit.len() + year.len() + 12);
         let docs = Collection::ALL.map(|c| {
-            let key = eduioc_protocol::DocId {
-                unit: unit.to_string(),
-                collection: c.as_str().to_string(),
-                year: year.to_string(),
-            }
-            .key();
-            self.summaries.get(&key)
+            key.clear();
+            key.push_str(unit);
+            key.push('/');
+            key.push_str(c.as_str());
+            key.push('/');
+            key.push_str(year);
+            self.summaries.get(key.as_str())
         });
         f(docs);
     }

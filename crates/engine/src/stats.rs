@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use eduioc_protocol::DocId;
 use eduioc_records::Summary;
 use serde::Serialize;
 
@@ -176,13 +175,13 @@ impl Figures {
 
     /// School years for which this node holds any document, oldest first.
     pub fn school_years(&self) -> Vec<String> {
-        let mut years: Vec<String> = self
+        // The year is the key's last part (`eduioc_protocol::DocId::key`); no key is parsed
+        // whole.
+        let years: std::collections::BTreeSet<&str> = self
             .summaries
             .keys()
-            .filter_map(|k| DocId::from_key(k).map(|d| d.year))
+            .filter_map(|k| k.rsplit_once('/').map(|(_, y)| y))
             .collect();
-        years.sort();
-        years.dedup();
-        years
+        years.into_iter().map(str::to_string).collect()
     }
 }

@@ -124,21 +124,20 @@ impl Summary {
         for (grade, n) in &other.by_grade {
             *self.by_grade.entry(*grade).or_default() += n;
         }
-        for (gender, n) in &other.by_gender {
-            *self.by_gender.entry(gender.clone()).or_default() += n;
-        }
+        add_to(&mut self.by_gender, &other.by_gender, |a, b| *a += b);
         self.staff_active += other.staff_active;
         self.teachers += other.teachers;
-        for (q, n) in &other.teachers_by_qualification {
-            *self.teachers_by_qualification.entry(q.clone()).or_default() += n;
-        }
-        for (term, r) in &other.results {
-            let t = self.results.entry(term.clone()).or_default();
+        add_to(
+            &mut self.teachers_by_qualification,
+            &other.teachers_by_qualification,
+            |a, b| *a += b,
+        );
+        add_to(&mut self.results, &other.results, |t, r| {
             t.academic += r.academic;
             t.academic_good += r.academic_good;
             t.conduct += r.conduct;
             t.conduct_good += r.conduct_good;
-        }
+        });
         self.health.examined += other.health.examined;
         self.health.malnourished += other.health.malnourished;
         self.health.overweight += other.health.overweight;
@@ -355,6 +354,25 @@ pub fn class_cap(key: u8) -> Option<u64> {
         k if k == PRESCHOOL_KEY + 2 => Some(30),
         k if k == PRESCHOOL_KEY + 3 => Some(35),
         _ => None,
+    }
+}
+
+/// Adds each value of `from` into `to` with `add`, cloning a key only when `to` lacks it
+/// (sums over a subtree run for every unit on every read).
+fn add_to<V: Default + Clone>(
+    to: &mut BTreeMap<String, V>,
+    from: &BTreeMap<String, V>,
+    add: impl Fn(&mut V, &V),
+) {
+    for (k, v) in from {
+        match to.get_mut(k) {
+            Some(have) => add(have, v),
+            None => {
+                let mut fresh = V::default();
+                add(&mut fresh, v);
+                to.insert(k.clone(), fresh);
+            }
+        }
     }
 }
 
