@@ -510,6 +510,12 @@ fn banner(
     );
     let _ = writeln!(
         s,
+        "  Operations center: http://{0}/ops (indicators and targets), http://{0}/alerts, \
+         http://{0}/forecast/{1}, http://{0}/map/{1}",
+        root.http, topo.units[0].id
+    );
+    let _ = writeln!(
+        s,
         "\nEvery node (unit, level, URL, login admin / password, API token):"
     );
     for (u, n) in topo.units.iter().zip(nodes) {
