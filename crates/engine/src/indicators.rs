@@ -99,12 +99,10 @@ pub fn is_indicator(code: &str) -> bool {
     CATALOGUE.iter().any(|(c, _)| *c == code)
 }
 
-/// What the indicators of a subtree are computed from.
+/// What the indicators of a subtree need beyond its summed summaries: the counts that are
+/// worked out school by school.
 #[derive(Debug, Default)]
 struct Tally {
-    total: Summary,
-    schools: u64,
-    reporting: u64,
     oversized: u64,
     qualified: u64,
 }
@@ -167,24 +165,14 @@ impl Figures {
             return Err(Error::UnknownUnit(unit.to_string()));
         }
         let mut t = Tally::default();
-        self.visit(unit, &year, |_, is_school, docs| {
-            let held = docs.iter().flatten().count() > 0;
-            for s in docs.iter().flatten() {
-                t.total.add(s);
-            }
-            if is_school {
-                t.schools += 1;
-                t.reporting += u64::from(held);
-                t.school(&docs);
-            }
-        });
+        let sub = self.subtotal_with(unit, &year, |docs| t.school(docs));
         let term = match term {
             Some(t) => t.to_string(),
             None => TERMS
                 .iter()
                 .rev()
                 .find(|code| {
-                    t.total
+                    sub.summary
                         .results
                         .get(**code)
                         .is_some_and(|r| r.academic + r.conduct > 0)
@@ -192,7 +180,7 @@ impl Figures {
                 .unwrap_or(&TERMS[0])
                 .to_string(),
         };
-        let s = &t.total;
+        let s = &sub.summary;
         let r = s.results.get(&term).copied().unwrap_or_default();
         let p = &s.profile;
         let h = &s.health;
@@ -209,7 +197,7 @@ impl Figures {
             (p.classrooms_solid, p.classrooms),
             (p.national_standard, p.schools),
             (p.clean_water, p.schools),
-            (t.reporting, t.schools),
+            (sub.reporting, sub.schools),
         ];
         let indicators = CATALOGUE
             .iter()

@@ -155,8 +155,23 @@ impl Figures {
     /// the hierarchy in force, with its schools and those reporting (any unit this node
     /// knows; an unknown one has an empty subtotal).
     pub fn subtotal(&self, unit: &str, year: &str) -> Subtotal {
+        self.subtotal_with(unit, year, |_| {})
+    }
+
+    /// [`Figures::subtotal`], calling `school` with each school's summaries (in
+    /// [`eduioc_records::Collection::ALL`] order) on the way: what needs a school's
+    /// documents together is worked out in the same walk.
+    pub(crate) fn subtotal_with(
+        &self,
+        unit: &str,
+        year: &str,
+        mut school: impl FnMut(&[Option<&Summary>; 6]),
+    ) -> Subtotal {
         let mut out = Subtotal::default();
         self.visit(unit, year, |u, is_school, docs| {
+            if is_school {
+                school(&docs);
+            }
             out.schools += u64::from(is_school);
             let mut has = false;
             for s in docs.iter().flatten() {
