@@ -167,9 +167,18 @@ impl Figures {
         let now = self.clock.now_ms();
         let mut found = Vec::new();
         let previous = next_year(&year, -1).unwrap_or_default();
+        // (personal id, school index) of every enrolled student who has one, for
+        // `duplicate_student`, gathered in the same walk.
+        let mut schools: Vec<String> = Vec::new();
+        let mut pairs: Vec<(u64, u32)> = Vec::new();
         self.visit(unit, &year, |u, is_school, docs| {
             if !is_school {
                 return;
+            }
+            if let Some(students) = docs[0] {
+                let i = schools.len() as u32;
+                schools.push(u.to_string());
+                pairs.extend(students.personal_ids.iter().map(|p| (*p, i)));
             }
             let seen = self.seen.get(u).copied();
             let since = seen.unwrap_or(0);
@@ -239,7 +248,7 @@ impl Figures {
                 }
             }
         });
-        found.extend(self.duplicates(unit, &year));
+        found.extend(self.duplicates(&schools, pairs, &year));
         for (t, actual) in self.targets_in(unit, &year) {
             if meets(&t.op, t.value, actual) == Some(false) {
                 found.push(Found {
@@ -317,19 +326,11 @@ impl Figures {
         Ok(out)
     }
 
-    /// `duplicate_student`: personal ids enrolled at two or more schools of `unit`'s
-    /// subtree, each raised at the lowest unit whose subtree holds them all.
-    fn duplicates(&self, unit: &str, year: &str) -> Vec<Found> {
-        // (personal id, school index): a million students sort in well under a second.
-        let mut schools: Vec<String> = Vec::new();
-        let mut pairs: Vec<(u64, u32)> = Vec::new();
-        self.visit(unit, year, |u, is_school, docs| {
-            if let (true, Some(students)) = (is_school, docs[0]) {
-                let i = schools.len() as u32;
-                schools.push(u.to_string());
-                pairs.extend(students.personal_ids.iter().map(|p| (*p, i)));
-            }
-        });
+    /// `duplicate_student`: personal ids enrolled at two or more `schools` (`pairs`: each
+    /// enrolled student's personal id and the index of its school), each raised at the
+    /// lowest unit whose subtree holds them all.
+    fn duplicates(&self, schools: &[String], mut pairs: Vec<(u64, u32)>, year: &str) -> Vec<Found> {
+        // A million students sort in well under a second.
         pairs.sort_unstable();
         pairs.dedup();
         let mut out = Vec::new();
