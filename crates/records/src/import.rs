@@ -235,16 +235,6 @@ impl Roster {
         self.grades.insert(student_id.into(), grade.into());
     }
 
-    /// Students in the roster.
-    pub fn len(&self) -> usize {
-        self.grades.len()
-    }
-
-    /// Whether it has no student.
-    pub fn is_empty(&self) -> bool {
-        self.grades.is_empty()
-    }
-
     /// What is wrong with a row of these fields against the roster, and in which column;
     /// `None` when nothing is (or the row names no student).
     fn check(&self, fields: &BTreeMap<String, Value>) -> Option<(&'static str, Problem)> {
@@ -303,10 +293,9 @@ enum Flow {
 
 struct Importer<'r> {
     collection: Collection,
-    /// The columns of the collection (`spec.columns`, indexed by the map below).
-    spec: &'static [(&'static str, Kind)],
-    key: Key,
-    required: &'static [&'static str],
+    /// The collection's columns (the map below indexes `spec.columns`), how its record id
+    /// is made, and the header a file must have.
+    spec: Spec,
     /// The school's students, when the rows refer to them (results, health).
     roster: Option<&'r Roster>,
     /// Source column index -> index into `spec` (None: ignored column).
@@ -336,16 +325,9 @@ impl<'r> Importer<'r> {
     fn new(collection: Collection, roster: Option<&'r Roster>) -> Self {
         // One day of slack so a date entered in Vietnam (UTC+7) is never "future".
         let today = chrono::Utc::now().date_naive();
-        let Spec {
-            columns,
-            required,
-            key,
-        } = spec(collection);
         Importer {
             collection,
-            spec: columns,
-            key,
-            required,
+            spec: spec(collection),
             roster,
             map: Vec::new(),
             header_pos: None,
@@ -393,7 +375,7 @@ impl<'r> Importer<'r> {
     }
 
     fn expected_columns(&self) -> String {
-        self.required.join(",")
+        self.spec.required.join(",")
     }
 
     /// Feeds one row of the file. `pos` is its position in the file (CSV
@@ -407,9 +389,10 @@ impl<'r> Importer<'r> {
                 // A row that names no column (and reads as text) is a title row above
                 // the header, up to MAX_TITLE_ROWS of them. The first is kept: if no
                 // header follows, it is judged as the header was meant to be.
-                let title = cells
-                    .iter()
-                    .all(|(_, c)| c.as_ref().is_ok_and(|s| column_of(self.spec, s).is_none()));
+                let title = cells.iter().all(|(_, c)| {
+                    c.as_ref()
+                        .is_ok_and(|s| column_of(self.spec.columns, s).is_none())
+                });
                 if title && self.title_rows < MAX_TITLE_ROWS {
                     self.title_rows += 1;
                     if self.first_title.is_none() {
@@ -430,7 +413,7 @@ impl<'r> Importer<'r> {
     }
 
     fn header(&mut self, cells: Vec<(usize, Cell)>) {
-        let mut found = vec![false; self.spec.len()];
+        let mut found = vec![false; self.spec.columns.len()];
         let mut clean = true;
         for (col, cell) in cells {
             let name = match cell {
@@ -444,9 +427,9 @@ impl<'r> Importer<'r> {
             if name.is_empty() {
                 continue;
             }
-            match column_of(self.spec, &name) {
+            match column_of(self.spec.columns, &name) {
                 Some(idx) if found[idx] => {
-                    self.error(0, self.spec[idx].0, Problem::DuplicateColumn);
+                    self.error(0, self.spec.columns[idx].0, Problem::DuplicateColumn);
                     clean = false;
                 }
                 Some(idx) => {
@@ -464,7 +447,7 @@ impl<'r> Importer<'r> {
                 }
             }
         }
-        for (idx, (name, kind)) in self.spec.iter().enumerate() {
+        for (idx, (name, kind)) in self.spec.columns.iter().enumerate() {
             if !found[idx] && !kind.optional() {
                 let problem = Problem::MissingColumn {
                     expected: self.expected_columns(),
@@ -477,7 +460,7 @@ impl<'r> Importer<'r> {
     }
 
     fn row(&mut self, row: usize, cells: Vec<(usize, Cell)>) -> Flow {
-        let mut values: Vec<Option<Cell>> = vec![None; self.spec.len()];
+        let mut values: Vec<Option<Cell>> = vec![None; self.spec.columns.len()];
         let mut stray: Option<usize> = None;
         let mut blank = true;
         for (col, cell) in cells {
@@ -521,7 +504,7 @@ impl<'r> Importer<'r> {
         let mut fields = BTreeMap::new();
         let mut clean = true;
         for (idx, cell) in values.into_iter().enumerate() {
-            let (name, kind) = self.spec[idx];
+            let (name, kind) = self.spec.columns[idx];
             let blank = cell.as_ref().is_none_or(cell_is_blank);
             if kind.optional() && blank {
                 // Absent or empty: the record keeps what it had.
@@ -568,17 +551,17 @@ impl<'r> Importer<'r> {
                 }
             }
         }
-        let field = |i: usize| fields.get(self.spec[i].0).map(Value::to_string);
-        let id = match self.key {
-            Key::First => fields.remove(self.spec[0].0).map(|v| v.to_string()),
+        let field = |i: usize| fields.get(self.spec.columns[i].0).map(Value::to_string);
+        let id = match self.spec.key {
+            Key::First => fields.remove(self.spec.columns[0].0).map(|v| v.to_string()),
             Key::Pair(a, b) => field(a).zip(field(b)).map(|(a, b)| format!("{a}|{b}")),
             Key::Single(id) => Some(id.to_owned()),
         };
         if let Some(id) = id {
             // A single-record file with more rows is refused whole (`not_one_row`).
-            let single = matches!(self.key, Key::Single(_));
+            let single = matches!(self.spec.key, Key::Single(_));
             if let Some(first) = self.seen.get(&id).filter(|_| !single) {
-                let (name, _) = self.spec[0];
+                let (name, _) = self.spec.columns[0];
                 let problem = Problem::DuplicateId {
                     value: shown(&id),
                     first_row: *first,
@@ -609,7 +592,8 @@ impl<'r> Importer<'r> {
             };
             self.error(0, "", problem);
         }
-        if self.errors.is_empty() && matches!(self.key, Key::Single(_)) && self.data_rows != 1 {
+        if self.errors.is_empty() && matches!(self.spec.key, Key::Single(_)) && self.data_rows != 1
+        {
             let problem = Problem::NotOneRow {
                 rows: self.data_rows,
             };
@@ -648,7 +632,7 @@ fn separator(body: &[u8], spec: &[(&str, Kind)]) -> u8 {
 fn read_csv(body: &[u8], imp: &mut Importer) {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let mut reader = csv::ReaderBuilder::new()
-        .delimiter(separator(body, imp.spec))
+        .delimiter(separator(body, imp.spec.columns))
         .has_headers(false)
         .flexible(true)
         .from_reader(body);
