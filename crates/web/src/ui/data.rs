@@ -45,12 +45,9 @@ fn import_form(ctx: &Ctx, kind: &str) -> Markup {
                 data-login=(ctx.t(T::Login)) data-toolarge=(ctx.t(T::FileTooLarge)) {
                 label { (ctx.t(T::Kind))
                     select #import-kind name="kind" {
-                        option value="students" selected[kind == "students"] { (ctx.t(T::KindStudents)) }
-                        option value="staff" selected[kind == "staff"] { (ctx.t(T::KindStaff)) }
-                        option value="classes" selected[kind == "classes"] { (ctx.t(T::KindClasses)) }
-                        option value="results" selected[kind == "results"] { (ctx.t(T::KindResults)) }
-                        option value="health" selected[kind == "health"] { (ctx.t(T::KindHealth)) }
-                        option value="profile" selected[kind == "profile"] { (ctx.t(T::KindProfile)) }
+                        @for c in Collection::ALL {
+                            option value=(c) selected[kind == c.as_str()] { (kind_name(ctx, c)) }
+                        }
                     }
                 }
                 label { (ctx.t(T::File)) " (CSV, XLSX)"
@@ -112,17 +109,11 @@ pub(crate) async fn template(Path(file): Path<String>) -> Page {
     match ext {
         "csv" => {
             let line = |cells: &[&str]| {
-                cells
+                let cells: Vec<String> = cells
                     .iter()
-                    .map(|v| {
-                        if v.contains([',', '"']) {
-                            format!("\"{}\"", v.replace('"', "\"\""))
-                        } else {
-                            v.to_string()
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(",")
+                    .map(|v| super::overview::csv_field(v))
+                    .collect();
+                cells.join(",")
             };
             let body = format!("\u{feff}{}\r\n{}\r\n", line(&headers), line(&row));
             Ok(super::overview::download(

@@ -264,7 +264,8 @@ pub(crate) fn neutralise(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn csv_field(s: &str) -> String {
+/// A CSV cell: neutralised ([`neutralise`]) and quoted when it must be.
+pub(crate) fn csv_field(s: &str) -> String {
     let s = &*neutralise(s);
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
