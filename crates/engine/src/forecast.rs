@@ -87,12 +87,9 @@ pub(crate) fn next_year(year: &str, by: i32) -> Option<String> {
 
 /// The grade before `key` in the chain NT, MG3, MG4, MG5, 1, …, 12 (`None` for NT).
 fn prev(key: u8) -> Option<u8> {
-    let code = grade_code(key);
-    let rank = eduioc_records::grade_rank(&code)?;
-    let before = rank.checked_sub(1)?;
-    (0..=u8::MAX).find(|k| {
-        level_of_grade(*k).is_some() && eduioc_records::grade_rank(&grade_code(*k)) == Some(before)
-    })
+    let chain: Vec<u8> = all_grades().collect();
+    let at = chain.iter().position(|g| *g == key)?;
+    at.checked_sub(1).map(|i| chain[i])
 }
 
 /// One projection step from year `from` with ratios `ratio` (entry grades stay at `base`).
