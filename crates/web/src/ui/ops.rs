@@ -37,9 +37,6 @@ pub(crate) fn indicator_name(lang: Lang, code: &str) -> &'static str {
         "reporting_rate" => ("Tỉ lệ trường đã gửi dữ liệu", "Schools reporting"),
         _ => ("", ""),
     };
-    if vi.is_empty() {
-        return "";
-    }
     lang.pick(vi, en)
 }
 
