@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
+use crate::commit::peer_bytes;
 use eduioc_protocol::CertBody;
 use eduioc_records::Value;
 
