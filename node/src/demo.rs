@@ -296,7 +296,7 @@ async fn enrol_twice(
     done: &[(
         usize,
         String,
-        eduioc_net::SharedEngine,
+        eduioc_engine::EngineHandle,
         eduioc_net::Client,
         eduioc_synth::SchoolData,
     )],
@@ -362,14 +362,9 @@ async fn set_targets(topo: &Topology, nodes: &[Running], year_start: i32) -> Res
     for (at, unit, indicator, op, value) in plan {
         let engine = nodes[at].engine.clone();
         let year = year.clone();
-        tokio::task::spawn_blocking(move || -> Result<()> {
-            let mut e = engine
-                .lock()
-                .map_err(|_| anyhow::anyhow!("engine lock poisoned"))?;
-            e.set_target(&unit, &year, indicator, op, value)?;
-            Ok(())
-        })
-        .await??;
+        engine
+            .call(move |e| e.set_target(&unit, &year, indicator, op, value))
+            .await??;
     }
     Ok(())
 }
@@ -385,7 +380,7 @@ fn school_year_start() -> i32 {
 /// Imports a school's rosters of `year` through the same path as
 /// `POST /api/v1/import/{kind}?year=`.
 pub(crate) async fn import_all(
-    engine: &eduioc_net::SharedEngine,
+    engine: &eduioc_engine::EngineHandle,
     sd: &eduioc_synth::SchoolData,
     year: &str,
 ) -> Result<()> {
@@ -400,36 +395,30 @@ pub(crate) async fn import_all(
 }
 
 async fn import_one(
-    engine: &eduioc_net::SharedEngine,
+    engine: &eduioc_engine::EngineHandle,
     year: &str,
     kind: &str,
     csv: String,
 ) -> Result<()> {
     let engine = engine.clone();
     let (year, kind) = (year.to_string(), kind.to_string());
-    tokio::task::spawn_blocking(move || -> Result<_> {
-        let mut e = engine
-            .lock()
-            .map_err(|_| anyhow::anyhow!("engine lock poisoned"))?;
-        e.import_into(&year, &kind, Some("text/csv"), csv.as_bytes())?;
-        Ok(())
-    })
-    .await??;
+    engine
+        .call(move |e| e.import_into(&year, &kind, Some("text/csv"), csv.as_bytes()))
+        .await??;
     Ok(())
 }
 
 /// Says when the department's figures first include every school's roster: from then on
 /// its dashboard shows the whole province.
 async fn report_complete(
-    root: eduioc_net::SharedEngine,
+    root: eduioc_engine::EngineHandle,
     schools: u64,
     students: u64,
     started: std::time::Instant,
 ) {
     loop {
-        let engine = root.clone();
-        let stats = tokio::task::spawn_blocking(move || engine.lock().ok()?.stats(None).ok()).await;
-        if let Ok(Some(s)) = stats {
+        let stats = root.call(|e| e.stats(None)).await;
+        if let Ok(Ok(s)) = stats {
             if s.schools_reporting == schools && s.students.enrolled == students {
                 println!(
                     "The department holds every school's data ({students} students), {:.1}s after start.",
@@ -445,7 +434,7 @@ async fn report_complete(
 /// A school whose link comes and goes: its unit id, engine, network client, roster.
 type Flaky = (
     String,
-    eduioc_net::SharedEngine,
+    eduioc_engine::EngineHandle,
     eduioc_net::Client,
     eduioc_synth::SchoolData,
 );

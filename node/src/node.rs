@@ -1,12 +1,12 @@
 //! Wiring of one running node: engine + network loop + HTTP server.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use eduioc_engine::Engine;
-use eduioc_net::{Client, Network, SharedEngine};
+use eduioc_engine::{Engine, EngineHandle};
+use eduioc_net::{Client, Network};
 
 use crate::config::NodeDir;
 
@@ -15,7 +15,7 @@ pub(crate) struct Running {
     /// Unit id.
     pub(crate) unit: String,
     /// The engine.
-    pub(crate) engine: SharedEngine,
+    pub(crate) engine: EngineHandle,
     /// The network client.
     pub(crate) net: Client,
     /// Where the HTTP server listens.
@@ -59,7 +59,7 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
     let mut engine = engine;
     engine.set_alert_settings(t.alert_settings());
     let health = engine.storage_health();
-    let engine: SharedEngine = Arc::new(Mutex::new(engine));
+    let engine = engine.spawn()?;
     let parent = match (&t.parent, &t.parent_p2p) {
         (Some(p), Some(a)) => Some((
             p.clone(),
@@ -127,31 +127,27 @@ const DOC_IDLE_MS: i64 = 30_000;
 /// - loaded Automerge documents idle for [`DOC_IDLE_MS`] are dropped, and after that or
 ///   after entries were committed the allocator gives freed memory back to the system
 ///   (`malloc_trim`): after a large catch-up an office returns to its idle size.
-async fn housekeeping(engine: SharedEngine, health: Arc<eduioc_engine::StorageHealth>) {
+async fn housekeeping(engine: EngineHandle, health: Arc<eduioc_engine::StorageHealth>) {
     let mut tick = tokio::time::interval(CARE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut entries_before = None;
     loop {
         tick.tick().await;
         let probe = health.needs_reopen() || health.fault().is_some();
-        let engine = engine.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            let Ok(mut e) = engine.lock() else {
-                return None;
-            };
-            if probe {
-                if let Err(err) = e.probe_storage() {
-                    tracing::warn!(error = %err, "the store still cannot write");
+        let done = engine
+            .call(move |e| {
+                if probe {
+                    if let Err(err) = e.probe_storage() {
+                        tracing::warn!(error = %err, "the store still cannot write");
+                    }
                 }
-            }
-            let now = chrono::Utc::now().timestamp_millis();
-            let evicted = e.evict_idle_docs(now, DOC_IDLE_MS);
-            let entries = e.entry_count();
-            drop(e);
-            Some((evicted, entries))
-        })
-        .await;
-        let Ok(Some((evicted, entries))) = done else {
+                let now = chrono::Utc::now().timestamp_millis();
+                let evicted = e.evict_idle_docs(now, DOC_IDLE_MS);
+                let entries = e.entry_count();
+                (evicted, entries)
+            })
+            .await;
+        let Ok((evicted, entries)) = done else {
             continue;
         };
         let grew = entries_before.is_some_and(|b| b != entries);
@@ -190,6 +186,8 @@ impl Running {
         for t in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
         }
+        // The store is closed when this returns: it can be opened again at once.
+        self.engine.close().await;
         tracing::info!(unit = %self.unit, "node stopped");
     }
 }

@@ -13,11 +13,11 @@
 //! 3. [`Engine::finish_import`] puts the document back, signs every entry (and the
 //!    snapshot entry that falls due) and commits them all in **one** store transaction.
 //!
-//! [`import_shared`] runs the three steps on an engine behind a mutex, parsing the file
-//! before the engine is involved and taking the lock only for steps 1 and 3; imports at
-//! one node are serialised by the engine's import gate.
+//! [`crate::EngineHandle::import`] runs the three steps on the engine's thread, parsing
+//! the file before the engine is involved and sending it only steps 1 and 3 as jobs;
+//! imports at one node are serialised by the engine's import gate.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use eduioc_protocol::entry::MAX_ENTRY_BYTES;
@@ -58,23 +58,23 @@ impl Default for ImportLimits {
     }
 }
 
-/// How long each step of an import took, and how long the engine lock was held.
+/// How long each step of an import took, and how long it kept the engine's thread.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportTimings {
-    /// Parsing and validating the file (no lock).
+    /// Parsing and validating the file (off the engine).
     pub parse: Duration,
-    /// Checking the document out (lock held).
+    /// Checking the document out (on the engine).
     pub checkout: Duration,
-    /// Upserting the rows into the document as Automerge changes (no lock).
+    /// Upserting the rows into the document as Automerge changes (off the engine).
     pub upsert: Duration,
-    /// Signing the entries (lock held).
+    /// Signing the entries (on the engine).
     pub sign: Duration,
-    /// Applying and committing the entries in one transaction (lock held).
+    /// Applying and committing the entries in one transaction (on the engine).
     pub commit: Duration,
-    /// Waiting for the engine lock, in all.
-    pub lock_wait: Duration,
-    /// The longest single hold of the engine lock.
-    pub longest_hold: Duration,
+    /// Waiting in the engine's inbox, in all.
+    pub engine_wait: Duration,
+    /// The longest single job the import ran on the engine.
+    pub longest_job: Duration,
 }
 
 /// A document checked out of the engine for an import ([`Engine::begin_import`]).
@@ -439,88 +439,86 @@ impl Engine {
     }
 }
 
-/// Locks the engine, adding the wait to `t`.
-fn lock<'a>(engine: &'a Mutex<Engine>, t: &mut ImportTimings) -> Result<MutexGuard<'a, Engine>> {
-    let waited = Instant::now();
-    let guard = engine
-        .lock()
-        .map_err(|_| Error::Unavailable("engine lock poisoned".into()))?;
-    t.lock_wait += waited.elapsed();
-    Ok(guard)
-}
-
-/// Imports a CSV/XLSX file of `kind` into this school's document of school year `year`
-/// (default: the current one), on an engine shared behind a mutex: the file is parsed
-/// before the engine is involved, the rows are upserted with the document checked out,
-/// and the lock is taken only to check it out and to sign and commit. Imports at one
-/// node run one at a time. Blocks: call it from a blocking thread.
-pub fn import_shared(
-    engine: &Mutex<Engine>,
-    year: Option<&str>,
-    kind: &str,
-    content_type: Option<&str>,
-    body: &[u8],
-) -> Result<(ImportOutcome, ImportTimings)> {
-    let mut t = ImportTimings::default();
-    let collection = import_collection(kind)?;
-    if let Some(y) = year {
-        check_year(y)?;
+impl crate::EngineHandle {
+    /// Runs `f` on the engine, adding its wait in the inbox and its run to `t`.
+    fn timed<R: Send + 'static>(
+        &self,
+        t: &mut ImportTimings,
+        f: impl FnOnce(&mut Engine) -> R + Send + 'static,
+    ) -> Result<R> {
+        let sent = Instant::now();
+        let (r, waited, ran) = self.call_blocking(move |e| {
+            let waited = sent.elapsed();
+            let started = Instant::now();
+            let r = f(e);
+            (r, waited, started.elapsed())
+        })?;
+        t.engine_wait += waited;
+        t.longest_job = t.longest_job.max(ran);
+        Ok(r)
     }
-    let (gate, views) = {
-        let e = lock(engine, &mut t)?;
-        e.check_school()?;
-        (e.import_gate(), e.views())
-    };
-    let _serial = gate
-        .lock()
-        .map_err(|_| Error::Unavailable("import gate poisoned".into()))?;
-    let year = year.map_or_else(|| views.status().school_year(), str::to_string);
-    let roster = {
-        let e = lock(engine, &mut t)?;
-        e.roster_for(collection, &year)?
-    };
-    let parsing = Instant::now();
-    let rows =
-        eduioc_records::parse_import_against(collection, content_type, body, roster.as_ref())
-            .map_err(Error::Import)?;
-    t.parse = parsing.elapsed();
-    let checkout = {
-        let held = Instant::now();
-        let mut e = lock(engine, &mut t)?;
-        let c = e.begin_import(&year, collection)?;
-        t.checkout = held.elapsed();
-        t.longest_hold = t.longest_hold.max(held.elapsed());
-        c
-    };
-    let key = checkout.key();
-    let prepared = match checkout.prepare(&rows) {
-        Ok(p) => p,
-        Err(err) => {
-            if let Ok(mut e) = lock(engine, &mut t) {
-                e.abort_import(&key);
-            }
-            return Err(err);
+
+    /// Imports a CSV/XLSX file of `kind` into this school's document of school year
+    /// `year` (default: the current one): the file is parsed and the rows upserted off
+    /// the engine's thread, which only checks the document out, then signs and commits.
+    /// Imports at one node run one at a time. Blocks: call it from a blocking thread.
+    pub fn import(
+        &self,
+        year: Option<&str>,
+        kind: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<(ImportOutcome, ImportTimings)> {
+        let mut t = ImportTimings::default();
+        let collection = import_collection(kind)?;
+        if let Some(y) = year {
+            check_year(y)?;
         }
-    };
-    drop(rows);
-    t.upsert = prepared.upsert;
-    let held = Instant::now();
-    let mut e = lock(engine, &mut t)?;
-    let (outcome, sign, commit) = e.finish_import(prepared)?;
-    drop(e);
-    t.sign = sign;
-    t.commit = commit;
-    t.longest_hold = t.longest_hold.max(held.elapsed());
-    tracing::info!(
-        doc = %key,
-        inserted = outcome.inserted,
-        updated = outcome.updated,
-        parse_ms = t.parse.as_millis() as u64,
-        upsert_ms = t.upsert.as_millis() as u64,
-        sign_ms = t.sign.as_millis() as u64,
-        commit_ms = t.commit.as_millis() as u64,
-        longest_lock_hold_ms = t.longest_hold.as_millis() as u64,
-        "import applied"
-    );
-    Ok((outcome, t))
+        let gate = self.timed(&mut t, |e| e.check_school().map(|()| e.import_gate()))??;
+        let _serial = gate
+            .lock()
+            .map_err(|_| Error::Unavailable("import gate poisoned".into()))?;
+        let year = year.map_or_else(|| self.views().status().school_year(), str::to_string);
+        let roster = {
+            let year = year.clone();
+            self.timed(&mut t, move |e| e.roster_for(collection, &year))??
+        };
+        let parsing = Instant::now();
+        let rows =
+            eduioc_records::parse_import_against(collection, content_type, body, roster.as_ref())
+                .map_err(Error::Import)?;
+        t.parse = parsing.elapsed();
+        let checkout = {
+            let year = year.clone();
+            let held = Instant::now();
+            let c = self.timed(&mut t, move |e| e.begin_import(&year, collection))??;
+            t.checkout = held.elapsed();
+            c
+        };
+        let key = checkout.key();
+        let prepared = match checkout.prepare(&rows) {
+            Ok(p) => p,
+            Err(err) => {
+                let _ = self.timed(&mut t, move |e| e.abort_import(&key));
+                return Err(err);
+            }
+        };
+        drop(rows);
+        t.upsert = prepared.upsert;
+        let (outcome, sign, commit) = self.timed(&mut t, move |e| e.finish_import(prepared))??;
+        t.sign = sign;
+        t.commit = commit;
+        tracing::info!(
+            doc = %key,
+            inserted = outcome.inserted,
+            updated = outcome.updated,
+            parse_ms = t.parse.as_millis() as u64,
+            upsert_ms = t.upsert.as_millis() as u64,
+            sign_ms = t.sign.as_millis() as u64,
+            commit_ms = t.commit.as_millis() as u64,
+            longest_engine_job_ms = t.longest_job.as_millis() as u64,
+            "import applied"
+        );
+        Ok((outcome, t))
+    }
 }

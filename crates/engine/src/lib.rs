@@ -23,6 +23,8 @@
 //! Architecture Invariant: figures are computed from deduplicated documents, never from
 //! deltas: an entry received twice is a [`Verdict::Duplicate`] and changes nothing.
 
+mod actor;
+pub use actor::{EngineHandle, INBOX};
 mod alerts;
 mod commit;
 mod derived;
@@ -34,6 +36,8 @@ mod health;
 mod import;
 mod indicators;
 pub mod links;
+mod log;
+pub use log::StoredLog;
 mod overview;
 mod provenance;
 mod search;
@@ -47,9 +51,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use eduioc_protocol::snapshot::{self, Held, Ranges};
+use eduioc_protocol::snapshot::{self, Held};
 use eduioc_protocol::validate::{self, LogState, Reject, Verdict};
-use eduioc_protocol::{Certificate, Directory, DocId, Entry, LogSource, NodeId, NodeKey, Payload};
+use eduioc_protocol::{Certificate, Directory, DocId, Entry, NodeId, NodeKey, Payload};
 use eduioc_records::{Collection, ImportErrors, RecordsDoc, Summary};
 use eduioc_store::{Head, Quarantined, WriteTxn};
 use serde::{Deserialize, Serialize};
@@ -59,9 +63,7 @@ pub use completeness::SchoolCompleteness;
 pub use eduioc_store::{Store, StoredBytes};
 pub use forecast::{Backtest, Forecast, ForecastYear, MAX_FORECAST_YEARS, TEACHERS_PER_CLASS};
 pub use health::{Fault, StorageFault, StorageHealth};
-pub use import::{
-    import_collection, import_shared, Checkout, ImportLimits, ImportTimings, Prepared,
-};
+pub use import::{import_collection, Checkout, ImportLimits, ImportTimings, Prepared};
 pub use indicators::{
     higher_is_better, is_indicator, Indicator, Indicators, Scale, CATALOGUE, TERMS,
 };
@@ -139,9 +141,6 @@ impl Error {
 
 /// Result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// An engine shared between the network loop and the web server.
-pub type SharedEngine = Arc<Mutex<Engine>>;
 
 /// The default memory for loaded documents: 256 MiB, about 1,100 documents of a
 /// realistic school's roster.
@@ -865,55 +864,6 @@ fn load_doc(rec: Option<eduioc_store::DocRecord>, actor: &[u8; 32]) -> Result<Re
         return Ok(RecordsDoc::new(actor));
     };
     Ok(RecordsDoc::restore(&rec.snapshot, &rec.chunks, actor)?)
-}
-
-impl LogSource for Engine {
-    fn height(&self, author: &NodeId) -> u64 {
-        self.heads.get(author).map_or(0, |h| h.seq)
-    }
-
-    fn heights(&self) -> Vec<(NodeId, u64)> {
-        self.heads.iter().map(|(a, h)| (*a, h.seq)).collect()
-    }
-
-    fn entries(
-        &self,
-        author: &NodeId,
-        from: u64,
-        max_count: usize,
-        max_bytes: usize,
-    ) -> Vec<(u64, Vec<u8>)> {
-        match self
-            .store
-            .entries_from(author.as_bytes(), from, max_count, max_bytes)
-        {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(error = %e, "reading entries failed");
-                Vec::new()
-            }
-        }
-    }
-
-    fn snapshots(&self, author: &NodeId) -> Vec<Held> {
-        self.snaps.offered(author)
-    }
-
-    fn holes(&self, author: &NodeId) -> Ranges {
-        self.snaps.holes(author)
-    }
-
-    fn snapshot_doc(&self, author: &NodeId, seq: u64) -> Option<Vec<u8>> {
-        let key = self.snaps.doc_of(author, seq)?;
-        match self.store.doc(key) {
-            Ok(Some(rec)) if !rec.snapshot.is_empty() => Some(rec.snapshot),
-            Ok(_) => None,
-            Err(e) => {
-                tracing::error!(error = %e, "reading a document failed");
-                None
-            }
-        }
-    }
 }
 
 /// What the engine mirrors of its store, read at open and after a reopen.

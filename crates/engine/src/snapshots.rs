@@ -29,6 +29,38 @@ fn bad_key<V>(table: &eduioc_store::Table<V>, key: &str) -> crate::Error {
     crate::Error::from(table.value_error(key, "the key does not start with an author".into()))
 }
 
+/// Of the latest snapshot entries of `author` (document key, entry), those whose document
+/// is stored at their heads (`doc_at`: the entry a stored document is at).
+pub(crate) fn offered<'a, K: AsRef<str> + 'a>(
+    author: &NodeId,
+    latest: impl IntoIterator<Item = (&'a K, &'a Held)>,
+    doc_at: impl Fn(&str) -> Option<(NodeId, u64)>,
+) -> Vec<Held> {
+    latest
+        .into_iter()
+        .filter(|(key, held)| doc_at(key.as_ref()) == Some((*author, held.seq)))
+        .map(|(_, held)| held.clone())
+        .collect()
+}
+
+/// Of the latest snapshot entries of `author`, the key of the document stored at the
+/// heads of entry `seq`.
+pub(crate) fn doc_of<'a, K: AsRef<str> + 'a>(
+    author: &NodeId,
+    seq: u64,
+    latest: impl IntoIterator<Item = (&'a K, &'a Held)>,
+    doc_at: impl Fn(&str) -> Option<(NodeId, u64)>,
+) -> Option<&'a str> {
+    latest.into_iter().find_map(|(key, held)| {
+        (held.seq == seq && doc_at(key.as_ref()) == Some((*author, seq))).then_some(key.as_ref())
+    })
+}
+
+/// The key under which the latest snapshot entry of `author` for document `key` is stored.
+pub(crate) fn latest_key(author: &NodeId, key: &str) -> String {
+    format!("{author}/{key}")
+}
+
 /// The committed state.
 #[derive(Debug, Default)]
 pub(crate) struct Snapshots {
@@ -85,21 +117,14 @@ impl Snapshots {
 
     /// The latest snapshot entries of `author` whose document is stored at their heads.
     pub(crate) fn offered(&self, author: &NodeId) -> Vec<Held> {
-        let Some(docs) = self.latest.get(author) else {
-            return Vec::new();
-        };
-        docs.iter()
-            .filter(|(key, held)| self.doc_at.get(*key) == Some(&(*author, held.seq)))
-            .map(|(_, held)| held.clone())
-            .collect()
+        let latest = self.latest.get(author).into_iter().flatten();
+        offered(author, latest, |key| self.doc_at.get(key).copied())
     }
 
     /// The key of the document stored at the heads of snapshot entry `seq` of `author`.
     pub(crate) fn doc_of(&self, author: &NodeId, seq: u64) -> Option<&str> {
-        self.latest.get(author)?.iter().find_map(|(key, held)| {
-            (held.seq == seq && self.doc_at.get(key) == Some(&(*author, seq)))
-                .then_some(key.as_str())
-        })
+        let latest = self.latest.get(author).into_iter().flatten();
+        doc_of(author, seq, latest, |key| self.doc_at.get(key).copied())
     }
 
     /// What this node tracks of its own document `key`, including `pending` changes.
@@ -164,7 +189,7 @@ impl Pending {
         }
         txn.put(
             &SNAPSHOT_LATEST,
-            &format!("{author}/{key}"),
+            &latest_key(&author, key),
             &(held.seq, held.replaces.clone()),
         )?;
         self.latest.push((author, key.to_string(), held));

@@ -3,6 +3,7 @@
 use super::*;
 use crate::commit::peer_bytes;
 use eduioc_protocol::CertBody;
+use eduioc_protocol::LogSource;
 use eduioc_records::Value;
 
 struct World {
@@ -763,6 +764,54 @@ fn a_refused_snapshot_leaves_no_hole_behind() {
     assert_eq!(d.stats(Some("s1")).unwrap(), s1.stats(None).unwrap());
 }
 
+/// The logs read from the store's tables (what the network sends from, beside the
+/// engine's thread) are the logs the engine's own mirrors describe: heights, entries,
+/// the snapshot entries offered with their saved documents, and holes.
+fn assert_stored_log_agrees(e: &Engine) {
+    let stored = StoredLog::new(e.store.view().unwrap());
+    let sorted = |mut v: Vec<(NodeId, u64)>| {
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(stored.heights()), sorted(e.heights()));
+    assert!(!e.heights().is_empty());
+    for (author, height) in e.heights() {
+        assert_eq!(stored.height(&author), height);
+        assert_eq!(
+            stored.entries(&author, 1, 1000, 64 << 20),
+            e.entries(&author, 1, 1000, 64 << 20)
+        );
+        assert_eq!(stored.holes(&author), e.holes(&author));
+        let offered = e.snapshots(&author);
+        assert_eq!(stored.snapshots(&author), offered);
+        for held in offered {
+            let doc = e.snapshot_doc(&author, held.seq);
+            assert!(doc.is_some());
+            assert_eq!(stored.snapshot_doc(&author, held.seq), doc);
+        }
+        assert_eq!(stored.snapshot_doc(&author, height + 1), None);
+    }
+}
+
+#[test]
+fn the_stored_log_reads_what_the_engine_holds() {
+    let w = World::new();
+    let mut s1 = log_with_a_snapshot_after_another_document(&w);
+    assert_stored_log_agrees(&s1);
+    // A district seeded from the snapshot: a log with holes, and a saved document.
+    let mut d = w.open("pgd", 16);
+    assert_eq!(session_up(&s1, &mut d).docs, 1);
+    assert!(!d.holes(&s1.id()).is_empty());
+    assert!(!d.snapshots(&s1.id()).is_empty());
+    assert_stored_log_agrees(&d);
+    // More changes after the snapshot: entries beyond it, and the engines still agree.
+    s1.import("students", None, students("c", 5, 0).as_bytes())
+        .unwrap();
+    session_up(&s1, &mut d);
+    assert_stored_log_agrees(&s1);
+    assert_stored_log_agrees(&d);
+}
+
 #[test]
 fn an_entry_with_two_documents_beside_it_is_refused_once() {
     let w = World::new();
@@ -1247,45 +1296,39 @@ fn status_is_published_after_every_commit() {
 }
 
 #[test]
-fn imports_through_the_shared_engine_parse_before_locking() {
+fn imports_through_the_handle_parse_off_the_engine() {
     let w = World::new();
-    let s1 = std::sync::Mutex::new(w.open("s1", 16));
-    let (got, t) = import_shared(
-        &s1,
-        None,
-        "students",
-        None,
-        students("a", 3000, 0).as_bytes(),
-    )
-    .unwrap();
+    let s1 = w.open("s1", 16).spawn().unwrap();
+    let (got, t) = s1
+        .import(None, "students", None, students("a", 3000, 0).as_bytes())
+        .unwrap();
     assert_eq!(got.inserted, 3000);
     println!("{t:?}");
     // Problems in the file: 422 rows, nothing locked for long, nothing applied.
-    let Err(Error::Import(_)) = import_shared(&s1, None, "students", None, b"student_id\nx\n")
-    else {
+    let Err(Error::Import(_)) = s1.import(None, "students", None, b"student_id\nx\n") else {
         panic!("accepted a bad file")
     };
     // The kind and the node are checked as before.
     assert!(matches!(
-        import_shared(&s1, None, "pupils", None, b""),
+        s1.import(None, "pupils", None, b""),
         Err(Error::Invalid(_))
     ));
-    let d = std::sync::Mutex::new(w.open("pgd", 16));
+    let d = w.open("pgd", 16).spawn().unwrap();
     assert!(matches!(
-        import_shared(&d, None, "students", None, students("x", 1, 0).as_bytes()),
+        d.import(None, "students", None, students("x", 1, 0).as_bytes()),
         Err(Error::Forbidden(_))
     ));
-    let e = s1.lock().unwrap();
-    assert_eq!(e.stats(None).unwrap().students.enrolled, 3000);
+    let stats = s1.call_blocking(|e| e.stats(None)).unwrap().unwrap();
+    assert_eq!(stats.students.enrolled, 3000);
 }
 
-/// How long an import of 200,000 students holds the engine lock, phase by phase. Run:
+/// How long an import of 200,000 students keeps the engine's thread, phase by phase. Run:
 /// `cargo test --release -p eduioc-engine import_phases -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn import_phases_of_200000_rows() {
     let w = World::new();
-    let s1 = std::sync::Mutex::new(w.open("s1", 16));
+    let s1 = w.open("s1", 16).spawn().unwrap();
     let csv = students("m", 200_000, 1000);
     for round in [
         "first import",
@@ -1298,17 +1341,17 @@ fn import_phases_of_200000_rows() {
             csv.clone()
         };
         let started = std::time::Instant::now();
-        let (got, t) = import_shared(&s1, None, "students", None, body.as_bytes()).unwrap();
+        let (got, t) = s1.import(None, "students", None, body.as_bytes()).unwrap();
         println!(
-            "{round}: {got:?} in {:?}\n  parse {:?} (no lock), checkout {:?} (lock), upsert {:?} \
-             (no lock), sign {:?} (lock), commit {:?} (lock); longest lock hold {:?}",
+            "{round}: {got:?} in {:?}\n  parse {:?} (off), checkout {:?} (on the engine), \
+             upsert {:?} (off), sign {:?} (on), commit {:?} (on); longest engine job {:?}",
             started.elapsed(),
             t.parse,
             t.checkout,
             t.upsert,
             t.sign,
             t.commit,
-            t.longest_hold
+            t.longest_job
         );
     }
 }
@@ -1479,11 +1522,11 @@ fn roster(i: usize) -> eduioc_synth::SchoolData {
 
 /// Everything `from` authored that `to` lacks, in pages as a link sends them; returns the
 /// number of pages.
-fn deliver(from: &Engine, to: &Mutex<Engine>) -> usize {
+fn deliver(from: &Engine, to: &EngineHandle) -> usize {
     let author = from.id();
     let mut pages = 0;
     loop {
-        let have = to.lock().unwrap().height(&author);
+        let have = to.log().unwrap().height(&author);
         let page: Vec<Vec<u8>> = from
             .entries(
                 &author,
@@ -1497,15 +1540,16 @@ fn deliver(from: &Engine, to: &Mutex<Engine>) -> usize {
         if page.is_empty() {
             return pages;
         }
-        let out = to.lock().unwrap().ingest(&page).unwrap();
+        let out = to.call_blocking(move |e| e.ingest(&page)).unwrap().unwrap();
         assert!(out.rejected.is_empty(), "{:?}", out.rejected);
         pages += 1;
     }
 }
 
 /// The district's `stats` while it ingests the first full rosters of 200 schools, read the
-/// two ways a handler can: through the engine's lock (as every handler did before the
-/// figures view) and from the published figures (as handlers do now). Both are timed in
+/// two ways a handler can: as a job queued behind the ingests on the engine's thread (as
+/// every handler waited for the engine before the figures view) and from the published
+/// figures (as handlers do now). Both are timed in
 /// the same run, against the same ingest. A measurement, not an assertion: run with
 /// `cargo test --release -p eduioc-engine -- --ignored --nocapture stats_during_a_wave`
 /// (`EDUIOC_WAVE_SCHOOLS` changes the 200).
@@ -1541,10 +1585,10 @@ fn stats_during_a_wave_of_school_rosters() {
     // The district's document cache: by memory (the default), or `EDUIOC_WAVE_DOCS`
     // documents at most (16 was the fixed count before).
     let cap = env_or("EDUIOC_WAVE_DOCS", DEFAULT_DOC_CACHE);
-    let district = Arc::new(Mutex::new(w.open("pgd", cap)));
-    let views = district.lock().unwrap().views();
+    let district = w.open("pgd", cap).spawn().unwrap();
+    let views = district.views();
     let done = Arc::new(AtomicBool::new(false));
-    // The reader: `stats` of the district's subtree, alternately through the lock and
+    // The reader: `stats` of the district's subtree, alternately through the engine and
     // from the figures, until the wave is over; 1 ms apart, as a busy dashboard would ask.
     let reader = {
         let (district, views, done) = (district.clone(), views.clone(), done.clone());
@@ -1552,7 +1596,7 @@ fn stats_during_a_wave_of_school_rosters() {
             let (mut locked, mut published) = (Vec::new(), Vec::new());
             while !done.load(Ordering::Relaxed) {
                 let t = Instant::now();
-                let a = district.lock().unwrap().stats(None).unwrap();
+                let a = district.call_blocking(|e| e.stats(None)).unwrap().unwrap();
                 locked.push(t.elapsed());
                 let t = Instant::now();
                 let b = views.figures().stats(None).unwrap();
@@ -1573,7 +1617,7 @@ fn stats_during_a_wave_of_school_rosters() {
     done.store(true, Ordering::Relaxed);
     // A second wave: every school changes one student; the district takes one more page
     // from each, into documents it loaded in the first wave.
-    let loads_before = district.lock().unwrap().docs.loads;
+    let loads_before = district.call_blocking(|e| e.docs.loads).unwrap();
     for (i, s) in schools.iter_mut().enumerate() {
         let changed = roster(i + 1)
             .students_csv
@@ -1588,7 +1632,7 @@ fn stats_during_a_wave_of_school_rosters() {
     println!(
         "second wave (one change per school): {:.2} s, {} document loads",
         second.elapsed().as_secs_f64(),
-        district.lock().unwrap().docs.loads - loads_before
+        district.call_blocking(|e| e.docs.loads).unwrap() - loads_before
     );
     let (locked, published) = reader.join().unwrap();
     let enrolled: u64 = schools
@@ -1597,15 +1641,17 @@ fn stats_during_a_wave_of_school_rosters() {
         .sum();
     assert_eq!(
         district
-            .lock()
+            .call_blocking(|e| e.stats(None))
             .unwrap()
-            .stats(None)
             .unwrap()
             .students
             .enrolled,
         enrolled
     );
-    let (loads, status) = (district.lock().unwrap().docs.loads, views.status());
+    let (loads, status) = (
+        district.call_blocking(|e| e.docs.loads).unwrap(),
+        views.status(),
+    );
     println!(
         "wave: {pages} pages from {n} schools ingested in {:.2} s; {loads} document loads; \
          {} documents loaded ({} KiB estimated) at the end",
@@ -1614,7 +1660,7 @@ fn stats_during_a_wave_of_school_rosters() {
         status.docs_loaded_bytes / 1024
     );
     for (name, mut t) in [
-        ("through the engine lock", locked),
+        ("through the engine", locked),
         ("from the published figures", published),
     ] {
         t.sort();

@@ -36,13 +36,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eduioc_engine::Event;
+use eduioc_engine::{EngineHandle, Event, Ingested};
 use eduioc_protocol::entry::MAX_ENTRY_BYTES;
 use eduioc_protocol::link::{self, Backoff};
 use eduioc_protocol::sync::{LogSource, Role, Session};
 use eduioc_protocol::wire::{self, Request, Response};
 use eduioc_protocol::NodeId;
-use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{dial_opts::DialOpts, NetworkBehaviour, SwarmEvent};
 use libp2p::{identity, noise, ping, tcp, yamux, PeerId, Swarm};
@@ -52,9 +54,7 @@ use tokio::time::Instant;
 pub use codec::{Frame, FrameCodec, PROTOCOL};
 pub use libp2p::Multiaddr;
 
-/// The engine shared between the network loop and the API.
 pub use eduioc_engine::links::{ChildLink, Links, ParentLink, Refusal, WireCounters};
-pub use eduioc_engine::SharedEngine;
 
 /// Errors of the network layer.
 #[derive(Debug, thiserror::Error)]
@@ -303,7 +303,7 @@ struct Parent {
 /// The event loop. Create with [`Network::new`], run with [`Network::run`].
 pub struct Network {
     swarm: Swarm<Behaviour>,
-    engine: SharedEngine,
+    engine: EngineHandle,
     cfg: Config,
     rx: mpsc::Receiver<Command>,
     /// The engine's commit events: what was appended is forwarded from here, whoever
@@ -315,6 +315,35 @@ pub struct Network {
     pending: HashMap<OutboundRequestId, (PeerId, Pending)>,
     /// Unanswered pings in a row, per peer.
     ping_failures: HashMap<PeerId, u32>,
+    /// Jobs sent to the engine (an ingest, an admission) whose outcome the loop awaits
+    /// beside its other events: it never waits for the engine.
+    working: FuturesUnordered<BoxFuture<'static, Done>>,
+}
+
+/// What the engine did for a link, back in the loop.
+struct Done {
+    peer: PeerId,
+    /// Where the answer to the peer's request goes (none: the job followed a response).
+    channel: Option<request_response::ResponseChannel<Vec<u8>>>,
+    what: Finished,
+}
+
+enum Finished {
+    /// A page of the peer's was ingested (or not).
+    Page(Result<Ingested, eduioc_engine::Error>),
+    /// A child's `Hello`: its certificates stored, its admission decided.
+    Hello {
+        unit: String,
+        admitted: Result<Result<(Session, Response), link::Refusal>, eduioc_engine::Error>,
+    },
+    /// The parent's `Welcome`: its certificates stored, the session to open.
+    Welcome(Result<Session, eduioc_engine::Error>),
+}
+
+/// How the loop answers a request: at once, or when the engine is done.
+enum Answer {
+    Now(Response),
+    Later(BoxFuture<'static, Finished>),
 }
 
 /// The next commit event; pending forever once the channel is closed.
@@ -329,15 +358,15 @@ async fn next_event(
 
 impl Network {
     /// Builds the swarm and starts listening. Returns the loop and its client.
-    pub fn new(engine: SharedEngine, cfg: Config) -> Result<(Network, Client), Error> {
-        let (secret, parent_key, events) = {
-            let e = engine.lock().map_err(|_| Error::Stopped)?;
-            let pk = cfg
-                .parent
-                .as_ref()
-                .and_then(|(u, _)| e.directory().key_of(u));
-            (e.key().secret(), pk, e.views().subscribe())
-        };
+    pub fn new(engine: EngineHandle, cfg: Config) -> Result<(Network, Client), Error> {
+        let secret = engine
+            .call_blocking(|e| e.key().secret())
+            .map_err(|_| Error::Stopped)?;
+        let parent_key = cfg
+            .parent
+            .as_ref()
+            .and_then(|(u, _)| engine.directory().key_of(u));
+        let events = engine.views().subscribe();
         let counters = Arc::new(WireCounters::default());
         let mut swarm = build_swarm(secret, counters.clone(), &cfg)?;
         swarm
@@ -385,6 +414,7 @@ impl Network {
                 children: HashMap::new(),
                 pending: HashMap::new(),
                 ping_failures: HashMap::new(),
+                working: FuturesUnordered::new(),
             },
             client,
         ))
@@ -413,6 +443,7 @@ impl Network {
                     }
                     Err(broadcast::error::RecvError::Closed) => self.events = None,
                 },
+                Some(done) = self.working.next(), if !self.working.is_empty() => self.on_done(done),
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 _ = tick.tick() => self.on_tick(),
             }
@@ -441,6 +472,7 @@ impl Network {
         let mut heights = Vec::new();
         let resync = self.cfg.resync_interval;
         let mut retried = false;
+        let dir = self.engine.directory();
         let parent_link = self.parent.as_mut().and_then(|p| p.link.as_mut());
         for (is_parent, l) in parent_link
             .map(|l| (true, l))
@@ -470,10 +502,8 @@ impl Network {
                     l.stuck_at = None;
                     l.stuck_factor = (l.stuck_factor * 2).min(STUCK_RETRY_MAX);
                     retried = true;
-                    if let Ok(e) = self.engine.lock() {
-                        let n = l.session.retry_stuck(e.directory());
-                        tracing::info!(remote = %l.session.remote_unit(), authors = n, "retrying refused authors");
-                    }
+                    let n = l.session.retry_stuck(&dir);
+                    tracing::info!(remote = %l.session.remote_unit(), authors = n, "retrying refused authors");
                 }
             }
         }
@@ -486,14 +516,15 @@ impl Network {
     }
 
     fn send_heights(&mut self, peer: PeerId) {
-        let engine = self.engine.clone();
+        let (dir, Some(log)) = (self.engine.directory(), self.engine.log()) else {
+            return;
+        };
         let want = {
-            let Ok(e) = engine.lock() else { return };
             let Some(l) = self.link_mut(&peer) else {
                 return;
             };
             l.heights_in_flight = true;
-            l.session.want(e.directory(), &*e)
+            l.session.want(&dir, &log)
         };
         self.send(peer, Pending::Heights, &want);
     }
@@ -561,10 +592,7 @@ impl Network {
                     // parent that refuses our `Hello` is dialled at a slowing pace.
                     p.connected = true;
                 }
-                let hello = {
-                    let Ok(e) = self.engine.lock() else { return };
-                    link::hello(e.directory(), e.unit())
-                };
+                let hello = link::hello(&self.engine.directory(), self.engine.unit());
                 tracing::info!(peer = %peer_id, "connected to parent");
                 self.send(peer_id, Pending::Hello, &hello);
             }
@@ -654,22 +682,28 @@ impl Network {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
-                    let resp = match request {
+                    let answer = match request {
                         Frame::Data(bytes) => self.on_request(peer, &bytes),
-                        Frame::Oversized(len) => self.refuse(
+                        Frame::Oversized(len) => Answer::Now(self.refuse(
                             peer,
                             "oversized",
                             format!(
                                 "frame of {len} bytes exceeds the limit of {}",
                                 wire::MAX_FRAME_BYTES
                             ),
-                        ),
+                        )),
                     };
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .sync
-                        .send_response(channel, wire::encode(&resp));
+                    match answer {
+                        Answer::Now(resp) => self.answer(channel, &resp),
+                        Answer::Later(job) => self.working.push(
+                            job.map(move |what| Done {
+                                peer,
+                                channel: Some(channel),
+                                what,
+                            })
+                            .boxed(),
+                        ),
+                    }
                     self.pump_all();
                 }
                 request_response::Message::Response {
@@ -722,8 +756,19 @@ impl Network {
     }
 
     fn count(&self, key: &str) {
-        if let Ok(mut e) = self.engine.lock() {
-            e.count_rejection(key);
+        let key = key.to_string();
+        self.engine.cast(move |e| e.count_rejection(&key));
+    }
+
+    fn answer(&mut self, channel: request_response::ResponseChannel<Vec<u8>>, resp: &Response) {
+        if self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, wire::encode(resp))
+            .is_err()
+        {
+            tracing::debug!("the peer left before its answer was ready");
         }
     }
 
@@ -744,10 +789,10 @@ impl Network {
         }
     }
 
-    fn on_request(&mut self, peer: PeerId, frame: &[u8]) -> Response {
+    fn on_request(&mut self, peer: PeerId, frame: &[u8]) -> Answer {
         let req: Request = match wire::decode(frame) {
             Ok(r) => r,
-            Err(e) => return self.refuse(peer, e.key(), e.to_string()),
+            Err(e) => return Answer::Now(self.refuse(peer, e.key(), e.to_string())),
         };
         if let Some(c) = self.children.get(&peer) {
             let unit = c.session.remote_unit().to_string();
@@ -757,71 +802,80 @@ impl Network {
         }
         match req {
             Request::Hello { unit, certs } => self.on_hello(peer, unit, certs),
-            Request::Heights { heights } => {
-                let from_child = self.children.contains_key(&peer);
-                let engine = self.engine.clone();
-                let Ok(e) = engine.lock() else {
-                    return Response::Ok;
-                };
-                let Some(link) = self.link_mut(&peer) else {
-                    drop(e);
-                    return self.refuse(
-                        peer,
-                        "uncertified",
-                        "heights from a peer without a session".into(),
-                    );
-                };
-                link.session.on_heights(e.directory(), &*e, &heights);
-                // A parent answers each `Heights` of its child with its own (the child
-                // sends them after the `Welcome` and then periodically), so both
-                // directions re-compare. The child answers the parent's with `Ok` only.
-                let answer = from_child && !link.heights_in_flight;
-                drop(e);
-                if answer {
-                    self.send_heights(peer);
-                } else if self.is_parent(&peer) {
-                    self.mark_parent_sync();
-                }
-                Response::Ok
-            }
+            Request::Heights { heights } => Answer::Now(self.on_heights(peer, &heights)),
             Request::Page { entries, docs } => {
                 if self.link_mut(&peer).is_none() {
-                    return self.refuse(
+                    return Answer::Now(self.refuse(
                         peer,
                         "uncertified",
                         format!(
                             "page of {} entries from a peer without a session",
                             entries.len()
                         ),
-                    );
+                    ));
                 }
-                let result = {
-                    let Ok(mut e) = self.engine.lock() else {
-                        return Response::Ok;
-                    };
-                    e.ingest_page(&entries, &docs)
-                };
-                match result {
-                    Ok(ing) => {
-                        if self.is_parent(&peer) {
-                            self.mark_parent_sync();
-                        }
-                        for (i, r) in &ing.rejected {
-                            tracing::warn!(peer = %peer, index = i, reason = %r, "entry rejected");
-                        }
-                        // What was appended is forwarded on the engine's event.
-                        Response::Acked {
-                            heights: ing.heights,
-                            rejected: ing.rejected.len() as u32,
-                        }
+                let engine = self.engine.clone();
+                Answer::Later(
+                    async move {
+                        let done = engine.call(move |e| e.ingest_page(&entries, &docs)).await;
+                        Finished::Page(done.and_then(|r| r))
                     }
-                    Err(err) => {
-                        tracing::error!(error = %err, "ingest failed");
-                        Response::Refused {
-                            key: "internal".into(),
-                            reason: err.to_string(),
-                        }
-                    }
+                    .boxed(),
+                )
+            }
+        }
+    }
+
+    fn on_heights(&mut self, peer: PeerId, heights: &[(NodeId, u64)]) -> Response {
+        let from_child = self.children.contains_key(&peer);
+        let (dir, Some(log)) = (self.engine.directory(), self.engine.log()) else {
+            return Response::Ok;
+        };
+        let Some(link) = self.link_mut(&peer) else {
+            return self.refuse(
+                peer,
+                "uncertified",
+                "heights from a peer without a session".into(),
+            );
+        };
+        link.session.on_heights(&dir, &log, heights);
+        // A parent answers each `Heights` of its child with its own (the child sends them
+        // after the `Welcome` and then periodically), so both directions re-compare. The
+        // child answers the parent's with `Ok` only.
+        let answer = from_child && !link.heights_in_flight;
+        if answer {
+            self.send_heights(peer);
+        } else if self.is_parent(&peer) {
+            self.mark_parent_sync();
+        }
+        Response::Ok
+    }
+
+    /// A page ingested: the peer's acknowledgement.
+    fn on_ingested(
+        &mut self,
+        peer: PeerId,
+        result: Result<Ingested, eduioc_engine::Error>,
+    ) -> Response {
+        match result {
+            Ok(ing) => {
+                if self.is_parent(&peer) {
+                    self.mark_parent_sync();
+                }
+                for (i, r) in &ing.rejected {
+                    tracing::warn!(peer = %peer, index = i, reason = %r, "entry rejected");
+                }
+                // What was appended is forwarded on the engine's event.
+                Response::Acked {
+                    heights: ing.heights,
+                    rejected: ing.rejected.len() as u32,
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "ingest failed");
+                Response::Refused {
+                    key: "internal".into(),
+                    reason: err.to_string(),
                 }
             }
         }
@@ -832,34 +886,44 @@ impl Network {
         peer: PeerId,
         unit: String,
         certs: Vec<eduioc_protocol::Certificate>,
-    ) -> Response {
-        let engine = self.engine.clone();
-        let Ok(mut e) = engine.lock() else {
-            return Response::Ok;
-        };
+    ) -> Answer {
         if certs.len() > 200_000 {
-            drop(e);
-            return self.refuse(peer, "oversized", "too many certificates in hello".into());
+            return Answer::Now(self.refuse(
+                peer,
+                "oversized",
+                "too many certificates in hello".into(),
+            ));
         }
-        match e.add_certs(certs) {
-            Ok(errors) => {
-                for err in errors {
-                    tracing::warn!(peer = %peer, error = %err, "certificate refused");
-                }
+        let engine = self.engine.clone();
+        Answer::Later(
+            async move {
+                let claimed = unit.clone();
+                let admitted = engine
+                    .call(move |e| {
+                        add_certs(e, certs, "certificate refused");
+                        link::admit(e.directory(), e.unit(), &claimed, |k| {
+                            peer_id_of(k) == Some(peer)
+                        })
+                    })
+                    .await;
+                Finished::Hello { unit, admitted }
             }
-            Err(err) => tracing::error!(error = %err, "storing certificates failed"),
-        }
-        let admitted = link::admit(e.directory(), e.unit(), &unit, |k| {
-            peer_id_of(k) == Some(peer)
-        });
+            .boxed(),
+        )
+    }
+
+    /// The child's admission decided: a link and `Welcome`, or a refusal.
+    fn on_admitted(
+        &mut self,
+        peer: PeerId,
+        unit: String,
+        admitted: Result<Result<(Session, Response), link::Refusal>, eduioc_engine::Error>,
+    ) -> Response {
         let (session, welcome) = match admitted {
-            Ok(a) => a,
-            Err(refusal) => {
-                drop(e);
-                return self.refuse(peer, refusal.key, refusal.reason);
-            }
+            Ok(Ok(a)) => a,
+            Ok(Err(refusal)) => return self.refuse(peer, refusal.key, refusal.reason),
+            Err(e) => return self.refuse(peer, "internal", e.to_string()),
         };
-        drop(e);
         tracing::info!(child = %unit, "child connected");
         if let Ok(mut l) = self.links.lock() {
             let c = l.children.entry(unit.clone()).or_default();
@@ -869,6 +933,46 @@ impl Network {
         self.children
             .insert(peer, Link::new(peer, session, &self.cfg));
         welcome
+    }
+
+    /// What the engine did for a link: answer the peer, carry on.
+    fn on_done(&mut self, done: Done) {
+        let Done {
+            peer,
+            channel,
+            what,
+        } = done;
+        let resp = match what {
+            Finished::Page(result) => self.on_ingested(peer, result),
+            Finished::Hello { unit, admitted } => self.on_admitted(peer, unit, admitted),
+            Finished::Welcome(session) => {
+                match session {
+                    Ok(session) => self.on_welcomed(peer, session),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot open the session with the parent");
+                        self.on_request_failed(peer, Pending::Hello);
+                    }
+                }
+                return;
+            }
+        };
+        if let Some(channel) = channel {
+            self.answer(channel, &resp);
+        }
+        self.pump_all();
+    }
+
+    /// The parent welcomed us: the session is open.
+    fn on_welcomed(&mut self, peer: PeerId, session: Session) {
+        let cfg = self.cfg.clone();
+        if let Some(p) = self.parent.as_mut() {
+            p.backoff.reset();
+            p.link = Some(Link::new(peer, session, &cfg));
+        }
+        self.mark_parent_sync();
+        self.maybe_clear_refusal();
+        self.send_heights(peer);
+        self.pump_all();
     }
 
     /// A successful exchange with the parent: the link works.
@@ -901,14 +1005,11 @@ impl Network {
             if let Some(l) = p.link.as_ref() {
                 p.refused.extend(l.session.stuck().copied());
             }
-            match self.engine.lock() {
-                Ok(e) => p
-                    .refused
-                    .iter()
-                    .filter_map(|a| e.directory().unit_of(a).map(str::to_string))
-                    .collect(),
-                Err(_) => Vec::new(),
-            }
+            let dir = self.engine.directory();
+            p.refused
+                .iter()
+                .filter_map(|a| dir.unit_of(a).map(str::to_string))
+                .collect()
         };
         tracing::warn!(entries, key, message = %message, units = ?units, "the parent refused our data");
         if let Ok(mut l) = self.links.lock() {
@@ -945,12 +1046,13 @@ impl Network {
         let Some(l) = self.parent.as_ref().and_then(|p| p.link.as_ref()) else {
             return generic;
         };
-        let Ok(e) = self.engine.lock() else {
+        let Some(log) = self.engine.log() else {
             return generic;
         };
+        let dir = self.engine.directory();
         for a in l.session.stuck() {
             let from = l.session.remote_height(a).unwrap_or(0) + 1;
-            let Some((seq, raw)) = e
+            let Some((seq, raw)) = log
                 .entries(a, from, 1, MAX_ENTRY_BYTES + 1)
                 .into_iter()
                 .next()
@@ -958,7 +1060,7 @@ impl Network {
                 continue;
             };
             if raw.len() > MAX_ENTRY_BYTES {
-                let unit = e.directory().unit_of(a).unwrap_or("?").to_string();
+                let unit = dir.unit_of(a).unwrap_or("?").to_string();
                 return (
                     "oversized".into(),
                     format!(
@@ -984,13 +1086,13 @@ impl Network {
             return;
         }
         if !p.refused.is_empty() {
-            let Ok(e) = self.engine.lock() else {
+            let Some(log) = self.engine.log() else {
                 return;
             };
             let all_held = p
                 .refused
                 .iter()
-                .all(|a| l.session.remote_height(a).unwrap_or(0) >= e.height(a));
+                .all(|a| l.session.remote_height(a).unwrap_or(0) >= log.height(a));
             if !all_held {
                 return;
             }
@@ -1019,22 +1121,20 @@ impl Network {
         match (kind, resp) {
             (Pending::Hello, Response::Welcome { unit, certs }) => {
                 let engine = self.engine.clone();
-                let Ok(mut e) = engine.lock() else { return };
-                if let Ok(errors) = e.add_certs(certs) {
-                    for err in errors {
-                        tracing::warn!(error = %err, "certificate from parent refused");
+                let job = async move {
+                    let session = engine
+                        .call(move |e| {
+                            add_certs(e, certs, "certificate from parent refused");
+                            Session::new(e.unit(), &unit, Role::Parent)
+                        })
+                        .await;
+                    Done {
+                        peer,
+                        channel: None,
+                        what: Finished::Welcome(session),
                     }
-                }
-                let session = Session::new(e.unit(), &unit, Role::Parent);
-                drop(e);
-                let cfg = self.cfg.clone();
-                if let Some(p) = self.parent.as_mut() {
-                    p.backoff.reset();
-                    p.link = Some(Link::new(peer, session, &cfg));
-                }
-                self.mark_parent_sync();
-                self.maybe_clear_refusal();
-                self.send_heights(peer);
+                };
+                self.working.push(job.boxed());
             }
             (Pending::Hello, Response::Refused { key, reason }) => {
                 tracing::warn!(peer = %peer, key = %key, reason = %reason, "the parent refused our hello");
@@ -1091,32 +1191,28 @@ impl Network {
 
     /// Every author held may have new entries (commit events were missed).
     fn on_appended_all(&mut self) {
-        let authors: Vec<NodeId> = match self.engine.lock() {
-            Ok(e) => e.heights().into_iter().map(|(a, _)| a).collect(),
-            Err(_) => return,
-        };
+        let Some(log) = self.engine.log() else { return };
+        let authors: Vec<NodeId> = log.heights().into_iter().map(|(a, _)| a).collect();
         self.on_appended(&authors);
     }
 
     fn on_appended(&mut self, authors: &[NodeId]) {
-        let engine = self.engine.clone();
-        let Ok(e) = engine.lock() else { return };
-        let dir = e.directory();
+        let dir = self.engine.directory();
         for a in authors {
             if let Some(l) = self.parent.as_mut().and_then(|p| p.link.as_mut()) {
-                l.session.on_appended(dir, a);
+                l.session.on_appended(&dir, a);
             }
             for l in self.children.values_mut() {
-                l.session.on_appended(dir, a);
+                l.session.on_appended(&dir, a);
             }
         }
-        drop(e);
         self.pump_all();
     }
 
     fn pump_all(&mut self) {
-        let engine = self.engine.clone();
-        let Ok(e) = engine.lock() else { return };
+        let (dir, Some(log)) = (self.engine.directory(), self.engine.log()) else {
+            return;
+        };
         let now = Instant::now();
         let mut out = Vec::new();
         let parent_link = self.parent.as_mut().and_then(|p| p.link.as_mut());
@@ -1124,13 +1220,25 @@ impl Network {
             if l.held(now) {
                 continue;
             }
-            if let Some(req) = l.session.next_page(e.directory(), &*e) {
+            if let Some(req) = l.session.next_page(&dir, &log) {
                 out.push((l.peer, req));
             }
         }
-        drop(e);
+        drop(log);
         for (peer, req) in out {
             self.send(peer, Pending::Page, &req);
         }
+    }
+}
+
+/// Stores certificates a peer sent, logging those refused.
+fn add_certs(e: &mut eduioc_engine::Engine, certs: Vec<eduioc_protocol::Certificate>, what: &str) {
+    match e.add_certs(certs) {
+        Ok(errors) => {
+            for err in errors {
+                tracing::warn!(error = %err, "{what}");
+            }
+        }
+        Err(err) => tracing::error!(error = %err, "storing certificates failed"),
     }
 }

@@ -288,22 +288,24 @@ impl Reader {
         })
     }
 
+    /// A consistent read of the last committed state, for several reads that must agree.
+    pub fn view(&self) -> Result<View> {
+        Ok(View { txn: self.read()? })
+    }
+
     /// The latest entry held for `author`, if any.
     pub fn head(&self, author: &Author) -> Result<Option<Head>> {
-        let txn = self.read()?;
-        tables::get_head(&open_read(&txn, &tables::HEADS)?, author)
+        self.view()?.head(author)
     }
 
     /// The head of every author held, ordered by author key.
     pub fn heads(&self) -> Result<Vec<(Author, Head)>> {
-        let txn = self.read()?;
-        tables::all_heads(&open_read(&txn, &tables::HEADS)?)
+        self.view()?.heads()
     }
 
     /// The bytes of entry `seq` of `author`, if held.
     pub fn entry(&self, author: &Author, seq: u64) -> Result<Option<Vec<u8>>> {
-        let txn = self.read()?;
-        tables::get_entry(&open_read(&txn, &tables::ENTRIES)?, author, seq)
+        self.view()?.entry(author, seq)
     }
 
     /// Entries of one author with `seq >= from`, ascending, as `(seq, bytes)`.
@@ -319,14 +321,8 @@ impl Reader {
         max_count: usize,
         max_bytes: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>> {
-        let txn = self.read()?;
-        tables::entries_from(
-            &open_read(&txn, &tables::ENTRIES)?,
-            author,
-            from,
-            max_count,
-            max_bytes,
-        )
+        self.view()?
+            .entries_from(author, from, max_count, max_bytes)
     }
 
     /// Number of entries held, over all authors.
@@ -362,12 +358,7 @@ impl Reader {
 
     /// The document stored under `key`: snapshot plus incremental chunks in order.
     pub fn doc(&self, key: &str) -> Result<Option<DocRecord>> {
-        let txn = self.read()?;
-        tables::get_doc(
-            &open_read(&txn, &tables::DOC_SNAPSHOTS)?,
-            &open_read(&txn, &tables::DOC_CHUNKS)?,
-            key,
-        )
+        self.view()?.doc(key)
     }
 
     /// Keys of all stored documents, in order.
@@ -398,7 +389,7 @@ impl Reader {
         table: &Table<V>,
         key: &str,
     ) -> Result<Option<V>> {
-        self.get_with(table, key, |payload| table.decode_payload(key, payload))
+        self.view()?.get(table, key)
     }
 
     /// Reads the value stored under `key` in `table` with `read`, which gets its postcard
@@ -409,14 +400,7 @@ impl Reader {
         key: &str,
         read: impl FnOnce(&[u8]) -> Result<T>,
     ) -> Result<Option<T>> {
-        let txn = self.read()?;
-        let Some(t) = typed::open(&txn, table)? else {
-            return Ok(None);
-        };
-        match typed::get_stored(&t, table, key)? {
-            None => Ok(None),
-            Some(stored) => read(table.payload(key, &stored)?).map(Some),
-        }
+        self.view()?.get_with(table, key, read)
     }
 
     /// Every `(key, value)` of `table` whose key starts with `prefix`, ordered by key.
@@ -425,17 +409,7 @@ impl Reader {
         table: &Table<V>,
         prefix: &str,
     ) -> Result<Vec<(String, V)>> {
-        let txn = self.read()?;
-        let Some(t) = typed::open(&txn, table)? else {
-            return Ok(Vec::new());
-        };
-        typed::scan_stored(&t, table, prefix)?
-            .into_iter()
-            .map(|(k, v)| {
-                let value = table.decode(&k, &v)?;
-                Ok((k, value))
-            })
-            .collect()
+        self.view()?.scan(table, prefix)
     }
 
     /// Every row of the string-keyed byte table `name` as stored, ordered by key; empty
@@ -467,6 +441,118 @@ impl Reader {
     pub fn meta_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
         let txn = self.read()?;
         tables::str_prefix(&open_read(&txn, &tables::META)?, tables::META.name, prefix)
+    }
+}
+
+/// One consistent read of a store ([`Reader::view`]): every read through it sees the same
+/// committed state, whatever commits meanwhile. Hold it for one task (a page to send),
+/// not for long: redb keeps the pages it reads until it is dropped.
+pub struct View {
+    txn: ReadTransaction,
+}
+
+impl std::fmt::Debug for View {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("View").finish_non_exhaustive()
+    }
+}
+
+impl View {
+    /// The value stored under `key` in `table`, if any.
+    pub fn get<V: serde::de::DeserializeOwned>(
+        &self,
+        table: &Table<V>,
+        key: &str,
+    ) -> Result<Option<V>> {
+        self.get_with(table, key, |payload| table.decode_payload(key, payload))
+    }
+
+    /// The latest entry held for `author`, if any.
+    pub fn head(&self, author: &Author) -> Result<Option<Head>> {
+        let txn = &self.txn;
+        tables::get_head(&open_read(txn, &tables::HEADS)?, author)
+    }
+
+    /// The head of every author held, ordered by author key.
+    pub fn heads(&self) -> Result<Vec<(Author, Head)>> {
+        let txn = &self.txn;
+        tables::all_heads(&open_read(txn, &tables::HEADS)?)
+    }
+
+    /// The bytes of entry `seq` of `author`, if held.
+    pub fn entry(&self, author: &Author, seq: u64) -> Result<Option<Vec<u8>>> {
+        let txn = &self.txn;
+        tables::get_entry(&open_read(txn, &tables::ENTRIES)?, author, seq)
+    }
+
+    /// Entries of one author with `seq >= from`, ascending, as `(seq, bytes)`.
+    ///
+    /// Stops before the total of the entries' byte lengths would exceed `max_bytes`
+    /// (but always returns at least one entry if any exists at or after `from`, so
+    /// one entry larger than `max_bytes` still makes progress), and returns at most
+    /// `max_count` entries (none if `max_count` is 0). Gaps in the log are skipped.
+    pub fn entries_from(
+        &self,
+        author: &Author,
+        from: u64,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>> {
+        let txn = &self.txn;
+        tables::entries_from(
+            &open_read(txn, &tables::ENTRIES)?,
+            author,
+            from,
+            max_count,
+            max_bytes,
+        )
+    }
+
+    /// The document stored under `key`: snapshot plus incremental chunks in order.
+    pub fn doc(&self, key: &str) -> Result<Option<DocRecord>> {
+        let txn = &self.txn;
+        tables::get_doc(
+            &open_read(txn, &tables::DOC_SNAPSHOTS)?,
+            &open_read(txn, &tables::DOC_CHUNKS)?,
+            key,
+        )
+    }
+
+    /// Reads the value stored under `key` in `table` with `read`, which gets its postcard
+    /// bytes (version checked): for values decoded without copying (`&str` fields).
+    pub fn get_with<V, T>(
+        &self,
+        table: &Table<V>,
+        key: &str,
+        read: impl FnOnce(&[u8]) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let txn = &self.txn;
+        let Some(t) = typed::open(txn, table)? else {
+            return Ok(None);
+        };
+        match typed::get_stored(&t, table, key)? {
+            None => Ok(None),
+            Some(stored) => read(table.payload(key, &stored)?).map(Some),
+        }
+    }
+
+    /// Every `(key, value)` of `table` whose key starts with `prefix`, ordered by key.
+    pub fn scan<V: serde::de::DeserializeOwned>(
+        &self,
+        table: &Table<V>,
+        prefix: &str,
+    ) -> Result<Vec<(String, V)>> {
+        let txn = &self.txn;
+        let Some(t) = typed::open(txn, table)? else {
+            return Ok(Vec::new());
+        };
+        typed::scan_stored(&t, table, prefix)?
+            .into_iter()
+            .map(|(k, v)| {
+                let value = table.decode(&k, &v)?;
+                Ok((k, value))
+            })
+            .collect()
     }
 }
 

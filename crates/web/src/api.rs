@@ -9,7 +9,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use eduioc_engine::{import_shared, Engine, Error as EngineError, Fault, StorageHealth};
+use eduioc_engine::{Engine, Error as EngineError, Fault, StorageHealth};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -81,20 +81,17 @@ fn storage_json(health: &StorageHealth) -> Value {
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
-/// Runs `f` with the engine on the blocking pool.
+/// Runs `f` on the engine's thread, after the jobs sent before it.
 async fn with_engine<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&mut Engine) -> Result<T, EngineError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let engine = state.engine.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut e = engine.lock().map_err(|_| {
-            ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, "engine lock poisoned")
-        })?;
-        f(&mut e).map_err(ApiError::from)
-    })
-    .await
-    .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    state
+        .engine
+        .call(f)
+        .await
+        .and_then(|r| r)
+        .map_err(ApiError::from)
 }
 
 /// The `/api/v1` router with bearer-token authentication.
@@ -258,11 +255,11 @@ async fn import(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    // Parsed on a blocking thread without the engine lock, which is taken only to check
-    // the document out and to sign and commit.
+    // Parsed on a blocking thread, off the engine's, which only checks the document out
+    // and signs and commits.
     let engine = state.engine.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        import_shared(&engine, q.year.as_deref(), &kind, ct.as_deref(), &body)
+        engine.import(q.year.as_deref(), &kind, ct.as_deref(), &body)
     })
     .await
     .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??

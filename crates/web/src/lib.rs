@@ -3,10 +3,11 @@
 //!
 //! The JSON API needs `Authorization: Bearer <api.token>`; the pages need a session
 //! cookie obtained at `/login` with an account of the node's `accounts.toml`.
-//! Handlers take the engine lock only inside `spawn_blocking`, because engine operations
-//! commit to disk. `status` takes no engine lock: it reads the engine's published
-//! [`eduioc_engine::Views`]. Imports parse the file before taking the lock
-//! ([`eduioc_engine::import_shared`]). API errors are JSON `{"error": "..."}`; a rejected import is `422`
+//! The engine runs on its own thread ([`eduioc_engine::EngineHandle`]): handlers send it
+//! what writes as jobs and await them. Reads never queue behind those jobs: `status`,
+//! `stats` and the pages read the engine's published [`eduioc_engine::Views`], look-ups
+//! read the store beside it. Imports parse the file on a blocking thread before the
+//! engine is involved ([`eduioc_engine::EngineHandle::import`]). API errors are JSON `{"error": "..."}`; a rejected import is `422`
 //! with the row-level `{"errors": [...]}` body. Page errors are HTML pages naming what
 //! was wrong.
 //!
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use axum::middleware;
 use axum::Router;
 use eduioc_engine::links::Links;
-use eduioc_engine::SharedEngine;
+use eduioc_engine::EngineHandle;
 use eduioc_engine::StorageHealth;
 
 pub use api::router as api_router;
@@ -35,11 +36,11 @@ pub use serve::{serve, Limits};
 /// What every handler needs.
 #[derive(Clone)]
 pub struct AppState {
-    /// The node's engine.
-    pub engine: SharedEngine,
-    /// What the engine publishes after each commit (read without its lock).
+    /// The node's engine (on its own thread).
+    pub engine: EngineHandle,
+    /// What the engine publishes after each commit (read without waiting for it).
     pub views: eduioc_engine::Views,
-    /// Record look-ups (read without the engine's lock).
+    /// Record look-ups (read from the store beside the engine).
     pub lookups: eduioc_engine::Lookups,
     /// Link health, written by the network loop.
     pub links: Arc<std::sync::Mutex<Links>>,
@@ -51,7 +52,7 @@ pub struct AppState {
     pub sessions: Sessions,
     /// Failed logins per user name and client address (refuses guesses beyond the limit).
     pub logins: Throttle,
-    /// Whether the store writes (read by `status` without the engine's lock).
+    /// Whether the store writes (read by `status` without waiting for the engine).
     pub storage: Arc<StorageHealth>,
 }
 
@@ -59,20 +60,17 @@ impl AppState {
     /// The state of a node's server: sessions and login counts start empty, the session
     /// cookie is named after the engine's unit.
     pub fn new(
-        engine: SharedEngine,
+        engine: EngineHandle,
         links: Arc<std::sync::Mutex<Links>>,
         token: &str,
         accounts: Accounts,
     ) -> AppState {
-        let (unit, storage, views, lookups) = {
-            let e = engine.lock().unwrap_or_else(|p| p.into_inner());
-            (
-                e.unit().to_string(),
-                e.storage_health(),
-                e.views(),
-                e.lookups(),
-            )
-        };
+        let (unit, storage, views, lookups) = (
+            engine.unit().to_string(),
+            engine.storage_health(),
+            engine.views(),
+            engine.lookups(),
+        );
         AppState {
             engine,
             views,
@@ -87,7 +85,7 @@ impl AppState {
     }
 }
 
-/// Runs a look-up on the blocking pool (it reads the store), without the engine's lock.
+/// Runs a look-up on the blocking pool (it reads the store), beside the engine.
 pub(crate) async fn look_up<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&eduioc_engine::Lookups) -> Result<T, eduioc_engine::Error> + Send + 'static,

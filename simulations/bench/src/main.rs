@@ -863,7 +863,7 @@ fn end_to_end(seed: u64, slice: &[School], districts: usize, commit_every: usize
         let t = Instant::now();
         let mut clients = Vec::new();
         for e in engines {
-            let shared = std::sync::Arc::new(std::sync::Mutex::new(e));
+            let shared = e.spawn()?;
             let listen = format!("/ip4/127.0.0.1/tcp/{}", free_port()?).parse()?;
             let (net, c) = eduioc_net::Network::new(
                 shared,
@@ -915,13 +915,7 @@ fn e2e_department(args: &Args, dir: &std::path::Path) -> Result<()> {
         })
         .collect();
     let root = key(args.seed, 0);
-    let dept = std::sync::Arc::new(std::sync::Mutex::new(open_engine(
-        args.seed,
-        &certs,
-        "so",
-        &root,
-        &dir.join("so"),
-    )?));
+    let dept = open_engine(args.seed, &certs, "so", &root, &dir.join("so"))?.spawn()?;
     let rss_start = proc_status("VmRSS:");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -936,9 +930,11 @@ fn e2e_department(args: &Args, dir: &std::path::Path) -> Result<()> {
         let mut max_loaded = 0;
         loop {
             let done = {
-                let e = dept.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-                max_loaded = max_loaded.max(e.loaded_docs());
-                targets.iter().all(|(a, h)| e.height(a) >= *h)
+                let log = dept
+                    .log()
+                    .ok_or_else(|| anyhow::anyhow!("cannot read the store"))?;
+                max_loaded = max_loaded.max(dept.views().status().docs_loaded);
+                targets.iter().all(|(a, h)| log.height(a) >= *h)
             };
             if done {
                 break;
@@ -948,7 +944,7 @@ fn e2e_department(args: &Args, dir: &std::path::Path) -> Result<()> {
         println!("done");
         std::io::stdout().flush()?;
         client.shutdown().await;
-        let e = dept.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let entries = dept.call(|e| e.entry_count()).await?;
         anyhow::ensure!(
             max_loaded <= DOC_CACHE,
             "{max_loaded} documents loaded at once"
@@ -956,7 +952,7 @@ fn e2e_department(args: &Args, dir: &std::path::Path) -> Result<()> {
         println!(
             "result {rss_start} {} {max_loaded} {}",
             proc_status("VmHWM:"),
-            e.entry_count()
+            entries
         );
         std::io::stdout().flush()?;
         anyhow::Ok(())

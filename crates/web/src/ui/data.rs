@@ -178,7 +178,7 @@ fn errors_table(ctx: &Ctx, errs: &ImportErrors) -> Markup {
 }
 
 /// Runs an import; row errors are a normal outcome, not a failure. The file is parsed on
-/// a blocking thread before the engine lock is taken ([`eduioc_engine::import_shared`]).
+/// a blocking thread, off the engine's ([`eduioc_engine::EngineHandle::import`]).
 async fn run_import(
     state: &AppState,
     lang: Lang,
@@ -187,11 +187,10 @@ async fn run_import(
     body: Vec<u8>,
 ) -> Result<Result<ImportOutcome, ImportErrors>, UiError> {
     let engine = state.engine.clone();
-    let r = tokio::task::spawn_blocking(move || {
-        eduioc_engine::import_shared(&engine, None, &kind, Some(content_type), &body)
-    })
-    .await
-    .map_err(|e| UiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let r =
+        tokio::task::spawn_blocking(move || engine.import(None, &kind, Some(content_type), &body))
+            .await
+            .map_err(|e| UiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     match r {
         Ok((o, _)) => Ok(Ok(o)),
         Err(EngineError::Import(errs)) => Ok(Err(errs)),

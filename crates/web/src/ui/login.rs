@@ -166,15 +166,9 @@ fn clock_time(ms: i64) -> String {
 }
 
 async fn unit_name(state: &AppState) -> String {
-    let engine = state.engine.clone();
-    tokio::task::spawn_blocking(move || {
-        engine
-            .lock()
-            .map(|e| e.directory().name(e.unit()).unwrap_or(e.unit()).to_string())
-            .unwrap_or_default()
-    })
-    .await
-    .unwrap_or_default()
+    let unit = state.engine.unit();
+    let dir = state.engine.directory();
+    dir.name(unit).unwrap_or(unit).to_string()
 }
 
 /// `GET /login?next=`.

@@ -148,23 +148,17 @@ impl IntoResponse for UiError {
 /// Result of a page handler.
 pub(crate) type Page = Result<Response, UiError>;
 
-/// Runs `f` with the engine on the blocking pool.
+/// Runs `f` on the engine's thread, after the jobs sent before it.
 pub(crate) async fn engine_call<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&mut Engine) -> Result<T, EngineError> + Send + 'static,
 ) -> Result<T, UiError> {
-    let engine = state.engine.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut e = engine.lock().map_err(|_| {
-            UiError(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "engine lock poisoned".into(),
-            )
-        })?;
-        f(&mut e).map_err(UiError::from)
-    })
-    .await
-    .map_err(|e| UiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    state
+        .engine
+        .call(f)
+        .await
+        .and_then(|r| r)
+        .map_err(UiError::from)
 }
 
 /// Runs `f` on the figures the engine published last: never waits for an import or an

@@ -13,7 +13,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use eduioc_engine::Engine;
-use eduioc_net::SharedEngine;
+use eduioc_engine::EngineHandle;
 use eduioc_protocol::{CertBody, Certificate, LogSource, NodeKey};
 use tower::ServiceExt;
 
@@ -46,7 +46,7 @@ struct Node {
     app: Router,
     /// The node's router as it is.
     raw: Router,
-    engine: SharedEngine,
+    engine: EngineHandle,
     token: String,
     cookie_name: String,
     /// The login throttle's clock, Unix ms (tests move it by hand).
@@ -122,7 +122,7 @@ async fn node(
         school_year: Some(YEAR.into()),
     })
     .unwrap();
-    let engine: SharedEngine = Arc::new(Mutex::new(engine));
+    let engine = engine.spawn().unwrap();
     let (network, client) = eduioc_net::Network::new(
         engine.clone(),
         eduioc_net::Config {
@@ -179,18 +179,17 @@ async fn from_own_page(mut req: Request<Body>) -> Request<Body> {
 }
 
 /// Copies every entry `from` holds that `to` lacks (what the network would do).
-fn sync(from: &SharedEngine, to: &SharedEngine) {
-    let from = from.lock().unwrap();
-    let mut to = to.lock().unwrap();
+fn sync(from: &EngineHandle, to: &EngineHandle) {
+    let (from, held) = (from.log().unwrap(), to.log().unwrap());
     for (author, _) in from.heights() {
-        let have = to.height(&author);
+        let have = held.height(&author);
         let page: Vec<Vec<u8>> = from
             .entries(&author, have + 1, 10_000, 64 << 20)
             .into_iter()
             .map(|(_, b)| b)
             .collect();
         if !page.is_empty() {
-            let out = to.ingest(&page).unwrap();
+            let out = to.call_blocking(move |e| e.ingest(&page)).unwrap().unwrap();
             assert!(out.rejected.is_empty(), "{:?}", out.rejected);
         }
     }
@@ -209,15 +208,17 @@ async fn fed() -> Fed {
     )
     .await;
     let dept = node(dir.path(), "so-test", keys[0].1.clone(), &root, certs).await;
-    {
-        let mut e = school.engine.lock().unwrap();
-        e.import("classes", Some("text/csv"), CLASSES.as_bytes())
-            .unwrap();
-        e.import("staff", Some("text/csv"), STAFF.as_bytes())
-            .unwrap();
-        e.import("students", Some("text/csv"), STUDENTS.as_bytes())
-            .unwrap();
-    }
+    school
+        .engine
+        .call_blocking(|e| {
+            e.import("classes", Some("text/csv"), CLASSES.as_bytes())
+                .unwrap();
+            e.import("staff", Some("text/csv"), STAFF.as_bytes())
+                .unwrap();
+            e.import("students", Some("text/csv"), STUDENTS.as_bytes())
+                .unwrap();
+        })
+        .unwrap();
     sync(&school.engine, &dept.engine);
     Fed {
         school,
@@ -437,8 +438,8 @@ async fn overview_figures_equal_the_json_stats() {
     assert!(body.contains("so-test"));
 }
 
-/// The figures are read from what the engine published, never through its lock: with the
-/// engine held (as an import or an ingest holds it), `stats`, `status`, the overview, the
+/// The figures are read from what the engine published, never through the engine: with
+/// the engine's thread busy (as an import or an ingest keeps it), `stats`, `status`, the overview, the
 /// network page, their live refreshes and record look-ups all answer. Each request gets a minute, so a
 /// handler that waited for the engine fails the test instead of hanging it.
 // Two workers: the network task may block one on the engine, as it may in the node.
@@ -446,14 +447,15 @@ async fn overview_figures_equal_the_json_stats() {
 async fn figures_answer_while_the_engine_is_busy() {
     let f = fed().await;
     let cookie = login(&f.dept).await;
-    // Another thread holds the engine until told to let go.
+    // A job keeps the engine's thread busy until told to let go.
     let (held_tx, held) = std::sync::mpsc::channel();
     let (release, release_rx) = std::sync::mpsc::channel::<()>();
     let engine = f.dept.engine.clone();
     let holder = std::thread::spawn(move || {
-        let _busy = engine.lock().unwrap();
-        held_tx.send(()).unwrap();
-        let _ = release_rx.recv();
+        engine.call_blocking(move |_| {
+            held_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+        })
     });
     held.recv().unwrap();
     let within = |req| async {
@@ -544,7 +546,7 @@ async fn figures_answer_while_the_engine_is_busy() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["staff"].as_array().map(Vec::len), Some(1), "{json}");
     release.send(()).unwrap();
-    holder.join().unwrap();
+    holder.join().unwrap().unwrap();
 }
 
 #[tokio::test]
@@ -837,11 +839,13 @@ async fn the_overview_shows_change_between_school_years() {
     );
     let start: i32 = YEAR[..4].parse().unwrap();
     let prev = format!("{}-{}", start - 1, start);
+    let year = prev.clone();
     f.school
         .engine
-        .lock()
+        .call_blocking(move |e| {
+            e.import_into(&year, "students", Some("text/csv"), STUDENTS.as_bytes())
+        })
         .unwrap()
-        .import_into(&prev, "students", Some("text/csv"), STUDENTS.as_bytes())
         .unwrap();
     sync(&f.school.engine, &f.dept.engine);
     let (_, _, body) = send(&f.dept.app, get("/", &cookie)).await;
@@ -978,7 +982,12 @@ async fn the_json_import_reports_row_errors_and_applies_nothing() {
             .body(Body::from(body.1))
             .unwrap()
     };
-    let before = f.school.engine.lock().unwrap().stats(None).unwrap();
+    let before = f
+        .school
+        .engine
+        .call_blocking(|e| e.stats(None))
+        .unwrap()
+        .unwrap();
     let bad = "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n\
                HS010,Hoàng Văn Nam,M,2015-01-01,1,1A,Kinh,enrolled\n\
                HS011,Mai Thị Xuân,F,2015-02-02,13,1A,Kinh,enrolled\n";
@@ -1001,7 +1010,12 @@ async fn the_json_import_reports_row_errors_and_applies_nothing() {
             && html.contains("<td class=\"num\">2</td><td><code>grade</code></td>"),
         "{html}"
     );
-    let after = f.school.engine.lock().unwrap().stats(None).unwrap();
+    let after = f
+        .school
+        .engine
+        .call_blocking(|e| e.stats(None))
+        .unwrap()
+        .unwrap();
     assert_eq!(after.students, before.students, "nothing applied");
     let (_, _, p) = send(&f.school.app, get("/records?q=HS010", &cookie)).await;
     assert!(!p.contains("Hoàng Văn Nam"));

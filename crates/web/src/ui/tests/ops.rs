@@ -139,31 +139,34 @@ async fn targets_and_alerts_over_the_api() {
 fn with_reports(f: &Fed) {
     let start: i32 = YEAR[..4].parse().unwrap();
     let prev = format!("{}-{}", start - 1, start);
-    let mut e = f.school.engine.lock().unwrap();
-    let older = STUDENTS
-        .replace("HS00", "OLD")
-        .replace(",6,", ",5,")
-        .replace(",7,", ",6,");
-    e.import_into(&prev, "students", Some("text/csv"), older.as_bytes())
+    f.school
+        .engine
+        .call_blocking(move |e| {
+            let older = STUDENTS
+                .replace("HS00", "OLD")
+                .replace(",6,", ",5,")
+                .replace(",7,", ",6,");
+            e.import_into(&prev, "students", Some("text/csv"), older.as_bytes())
+                .unwrap();
+            for (kind, body) in [
+                (
+                    "results",
+                    "Mã học sinh,Học kỳ,Kết quả học tập,Kết quả rèn luyện\nHS001,Học kỳ I,Tốt,Tốt\nHS002,Học kỳ I,Đạt,Khá\n",
+                ),
+                (
+                    "health",
+                    "student_id,exam_date,height_cm,weight_kg,nutrition\nHS001,2025-09-15,150,40,normal\nHS003,2025-09-15,140,28,underweight\n",
+                ),
+                (
+                    "profile",
+                    "classrooms_solid,classrooms_semi_solid,classrooms_temporary,toilets,clean_water,national_standard,latitude,longitude\n10,2,0,3,yes,level1,20.95,105.84\n",
+                ),
+            ] {
+                e.import_into(YEAR, kind, Some("text/csv"), body.as_bytes())
+                    .unwrap_or_else(|err| panic!("{kind}: {err}"));
+            }
+        })
         .unwrap();
-    for (kind, body) in [
-        (
-            "results",
-            "Mã học sinh,Học kỳ,Kết quả học tập,Kết quả rèn luyện\nHS001,Học kỳ I,Tốt,Tốt\nHS002,Học kỳ I,Đạt,Khá\n",
-        ),
-        (
-            "health",
-            "student_id,exam_date,height_cm,weight_kg,nutrition\nHS001,2025-09-15,150,40,normal\nHS003,2025-09-15,140,28,underweight\n",
-        ),
-        (
-            "profile",
-            "classrooms_solid,classrooms_semi_solid,classrooms_temporary,toilets,clean_water,national_standard,latitude,longitude\n10,2,0,3,yes,level1,20.95,105.84\n",
-        ),
-    ] {
-        e.import_into(YEAR, kind, Some("text/csv"), body.as_bytes())
-            .unwrap_or_else(|err| panic!("{kind}: {err}"));
-    }
-    drop(e);
     sync(&f.school.engine, &f.dept.engine);
 }
 

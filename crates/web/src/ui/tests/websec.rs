@@ -39,9 +39,8 @@ const HOSTILE: &[&[(&str, &str)]] = &[
 
 fn dropouts(n: &Node) -> u64 {
     n.engine
-        .lock()
+        .call_blocking(|e| e.stats(None))
         .unwrap()
-        .stats(None)
         .unwrap()
         .students
         .dropped_out
@@ -94,7 +93,13 @@ async fn a_cross_site_student_edit_is_refused_and_changes_nothing() {
 async fn cross_site_notifications_imports_logins_and_logouts_are_refused() {
     let f = fed().await;
     let dept = login(&f.dept).await;
-    let count = |n: &Node| n.engine.lock().unwrap().notifications().unwrap().len();
+    let count = |n: &Node| {
+        n.engine
+            .call_blocking(|e| e.notifications())
+            .unwrap()
+            .unwrap()
+            .len()
+    };
     let before = count(&f.dept);
     let form = "to_unit=pgd-a&title=Gi%E1%BA%A3+m%E1%BA%A1o&body=x";
     for extra in HOSTILE {
