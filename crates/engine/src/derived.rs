@@ -72,14 +72,23 @@ pub(crate) fn write_dropped(
 /// changed), stored in the transaction.
 pub(crate) fn rejoin(txn: &mut WriteTxn<'_>, students: &str) -> Result<Vec<(String, Summary)>> {
     let mut out = Vec::new();
+    let mut joined = Vec::new();
+    for c in [Collection::Results, Collection::Health] {
+        if let Some(key) = sibling(students, c) {
+            if txn.contains(&tables::LOOKUPS, &key)? {
+                joined.push((c, key));
+            }
+        }
+    }
+    // Most schools' years have no results or health: the students' index is not read.
+    if joined.is_empty() {
+        return Ok(out);
+    }
     let Some(index) = txn.get(&tables::LOOKUPS, students)? else {
         return Ok(out);
     };
     let enrolled = search::enrolled(&index);
-    for c in [Collection::Results, Collection::Health] {
-        let Some(key) = sibling(students, c) else {
-            continue;
-        };
+    for (c, key) in joined {
         if let Some(dep) = txn.get(&tables::LOOKUPS, &key)? {
             let summary = search::joined(c, &dep, &enrolled);
             txn.put(&tables::SUMMARIES, &key, &summary)?;

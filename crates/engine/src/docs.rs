@@ -113,7 +113,7 @@ impl DocCache {
             return;
         }
         if let Some(i) = self.slots.iter().position(|(k, ..)| k == key) {
-            let heads = self.slots[i].1.heads();
+            let heads = self.slots[i].1.record_changes();
             self.before.insert(key.to_string(), heads);
         }
     }
@@ -168,7 +168,7 @@ impl DocCache {
             self.evict(&k);
         }
         self.dropped.clear();
-        self.before.clear();
+        self.end_page();
     }
 
     /// The summaries of changed documents dropped during the page; forgets what changed.
@@ -179,7 +179,11 @@ impl DocCache {
 
     /// The page's figures are written (or abandoned): forget the heads noted for it.
     pub(crate) fn end_page(&mut self) {
-        self.before.clear();
+        for (key, _) in std::mem::take(&mut self.before) {
+            if let Some(i) = self.slots.iter().position(|(k, ..)| *k == key) {
+                self.slots[i].1.stop_recording();
+            }
+        }
     }
 
     /// Drops every document last used before `now_ms - idle_ms` (none a page is

@@ -109,6 +109,20 @@ impl RecordsDoc {
         self.doc.get_heads()
     }
 
+    /// Starts recording what the changes applied from now on touch (Automerge's diff
+    /// index), so that [`RecordsDoc::changed_since`] these heads, which it returns, reads
+    /// only what changed instead of scanning the whole document. Recording costs a little
+    /// on every change until it stops: `changed_since` or [`RecordsDoc::stop_recording`].
+    pub fn record_changes(&mut self) -> Vec<ChangeHash> {
+        self.doc.update_diff_cursor();
+        self.doc.get_heads()
+    }
+
+    /// Stops what [`RecordsDoc::record_changes`] started.
+    pub fn stop_recording(&mut self) {
+        self.doc.reset_diff_cursor();
+    }
+
     /// Applies changes received from elsewhere (in any order; changes whose
     /// dependencies are missing are held until they arrive).
     pub fn apply_changes(&mut self, changes: Vec<Change>) -> Result<()> {
@@ -333,9 +347,17 @@ impl RecordsDoc {
 
     /// The ids of the records that differ between the document at `before` (heads it
     /// had) and now — added, changed or removed — in order, found by Automerge's diff
-    /// rather than by reading every record. `None` when `before` is not a state the
-    /// records map existed in (an empty document): then everything is new.
+    /// rather than by reading every record: from its index of what was applied when
+    /// `before` are the heads [`RecordsDoc::record_changes`] returned (then recording
+    /// stops), else by a scan of the document's operations. `None` when `before` is not
+    /// a state the records map existed in (an empty document): then everything is new.
     pub fn changed_since(&mut self, before: &[ChangeHash]) -> Option<Vec<String>> {
+        let ids = self.changed_records(before);
+        self.doc.reset_diff_cursor();
+        ids
+    }
+
+    fn changed_records(&mut self, before: &[ChangeHash]) -> Option<Vec<String>> {
         let records = self.records_obj()?;
         if before.is_empty() || self.doc.get_at(ROOT, RECORDS_KEY, before).ok()?.is_none() {
             return None;

@@ -251,7 +251,16 @@ impl WriteTxn<'_> {
         Ok(())
     }
 
-    /// The value stored under `key` in `table`, as seen by this transaction.
+    /// Whether `table` holds a value under `key`, as seen by this transaction (not decoded).
+    pub fn contains<V>(&self, table: &crate::Table<V>, key: &str) -> Result<bool> {
+        let t = self.open_typed(table)?;
+        let got = t
+            .get(key)
+            .map_err(|e| Error::storage(table.name(), "get", e))?;
+        Ok(got.is_some())
+    }
+
+    /// The value stored under `key` in `table`, as seen by this transaction, if any.
     pub fn get<V: serde::de::DeserializeOwned>(
         &self,
         table: &crate::Table<V>,

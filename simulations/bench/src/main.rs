@@ -559,9 +559,12 @@ fn main() -> Result<()> {
         }
     }
     let at_district = Schools(&schools);
+    // Markers for a profiler attached to this process (`perf record -p`).
+    eprintln!("catch-up: start");
     let t = Instant::now();
     let (catch_bytes, _, catch_stats, catch_ingest) = sync_up(&dir, &at_district, &mut dept)?;
     let catch = t.elapsed();
+    eprintln!("catch-up: end");
     let mut peer_persist = 0;
     let mut peer_fresh = 0;
     // The peer's senders hold their documents in memory; the receivers' copies are
