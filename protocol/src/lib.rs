@@ -23,6 +23,7 @@ pub mod cert;
 pub mod entry;
 pub mod identity;
 pub mod link;
+mod pack;
 pub mod snapshot;
 pub mod sync;
 pub mod validate;

@@ -10,7 +10,8 @@
 //! [`Response::Acked`] only after the receiver has committed it. A page may carry, beside
 //! a snapshot entry, the saved document it signs (see [`crate::snapshot`]).
 //!
-//! Version 2 added the page's `docs`.
+//! Version 2 added the page's `docs`; version 3 packs a page's entries ([`crate::pack`]:
+//! the backlink implied by the page, the rest deflated).
 
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +19,7 @@ use crate::cert::Certificate;
 use crate::identity::NodeId;
 
 /// Encoding version of frames produced by this build.
-pub const WIRE_VERSION: u8 = 2;
+pub const WIRE_VERSION: u8 = 3;
 /// Largest frame accepted from a peer.
 pub const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;
 /// Most entries in one page.
@@ -45,7 +46,8 @@ pub enum Request {
     },
     /// Entries in wire form, in log order per author.
     Page {
-        /// The entries.
+        /// The entries (packed on the wire: [`crate::pack`]).
+        #[serde(with = "crate::pack")]
         entries: Vec<Vec<u8>>,
         /// Saved documents sent beside snapshot entries: (index in `entries`, the
         /// document's `save()` at the entry's heads).
