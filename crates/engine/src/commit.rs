@@ -68,7 +68,25 @@ impl Engine {
             .zip(sig_ok)
             .map(|((i, e), ok)| (i, e, ok, beside.get(&i).copied()))
             .collect();
-        self.commit_entries(items, &mut out)?;
+        // A new parent or a restored node receives a page of saved documents: loading them
+        // is most of its cost, and each is independent of the others.
+        let saves: Vec<((NodeId, u64), &[u8])> = items
+            .iter()
+            .filter(|(_, e, ok, _)| *ok && matches!(e.body.payload, Payload::Snapshot { .. }))
+            .filter_map(|(_, e, _, beside)| Some(((e.author(), e.seq()), (*beside)?)))
+            .collect();
+        let actor = *self.key.id().as_bytes();
+        self.preloaded = par::map(saves, |(at, save)| {
+            let doc = peer_bytes("the document beside the snapshot entry", || {
+                RecordsDoc::load(save, &actor)
+            });
+            (at, doc)
+        })
+        .into_iter()
+        .collect();
+        let committed = self.commit_entries(items, &mut out);
+        self.preloaded.clear();
+        committed?;
         // Heights after commit for every author of the page, including those with
         // nothing new (duplicates, rejections): the sender learns where each log stands.
         out.heights = self.heights_of(authors);
@@ -195,6 +213,7 @@ impl Engine {
                         actor,
                         txn: &mut txn,
                         local: self.local.as_mut(),
+                        preloaded: &mut self.preloaded,
                     };
                     match ctx.payload(entry, &unit, beside, parsed) {
                         Ok(Some(doc_key)) => {
@@ -446,41 +465,76 @@ impl Engine {
         keys: &[String],
         mut earlier: Earlier,
     ) -> Result<Vec<(String, Summary)>> {
-        let mut out = Vec::with_capacity(keys.len());
+        // What each document's figures come from, read in order from the cache, the
+        // transaction and what the page noted.
+        let mut jobs = Vec::with_capacity(keys.len());
         for key in keys {
-            // An import's own figures, computed off the engine lock from the document it
-            // commits.
+            // An import's own figures, computed off the engine's thread from the document
+            // it commits.
             if let Some((_, f)) = earlier.precomputed.take_if(|(k, _)| k == key) {
-                out.push((key.clone(), write_figures(txn, key, f)?));
+                jobs.push(Figures::Done(key.clone(), Some(f)));
                 continue;
             }
-            let before = docs.before(key).map(<[_]>::to_vec);
-            let figures = match docs.get(key) {
-                Some(rdoc) => match (before, earlier.summaries.remove(key)) {
+            if docs.contains(key) {
+                let before = docs.before(key).map(<[_]>::to_vec);
+                let since = match (before, earlier.summaries.remove(key)) {
                     (Some(before), Some(summary)) => {
                         let index = txn.get(&tables::LOOKUPS, key)?;
-                        match figures_since(key, &mut *rdoc, &before, summary, index) {
-                            Some(f) => {
-                                docs.updated += 1;
-                                Some(f)
-                            }
-                            None => figures(key, rdoc),
-                        }
+                        Some((before, summary, index))
                     }
-                    _ => figures(key, rdoc),
-                },
-                None => match earlier.dropped.remove(key) {
-                    // Dropped from the cache after the page changed it: written then.
-                    Some(summary) => {
-                        out.push((key.clone(), summary));
-                        continue;
-                    }
-                    // Dropped because a later entry failed: what the page wrote.
-                    None => figures(key, &load_doc(txn.doc(key)?, &actor)?),
-                },
-            };
-            if let Some(f) = figures {
-                out.push((key.clone(), write_figures(txn, key, f)?));
+                    _ => None,
+                };
+                jobs.push(Figures::Loaded(key.clone(), since));
+                continue;
+            }
+            match earlier.dropped.remove(key) {
+                // Dropped from the cache after the page changed it: written then.
+                Some(summary) => jobs.push(Figures::Written(key.clone(), summary)),
+                // Dropped because a later entry failed: what the page wrote.
+                None => jobs.push(Figures::Stored(key.clone(), txn.doc(key)?)),
+            }
+        }
+        // The Automerge work, one document each, spread over the cores.
+        let mut loaded = docs.many_mut(keys);
+        let work: Vec<(Figures, Option<&mut RecordsDoc>)> = jobs
+            .into_iter()
+            .map(|job| {
+                let doc = match &job {
+                    Figures::Loaded(key, _) => loaded.remove(key.as_str()),
+                    _ => None,
+                };
+                (job, doc)
+            })
+            .collect();
+        let done = par::map(work, |(job, doc)| -> Result<(Figures, bool)> {
+            match (job, doc) {
+                (Figures::Loaded(key, since), Some(rdoc)) => {
+                    let f = since
+                        .and_then(|(before, summary, index)| {
+                            figures_since(&key, rdoc, &before, summary, index).map(|f| (f, true))
+                        })
+                        .or_else(|| figures(&key, rdoc).map(|f| (f, false)));
+                    let updated = f.as_ref().is_some_and(|(_, u)| *u);
+                    Ok((Figures::Done(key, f.map(|(f, _)| f)), updated))
+                }
+                (Figures::Stored(key, rec), _) => {
+                    let f = figures(&key, &load_doc(rec, &actor)?);
+                    Ok((Figures::Done(key, f), false))
+                }
+                (job, _) => Ok((job, false)),
+            }
+        });
+        let mut out = Vec::with_capacity(keys.len());
+        for done in done {
+            let (job, updated) = done?;
+            docs.updated += u64::from(updated);
+            match job {
+                Figures::Done(key, Some(f)) => {
+                    let summary = write_figures(txn, &key, f)?;
+                    out.push((key, summary));
+                }
+                Figures::Written(key, summary) => out.push((key, summary)),
+                _ => {}
             }
         }
         // Results and health count enrolled students only: a page that changed the
@@ -515,6 +569,27 @@ impl Engine {
     }
 }
 
+/// The figures of one document a page changed, from what they are computed to what is
+/// written.
+enum Figures {
+    /// In the cache; with the heads before the page, the summary and the index then, when
+    /// they can be updated from the records changed since.
+    Loaded(
+        String,
+        Option<(
+            Vec<automerge::ChangeHash>,
+            Summary,
+            Option<search::Lookup<String>>,
+        )>,
+    ),
+    /// Not in the cache: computed from what the transaction holds.
+    Stored(String, Option<eduioc_store::DocRecord>),
+    /// Computed (`None`: the key names no collection).
+    Done(String, Option<Derived>),
+    /// Written when the cache dropped the document during the page.
+    Written(String, Summary),
+}
+
 /// What the figures of a page's documents are computed from, besides the documents.
 struct Earlier {
     /// Summaries of changed documents the cache dropped during the page (written then).
@@ -539,6 +614,8 @@ struct Apply<'e, 't> {
     txn: &'e mut WriteTxn<'t>,
     /// The import being committed, if any: its document already holds its changes.
     local: Option<&'e mut import::Local>,
+    /// Saved documents already loaded, by the author and seq of their snapshot entry.
+    preloaded: &'e mut HashMap<(NodeId, u64), Result<RecordsDoc>>,
 }
 
 impl Apply<'_, '_> {
@@ -627,9 +704,13 @@ impl Apply<'_, '_> {
                 match beside {
                     // Nothing of the document here yet: take the saved document as it is.
                     Some(save) if !stored => {
-                        let loaded = peer_bytes("the document beside the snapshot entry", || {
-                            RecordsDoc::load(save, &actor)
-                        })?;
+                        let at = (entry.author(), entry.seq());
+                        let loaded = match self.preloaded.remove(&at) {
+                            Some(loaded) => loaded?,
+                            None => peer_bytes("the document beside the snapshot entry", || {
+                                RecordsDoc::load(save, &actor)
+                            })?,
+                        };
                         let dropped = docs.put(&key, loaded);
                         write_dropped(docs, txn, dropped)?;
                         fresh = true;

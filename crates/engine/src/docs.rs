@@ -72,6 +72,20 @@ impl DocCache {
         }
     }
 
+    /// Whether document `key` is loaded.
+    pub(crate) fn contains(&self, key: &str) -> bool {
+        self.slots.iter().any(|(k, ..)| k == key)
+    }
+
+    /// The loaded documents among `keys`, each borrowed alone, for work on several at once.
+    pub(crate) fn many_mut(&mut self, keys: &[String]) -> HashMap<&str, &mut RecordsDoc> {
+        self.slots
+            .iter_mut()
+            .filter(|(k, ..)| keys.contains(k))
+            .map(|(k, d, ..)| (k.as_str(), d))
+            .collect()
+    }
+
     /// The cached document, marked most recently used.
     pub(crate) fn get(&mut self, key: &str) -> Option<&mut RecordsDoc> {
         let i = self.slots.iter().position(|(k, ..)| k == key)?;

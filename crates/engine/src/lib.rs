@@ -39,6 +39,7 @@ pub mod links;
 mod log;
 pub use log::StoredLog;
 mod overview;
+mod par;
 mod provenance;
 mod search;
 mod snapshots;
@@ -257,6 +258,9 @@ pub struct Engine {
     limits: ImportLimits,
     /// The import being committed, while it is.
     local: Option<import::Local>,
+    /// The saved documents beside a page's snapshot entries, loaded on all cores before
+    /// the page is committed (by the entry's author and seq), while it is.
+    preloaded: HashMap<(NodeId, u64), Result<RecordsDoc>>,
     /// Tests: signing a due snapshot entry fails.
     #[cfg(test)]
     fail_snapshot: bool,
@@ -366,6 +370,7 @@ impl Engine {
             import_gate: Arc::new(Mutex::new(())),
             limits: ImportLimits::default(),
             local: None,
+            preloaded: HashMap::new(),
             #[cfg(test)]
             fail_snapshot: false,
             #[cfg(test)]
