@@ -308,12 +308,7 @@ impl Reader {
         self.view()?.entry(author, seq)
     }
 
-    /// Entries of one author with `seq >= from`, ascending, as `(seq, bytes)`.
-    ///
-    /// Stops before the total of the entries' byte lengths would exceed `max_bytes`
-    /// (but always returns at least one entry if any exists at or after `from`, so
-    /// one entry larger than `max_bytes` still makes progress), and returns at most
-    /// `max_count` entries (none if `max_count` is 0). Gaps in the log are skipped.
+    /// [`View::entries_from`], in a read of its own.
     pub fn entries_from(
         &self,
         author: &Author,
