@@ -140,6 +140,11 @@ impl Network {
             Ok(Err(refusal)) => return self.refuse(peer, refusal.key, refusal.reason),
             Err(e) => return self.refuse(peer, "internal", e.to_string()),
         };
+        if !self.swarm.is_connected(&peer) {
+            // It hung up while the engine stored its certificates: it says hello again.
+            tracing::debug!(child = %unit, "child left before its admission");
+            return Response::Ok;
+        }
         tracing::info!(child = %unit, "child connected");
         if let Ok(mut l) = self.links.lock() {
             let c = l.children.entry(unit.clone()).or_default();
@@ -180,6 +185,11 @@ impl Network {
 
     /// The parent welcomed us: the session is open.
     fn on_welcomed(&mut self, peer: PeerId, session: Session) {
+        if !self.swarm.is_connected(&peer) {
+            // The connection closed while the engine stored the parent's certificates:
+            // the next connection says hello again.
+            return;
+        }
         let cfg = self.cfg.clone();
         if let Some(p) = self.parent.as_mut() {
             p.backoff.reset();
