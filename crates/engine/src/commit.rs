@@ -594,7 +594,7 @@ enum Figures {
 struct Earlier {
     /// Summaries of changed documents the cache dropped during the page (written then).
     dropped: HashMap<String, Summary>,
-    /// An import's figures, computed off the engine lock.
+    /// An import's figures, computed off the engine's thread.
     precomputed: Option<(String, Derived)>,
     /// The summaries the documents had before the page.
     summaries: HashMap<String, Summary>,
@@ -753,7 +753,7 @@ impl Apply<'_, '_> {
                 };
                 let save = match (beside, presaved) {
                     (Some(save), _) if fresh => save.to_vec(),
-                    // Saved off the engine lock by the import, at these very heads.
+                    // Saved off the engine's thread by the import, at these very heads.
                     (None, Some(save)) => save,
                     _ => rdoc.save(),
                 };

@@ -5,7 +5,7 @@
 //! store at its next operation or when the node's periodic probe asks
 //! ([`crate::Engine::probe_storage`]), and clears the failure once a write commits again.
 //! The web server holds the same `Arc` and shows the state in `status` without taking
-//! the engine's lock.
+//! waiting for the engine.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;

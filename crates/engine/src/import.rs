@@ -1,5 +1,5 @@
 //! Imports: validated rows into this school's document, as signed entries a parent
-//! accepts, all or nothing, with the engine lock held as little as possible.
+//! accepts, all or nothing, with the engine's thread kept as little as possible.
 //!
 //! An import goes through three steps:
 //! 1. [`Engine::begin_import`] checks the document out of the engine: it leaves the
@@ -88,7 +88,7 @@ pub struct Checkout {
     track: DocTrack,
 }
 
-/// What an import computed off the engine lock for its commit: the figures of its document
+/// What an import computed off the engine's thread for its commit: the figures of its document
 /// and, when a snapshot entry falls due, the document's `save()` at its new heads.
 pub(crate) struct Local {
     pub(crate) key: String,
@@ -222,7 +222,7 @@ impl Checkout {
                 }
             }
         }
-        // What the commit would otherwise compute with the engine locked: the figures,
+        // What the commit would otherwise compute on the engine's thread: the figures,
         // and the save a due snapshot entry compacts the stored document to.
         let key = self.doc.key();
         let mut track = self.track;

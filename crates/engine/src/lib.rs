@@ -235,7 +235,7 @@ pub struct Engine {
     provisioned: Vec<Certificate>,
     /// Whether the store writes; shared with whoever reports it.
     health: Arc<StorageHealth>,
-    /// The views published after each commit (read without the engine lock).
+    /// The views published after each commit (read without waiting for the engine).
     views: Views,
     /// Views published so far.
     published: u64,
@@ -708,7 +708,7 @@ impl Engine {
     }
 
     /// [`Engine::upsert`] into the document of school year `year`: the steps of
-    /// [`import_shared`] with this engine held throughout (see the `import` module).
+    /// [`EngineHandle::import`] with this engine held throughout (see the `import` module).
     pub fn upsert_into(
         &mut self,
         year: &str,

@@ -1,5 +1,5 @@
 //! The overview of a unit's subtree, as the dashboard shows it: computed from the
-//! published [`Figures`], never through the engine's lock. The web server renders it.
+//! published [`Figures`], never through the engine. The web server renders it.
 
 use crate::views::Figures;
 use crate::{Result, Stats};

@@ -1,5 +1,5 @@
 //! Immutable views the engine publishes after each commit (DESIGN §10): readers take the
-//! latest one without the engine lock, so no read waits for an import or an ingest.
+//! latest one without waiting for the engine, so no read waits for an import or an ingest.
 //!
 //! [`Views`] is a cloneable handle to two views:
 //! - the [`StatusView`], an `Arc` swapped whole under a lock held only for the swap or the
