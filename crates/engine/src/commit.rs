@@ -76,14 +76,9 @@ impl Engine {
             .filter_map(|(_, e, _, beside)| Some(((e.author(), e.seq()), (*beside)?)))
             .collect();
         let actor = *self.key.id().as_bytes();
-        self.preloaded = par::map(saves, |(at, save)| {
-            let doc = peer_bytes("the document beside the snapshot entry", || {
-                RecordsDoc::load(save, &actor)
-            });
-            (at, doc)
-        })
-        .into_iter()
-        .collect();
+        self.preloaded = par::map(saves, |(at, save)| (at, load_beside(save, &actor)))
+            .into_iter()
+            .collect();
         let committed = self.commit_entries(items, &mut out);
         self.preloaded.clear();
         committed?;
@@ -707,9 +702,7 @@ impl Apply<'_, '_> {
                         let at = (entry.author(), entry.seq());
                         let loaded = match self.preloaded.remove(&at) {
                             Some(loaded) => loaded?,
-                            None => peer_bytes("the document beside the snapshot entry", || {
-                                RecordsDoc::load(save, &actor)
-                            })?,
+                            None => load_beside(save, &actor)?,
                         };
                         let dropped = docs.put(&key, loaded);
                         write_dropped(docs, txn, dropped)?;
@@ -780,6 +773,13 @@ impl Apply<'_, '_> {
             }
         }
     }
+}
+
+/// Loads the saved document a peer sent beside a snapshot entry, as this node's actor.
+fn load_beside(save: &[u8], actor: &[u8; 32]) -> Result<RecordsDoc> {
+    peer_bytes("the document beside the snapshot entry", || {
+        RecordsDoc::load(save, actor)
+    })
 }
 
 /// Runs Automerge's parser on bytes a peer sent that no signature covers: a panic inside it
