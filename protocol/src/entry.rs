@@ -118,6 +118,18 @@ pub enum Payload {
         /// What the acknowledging node says about it.
         note: String,
     },
+    /// One action of a user of the author's node (a login, an import, a target, an account
+    /// change, …): the audit trail. It travels up, so the node's ancestors hold it too,
+    /// and like every entry it cannot be changed without breaking its signature and the
+    /// backlink of the entry after it.
+    Audit {
+        /// Who: the account's user name (`api` for the JSON API's token).
+        user: String,
+        /// What, as a code: `login`, `login_failed`, `import`, `edit`, `target`, …
+        action: String,
+        /// What it was about, in words (the file and its rows, the target, …).
+        detail: String,
+    },
 }
 
 /// A finite number carried in a payload, compared by its bits (so a payload is `Eq`); a
@@ -145,6 +157,7 @@ impl Payload {
             Payload::Snapshot { .. } => "snapshot",
             Payload::Target { .. } => "target",
             Payload::AlertAck { .. } => "alert_ack",
+            Payload::Audit { .. } => "audit",
         }
     }
 
@@ -158,7 +171,8 @@ impl Payload {
             Payload::Changes { .. }
             | Payload::Ack { .. }
             | Payload::Snapshot { .. }
-            | Payload::AlertAck { .. } => None,
+            | Payload::AlertAck { .. }
+            | Payload::Audit { .. } => None,
         }
     }
 }

@@ -11,6 +11,13 @@ use crate::cert::Directory;
 use crate::entry::{DecodeError, Entry, Hash, Payload};
 use crate::snapshot::{self, MAX_DOC_BYTES, MAX_HEADS};
 
+/// Longest user name in an audit entry, in bytes (as a login's).
+pub const MAX_AUDIT_USER_BYTES: usize = 256;
+/// Longest action code of an audit entry, in bytes.
+pub const MAX_AUDIT_ACTION_BYTES: usize = 32;
+/// Longest detail of an audit entry, in bytes.
+pub const MAX_AUDIT_DETAIL_BYTES: usize = 2000;
+
 /// Why an entry or frame was refused. [`Reject::key`] is the counter name the node
 /// reports in `status.rejected`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -210,6 +217,37 @@ pub fn page_holes<'a>(
     }))
 }
 
+/// The limits of an audit entry's parts: a user of 1 to [`MAX_AUDIT_USER_BYTES`] bytes,
+/// an action code of lowercase letters and `_`, a detail of at most
+/// [`MAX_AUDIT_DETAIL_BYTES`]. Any other payload passes.
+pub fn check_audit(payload: &Payload) -> Result<(), Reject> {
+    let Payload::Audit {
+        user,
+        action,
+        detail,
+    } = payload
+    else {
+        return Ok(());
+    };
+    let action_ok = !action.is_empty()
+        && action.len() <= MAX_AUDIT_ACTION_BYTES
+        && action.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    if user.is_empty()
+        || user.len() > MAX_AUDIT_USER_BYTES
+        || !action_ok
+        || detail.len() > MAX_AUDIT_DETAIL_BYTES
+    {
+        return Err(Reject::Malformed(format!(
+            "an audit entry has a user of 1 to {MAX_AUDIT_USER_BYTES} bytes, an action of 1 to \
+             {MAX_AUDIT_ACTION_BYTES} lowercase letters or '_' and a detail of at most \
+             {MAX_AUDIT_DETAIL_BYTES} bytes, not {} bytes, {action:?} and {} bytes",
+            user.len(),
+            detail.len()
+        )));
+    }
+    Ok(())
+}
+
 fn check_authority(entry: &Entry, unit: &str, dir: &Directory) -> Result<(), Reject> {
     match &entry.body.payload {
         Payload::Changes { doc, changes } => {
@@ -243,6 +281,7 @@ fn check_authority(entry: &Entry, unit: &str, dir: &Directory) -> Result<(), Rej
             }
         }
         Payload::Ack { .. } => Ok(()),
+        Payload::Audit { .. } => check_audit(&entry.body.payload),
         Payload::AlertAck { id, note } => {
             if id.is_empty() || id.len() > 512 || note.len() > 2000 {
                 return Err(Reject::Malformed(format!(

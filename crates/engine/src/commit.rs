@@ -670,6 +670,10 @@ impl Apply<'_, '_> {
                 alerts::apply(txn, entry, unit)?;
                 Ok(None)
             }
+            Payload::Audit { .. } => {
+                crate::audit::apply(txn, entry, unit)?;
+                Ok(None)
+            }
             Payload::Notification {
                 to_unit,
                 title,

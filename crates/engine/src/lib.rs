@@ -26,6 +26,8 @@
 mod actor;
 pub use actor::{EngineHandle, INBOX};
 mod alerts;
+mod audit;
+pub use audit::{AuditPage, AuditQuery, AuditRow, MAX_AUDIT_PAGE};
 mod commit;
 mod derived;
 use derived::{collection_of, figures, write_figures, Derived};

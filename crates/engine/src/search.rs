@@ -226,8 +226,8 @@ type Row = (String, String, String, String, String, String, String);
 /// [`Reader`], so a look-up never waits for an import or an ingest.
 #[derive(Debug, Clone)]
 pub struct Lookups {
-    views: Views,
-    reader: Reader,
+    pub(crate) views: Views,
+    pub(crate) reader: Reader,
     /// The node's actor id (a document read from the store is loaded as this node).
     actor: [u8; 32],
 }

@@ -29,6 +29,8 @@ pub(crate) const LOOKUPS: Table<Lookup<String>> = Table::new("lookups", 1);
 pub(crate) const TARGETS: Table<crate::Target> = Table::new("targets", 1);
 /// Alert id → the earliest acknowledgement of it held.
 pub(crate) const ALERT_ACKS: Table<crate::AlertAck> = Table::new("alert_acks", 1);
+/// `<author ms>/<unit>/<seq>` → an action of the audit trail (see [`crate::audit`]).
+pub(crate) const AUDIT: Table<crate::audit::Indexed> = Table::new("audit", 1);
 /// Unit → the latest author timestamp seen from it (Unix ms).
 pub(crate) const SEEN: Table<i64> = Table::new("seen", 1);
 /// Rejection reason → how many entries and frames were refused for it.

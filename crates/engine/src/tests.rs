@@ -1982,3 +1982,114 @@ mod forecast;
 mod indicators;
 mod ops_reads;
 mod targets;
+
+#[test]
+fn the_audit_trail_travels_up_pages_and_shows_a_changed_entry() {
+    let w = World::new();
+    let mut so = w.open("so", 4);
+    let mut d = w.open("pgd", 4);
+    let mut s1 = w.open("s1", 4);
+    let mut s2 = w.open("s2", 4);
+    s1.audit("thu", "login", "").unwrap();
+    s1.import("students", None, students("A", 5, 0).as_bytes())
+        .unwrap();
+    s1.audit("thu", "import", "students.csv: 5 rows").unwrap();
+    s2.audit("lan", "login", "").unwrap();
+    d.audit("minh", "target", "s1 dropout_rate <= 1").unwrap();
+    // Refused before anything is signed: not a code, too long.
+    assert!(matches!(
+        s1.audit("thu", "Log In", ""),
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        s1.audit("thu", "import", &"x".repeat(3000)),
+        Err(Error::Invalid(_))
+    ));
+    sync(&s1, &mut d);
+    sync(&s2, &mut d);
+    sync(&d, &mut so);
+    let all = |e: &Engine, q: AuditQuery| e.lookups().audit(&q).unwrap();
+    let q = |limit| AuditQuery {
+        limit,
+        ..AuditQuery::default()
+    };
+    // The department holds every node's trail, newest first, each row checked.
+    let page = all(&so, q(100));
+    let seen: Vec<(&str, &str, &str)> = page
+        .rows
+        .iter()
+        .map(|r| (r.unit.as_str(), r.user.as_str(), r.action.as_str()))
+        .collect();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    for want in [
+        ("s1", "thu", "login"),
+        ("s1", "thu", "import"),
+        ("s2", "lan", "login"),
+        ("pgd", "minh", "target"),
+    ] {
+        assert!(seen.contains(&want), "{want:?} in {seen:?}");
+    }
+    assert!(page.rows.iter().all(|r| r.check == "ok"), "{:?}", page.rows);
+    assert!(page.rows.windows(2).all(|w| w[0].at >= w[1].at));
+    // Filters: a subtree, a user, an action; a school sees only its own.
+    let only = all(
+        &so,
+        AuditQuery {
+            unit: Some("s1".into()),
+            action: Some("import".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        },
+    );
+    assert_eq!(only.rows.len(), 1);
+    assert_eq!(only.rows[0].detail, "students.csv: 5 rows");
+    assert_eq!(all(&s2, q(10)).rows.len(), 1);
+    assert!(matches!(
+        s2.lookups().audit(&AuditQuery {
+            unit: Some("s1".into()),
+            ..q(10)
+        }),
+        Err(Error::UnknownUnit(_))
+    ));
+    // Pages of one row follow each other to the end, without repeats.
+    let mut cursor = None;
+    let mut paged = Vec::new();
+    loop {
+        let p = all(
+            &so,
+            AuditQuery {
+                cursor: cursor.clone(),
+                ..q(1)
+            },
+        );
+        paged.extend(p.rows.into_iter().map(|r| (r.unit, r.seq)));
+        match p.next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    let whole: Vec<(String, u64)> = page.rows.iter().map(|r| (r.unit.clone(), r.seq)).collect();
+    assert_eq!(paged, whole);
+    // One flipped byte in the stored login entry of s1 at the department: that row says
+    // so, the others stay ok.
+    let login = page
+        .rows
+        .iter()
+        .find(|r| r.unit == "s1" && r.action == "login")
+        .unwrap();
+    let author = s1.id();
+    let mut bytes = so
+        .store
+        .entry(author.as_bytes(), login.seq)
+        .unwrap()
+        .unwrap();
+    let at = bytes.len() - 70;
+    bytes[at] ^= 0x01;
+    let mut txn = so.store.begin_write().unwrap();
+    txn.put_entry(author.as_bytes(), login.seq, &bytes).unwrap();
+    txn.commit().unwrap();
+    let after = all(&so, q(100));
+    assert_eq!(after.broken, 1, "{:?}", after.rows);
+    let bad = after.rows.iter().find(|r| r.check != "ok").unwrap();
+    assert_eq!((bad.unit.as_str(), bad.seq), ("s1", login.seq));
+}

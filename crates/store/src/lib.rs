@@ -407,6 +407,18 @@ impl Reader {
         self.view()?.scan(table, prefix)
     }
 
+    /// [`View::scan_back`] on the latest committed state.
+    pub fn scan_back<V: serde::de::DeserializeOwned>(
+        &self,
+        table: &Table<V>,
+        prefix: &str,
+        before: Option<&str>,
+        limit: usize,
+        keep: impl FnMut(&str, &V) -> bool,
+    ) -> Result<Vec<(String, V)>> {
+        self.view()?.scan_back(table, prefix, before, limit, keep)
+    }
+
     /// Every row of the string-keyed byte table `name` as stored, ordered by key; empty
     /// if there is no such table. For upgrading tables of an older layout.
     pub fn raw_rows(&self, name: &'static str) -> Result<Vec<(String, Vec<u8>)>> {
@@ -548,6 +560,40 @@ impl View {
                 Ok((k, value))
             })
             .collect()
+    }
+
+    /// Newest first: the `(key, value)` rows of `table` whose key starts with `prefix` and
+    /// sorts before `before` (all of them when `None`), in descending key order, that
+    /// `keep` accepts, at most `limit` of them. Reads only as far as it needs: a page of a
+    /// long table (and the key of its last row, the cursor of the next page) costs the
+    /// rows it skips and returns, not the table.
+    pub fn scan_back<V: serde::de::DeserializeOwned>(
+        &self,
+        table: &Table<V>,
+        prefix: &str,
+        before: Option<&str>,
+        limit: usize,
+        mut keep: impl FnMut(&str, &V) -> bool,
+    ) -> Result<Vec<(String, V)>> {
+        let txn = &self.txn;
+        let Some(t) = typed::open(txn, table)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let mut visit = |k: &str, v: &[u8]| -> Result<bool> {
+            if !k.starts_with(prefix) {
+                return Ok(false);
+            }
+            let value = table.decode(k, v)?;
+            if keep(k, &value) {
+                out.push((k.to_string(), value));
+            }
+            Ok(out.len() < limit)
+        };
+        if limit > 0 {
+            tables::str_range_back(&t, table.name(), prefix, before, &mut visit)?;
+        }
+        Ok(out)
     }
 }
 

@@ -286,6 +286,44 @@ where
     Ok(out)
 }
 
+/// Visits the rows whose key starts with `prefix` and sorts before `before` (when given),
+/// in descending key order, until `visit` returns `false`.
+pub(crate) fn str_range_back<T>(
+    table: &T,
+    name: &'static str,
+    prefix: &str,
+    before: Option<&str>,
+    visit: &mut dyn FnMut(&str, &[u8]) -> Result<bool>,
+) -> Result<()>
+where
+    T: ReadableTable<&'static str, &'static [u8]>,
+{
+    // Every key from `prefix` up to `prefix` followed by the last char starts with
+    // `prefix` (a key that differs from it sorts above that bound).
+    let past_prefix = format!("{prefix}{}", char::MAX);
+    let end = match before {
+        Some(b) if b < past_prefix.as_str() => b,
+        _ => past_prefix.as_str(),
+    };
+    if end <= prefix {
+        return Ok(());
+    }
+    let iter = table
+        .range::<&str>(prefix..end)
+        .map_err(|e| Error::storage(name, "range", e))?;
+    for row in iter.rev() {
+        let (k, v) = row.map_err(|e| Error::storage(name, "range", e))?;
+        let k = k.value();
+        if !k.starts_with(prefix) {
+            break;
+        }
+        if !visit(k, v.value())? {
+            break;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn str_keys<T>(table: &T, name: &'static str) -> Result<Vec<String>>
 where
     T: ReadableTable<&'static str, &'static [u8]>,

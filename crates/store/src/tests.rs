@@ -682,3 +682,56 @@ fn disk_full_errors_are_told_apart_from_other_io_errors() {
     assert_eq!(previous.fault(), Some(Fault::Io));
     assert_eq!(Error::TooManyChunks { key: "k".into() }.fault(), None);
 }
+
+#[test]
+fn scan_back_pages_newest_first_within_a_prefix() {
+    let (_dir, store) = temp_store();
+    assert!(store
+        .scan_back(&NOTES, "", None, 5, |_, _| true)
+        .unwrap()
+        .is_empty());
+    let mut txn = store.begin_write().unwrap();
+    for i in 0..10u32 {
+        txn.put(&NOTES, &format!("a/{i:02}"), &(format!("a{i}"), i))
+            .unwrap();
+        txn.put(&NOTES, &format!("b/{i:02}"), &(format!("b{i}"), i))
+            .unwrap();
+    }
+    txn.put(&NOTES, "a", &("bare".into(), 99)).unwrap();
+    txn.commit().unwrap();
+    let keys = |rows: Vec<(String, (String, u32))>| -> Vec<String> {
+        rows.into_iter().map(|(k, _)| k).collect()
+    };
+    // Newest (highest key) first, within the prefix only.
+    let page = store.scan_back(&NOTES, "a/", None, 3, |_, _| true).unwrap();
+    assert_eq!(keys(page), ["a/09", "a/08", "a/07"]);
+    // The next page starts before the last key of this one.
+    let page = store
+        .scan_back(&NOTES, "a/", Some("a/07"), 3, |_, _| true)
+        .unwrap();
+    assert_eq!(keys(page), ["a/06", "a/05", "a/04"]);
+    // A filter skips rows without counting them against the limit.
+    let odd = store
+        .scan_back(&NOTES, "b/", None, 2, |_, v| v.1 % 2 == 1)
+        .unwrap();
+    assert_eq!(keys(odd), ["b/09", "b/07"]);
+    // The whole table, and a cursor below the prefix.
+    assert_eq!(
+        store
+            .scan_back(&NOTES, "", None, 100, |_, _| true)
+            .unwrap()
+            .len(),
+        21
+    );
+    assert!(store
+        .scan_back(&NOTES, "b/", Some("a/05"), 5, |_, _| true)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .scan_back(&NOTES, "a/", None, 0, |_, _| true)
+            .unwrap()
+            .len(),
+        0
+    );
+}
