@@ -85,8 +85,8 @@ pub(crate) struct NodeDir {
     pub(crate) token: String,
     /// Parsed root key.
     pub(crate) root_key: NodeId,
-    /// Web UI accounts (`accounts.toml`; none when the file is absent).
-    pub(crate) accounts: eduioc_web::Accounts,
+    /// Path of the web UI accounts (`accounts.toml`; none when the file is absent).
+    pub(crate) accounts: PathBuf,
     /// `admin.password`, when present (printed by the demo).
     pub(crate) admin_password: Option<String>,
 }
@@ -156,21 +156,12 @@ impl NodeDir {
         }
         let root_key = NodeId::from_hex(&toml.root_key)
             .ok_or_else(|| anyhow!("root_key in node.toml must be 64 hex digits"))?;
-        let accounts = match std::fs::read(dir.join(ACCOUNTS)) {
-            Ok(bytes) => {
-                let text = String::from_utf8(bytes).context("accounts.toml is not UTF-8")?;
-                eduioc_web::Accounts::parse(&text)
-                    .with_context(|| format!("invalid {}", dir.join(ACCOUNTS).display()))?
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                tracing::warn!(dir = %dir.display(), "no accounts.toml: nobody can log in to the web UI");
-                eduioc_web::Accounts::default()
-            }
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("cannot read {}", dir.join(ACCOUNTS).display()))
-            }
-        };
+        let accounts = dir.join(ACCOUNTS);
+        if !accounts.exists() {
+            tracing::warn!(dir = %dir.display(), "no accounts.toml: nobody can log in to the web UI");
+        }
+        // Checked now, so that a node does not start on a file it cannot read.
+        eduioc_web::auth::read_file(&accounts)?;
         let admin_password = std::fs::read_to_string(dir.join(ADMIN_PASSWORD))
             .ok()
             .map(|s| s.trim().to_string());

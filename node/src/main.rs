@@ -1,6 +1,7 @@
 //! `eduioc`: the EduIOC node binary. One binary runs at every school, office and the
 //! department; see `README.md` and `ARCHITECTURE.md`.
 
+mod accounts;
 mod config;
 mod demo;
 mod files;
@@ -46,6 +47,11 @@ enum Command {
         #[arg(long)]
         public_http: bool,
     },
+    /// The node's web UI accounts and their roles (viewer, clerk, officer, admin).
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
     /// Topology files.
     Topology {
         #[command(subcommand)]
@@ -61,6 +67,64 @@ enum Command {
         /// front of it.
         #[arg(long)]
         public_http: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Add an account.
+    Add {
+        /// The node's directory, `DIR/<unit id>`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The login name.
+        #[arg(long)]
+        user: String,
+        /// viewer, clerk, officer or admin.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Read the password from standard input (else one is drawn and printed).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Give an account a new password.
+    Passwd {
+        /// The node's directory, `DIR/<unit id>`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The login name.
+        #[arg(long)]
+        user: String,
+        /// Read the password from standard input (else one is drawn and printed).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Give an account a new role (the last admin keeps it).
+    Role {
+        /// The node's directory, `DIR/<unit id>`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The login name.
+        #[arg(long)]
+        user: String,
+        /// viewer, clerk, officer or admin.
+        #[arg(long)]
+        role: String,
+    },
+    /// Remove an account (not the last admin).
+    Remove {
+        /// The node's directory, `DIR/<unit id>`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The login name.
+        #[arg(long)]
+        user: String,
+    },
+    /// List the accounts and their roles.
+    List {
+        /// The node's directory, `DIR/<unit id>`.
+        #[arg(long)]
+        dir: PathBuf,
     },
 }
 
@@ -118,6 +182,31 @@ fn main() -> Result<()> {
                 t.units.len(),
                 out.display()
             );
+            Ok(())
+        }
+        Command::Account { command } => {
+            init_logging("warn");
+            use accounts::Change;
+            let (dir, change, stdin) = match command {
+                AccountCommand::Add {
+                    dir,
+                    user,
+                    role,
+                    password_stdin,
+                } => (dir, Change::Add { user, role }, password_stdin),
+                AccountCommand::Passwd {
+                    dir,
+                    user,
+                    password_stdin,
+                } => (dir, Change::Passwd { user }, password_stdin),
+                AccountCommand::Role { dir, user, role } => {
+                    (dir, Change::Role { user, role }, false)
+                }
+                AccountCommand::Remove { dir, user } => (dir, Change::Remove { user }, false),
+                AccountCommand::List { dir } => (dir, Change::List, false),
+            };
+            let said = accounts::run(&dir, change, stdin)?;
+            println!("{}", said.trim_end());
             Ok(())
         }
         Command::Run { dir, public_http } => {

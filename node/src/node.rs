@@ -88,7 +88,7 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
         engine.clone(),
         client.links(),
         &nd.token,
-        nd.accounts.clone(),
+        eduioc_web::AccountBook::open(&nd.accounts)?,
     ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     // Bounded connections and a time limit on request heads (slowloris); the peer

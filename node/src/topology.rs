@@ -221,6 +221,7 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
         let accounts = eduioc_web::Accounts {
             accounts: vec![eduioc_web::auth::Account {
                 user: "admin".into(),
+                role: eduioc_web::Role::Admin,
                 password_hash: hash.clone(),
             }],
         };
@@ -235,7 +236,7 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
 }
 
 /// A 14-character password (`xxxx-xxxx-xxxx`, about 59 bits) without look-alike letters.
-fn random_password(rng: &mut dyn RngCore) -> String {
+pub(crate) fn random_password(rng: &mut dyn RngCore) -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
     let mut out = String::with_capacity(14);
     for i in 0..12 {
@@ -343,8 +344,11 @@ mod tests {
             let accounts =
                 eduioc_web::Accounts::parse(&std::fs::read_to_string(d.join(ACCOUNTS)).unwrap())
                     .unwrap();
-            assert!(accounts.verify("admin", password));
-            assert!(!accounts.verify("admin", "wrong"));
+            assert_eq!(
+                accounts.verify("admin", password),
+                Some(eduioc_web::Role::Admin)
+            );
+            assert_eq!(accounts.verify("admin", "wrong"), None);
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;

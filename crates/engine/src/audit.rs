@@ -46,6 +46,9 @@ pub struct AuditRow {
     pub seq: u64,
     /// When, by that node's clock (RFC 3339).
     pub at: String,
+    /// The same, Unix ms.
+    #[serde(skip)]
+    pub at_ms: i64,
     /// The user (`api` for the JSON API's token).
     pub user: String,
     /// What, as a code (`login`, `import`, …).
@@ -203,6 +206,7 @@ impl Lookups {
                 unit: r.unit,
                 seq: r.seq,
                 at: rfc3339(r.at_ms),
+                at_ms: r.at_ms,
                 user: r.user,
                 action: r.action,
                 detail: r.detail,

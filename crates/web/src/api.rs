@@ -109,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route("/records/staff", get(staff))
         .route("/notifications", get(notifications).post(notify))
         .route("/notifications/{unit}/{seq}/read", post(mark_read))
+        .route("/audit", get(audit))
         .fallback(|| async { ApiError::msg(StatusCode::NOT_FOUND, "no such API endpoint") })
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .layer(middleware::from_fn_with_state(state.clone(), auth));
@@ -258,13 +259,45 @@ async fn import(
     // Parsed on a blocking thread, off the engine's, which only checks the document out
     // and signs and commits.
     let engine = state.engine.clone();
+    let what = format!("{kind}: {} bytes", body.len());
     let outcome = tokio::task::spawn_blocking(move || {
         engine.import(q.year.as_deref(), &kind, ct.as_deref(), &body)
     })
     .await
     .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??
     .0;
+    let detail = format!(
+        "{what} (API): {} added, {} changed",
+        outcome.inserted, outcome.updated
+    );
+    crate::audit(&state, crate::API_USER, "import", detail).await;
     Ok(Json(json!(outcome)))
+}
+
+#[derive(Deserialize)]
+struct AuditParams {
+    unit: Option<String>,
+    user: Option<String>,
+    action: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/audit?unit=&user=&action=&limit=&cursor=`: a page of the audit trail of
+/// the subtree, newest first, each row checked against the signed log; `next` is the
+/// cursor of the following page (absent on the last).
+async fn audit(State(state): State<AppState>, Query(q): Query<AuditParams>) -> ApiResult {
+    let query = eduioc_engine::AuditQuery {
+        unit: q.unit,
+        user: q.user,
+        action: q.action,
+        cursor: q.cursor,
+        limit: q.limit.unwrap_or(100),
+    };
+    let page = crate::look_up(&state, move |l| l.audit(&query))
+        .await
+        .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(json!(page)))
 }
 
 #[derive(Deserialize)]
@@ -313,6 +346,8 @@ async fn notify(State(state): State<AppState>, body: Bytes) -> ApiResult {
         )
     })?;
     let notice = with_engine(&state, move |e| e.notify(&n.to_unit, &n.title, &n.body)).await?;
+    let detail = format!("{} to {}: {}", notice.id, notice.to_unit, notice.title);
+    crate::audit(&state, crate::API_USER, "notification", detail).await;
     Ok(Json(json!(notice)))
 }
 
@@ -332,10 +367,12 @@ async fn set_target(State(state): State<AppState>, body: Bytes) -> ApiResult {
             format!("expected JSON {{\"unit\",\"year\",\"indicator\",\"op\",\"value\"}}: {e}"),
         )
     })?;
+    let detail = format!("{} {} {} {} {}", t.unit, t.year, t.indicator, t.op, t.value);
     let id = with_engine(&state, move |e| {
         e.set_target(&t.unit, &t.year, &t.indicator, &t.op, t.value)
     })
     .await?;
+    crate::audit(&state, crate::API_USER, "target", detail).await;
     Ok(Json(json!({ "id": id })))
 }
 
@@ -378,7 +415,9 @@ async fn ack_alert(
             )
         })?
     };
+    let detail = format!("{id}: {}", b.note.trim());
     let ack = with_engine(&state, move |e| e.ack_alert(&id, &b.note)).await?;
+    crate::audit(&state, crate::API_USER, "alert_ack", detail).await;
     Ok(Json(json!({ "acknowledged": ack })))
 }
 

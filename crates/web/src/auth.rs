@@ -6,8 +6,17 @@
 //! ```toml
 //! [[account]]
 //! user = "admin"
+//! role = "admin"
 //! password_hash = "$argon2id$v=19$m=19456,t=2,p=1$..."
 //! ```
+//!
+//! Every account has a [`Role`]: `viewer` reads, `clerk` also imports and edits records,
+//! `officer` also sets targets, acknowledges alerts and sends notifications, `admin` also
+//! manages the accounts. An account written before roles existed (no `role`) is an
+//! `admin`, as every account was then. The node reads the file through an
+//! [`AccountBook`], which notices when `eduioc account …` changed it and writes the
+//! changes made in the UI back atomically; a role change or a removal takes effect at the
+//! account's next request.
 //!
 //! A successful login creates a session: a random 256-bit id kept in memory (at most
 //! [`MAX_SESSIONS`], idle ones expire after [`SESSION_IDLE`]) and sent as an
@@ -45,6 +54,59 @@ pub enum Error {
     /// Hashing failed.
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// A change to the accounts that is not allowed (what and why).
+    #[error("{0}")]
+    Refused(String),
+    /// The accounts file could not be read or written.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Shortest password an account may be given, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// What an account may do; each role may do everything the ones before it may.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads every page of the node.
+    Viewer,
+    /// Also imports and edits records (a school's data entry).
+    Clerk,
+    /// Also sets targets, acknowledges alerts and sends notifications.
+    Officer,
+    /// Also manages the node's accounts. Accounts written before roles existed.
+    #[default]
+    Admin,
+}
+
+impl Role {
+    /// Every role, least first.
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Clerk, Role::Officer, Role::Admin];
+
+    /// The role's code (`viewer`, `clerk`, `officer`, `admin`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Clerk => "clerk",
+            Role::Officer => "officer",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The role of a code.
+    pub fn parse(s: &str) -> Result<Role, Error> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.code() == s)
+            .ok_or_else(|| {
+                Error::Refused(format!(
+                    "unknown role {s:?}: one of viewer, clerk, officer, admin"
+                ))
+            })
+    }
 }
 
 /// One account of `accounts.toml`.
@@ -53,6 +115,9 @@ pub enum Error {
 pub struct Account {
     /// Login name.
     pub user: String,
+    /// What it may do (`admin` when the file does not say: written before roles).
+    #[serde(default)]
+    pub role: Role,
     /// Argon2id hash in PHC string form.
     pub password_hash: String,
 }
@@ -87,26 +152,251 @@ impl Accounts {
     pub fn to_toml(&self) -> Result<String, Error> {
         let body = toml::to_string(self).map_err(|e| Error::File(e.to_string()))?;
         Ok(format!(
-            "# Web UI accounts of this node, written by `eduioc topology generate`.\n\
-             # password_hash: Argon2id, PHC string form. Add accounts with the same form.\n{body}"
+            "# Web UI accounts of this node (`eduioc account --help`).\n\
+             # role: viewer, clerk, officer or admin (admin when absent).\n\
+             # password_hash: Argon2id, PHC string form. Manage with `eduioc account`.\n{body}"
         ))
     }
 
-    /// Whether `password` is the password of `user` (runs Argon2: call it off the async
-    /// executor).
-    pub fn verify(&self, user: &str, password: &str) -> bool {
+    /// The role of `user` when `password` is its password (runs Argon2: call it off the
+    /// async executor).
+    pub fn verify(&self, user: &str, password: &str) -> Option<Role> {
         if user.len() > MAX_CREDENTIAL_BYTES || password.len() > MAX_CREDENTIAL_BYTES {
-            return false;
+            return None;
         }
-        let Some(acc) = self.accounts.iter().find(|a| a.user == user) else {
-            return false;
-        };
-        PasswordHash::new(&acc.password_hash).is_ok_and(|h| {
+        let acc = self.accounts.iter().find(|a| a.user == user)?;
+        let ok = PasswordHash::new(&acc.password_hash).is_ok_and(|h| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &h)
                 .is_ok()
+        });
+        ok.then_some(acc.role)
+    }
+
+    /// The role of `user`, if it has an account.
+    pub fn role(&self, user: &str) -> Option<Role> {
+        self.accounts
+            .iter()
+            .find(|a| a.user == user)
+            .map(|a| a.role)
+    }
+
+    /// Adds an account (`Refused` if the user exists or the name or password is not
+    /// acceptable).
+    pub fn add(
+        &mut self,
+        user: &str,
+        password: &str,
+        role: Role,
+        salt: [u8; 16],
+    ) -> Result<(), Error> {
+        check_user(user)?;
+        if self.role(user).is_some() {
+            return Err(Error::Refused(format!("account {user:?} already exists")));
+        }
+        let password_hash = hash_password(checked_password(password)?, salt)?;
+        self.accounts.push(Account {
+            user: user.to_string(),
+            role,
+            password_hash,
+        });
+        Ok(())
+    }
+
+    /// Gives `user` a new password.
+    pub fn set_password(
+        &mut self,
+        user: &str,
+        password: &str,
+        salt: [u8; 16],
+    ) -> Result<(), Error> {
+        let hash = hash_password(checked_password(password)?, salt)?;
+        self.find_mut(user)?.password_hash = hash;
+        Ok(())
+    }
+
+    /// Gives `user` a new role; the last admin cannot lose it.
+    pub fn set_role(&mut self, user: &str, role: Role) -> Result<(), Error> {
+        let was = self.find_mut(user)?.role;
+        if was == Role::Admin && role != Role::Admin {
+            self.keep_an_admin(user)?;
+        }
+        self.find_mut(user)?.role = role;
+        Ok(())
+    }
+
+    /// Removes `user`'s account; the last admin cannot be removed.
+    pub fn remove(&mut self, user: &str) -> Result<(), Error> {
+        if self.find_mut(user)?.role == Role::Admin {
+            self.keep_an_admin(user)?;
+        }
+        self.accounts.retain(|a| a.user != user);
+        Ok(())
+    }
+
+    fn find_mut(&mut self, user: &str) -> Result<&mut Account, Error> {
+        self.accounts
+            .iter_mut()
+            .find(|a| a.user == user)
+            .ok_or_else(|| Error::Refused(format!("no account {user:?}")))
+    }
+
+    /// Refuses when `user` is the only admin.
+    fn keep_an_admin(&self, user: &str) -> Result<(), Error> {
+        let others = self
+            .accounts
+            .iter()
+            .any(|a| a.role == Role::Admin && a.user != user);
+        if others {
+            Ok(())
+        } else {
+            Err(Error::Refused(format!(
+                "{user:?} is the node's only admin: give another account the admin role first"
+            )))
+        }
+    }
+}
+
+/// A user name: 1 to 64 characters, letters, digits, `.`, `_`, `-` or `@`.
+fn check_user(user: &str) -> Result<(), Error> {
+    let ok = !user.is_empty()
+        && user.chars().count() <= 64
+        && user
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Refused(format!(
+            "user name {user:?}: 1 to 64 letters, digits, '.', '_', '-' or '@'"
+        )))
+    }
+}
+
+/// A password of at least [`MIN_PASSWORD_CHARS`] characters and at most
+/// [`MAX_CREDENTIAL_BYTES`] bytes (what login accepts).
+fn checked_password(password: &str) -> Result<&str, Error> {
+    if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > MAX_CREDENTIAL_BYTES {
+        return Err(Error::Refused(format!(
+            "a password has at least {MIN_PASSWORD_CHARS} characters and at most \
+             {MAX_CREDENTIAL_BYTES} bytes"
+        )));
+    }
+    Ok(password)
+}
+
+/// The accounts of a node as its server uses them: read from `accounts.toml` again when
+/// the file changed (`eduioc account …` while the node runs), and written back
+/// atomically (a new file renamed over the old, mode 0600) when the UI changes them.
+/// A file that no longer parses keeps the accounts last read, with a warning.
+#[derive(Debug)]
+pub struct AccountBook {
+    path: Option<std::path::PathBuf>,
+    inner: Mutex<(Accounts, Option<FileStamp>)>,
+}
+
+/// What tells a changed file: modification time and length.
+type FileStamp = (std::time::SystemTime, u64);
+
+fn stamp(path: &std::path::Path) -> Option<FileStamp> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+impl AccountBook {
+    /// Accounts held in memory only (tests, the demo).
+    pub fn in_memory(accounts: Accounts) -> AccountBook {
+        AccountBook {
+            path: None,
+            inner: Mutex::new((accounts, None)),
+        }
+    }
+
+    /// The accounts of the file at `path` (none when it does not exist).
+    pub fn open(path: &std::path::Path) -> Result<AccountBook, Error> {
+        let accounts = read_file(path)?;
+        Ok(AccountBook {
+            path: Some(path.to_path_buf()),
+            inner: Mutex::new((accounts, stamp(path))),
         })
     }
+
+    /// The accounts now (re-read if the file changed).
+    pub fn current(&self) -> Accounts {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        self.refresh(&mut g);
+        g.0.clone()
+    }
+
+    /// The role of `user` now, if it has an account.
+    pub fn role(&self, user: &str) -> Option<Role> {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        self.refresh(&mut g);
+        g.0.role(user)
+    }
+
+    /// Changes the accounts with `f` and writes them; nothing changes if `f` or the
+    /// write fails.
+    pub fn update<T>(&self, f: impl FnOnce(&mut Accounts) -> Result<T, Error>) -> Result<T, Error> {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        self.refresh(&mut g);
+        let mut next = g.0.clone();
+        let out = f(&mut next)?;
+        if let Some(path) = &self.path {
+            write_file(path, &next)?;
+            g.1 = stamp(path);
+        }
+        g.0 = next;
+        Ok(out)
+    }
+
+    fn refresh(&self, g: &mut (Accounts, Option<FileStamp>)) {
+        let Some(path) = &self.path else { return };
+        let now = stamp(path);
+        if now == g.1 {
+            return;
+        }
+        match read_file(path) {
+            Ok(a) => *g = (a, now),
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "accounts file not re-read; the accounts last read stay in force");
+                g.1 = now;
+            }
+        }
+    }
+}
+
+/// The accounts of the file at `path`; none when it does not exist.
+pub fn read_file(path: &std::path::Path) -> Result<Accounts, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8(bytes)
+                .map_err(|_| Error::File(format!("{} is not UTF-8", path.display())))?;
+            Accounts::parse(&text).map_err(|e| Error::File(format!("{}: {e}", path.display())))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Accounts::default()),
+        Err(e) => Err(Error::Io(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+/// Writes `accounts` to `path` atomically: a new file (mode 0600), synced, renamed over
+/// the old one.
+pub fn write_file(path: &std::path::Path, accounts: &Accounts) -> Result<(), Error> {
+    use std::io::Write;
+    let text = accounts.to_toml()?;
+    let tmp = path.with_extension("toml.new");
+    let io =
+        |what: &str, e: std::io::Error| Error::Io(format!("cannot {what} {}: {e}", tmp.display()));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&tmp).map_err(|e| io("create", e))?;
+    f.write_all(text.as_bytes()).map_err(|e| io("write", e))?;
+    f.sync_all().map_err(|e| io("sync", e))?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+        .map_err(|e| Error::Io(format!("cannot replace {}: {e}", path.display())))
 }
 
 /// Hashes `password` with Argon2id (default parameters) and the given 16-byte salt.
@@ -382,15 +672,91 @@ mod tests {
         let accounts = Accounts {
             accounts: vec![Account {
                 user: "admin".into(),
+                role: Role::Officer,
                 password_hash: h,
             }],
         };
         let text = accounts.to_toml().unwrap();
         let parsed = Accounts::parse(&text).unwrap();
-        assert!(parsed.verify("admin", "s3cret-pass"));
-        assert!(!parsed.verify("admin", "wrong"));
-        assert!(!parsed.verify("root", "s3cret-pass"));
+        assert_eq!(parsed.verify("admin", "s3cret-pass"), Some(Role::Officer));
+        assert_eq!(parsed.verify("admin", "wrong"), None);
+        assert_eq!(parsed.verify("root", "s3cret-pass"), None);
+        // A file written before roles: every account is an admin, as it was.
+        let old = text.replace("role = \"officer\"\n", "");
+        assert_ne!(old, text);
+        assert_eq!(
+            Accounts::parse(&old).unwrap().role("admin"),
+            Some(Role::Admin)
+        );
         assert!(Accounts::parse("[[account]]\nuser = \"a\"\npassword_hash = \"plain\"\n").is_err());
+    }
+
+    #[test]
+    fn accounts_keep_an_admin_and_refuse_bad_names_and_passwords() {
+        let mut a = Accounts::default();
+        a.add("admin", "correct horse", Role::Admin, [1; 16])
+            .unwrap();
+        a.add("thu", "battery staple", Role::Clerk, [2; 16])
+            .unwrap();
+        assert!(matches!(
+            a.add("thu", "battery staple", Role::Viewer, [2; 16]),
+            Err(Error::Refused(_))
+        ));
+        assert!(matches!(
+            a.add("x y", "battery staple", Role::Viewer, [2; 16]),
+            Err(Error::Refused(_))
+        ));
+        assert!(matches!(
+            a.add("lan", "short", Role::Viewer, [2; 16]),
+            Err(Error::Refused(_))
+        ));
+        // The only admin can be neither demoted nor removed.
+        assert!(matches!(
+            a.set_role("admin", Role::Viewer),
+            Err(Error::Refused(_))
+        ));
+        assert!(matches!(a.remove("admin"), Err(Error::Refused(_))));
+        a.set_role("thu", Role::Admin).unwrap();
+        a.set_role("admin", Role::Viewer).unwrap();
+        a.remove("admin").unwrap();
+        assert_eq!(a.role("admin"), None);
+        a.set_password("thu", "a new password", [3; 16]).unwrap();
+        assert_eq!(a.verify("thu", "a new password"), Some(Role::Admin));
+        assert_eq!(a.verify("thu", "battery staple"), None);
+        assert!(matches!(
+            a.set_password("nobody", "a new password", [3; 16]),
+            Err(Error::Refused(_))
+        ));
+    }
+
+    #[test]
+    fn the_book_sees_changes_to_its_file_and_writes_its_own_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("accounts.toml");
+        let book = AccountBook::open(&path).unwrap();
+        assert!(book.current().accounts.is_empty());
+        book.update(|a| a.add("admin", "correct horse", Role::Admin, [1; 16]))
+            .unwrap();
+        assert_eq!(read_file(&path).unwrap().role("admin"), Some(Role::Admin));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // Another process (the command line) adds an account: the book sees it.
+        let mut other = read_file(&path).unwrap();
+        other
+            .add("thu", "battery staple", Role::Clerk, [2; 16])
+            .unwrap();
+        write_file(&path, &other).unwrap();
+        assert_eq!(book.role("thu"), Some(Role::Clerk));
+        // A refused change writes nothing.
+        assert!(book.update(|a| a.remove("nobody")).is_err());
+        assert_eq!(read_file(&path).unwrap().accounts.len(), 2);
+        // A file broken by hand keeps the accounts last read.
+        std::fs::write(&path, "[[account]]\nuser = 1\n").unwrap();
+        assert_eq!(book.role("thu"), Some(Role::Clerk));
     }
 
     #[test]

@@ -30,7 +30,7 @@ use eduioc_engine::EngineHandle;
 use eduioc_engine::StorageHealth;
 
 pub use api::router as api_router;
-pub use auth::{Accounts, Sessions, Throttle};
+pub use auth::{AccountBook, Accounts, Role, Sessions, Throttle};
 pub use serve::{serve, Limits};
 
 /// What every handler needs.
@@ -46,8 +46,8 @@ pub struct AppState {
     pub links: Arc<std::sync::Mutex<Links>>,
     /// Bearer token of the JSON API.
     pub token: Arc<str>,
-    /// Web UI accounts (from `accounts.toml`).
-    pub accounts: Arc<Accounts>,
+    /// Web UI accounts (from `accounts.toml`, re-read when it changes).
+    pub accounts: Arc<AccountBook>,
     /// Logged-in web UI sessions.
     pub sessions: Sessions,
     /// Failed logins per user name and client address (refuses guesses beyond the limit).
@@ -63,7 +63,7 @@ impl AppState {
         engine: EngineHandle,
         links: Arc<std::sync::Mutex<Links>>,
         token: &str,
-        accounts: Accounts,
+        accounts: AccountBook,
     ) -> AppState {
         let (unit, storage, views, lookups) = (
             engine.unit().to_string(),
@@ -83,6 +83,39 @@ impl AppState {
             storage,
         }
     }
+}
+
+/// The user name the audit trail records for the JSON API's bearer token.
+pub const API_USER: &str = "api";
+
+/// Records in the node's audit trail that `user` did `action` (a code) about `detail`:
+/// a signed entry of the node's log, after the jobs already sent to the engine. Long
+/// parts are cut to what an audit entry holds. A failure is logged; the action it records
+/// stands.
+pub(crate) async fn audit(state: &AppState, user: &str, action: &'static str, detail: String) {
+    use eduioc_protocol::validate::{MAX_AUDIT_DETAIL_BYTES, MAX_AUDIT_USER_BYTES};
+    let user = match clip(user, MAX_AUDIT_USER_BYTES) {
+        "" => "?".to_string(),
+        u => u.to_string(),
+    };
+    let detail = clip(&detail, MAX_AUDIT_DETAIL_BYTES).to_string();
+    let r = state
+        .engine
+        .call(move |e| e.audit(&user, action, &detail))
+        .await
+        .and_then(|r| r);
+    if let Err(e) = r {
+        tracing::error!(action, error = %e, "the audit trail could not record an action");
+    }
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub(crate) fn clip(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// Runs a look-up on the blocking pool (it reads the store), beside the engine.

@@ -201,8 +201,14 @@ pub(crate) struct AckForm {
 }
 
 /// `POST /alerts/ack`: a signed acknowledgement that travels up.
-pub(crate) async fn ack(State(state): State<AppState>, Form(f): Form<AckForm>) -> Page {
+pub(crate) async fn ack(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Form(f): Form<AckForm>,
+) -> Page {
+    let detail = format!("{}: {}", f.id, f.note.trim());
     engine_call(&state, move |e| e.ack_alert(&f.id, f.note.trim())).await?;
+    crate::audit(&state, &ctx.user, "alert_ack", detail).await;
     Ok(Redirect::to("/alerts?acked=1").into_response())
 }
 

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::layout::{page, Nav};
 use super::records::field_label;
-use super::{engine_call, qenc, Ctx, Lang, Page, UiError, T};
+use super::{engine_call, qenc, Ctx, Page, UiError, T};
 use crate::AppState;
 
 /// Most row errors listed on the page.
@@ -179,20 +179,32 @@ fn errors_table(ctx: &Ctx, errs: &ImportErrors) -> Markup {
 
 /// Runs an import; row errors are a normal outcome, not a failure. The file is parsed on
 /// a blocking thread, off the engine's ([`eduioc_engine::EngineHandle::import`]).
+/// An applied import is recorded in the audit trail as `action` of `ctx.user` about
+/// `what`.
 async fn run_import(
     state: &AppState,
-    lang: Lang,
+    ctx: &Ctx,
+    (action, what): (&'static str, String),
     kind: String,
     content_type: &'static str,
     body: Vec<u8>,
 ) -> Result<Result<ImportOutcome, ImportErrors>, UiError> {
+    let lang = ctx.lang;
     let engine = state.engine.clone();
+    let k2 = kind.clone();
     let r =
-        tokio::task::spawn_blocking(move || engine.import(None, &kind, Some(content_type), &body))
+        tokio::task::spawn_blocking(move || engine.import(None, &k2, Some(content_type), &body))
             .await
             .map_err(|e| UiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     match r {
-        Ok((o, _)) => Ok(Ok(o)),
+        Ok((o, _)) => {
+            let detail = format!(
+                "{kind}: {what}: {} added, {} changed",
+                o.inserted, o.updated
+            );
+            crate::audit(state, &ctx.user, action, detail).await;
+            Ok(Ok(o))
+        }
         Err(EngineError::Import(errs)) => Ok(Err(errs)),
         // A storage failure is said in the page's language.
         Err(other) => Err(UiError::in_lang(other, lang)),
@@ -215,9 +227,10 @@ enum ImportResult {
 /// a [`UiError`] with a message in `lang`.
 async fn import_upload(
     state: &AppState,
-    lang: Lang,
+    ctx: &Ctx,
     mut mp: Multipart,
 ) -> Result<(String, ImportResult), UiError> {
+    let lang = ctx.lang;
     let bad = |e: axum::extract::multipart::MultipartError| {
         let status = e.status();
         let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -229,10 +242,12 @@ async fn import_upload(
     };
     let mut kind = String::from("students");
     let mut file: Option<(bool, Vec<u8>)> = None;
+    let mut name = String::new();
     while let Some(field) = mp.next_field().await.map_err(bad)? {
         match field.name() {
             Some("kind") => kind = field.text().await.map_err(bad)?.chars().take(32).collect(),
             Some("file") => {
+                name = crate::clip(field.file_name().unwrap_or("?"), 200).to_string();
                 let xlsx = field
                     .file_name()
                     .is_some_and(|n| n.to_ascii_lowercase().ends_with(".xlsx"))
@@ -253,7 +268,8 @@ async fn import_upload(
             } else {
                 "text/csv"
             };
-            match run_import(state, lang, kind.clone(), ct, body).await? {
+            let what = format!("{name}, {} bytes", body.len());
+            match run_import(state, ctx, ("import", what), kind.clone(), ct, body).await? {
                 Ok(o) => ImportResult::Done(o),
                 Err(errs) => ImportResult::Invalid(errs),
             }
@@ -284,7 +300,7 @@ pub(crate) async fn import(
     if let Some(p) = only_schools(&ctx) {
         return p;
     }
-    let (kind, result) = import_upload(&state, ctx.lang, mp).await?;
+    let (kind, result) = import_upload(&state, &ctx, mp).await?;
     let mut resp = data_page(&ctx, Some(result_markup(&ctx, &result)), &kind);
     if matches!(result, ImportResult::BadKind) {
         *resp.status_mut() = StatusCode::BAD_REQUEST;
@@ -317,7 +333,7 @@ pub(crate) async fn import_json(
     if !ctx.is_school {
         return failed(StatusCode::FORBIDDEN, ctx.t(T::DataOnlySchools));
     }
-    let result = match import_upload(&state, ctx.lang, mp).await {
+    let result = match import_upload(&state, &ctx, mp).await {
         Ok((_, r)) => r,
         Err(UiError(status, msg)) => return failed(status, &msg),
     };
@@ -549,9 +565,11 @@ pub(crate) async fn student_save(
     if let Some(p) = only_schools(&ctx) {
         return p;
     }
+    let what = format!("student {} (form)", f.student_id.trim());
     match run_import(
         &state,
-        ctx.lang,
+        &ctx,
+        ("edit", what),
         "students".into(),
         "text/csv",
         f.to_csv().into_bytes(),

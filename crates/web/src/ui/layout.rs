@@ -4,6 +4,7 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
 use super::{Ctx, T};
+use crate::Role;
 
 /// Which navigation entry is current.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +16,8 @@ pub(crate) enum Nav {
     Records,
     Data,
     Notifications,
+    Audit,
+    Accounts,
 }
 
 /// The link to this page in the other language.
@@ -50,7 +53,7 @@ pub(crate) fn page(ctx: &Ctx, title: &str, nav: Nav, body: Markup) -> Response {
                         div.unitname { (ctx.unit_name) }
                     }
                     div.tools {
-                        span.user { (ctx.t(T::SignedInAs)) ": " strong { (ctx.user) } }
+                        span.user { (ctx.t(T::SignedInAs)) ": " strong { (ctx.user) } " (" (super::role_name(ctx.lang, ctx.role)) ")" }
                         a.lang href=(switch_href(ctx)) { (ctx.t(T::SwitchLang)) }
                         form.inline method="post" action="/logout" {
                             button.link type="submit" { (ctx.t(T::Logout)) }
@@ -63,8 +66,14 @@ pub(crate) fn page(ctx: &Ctx, title: &str, nav: Nav, body: Markup) -> Response {
                     a href="/alerts" class=(if nav == Nav::Alerts { "current" } else { "" }) { (ctx.lang.pick("Cảnh báo", "Alerts")) }
                     (item(Nav::Network, "/network", T::NavNetwork, 0))
                     (item(Nav::Records, "/records", T::NavRecords, 0))
-                    @if ctx.is_school { (item(Nav::Data, "/data", T::NavData, 0)) }
+                    @if ctx.is_school && ctx.may(Role::Clerk) { (item(Nav::Data, "/data", T::NavData, 0)) }
                     (item(Nav::Notifications, "/notifications", T::NavNotifications, ctx.unread))
+                    @if ctx.may(Role::Officer) {
+                        a href="/audit" class=(if nav == Nav::Audit { "current" } else { "" }) { (ctx.lang.pick("Nhật ký", "Audit")) }
+                    }
+                    @if ctx.may(Role::Admin) {
+                        a href="/accounts" class=(if nav == Nav::Accounts { "current" } else { "" }) { (ctx.lang.pick("Tài khoản", "Accounts")) }
+                    }
                 }
                 main { (body) }
                 footer { "EduIOC · " (ctx.unit) " · " (ctx.t(T::AsOf)) " " (super::overview::local_time(ctx.now_ms)) }

@@ -208,16 +208,23 @@ pub(crate) async fn submit(
             return login_page(lang, &unit_name(&state).await, &next, notice, &user);
         }
     };
-    let accounts = state.accounts.clone();
+    let accounts = state.accounts.current();
     let (u2, pw) = (user.clone(), f.password);
     let ok = tokio::task::spawn_blocking(move || accounts.verify(&u2, &pw))
         .await
-        .unwrap_or(false);
-    if !ok {
+        .ok()
+        .flatten();
+    let from = ip.map_or_else(
+        || "from an unknown address".to_string(),
+        |ip| format!("from {ip}"),
+    );
+    if ok.is_none() {
         tracing::warn!(user = %user, ip = ?ip, "web login refused");
+        crate::audit(&state, &user, "login_failed", from).await;
         return login_page(lang, &unit_name(&state).await, &next, Notice::Failed, &user);
     }
     state.logins.succeeded(attempt);
+    crate::audit(&state, &user, "login", from).await;
     let id = state.sessions.create(&user);
     let mut r = Redirect::to(&next).into_response();
     let c = format!(

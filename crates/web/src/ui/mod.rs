@@ -8,11 +8,15 @@
 //! `/records/students/{unit}/{id}`, `/records/staff/{unit}/{id}`, `/data` (schools),
 //! `/notifications`, `/export/{unit}.csv|.xlsx`; the operations center: `/ops/{unit}`
 //! (indicators, targets, drill-down), `/alerts`, `/forecast/{unit}` (and `.xlsx`),
-//! `/map/{unit}`, `/completeness/{unit}`; `/data/template/{kind}.csv|.xlsx`. Endpoints for the script, under `/ui/`
+//! `/map/{unit}`, `/completeness/{unit}`; `/data/template/{kind}.csv|.xlsx`; governance:
+//! `/audit` (and `.csv`, officers), `/accounts` (administrators). What each role may do
+//! is one table, [`needed`]. Endpoints for the script, under `/ui/`
 //! (session; `401` instead of a redirect without one): `/ui/live/...` (JSON) and
 //! `POST /ui/data/import` (the import with JSON outcome, for the upload progress).
 
+mod accounts;
 mod alerts;
+mod audit;
 mod charts;
 mod data;
 mod forecast;
@@ -36,7 +40,7 @@ use axum::Router;
 use eduioc_engine::{Engine, Error as EngineError, Figures};
 use maud::{html, DOCTYPE};
 
-use crate::AppState;
+use crate::{AppState, Role};
 pub(crate) use i18n::{Lang, T};
 
 /// Name of the language cookie (shared by all nodes of the host).
@@ -49,6 +53,8 @@ pub(crate) struct Ctx {
     pub(crate) lang: Lang,
     /// Logged-in user.
     pub(crate) user: String,
+    /// What the user may do (from the accounts in force at this request).
+    pub(crate) role: Role,
     /// This node's unit.
     pub(crate) unit: String,
     /// Its name.
@@ -69,6 +75,39 @@ impl Ctx {
     /// Shorthand for the text of a key.
     pub(crate) fn t(&self, key: T) -> &'static str {
         self.lang.t(key)
+    }
+
+    /// Whether the user's role reaches `role`.
+    pub(crate) fn may(&self, role: Role) -> bool {
+        self.role >= role
+    }
+}
+
+/// The least role a UI request needs. Reading a page needs an account (`viewer`);
+/// the account and audit pages, data entry and the state-changing forms need more. A
+/// state-changing request not listed here needs `admin`: a form added without a line
+/// here is closed, not open.
+pub(crate) fn needed(method: &axum::http::Method, path: &str) -> Role {
+    let reads = matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD);
+    match path {
+        p if p == "/accounts" || p.starts_with("/accounts/") => Role::Admin,
+        p if p == "/audit" || p.starts_with("/audit.") => Role::Officer,
+        "/data" | "/data/student" | "/data/import" | "/ui/data/import" => Role::Clerk,
+        p if p.starts_with("/data/template/") => Role::Clerk,
+        _ if reads => Role::Viewer,
+        "/logout" | "/notifications/read" => Role::Viewer,
+        "/ops/target" | "/alerts/ack" | "/notifications" => Role::Officer,
+        _ => Role::Admin,
+    }
+}
+
+/// The name of a role, in `lang`.
+pub(crate) fn role_name(lang: Lang, role: Role) -> &'static str {
+    match role {
+        Role::Viewer => lang.pick("Xem", "Viewer"),
+        Role::Clerk => lang.pick("Nhập liệu", "Clerk"),
+        Role::Officer => lang.pick("Cán bộ điều hành", "Officer"),
+        Role::Admin => lang.pick("Quản trị", "Administrator"),
     }
 }
 
@@ -256,7 +295,9 @@ async fn require_login(State(state): State<AppState>, mut req: Request, next: Ne
     let here = here_of(&req);
     let user =
         cookie(req.headers(), state.sessions.cookie_name()).and_then(|id| state.sessions.user(id));
-    let Some(user) = user else {
+    // The account as it is now: a removed account's session ends here.
+    let user = user.and_then(|u| state.accounts.role(&u).map(|role| (u, role)));
+    let Some((user, role)) = user else {
         if req.uri().path().starts_with("/ui/") {
             return (StatusCode::UNAUTHORIZED, "login required").into_response();
         }
@@ -264,6 +305,26 @@ async fn require_login(State(state): State<AppState>, mut req: Request, next: Ne
         remember_lang(&mut r, query.as_deref());
         return r;
     };
+    let need = needed(req.method(), req.uri().path());
+    if role < need {
+        tracing::warn!(user = %user, role = role.code(), path = %req.uri().path(), "refused: role");
+        let text = match lang {
+            Lang::Vi => format!(
+                "Tài khoản {user} có quyền “{}”; việc này cần quyền “{}”. Hãy nhờ quản trị viên của nút.",
+                role_name(lang, role),
+                role_name(lang, need)
+            ),
+            Lang::En => format!(
+                "Account {user} has the role “{}”; this needs “{}”. Ask this node's administrator.",
+                role_name(lang, role),
+                role_name(lang, need)
+            ),
+        };
+        if req.uri().path().starts_with("/ui/") {
+            return (StatusCode::FORBIDDEN, text).into_response();
+        }
+        return UiError(StatusCode::FORBIDDEN, text).into_response();
+    }
     // From the published views: a page never waits for an import or an ingest to start.
     let (unit, unit_name, is_school, has_children, unread) = {
         let figures = state.views.figures();
@@ -283,6 +344,7 @@ async fn require_login(State(state): State<AppState>, mut req: Request, next: Ne
     req.extensions_mut().insert(Ctx {
         lang,
         user,
+        role,
         unit,
         unit_name,
         is_school,
@@ -363,6 +425,13 @@ pub(crate) fn router(state: AppState) -> Router {
             get(notices::page_get).post(notices::compose),
         )
         .route("/notifications/read", post(notices::mark_read))
+        .route("/audit", get(audit::page_get))
+        .route("/audit.csv", get(audit::export))
+        .route("/accounts", get(accounts::page_get))
+        .route("/accounts/add", post(accounts::add))
+        .route("/accounts/role", post(accounts::set_role))
+        .route("/accounts/password", post(accounts::set_password))
+        .route("/accounts/remove", post(accounts::remove))
         .route("/logout", post(login::logout))
         .layer(middleware::from_fn_with_state(state.clone(), require_login));
     Router::new()

@@ -182,12 +182,17 @@ pub(crate) struct ComposeForm {
 }
 
 /// `POST /notifications`: signs and sends a notification down to a unit's subtree.
-pub(crate) async fn compose(State(state): State<AppState>, Form(f): Form<ComposeForm>) -> Page {
-    engine_call(&state, move |e| {
-        e.notify(&f.to_unit, &f.title, &f.body)?;
-        Ok(())
+pub(crate) async fn compose(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Form(f): Form<ComposeForm>,
+) -> Page {
+    let detail = format!("to {}: {}", f.to_unit, f.title.trim());
+    let id = engine_call(&state, move |e| {
+        Ok(e.notify(&f.to_unit, &f.title, &f.body)?.id)
     })
     .await?;
+    crate::audit(&state, &ctx.user, "notification", format!("{id} {detail}")).await;
     Ok(Redirect::to("/notifications?sent=1").into_response())
 }
 

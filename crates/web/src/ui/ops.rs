@@ -352,9 +352,11 @@ pub(crate) async fn set_target(
     })?;
     let unit = f.unit.clone();
     let year = f.year.clone();
+    let detail = format!("{unit} {year} {} {} {value}", f.indicator, f.op);
     engine_call(&state, move |e| {
         e.set_target(&f.unit, &f.year, &f.indicator, &f.op, value)
     })
     .await?;
+    crate::audit(&state, &ctx.user, "target", detail).await;
     Ok(Redirect::to(&format!("/ops/{unit}?year={year}&set=1")).into_response())
 }

@@ -18,9 +18,10 @@ use eduioc_protocol::{CertBody, Certificate, LogSource, NodeKey};
 use tower::ServiceExt;
 
 use super::Lang;
-use crate::auth::{hash_password, Account, Accounts, Throttle};
+use crate::auth::{hash_password, Account, AccountBook, Accounts, Role, Throttle};
 use crate::AppState;
 
+mod governance;
 mod websec;
 
 const PASSWORD: &str = "correct-horse-battery";
@@ -137,17 +138,23 @@ async fn node(
     tokio::spawn(network.run());
     let hash = hash_password(PASSWORD, [9; 16]).unwrap();
     let accounts = Accounts {
-        accounts: ["admin", "clerk"]
+        accounts: Role::ALL
             .into_iter()
-            .map(|user| Account {
-                user: user.into(),
+            .map(|role| Account {
+                user: role.code().into(),
+                role,
                 password_hash: hash.clone(),
             })
             .collect(),
     };
     let token = format!("token-of-{unit}-0123456789");
     let links = client.links();
-    let mut state = AppState::new(engine.clone(), client.links(), &token, accounts);
+    let mut state = AppState::new(
+        engine.clone(),
+        client.links(),
+        &token,
+        AccountBook::in_memory(accounts),
+    );
     let clock = Arc::new(AtomicI64::new(1_760_000_000_000));
     let c2 = clock.clone();
     state.logins = Throttle::with_clock(Arc::new(move || c2.load(Ordering::SeqCst)));
@@ -254,12 +261,17 @@ fn post_form(path: &str, cookie: &str, body: &str) -> Request<Body> {
 
 /// Logs in as admin; returns the `Cookie` header value.
 async fn login(n: &Node) -> String {
+    login_as(n, "admin").await
+}
+
+/// Logs in as `user` (every test account has the password [`PASSWORD`]).
+async fn login_as(n: &Node, user: &str) -> String {
     let (status, headers, _) = send(
         &n.app,
         post_form(
             "/login",
             "",
-            &format!("user=admin&password={PASSWORD}&next=%2F"),
+            &format!("user={user}&password={PASSWORD}&next=%2F"),
         ),
     )
     .await;
@@ -857,6 +869,12 @@ async fn the_overview_shows_change_between_school_years() {
         body.contains(&prev) && body.contains(YEAR),
         "both years are labelled"
     );
+}
+
+async fn json_of(n: &Node, req: Request<Body>) -> (StatusCode, serde_json::Value) {
+    let (status, _, body) = send(&n.app, req).await;
+    let v = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
+    (status, v)
 }
 
 fn api_get(n: &Node, path: &str) -> Request<Body> {

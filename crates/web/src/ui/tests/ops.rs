@@ -13,12 +13,6 @@ fn api(n: &Node, method: &str, path: &str, body: &str) -> Request<Body> {
         .unwrap()
 }
 
-async fn json_of(n: &Node, req: Request<Body>) -> (StatusCode, serde_json::Value) {
-    let (status, _, body) = send(&n.app, req).await;
-    let v = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
-    (status, v)
-}
-
 #[tokio::test]
 async fn targets_and_alerts_over_the_api() {
     let f = fed().await;

@@ -1,0 +1,128 @@
+//! Governance on real nodes: an account added with `eduioc account` while the school's
+//! node runs can log in at once with its role; its login and the import it makes reach
+//! the department's audit trail, checked against the signed log; the last admin cannot
+//! be removed from the command line.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod harness;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use harness::Net;
+
+/// Runs `eduioc account …` with `stdin`; returns (success, stdout + stderr).
+fn account(args: &[&str], stdin: &str) -> (bool, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eduioc"))
+        .arg("account")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Logs in to the node's web UI over HTTP: the status and the session cookie, if any.
+fn login(net: &Net, id: &str, user: &str, password: &str) -> (u16, Option<String>) {
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let r = agent
+        .post(&format!("http://{}/login", net.unit(id).http))
+        .set("Sec-Fetch-Site", "same-origin")
+        .timeout(Duration::from_secs(30))
+        .send_form(&[("user", user), ("password", password), ("next", "/")]);
+    let resp = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("login at {id}: {e}"),
+    };
+    let cookie = resp
+        .header("set-cookie")
+        .map(|c| c.split(';').next().unwrap().to_string());
+    (resp.status(), cookie)
+}
+
+#[test]
+fn an_account_added_on_the_command_line_logs_in_and_its_actions_reach_the_department() {
+    let mut net = Net::new(&[
+        ("so-gov", "department", None),
+        ("pgd-gov", "district", Some("so-gov")),
+        ("th-gov", "school", Some("pgd-gov")),
+    ]);
+    net.start_all();
+    let dir = net.node_dir("th-gov");
+    let d = dir.to_str().unwrap();
+    let (ok, out) = account(
+        &[
+            "add",
+            "--dir",
+            d,
+            "--user",
+            "thu",
+            "--role",
+            "clerk",
+            "--password-stdin",
+        ],
+        "mat-khau-cua-thu\n",
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = account(&["list", "--dir", d], "");
+    assert!(
+        ok && out.contains("thu\tclerk") && out.contains("admin\tadmin"),
+        "{out}"
+    );
+    // The running node reads the file again: the new account logs in with its role.
+    let (status, cookie) = login(&net, "th-gov", "thu", "mat-khau-cua-thu");
+    assert_eq!(status, 303, "login of the new account");
+    assert!(cookie.is_some());
+    let (status, _) = login(&net, "th-gov", "thu", "wrong-password");
+    assert_eq!(status, 401);
+    // Refused with a reason, the file unchanged: the last admin, an unknown role.
+    let (ok, out) = account(&["remove", "--dir", d, "--user", "admin"], "");
+    assert!(!ok && out.contains("only admin"), "{out}");
+    let (ok, out) = account(&["role", "--dir", d, "--user", "thu", "--role", "root"], "");
+    assert!(!ok && out.contains("unknown role"), "{out}");
+    // A drawn password is printed once and works.
+    let (ok, out) = account(&["passwd", "--dir", d, "--user", "thu"], "");
+    assert!(ok, "{out}");
+    let drawn = out.trim().rsplit(' ').next().unwrap().to_string();
+    assert_eq!(login(&net, "th-gov", "thu", &drawn).0, 303, "{out}");
+    // The logins reach the department's audit trail, each row checked.
+    net.wait_for("the school's logins at the department", || {
+        let (code, v) = net.get("so-gov", "/api/v1/audit?unit=th-gov&user=thu");
+        if code != 200 {
+            return Err(format!("{code} {v}"));
+        }
+        let rows = v["rows"].as_array().cloned().unwrap_or_default();
+        let actions: Vec<&str> = rows.iter().filter_map(|r| r["action"].as_str()).collect();
+        let all_ok = rows.iter().all(|r| r["check"] == "ok");
+        if actions.iter().filter(|a| **a == "login").count() == 2
+            && actions.contains(&"login_failed")
+            && all_ok
+        {
+            Ok(())
+        } else {
+            Err(format!("{v}"))
+        }
+    });
+    net.stop("th-gov");
+    let (ok, out) = account(
+        &["role", "--dir", d, "--user", "thu", "--role", "officer"],
+        "",
+    );
+    assert!(ok && out.contains("thu is now officer"), "{out}");
+}
