@@ -126,3 +126,68 @@ fn an_account_added_on_the_command_line_logs_in_and_its_actions_reach_the_depart
     );
     assert!(ok && out.contains("thu is now officer"), "{out}");
 }
+
+const STUDENTS: &str = "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n\
+    HS001,Nguyễn Văn An,M,2014-01-05,6,6A,Kinh,enrolled\n\
+    HS002,Trần Thị Bình,F,2014-03-07,6,6A,Kinh,enrolled\n\
+    HS003,Lê Văn Cường,M,2013-11-20,7,7A,Tày,dropped_out\n";
+
+#[test]
+fn a_school_whose_store_was_lost_is_restored_from_its_district_without_a_fork() {
+    let mut net = Net::new(&[
+        ("so-rs", "department", None),
+        ("pgd-rs", "district", Some("so-rs")),
+        ("th-rs", "school", Some("pgd-rs")),
+    ]);
+    net.start_all();
+    net.import("th-rs", "students", STUDENTS);
+    for i in 0..5 {
+        let more = format!(
+            "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n\
+             HS1{i:02},Phạm Thị Dung {i},F,2014-02-0{},6,6B,Kinh,enrolled\n",
+            i + 1
+        );
+        net.import("th-rs", "students", &more);
+    }
+    let before = net.stats("th-rs", "th-rs");
+    let height = |net: &Net, at: &str| net.status(at)["log"]["entries"].as_u64().unwrap();
+    net.wait_for("the school's log at its district", || {
+        let s = net.stats("pgd-rs", "th-rs");
+        (s["students"] == before["students"])
+            .then_some(())
+            .ok_or(format!("{s}"))
+    });
+    // The disk dies: the store is gone, the keys and configuration are kept.
+    net.stop("th-rs");
+    let store = eduioc_engine::store_path(&net.node_dir("th-rs"));
+    std::fs::remove_file(&store).unwrap();
+    net.start_as("th-rs", "restore");
+    net.wait_for("the school restored", || {
+        let st = net.status("th-rs");
+        let s = net.stats("th-rs", "th-rs");
+        (st["restoring"] == false && s["students"] == before["students"])
+            .then_some(())
+            .ok_or(format!("{st} {s}"))
+    });
+    assert!(height(&net, "th-rs") > 0);
+    // Its next import continues its log: accepted upstream, nothing quarantined.
+    let next = "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n\
+                HS200,Võ Văn Em,M,2014-06-01,6,6A,Kinh,enrolled\n";
+    net.import("th-rs", "students", next);
+    let want = net.stats("th-rs", "th-rs")["students"]["total"].clone();
+    assert_eq!(
+        want.as_u64(),
+        before["students"]["total"].as_u64().map(|n| n + 1)
+    );
+    net.wait_for("the new import at the department", || {
+        let s = net.stats("so-rs", "th-rs");
+        (s["students"]["total"] == want)
+            .then_some(())
+            .ok_or(format!("{s}"))
+    });
+    for at in ["pgd-rs", "so-rs"] {
+        let st = net.status(at);
+        assert_eq!(st["quarantined"], 0, "{at}: {st}");
+        assert_eq!(st["rejected"], serde_json::json!({}), "{at}: {st}");
+    }
+}

@@ -57,6 +57,17 @@ enum Command {
         #[command(subcommand)]
         command: TopologyCommand,
     },
+    /// Bring back a node whose store was lost (keys kept): it fetches its own log and
+    /// documents from its parent and signs nothing until it holds them again, then runs
+    /// as `run` does, until SIGINT/SIGTERM.
+    Restore {
+        /// The node's directory, `DIR/<unit id>`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// As for `run`.
+        #[arg(long)]
+        public_http: bool,
+    },
     /// Run the node whose directory `topology generate` wrote, until SIGINT/SIGTERM.
     Run {
         /// The node's directory, `DIR/<unit id>`.
@@ -209,17 +220,14 @@ fn main() -> Result<()> {
             println!("{}", said.trim_end());
             Ok(())
         }
-        Command::Run { dir, public_http } => {
-            init_logging("info,libp2p=warn");
-            let mut nd = config::NodeDir::load(&dir)?;
-            nd.toml.public_http |= public_http;
-            nd.toml.http_addr()?;
-            runtime()?.block_on(async move {
-                let n = node::start(&nd).await?;
-                node::shutdown_signal().await;
-                n.stop().await;
-                Ok(())
-            })
+        Command::Run { dir, public_http } => run(&dir, public_http, false),
+        Command::Restore { dir, public_http } => {
+            eprintln!(
+                "restoring {} from its parent: it writes nothing until it holds its log again, \
+                 then keeps running (Ctrl-C stops it)",
+                dir.display()
+            );
+            run(&dir, public_http, true)
         }
         Command::Demo {
             http,
@@ -253,6 +261,20 @@ fn main() -> Result<()> {
             runtime()?.block_on(demo::run(opts))
         }
     }
+}
+
+/// Runs the node of `dir` until SIGINT/SIGTERM (`restore`: restoring its log first).
+fn run(dir: &std::path::Path, public_http: bool, restore: bool) -> Result<()> {
+    init_logging("info,libp2p=warn");
+    let mut nd = config::NodeDir::load(dir)?;
+    nd.toml.public_http |= public_http;
+    nd.toml.http_addr()?;
+    runtime()?.block_on(async move {
+        let n = node::start_with(&nd, restore).await?;
+        node::shutdown_signal().await;
+        n.stop().await;
+        Ok(())
+    })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

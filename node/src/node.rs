@@ -33,7 +33,19 @@ pub(crate) struct Running {
 /// Opens the engine and starts the network and HTTP server of the node in `nd`. A
 /// non-loopback HTTP address is refused unless `public_http` allows it.
 pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
+    start_with(nd, false).await
+}
+
+/// [`start`]; with `restore`, the node first marks its store as restoring its log from
+/// its parent (`eduioc restore`): it signs nothing until it holds its log again.
+pub(crate) async fn start_with(nd: &NodeDir, restore: bool) -> Result<Running> {
     let t = &nd.toml;
+    if restore && t.parent.is_none() {
+        return Err(anyhow!(
+            "{} is the root: it has no parent to restore its log from",
+            t.unit
+        ));
+    }
     let addr = t.http_addr()?;
     if !addr.ip().is_loopback() {
         tracing::warn!(
@@ -57,6 +69,11 @@ pub(crate) async fn start(nd: &NodeDir) -> Result<Running> {
     })
     .with_context(|| format!("opening the store of {}", t.unit))?;
     let mut engine = engine;
+    if restore {
+        engine
+            .begin_restore()
+            .with_context(|| format!("restoring {}", t.unit))?;
+    }
     engine.set_alert_settings(t.alert_settings());
     let health = engine.storage_health();
     let engine = engine.spawn()?;

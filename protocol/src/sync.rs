@@ -21,6 +21,8 @@
 //! - down (to a child): entries authored by the sender or its ancestors whose payload is
 //!   addressed to a unit on the child's path (an ancestor of it, itself, or below it).
 //!   Those logs are sparse at the receiver: a child never sees its uncles' notifications.
+//!   And the child's own log, whole, where the sender holds more of it than the child: a
+//!   child that lost its store gets it back from its parent (`eduioc restore`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -87,6 +89,11 @@ pub fn in_scope(
     match to_role {
         Role::Parent => dir.is_ancestor_or_self(from_unit, author_unit),
         Role::Child => {
+            // The child's own log, whole: it goes down only to a child that holds less of
+            // it than its parent, i.e. one restoring a lost store (`eduioc restore`).
+            if author_unit == to_unit {
+                return true;
+            }
             if !dir.is_ancestor_or_self(author_unit, from_unit) {
                 return false;
             }
@@ -472,9 +479,12 @@ impl Session {
                 continue;
             };
             let have = remote.get(&author).copied().unwrap_or(0);
-            let skip = match self.remote_role {
-                Role::Parent => Skip::of(src, &author, have),
-                Role::Child => Skip::default(),
+            // Whole logs (up, and a child's own log down) may leave out what a snapshot
+            // replaces; the sparse logs sent down are sent as they are.
+            let skip = if self.remote_role == Role::Parent || author_unit == self.remote_unit {
+                Skip::of(src, &author, have)
+            } else {
+                Skip::default()
             };
             let limits = Limits {
                 have,
@@ -687,13 +697,13 @@ mod tests {
             },
         );
         at_d1.append(&d2, note("d2"));
-        // d1 -> s1 (down): only so#2 and d1#1.
+        // d1 -> s1 (down): only so#2 and d1#1 (s1 holds its own entry).
         let mut down = Session::new("d1", "s1", Role::Child);
         assert!(
             down.next_page(&dir, &at_d1).is_none(),
             "nothing before heights"
         );
-        down.on_heights(&dir, &at_d1, &[]);
+        down.on_heights(&dir, &at_d1, &[(s1.id(), 1)]);
         let Some(Request::Page { entries, .. }) = down.next_page(&dir, &at_d1) else {
             panic!()
         };
@@ -709,6 +719,19 @@ mod tests {
         down.on_acked(&[(so.id(), 2), (d1.id(), 1)]);
         assert!(down.next_page(&dir, &at_d1).is_none());
         assert!(down.idle());
+        // A child that lost its own log (restoring) gets it back, with the rest.
+        let mut down = Session::new("d1", "s1", Role::Child);
+        down.on_heights(&dir, &at_d1, &[]);
+        let Some(Request::Page { entries, .. }) = down.next_page(&dir, &at_d1) else {
+            panic!()
+        };
+        let got: Vec<u64> = entries
+            .iter()
+            .map(|b| Entry::decode(b).unwrap())
+            .filter(|e| e.author() == s1.id())
+            .map(|e| e.seq())
+            .collect();
+        assert_eq!(got, vec![1]);
         // d1 -> so (up): d1#1 and s1#1, never so's or d2's.
         let mut up = Session::new("d1", "so", Role::Parent);
         up.on_heights(&dir, &at_d1, &[(s1.id(), 0)]);
@@ -912,10 +935,19 @@ mod tests {
         };
         assert_eq!(seqs(&entries), vec![2, 3, 4]);
         assert!(docs.is_empty());
-        // Down a link nothing is ever skipped (documents only travel up).
+        // Down a link a child that holds its own log gets none of it; one that lost it
+        // (restoring) gets it back as up a link: the snapshot and its document in place
+        // of what it replaces.
+        let mut down = Session::new("so", "s1", Role::Child);
+        down.on_heights(&dir, &m, &[(s1.id(), 4)]);
+        assert!(down.next_page(&dir, &m).is_none());
         let mut down = Session::new("so", "s1", Role::Child);
         down.on_heights(&dir, &m, &[]);
-        assert!(down.next_page(&dir, &m).is_none());
+        let Some(Request::Page { entries, docs }) = down.next_page(&dir, &m) else {
+            panic!()
+        };
+        assert_eq!(seqs(&entries), vec![2, 4]);
+        assert_eq!(docs, vec![(1, b"saved document".to_vec())]);
     }
 
     #[test]

@@ -119,13 +119,18 @@ impl Net {
     }
 
     pub fn start(&mut self, id: &str) {
+        self.start_as(id, "run");
+    }
+
+    /// Starts node `id` with `eduioc <command> --dir …` (`run`, `restore`).
+    pub fn start_as(&mut self, id: &str, command: &str) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.tmp.path().join(format!("{id}.log")))
             .unwrap();
         let child = Command::new(BIN)
-            .args(["run", "--dir"])
+            .args([command, "--dir"])
             .arg(self.node_dir(id))
             .env("RUST_LOG", "info,libp2p=warn")
             .stdout(Stdio::null())

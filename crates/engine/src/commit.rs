@@ -16,7 +16,9 @@ impl Engine {
     /// [`Engine::ingest`] of a page that may carry saved documents beside its snapshot
     /// entries: (index in `page`, the document's `save()`).
     pub fn ingest_page(&mut self, page: &[Vec<u8>], docs: &[(u32, Vec<u8>)]) -> Result<Ingested> {
-        self.guarded(|e| e.ingest_page_now(page, docs))
+        let out = self.guarded(|e| e.ingest_page_now(page, docs))?;
+        self.check_restored()?;
+        Ok(out)
     }
 
     fn ingest_page_now(&mut self, page: &[Vec<u8>], docs: &[(u32, Vec<u8>)]) -> Result<Ingested> {
@@ -547,6 +549,7 @@ impl Engine {
 
     /// Signs and commits a new entry of this node's own log.
     pub(crate) fn append_local(&mut self, payload: Payload) -> Result<Entry> {
+        self.may_write()?;
         let head = self.heads.get(&self.key.id()).copied();
         let entry = Entry::sign(
             &self.key,

@@ -257,6 +257,7 @@ impl Engine {
         // A store that failed before is reopened first (storage errors heal by themselves).
         self.heal()?;
         self.check_school()?;
+        self.may_write()?;
         let doc = DocId {
             unit: self.unit.clone(),
             collection: collection.as_str().to_string(),
@@ -316,6 +317,11 @@ impl Engine {
     pub fn finish_import(&mut self, p: Prepared) -> Result<(ImportOutcome, Duration, Duration)> {
         let key = p.doc.key();
         self.checked_out.remove(&key);
+        if let Err(e) = self.may_write() {
+            self.conflicts.remove(&key);
+            self.docs.evict(&key);
+            return Err(e);
+        }
         if self.conflicts.remove(&key) {
             self.docs.evict(&key);
             return Err(Error::Busy(format!(

@@ -43,6 +43,7 @@ pub use log::StoredLog;
 mod overview;
 mod par;
 mod provenance;
+mod restore;
 mod search;
 mod snapshots;
 mod stats;
@@ -263,6 +264,8 @@ pub struct Engine {
     /// The saved documents beside a page's snapshot entries, loaded on all cores before
     /// the page is committed (by the entry's author and seq), while it is.
     preloaded: HashMap<(NodeId, u64), Result<RecordsDoc>>,
+    /// Where a restore of this node's log from its parent stands (see [`restore`]).
+    restoring: restore::Restoring,
     /// Tests: signing a due snapshot entry fails.
     #[cfg(test)]
     fail_snapshot: bool,
@@ -345,6 +348,7 @@ impl Engine {
             )));
         }
         let state = Loaded::read(&store)?;
+        let restoring = restore::read(&store)?;
         let unit = cfg.unit;
         let mut engine = Engine {
             views: Views::new(&unit, &dir, cfg.school_year.clone(), clock.clone()),
@@ -373,6 +377,7 @@ impl Engine {
             limits: ImportLimits::default(),
             local: None,
             preloaded: HashMap::new(),
+            restoring,
             #[cfg(test)]
             fail_snapshot: false,
             #[cfg(test)]
@@ -529,6 +534,7 @@ impl Engine {
             fixed_school_year: self.school_year.clone(),
             unread: self.unread,
             version: self.published,
+            restoring: self.restoring.is_some(),
         });
     }
 

@@ -348,14 +348,28 @@ fn staff_search_folds_accents_and_reads_old_stores() {
 /// `Session`: pages carry saved documents beside snapshot entries when `to` lacks what
 /// they replace. Returns the session's counters.
 fn session_up(from: &Engine, to: &mut Engine) -> eduioc_protocol::sync::Stats {
+    session(from, to, eduioc_protocol::sync::Role::Parent)
+}
+
+/// Everything `from` sends `to` through a real `Session`, `to` being its parent
+/// (`Role::Parent`) or its child (`Role::Child`).
+fn session(
+    from: &Engine,
+    to: &mut Engine,
+    to_is: eduioc_protocol::sync::Role,
+) -> eduioc_protocol::sync::Stats {
     use eduioc_protocol::sync::{Role, Session};
     use eduioc_protocol::wire::Request;
+    let from_is = match to_is {
+        Role::Parent => Role::Child,
+        Role::Child => Role::Parent,
+    };
     let Request::Heights { heights } =
-        Session::new(to.unit(), from.unit(), Role::Child).want(to.directory(), to)
+        Session::new(to.unit(), from.unit(), from_is).want(to.directory(), to)
     else {
         panic!("want is not heights")
     };
-    let mut up = Session::new(from.unit(), to.unit(), Role::Parent);
+    let mut up = Session::new(from.unit(), to.unit(), to_is);
     up.on_heights(from.directory(), from, &heights);
     while let Some(Request::Page { entries, docs }) = up.next_page(from.directory(), from) {
         let got = to.ingest_page(&entries, &docs).unwrap();
@@ -2092,4 +2106,95 @@ fn the_audit_trail_travels_up_pages_and_shows_a_changed_entry() {
     assert_eq!(after.broken, 1, "{:?}", after.rows);
     let bad = after.rows.iter().find(|r| r.check != "ok").unwrap();
     assert_eq!((bad.unit.as_str(), bad.seq), ("s1", login.seq));
+}
+
+#[test]
+fn a_node_whose_store_was_lost_gets_its_log_back_and_writes_only_then() {
+    let w = World::new();
+    let mut d = w.open("pgd", 4);
+    let mut s1 = w.open("s1", 4);
+    // Enough imports for snapshot entries, then a notification the district sends down.
+    for round in 0..6 {
+        s1.import(
+            "students",
+            None,
+            students(&format!("R{round}"), 40, round).as_bytes(),
+        )
+        .unwrap();
+    }
+    s1.audit("thu", "login", "").unwrap();
+    session_up(&s1, &mut d);
+    d.notify("s1", "Họp", "Thứ hai").unwrap();
+    let own = s1.id();
+    let height = s1.height(&own);
+    let before = s1.stats(None).unwrap();
+    assert!(
+        !snapshot_seqs(&s1, &own).is_empty(),
+        "the test needs snapshot entries"
+    );
+    drop(s1);
+    // The store is lost; the keys are kept. A fresh store, marked as restoring.
+    let mut s1 = Engine::open(w.config("s1", "s1-restored", 4)).unwrap();
+    s1.begin_restore().unwrap();
+    assert!(s1.restoring() && s1.views().status().restoring);
+    let refused = s1.import("students", None, students("X", 3, 0).as_bytes());
+    assert!(matches!(refused, Err(Error::Busy(_))), "{refused:?}");
+    assert!(matches!(s1.audit("thu", "login", ""), Err(Error::Busy(_))));
+    // The district's heights say how much of the log it holds; then it sends it down.
+    s1.parent_holds(d.height(&own)).unwrap();
+    assert!(s1.restoring());
+    let sent = session(&d, &mut s1, eduioc_protocol::sync::Role::Child);
+    assert!(
+        sent.docs > 0,
+        "the log comes back as snapshots and documents: {sent:?}"
+    );
+    assert!(!s1.restoring(), "restored once it holds its log");
+    // Now in step, the district sends none of it again.
+    assert_eq!(
+        session(&d, &mut s1, eduioc_protocol::sync::Role::Child).entries,
+        0
+    );
+    assert_eq!(s1.height(&own), height);
+    assert_eq!(s1.stats(None).unwrap(), before);
+    assert_eq!(s1.notifications().unwrap().len(), 1);
+    // Its next import continues the log: the district takes it, no fork.
+    s1.import("students", None, students("Y", 5, 0).as_bytes())
+        .unwrap();
+    let got = sync(&s1, &mut d);
+    assert!(got.rejected.is_empty(), "{:?}", got.rejected);
+    assert_eq!(d.height(&own), s1.height(&own));
+    assert_eq!(d.quarantined().unwrap().len(), 0);
+    // Restoring a store that holds part of its own log is refused.
+    assert!(matches!(d.begin_restore(), Err(Error::Invalid(_))));
+}
+
+#[test]
+fn a_node_holding_less_of_its_log_than_its_parent_stops_writing_until_it_catches_up() {
+    let w = World::new();
+    let mut d = w.open("pgd", 4);
+    let mut s1 = w.open("s1", 4);
+    s1.import("students", None, students("A", 10, 1).as_bytes())
+        .unwrap();
+    sync(&s1, &mut d);
+    let own = s1.id();
+    drop(s1);
+    // Started on an empty store without `restore`: the parent's heights stop it writing.
+    let mut s1 = Engine::open(w.config("s1", "s1-empty", 4)).unwrap();
+    assert!(!s1.restoring());
+    s1.parent_holds(0).unwrap();
+    assert!(
+        !s1.restoring(),
+        "a parent holding nothing of it changes nothing"
+    );
+    s1.parent_holds(d.height(&own)).unwrap();
+    assert!(s1.restoring());
+    assert!(matches!(
+        s1.import("students", None, students("B", 2, 0).as_bytes()),
+        Err(Error::Busy(_))
+    ));
+    session(&d, &mut s1, eduioc_protocol::sync::Role::Child);
+    assert!(!s1.restoring());
+    s1.import("students", None, students("B", 2, 0).as_bytes())
+        .unwrap();
+    assert!(sync(&s1, &mut d).rejected.is_empty());
 }

@@ -53,6 +53,9 @@ pub struct StatusView {
     pub unread: usize,
     /// Views published since the engine opened (tests and diagnostics).
     pub version: u64,
+    /// Whether the node is restoring its log from its parent (it writes nothing until
+    /// it holds it: `eduioc restore`).
+    pub restoring: bool,
 }
 
 impl Default for StatusView {
@@ -72,6 +75,7 @@ impl Default for StatusView {
             fixed_school_year: None,
             unread: 0,
             version: 0,
+            restoring: false,
         }
     }
 }

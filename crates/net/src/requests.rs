@@ -63,6 +63,22 @@ impl Network {
             self.send_heights(peer);
         } else if self.is_parent(&peer) {
             self.mark_parent_sync();
+            // How much of this node's own log the parent holds: what a node restoring
+            // a lost store must get back before it writes again.
+            let me = self.engine.id();
+            let held = heights
+                .iter()
+                .find(|(a, _)| *a == me)
+                .map_or(0, |(_, h)| *h);
+            // A node restoring, or one whose parent holds more of its log than it does
+            // (a lost store started with `run`): the engine must know before it writes.
+            if self.engine.views().status().restoring || held > log.height(&me) {
+                self.engine.cast(move |e| {
+                    if let Err(err) = e.parent_holds(held) {
+                        tracing::warn!(error = %err, "restore state not recorded");
+                    }
+                });
+            }
         }
         Response::Ok
     }

@@ -187,6 +187,7 @@ async fn status(State(state): State<AppState>) -> ApiResult {
         "docs_loaded_bytes": e.docs_loaded_bytes,
         "school_year": e.school_year(),
         "storage": storage_json(&state.storage),
+        "restoring": e.restoring,
     })))
 }
 
