@@ -398,6 +398,27 @@ impl Directory {
         false
     }
 
+    /// True when `ancestor` is `unit` or one of its ancestors under the current hierarchy
+    /// or under the parent any other version of `unit`'s certificate names: the nodes a
+    /// certificate of `unit` must reach, where it is and where it was (or will be), so
+    /// that a re-parented unit's old parent learns it lost the unit.
+    pub fn is_or_was_ancestor_or_self(&self, ancestor: &str, unit: &str) -> bool {
+        self.is_ancestor_or_self(ancestor, unit)
+            || self.certs.get(unit).is_some_and(|versions| {
+                versions.values().any(|c| {
+                    c.body
+                        .parent
+                        .as_deref()
+                        .is_some_and(|p| self.is_ancestor_or_self(ancestor, p))
+                })
+            })
+    }
+
+    /// The certificate of `unit` with the highest version known, in force or not yet.
+    pub fn latest_cert(&self, unit: &str) -> Option<&Certificate> {
+        self.certs.get(unit)?.values().next_back()
+    }
+
     /// `unit` and its current ancestors, nearest first.
     pub fn ancestors_or_self(&self, unit: &str) -> Vec<String> {
         let mut out = Vec::new();

@@ -109,6 +109,19 @@ pub fn in_scope(
     }
 }
 
+/// Whether `entry` is a certificate, issued by an ancestor of `to_unit`, of a unit that
+/// `to_unit` is or was an ancestor of (any version's parent): a re-parented unit's
+/// certificate also goes down its old path, so that its old parent and the unit itself
+/// (still linked there) learn of the move.
+fn moved_here(dir: &Directory, to_unit: &str, entry: &Entry) -> bool {
+    let crate::entry::Payload::Certificate(c) = &entry.body.payload else {
+        return false;
+    };
+    dir.unit_of(&entry.author())
+        .is_some_and(|author| !dir.is_ancestor_or_self(to_unit, author))
+        && dir.is_or_was_ancestor_or_self(to_unit, &c.body.unit)
+}
+
 #[derive(Debug, Clone)]
 struct InFlight {
     /// (author, last seq sent, belief after the page).
@@ -502,7 +515,7 @@ impl Session {
                         Role::Child,
                         author_unit,
                         Some(e.body.payload.audience()),
-                    )
+                    ) || moved_here(dir, &self.remote_unit, &e)
                 }),
             };
             let mut run = Run::collect(src, &author, &limits, &skip, &filter);

@@ -43,6 +43,7 @@ pub use log::StoredLog;
 mod overview;
 mod par;
 mod provenance;
+mod reparent;
 mod restore;
 mod search;
 mod snapshots;

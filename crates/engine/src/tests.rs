@@ -2198,3 +2198,88 @@ fn a_node_holding_less_of_its_log_than_its_parent_stops_writing_until_it_catches
         .unwrap();
     assert!(sync(&s1, &mut d).rejected.is_empty());
 }
+
+#[test]
+fn a_school_moved_to_another_district_is_counted_there_and_nowhere_twice() {
+    use eduioc_protocol::sync::Role;
+    let mut w = World::with_schools(2);
+    let mut secret = [0u8; 32];
+    secret[..4].copy_from_slice(&99u32.to_le_bytes());
+    w.keys.push((
+        "pgd2".into(),
+        Some("so".into()),
+        "district".into(),
+        NodeKey::from_secret(secret),
+    ));
+    let mut so = w.open("so", 4);
+    let mut d1 = w.open("pgd", 4);
+    let mut d2 = w.open("pgd2", 4);
+    let mut s1 = w.open("s1", 4);
+    let mut s2 = w.open("s2", 4);
+    for round in 0..4 {
+        s1.import(
+            "students",
+            None,
+            students(&format!("A{round}"), 30, round).as_bytes(),
+        )
+        .unwrap();
+    }
+    s2.import("students", None, students("B", 20, 2).as_bytes())
+        .unwrap();
+    for s in [&s1, &s2] {
+        session(s, &mut d1, Role::Parent);
+    }
+    session(&d1, &mut so, Role::Parent);
+    let total = |e: &Engine, unit: &str| {
+        let s = e.stats(Some(unit)).unwrap().students;
+        s.enrolled + s.dropped_out
+    };
+    let (t1, t2) = (total(&s1, "s1"), total(&s2, "s2"));
+    assert_eq!(total(&so, "so"), t1 + t2);
+    // Who may move what: a district cannot take a school out of its subtree; nothing
+    // moves into its own subtree or onto the parent it has.
+    assert!(matches!(
+        d1.reparent("s1", "pgd2", None),
+        Err(Error::Forbidden(_))
+    ));
+    assert!(matches!(
+        so.reparent("pgd", "s1", None),
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        so.reparent("s1", "pgd", None),
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        so.reparent("s9", "pgd2", None),
+        Err(Error::UnknownUnit(_))
+    ));
+    let cert = so.reparent("s1", "pgd2", None).unwrap();
+    assert_eq!(
+        (cert.body.version, cert.body.parent.as_deref()),
+        (2, Some("pgd2"))
+    );
+    assert_eq!(so.directory().parent("s1"), Some("pgd2"));
+    // The certificate goes down the old path too: the old district stops counting s1,
+    // and s1, still linked there, learns its new parent.
+    session(&so, &mut d1, Role::Child);
+    assert_eq!(d1.directory().parent("s1"), Some("pgd2"));
+    assert_eq!(total(&d1, "pgd"), t2);
+    session(&d1, &mut s1, Role::Child);
+    assert_eq!(s1.directory().parent("s1"), Some("pgd2"));
+    // s1 says hello to its new district, which gets its whole log (as snapshots).
+    session(&so, &mut d2, Role::Child);
+    s1.import("students", None, students("C", 3, 0).as_bytes())
+        .unwrap();
+    let sent = session(&s1, &mut d2, Role::Parent);
+    assert!(sent.docs > 0, "{sent:?}");
+    session(&d2, &mut so, Role::Parent);
+    let t1 = total(&s1, "s1");
+    assert_eq!(total(&d2, "pgd2"), t1);
+    assert_eq!(total(&d1, "pgd"), t2);
+    assert_eq!(total(&so, "so"), t1 + t2);
+    assert_eq!(total(&so, "pgd2"), t1);
+    assert_eq!(total(&so, "pgd"), t2);
+    // History stays attributable: s1's key signs its whole log, before and after.
+    assert_eq!(so.directory().key_of("s1"), Some(s1.id()));
+}
