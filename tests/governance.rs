@@ -191,3 +191,79 @@ fn a_school_whose_store_was_lost_is_restored_from_its_district_without_a_fork() 
         assert_eq!(st["rejected"], serde_json::json!({}), "{at}: {st}");
     }
 }
+
+fn enrolled(v: &serde_json::Value) -> u64 {
+    v["students"]["enrolled"].as_u64().unwrap_or(0)
+        + v["students"]["dropped_out"].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn a_running_school_reparented_with_the_command_moves_and_every_figure_stays_exact() {
+    let mut net = Net::new(&[
+        ("so-rp", "department", None),
+        ("pgd-rp-a", "district", Some("so-rp")),
+        ("pgd-rp-b", "district", Some("so-rp")),
+        ("th-rp-1", "school", Some("pgd-rp-a")),
+        ("th-rp-2", "school", Some("pgd-rp-a")),
+        ("th-rp-3", "school", Some("pgd-rp-b")),
+    ]);
+    net.start_all();
+    for s in ["th-rp-1", "th-rp-2", "th-rp-3"] {
+        net.import(s, "students", STUDENTS);
+    }
+    let per_school = enrolled(&net.stats("th-rp-1", "th-rp-1"));
+    assert_eq!(per_school, 3);
+    net.wait_for("every school at the department", || {
+        let n = enrolled(&net.stats("so-rp", "so-rp"));
+        (n == 3 * per_school).then_some(()).ok_or(format!("{n}"))
+    });
+    // The department moves th-rp-1 to district b while the school keeps importing.
+    let out = Command::new(env!("CARGO_BIN_EXE_eduioc"))
+        .args(["topology", "reparent", "--dir"])
+        .arg(net.node_dir("so-rp"))
+        .args(["--unit", "th-rp-1", "--parent", "pgd-rp-b"])
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.contains("version 2"), "{said}");
+    let more = "student_id,full_name,gender,birth_date,grade,class_id,ethnicity,status\n\
+                HS300,Đỗ Thị Giang,F,2014-09-09,6,6A,Kinh,enrolled\n";
+    net.import("th-rp-1", "students", more);
+    let moved = per_school + 1;
+    net.wait_for(
+        "the school under its new district, figures exact everywhere",
+        || {
+            let st = net.status("th-rp-1");
+            let at = |n: &str, u: &str| enrolled(&net.stats(n, u));
+            let got = [
+                st["parent"]["unit"] == "pgd-rp-b",
+                st["parent"]["connected"] == true,
+                at("pgd-rp-b", "pgd-rp-b") == moved + per_school,
+                at("pgd-rp-a", "pgd-rp-a") == per_school,
+                at("so-rp", "pgd-rp-b") == moved + per_school,
+                at("so-rp", "pgd-rp-a") == per_school,
+                at("so-rp", "so-rp") == moved + 2 * per_school,
+            ];
+            got.iter()
+                .all(|b| *b)
+                .then_some(())
+                .ok_or(format!("{got:?} {st}"))
+        },
+    );
+    // Refused with the reason: a district cannot move a school out of its subtree.
+    let out = Command::new(env!("CARGO_BIN_EXE_eduioc"))
+        .args(["topology", "reparent", "--dir"])
+        .arg(net.node_dir("pgd-rp-b"))
+        .args(["--unit", "th-rp-3", "--parent", "so-rp"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !out.status.success() && said.contains("may not move"),
+        "{said}"
+    );
+    for at in ["pgd-rp-a", "pgd-rp-b", "so-rp"] {
+        assert_eq!(net.status(at)["quarantined"], 0);
+    }
+}

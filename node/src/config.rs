@@ -49,6 +49,10 @@ pub(crate) struct NodeToml {
     /// its unit (default 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) escalate_after_days: Option<u32>,
+    /// libp2p addresses of other offices, by unit: where this node dials a new parent
+    /// after a re-parenting (`eduioc topology reparent`) takes effect.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub(crate) addresses: std::collections::BTreeMap<String, String>,
 }
 
 impl NodeToml {

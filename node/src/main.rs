@@ -141,6 +141,24 @@ enum AccountCommand {
 
 #[derive(Subcommand)]
 enum TopologyCommand {
+    /// Issue the next certificate version of a unit under a new parent, from the root's
+    /// or a delegated office's node. It reaches the network like any certificate; the
+    /// unit's node dials its new parent (at the address in its node.toml's [addresses])
+    /// when the version takes effect. Goes through the node's API if it runs.
+    Reparent {
+        /// The issuing node's directory, `DIR/<root or delegated office>`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The unit to move.
+        #[arg(long)]
+        unit: String,
+        /// Its new parent.
+        #[arg(long)]
+        parent: String,
+        /// When the move takes effect (RFC 3339); now by default.
+        #[arg(long)]
+        effective: Option<String>,
+    },
     /// Create `DIR/<unit id>/` (node.toml, node.key, certs.bin, api.token, accounts.toml, admin.password) for every unit.
     Generate {
         /// The topology file (TOML).
@@ -193,6 +211,20 @@ fn main() -> Result<()> {
                 t.units.len(),
                 out.display()
             );
+            Ok(())
+        }
+        Command::Topology {
+            command:
+                TopologyCommand::Reparent {
+                    dir,
+                    unit,
+                    parent,
+                    effective,
+                },
+        } => {
+            init_logging("warn");
+            let said = topology::reparent(&dir, &unit, &parent, effective.as_deref())?;
+            println!("{said}");
             Ok(())
         }
         Command::Account { command } => {

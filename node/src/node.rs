@@ -85,11 +85,19 @@ pub(crate) async fn start_with(nd: &NodeDir, restore: bool) -> Result<Running> {
         (None, _) => None,
         (Some(p), None) => return Err(anyhow!("node.toml names parent {p} but no parent_p2p")),
     };
+    let mut addresses = std::collections::HashMap::new();
+    for (unit, a) in &t.addresses {
+        let addr = a
+            .parse()
+            .with_context(|| format!("[addresses] {unit} = {a:?} in node.toml"))?;
+        addresses.insert(unit.clone(), addr);
+    }
     let (network, client) = Network::new(
         engine.clone(),
         eduioc_net::Config {
             listen: t.p2p.parse().with_context(|| format!("p2p {:?}", t.p2p))?,
             parent,
+            addresses,
             backoff_min: Duration::from_millis(200),
             backoff_max: Duration::from_secs(10),
             ..eduioc_net::Config::default()

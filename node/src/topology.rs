@@ -193,6 +193,20 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
             public_http: false,
             not_reporting_days: None,
             escalate_after_days: None,
+            // Every office but this unit's own parent: where it would go if re-parented.
+            addresses: if has_children.contains(u.id.as_str()) && u.parent.is_none() {
+                Default::default()
+            } else {
+                t.units
+                    .iter()
+                    .filter(|o| {
+                        has_children.contains(o.id.as_str())
+                            && o.id != u.id
+                            && Some(&o.id) != u.parent.as_ref()
+                    })
+                    .map(|o| (o.id.clone(), o.p2p.clone()))
+                    .collect()
+            },
         };
         let text = format!(
             "# EduIOC node configuration, written by `eduioc topology generate`.\n\
@@ -205,7 +219,9 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
              # (plain HTTP: put a reverse proxy with TLS in front);\n\
              # not_reporting_days (optional, default 7): a school whose newest data is older\n\
              # raises a not_reporting alert; escalate_after_days (optional, default 3): an\n\
-             # alert unacknowledged that long shows one severity higher above its unit.\n{}",
+             # alert unacknowledged that long shows one severity higher above its unit;\n\
+             # [addresses]: libp2p addresses of other offices, dialled when a re-parenting\n\
+             # (`eduioc topology reparent`) puts this unit under one of them.\n{}",
             toml::to_string(&node)?
         );
         write_private(&d.join(NODE_TOML), text.as_bytes())?;
@@ -399,5 +415,73 @@ mod tests {
         );
         assert!(err(&cyc).contains("cycle"));
         assert!(err(&format!("{head}{}", unit("A", None, 1))).contains("unit \"A\""));
+    }
+}
+
+/// `eduioc topology reparent`: asks the node of `dir` to issue `unit`'s next certificate
+/// version under `parent` through its API when it runs, else opens its store and issues
+/// it there (the entry goes out when the node next runs). Returns what to print.
+pub(crate) fn reparent(
+    dir: &Path,
+    unit: &str,
+    parent: &str,
+    effective: Option<&str>,
+) -> Result<String> {
+    let nd = crate::config::NodeDir::load(dir)?;
+    let effective_ms = effective
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map(|t| t.timestamp_millis())
+                .with_context(|| format!("--effective {t:?}: expected RFC 3339"))
+        })
+        .transpose()?;
+    let mut body = serde_json::json!({ "parent": parent });
+    if let Some(t) = effective {
+        body["effective"] = serde_json::json!(t);
+    }
+    let url = format!("http://{}/api/v1/units/{unit}/parent", nd.toml.http);
+    let answer = ureq::post(&url)
+        .set("Authorization", &format!("Bearer {}", nd.token))
+        .timeout(std::time::Duration::from_secs(60))
+        .send_json(body);
+    let said = |v: &serde_json::Value| {
+        format!(
+            "{unit} moves under {parent} from {} (certificate version {}), issued by {}",
+            v["effective"].as_str().unwrap_or("now"),
+            v["version"],
+            nd.toml.unit
+        )
+    };
+    match answer {
+        Ok(r) => Ok(said(&r.into_json()?)),
+        Err(ureq::Error::Status(code, r)) => {
+            let v: serde_json::Value = r.into_json().unwrap_or_default();
+            bail!(
+                "{} refused ({code}): {}",
+                nd.toml.unit,
+                v["error"].as_str().unwrap_or("?")
+            )
+        }
+        // Not running: issue it in its store.
+        Err(ureq::Error::Transport(_)) => {
+            let mut engine = eduioc_engine::Engine::open(eduioc_engine::Config {
+                unit: nd.toml.unit.clone(),
+                key: nd.key.clone(),
+                root_key: nd.root_key,
+                certs: nd.certs.clone(),
+                data_dir: nd.dir.clone(),
+                doc_cache: 16,
+                doc_cache_bytes: 64 << 20,
+                school_year: nd.toml.school_year.clone(),
+            })
+            .with_context(|| format!("opening the store of {} (is it running?)", nd.toml.unit))?;
+            let cert = engine.reparent(unit, parent, effective_ms)?;
+            let at = chrono::DateTime::from_timestamp_millis(cert.body.effective_ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            Ok(said(&serde_json::json!({
+                "effective": at,
+                "version": cert.body.version,
+            })) + " (the node was not running: the certificate goes out when it runs)")
+        }
     }
 }

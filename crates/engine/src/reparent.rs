@@ -50,7 +50,7 @@ impl Engine {
         let old = latest.body.parent.as_deref().unwrap_or_default();
         let above_both =
             dir.is_ancestor_or_self(&self.unit, old) && dir.is_ancestor_or_self(&self.unit, parent);
-        if !root && !(delegated && above_both) {
+        if !(root || (delegated && above_both)) {
             return Err(Error::Forbidden(format!(
                 "{} may not move {unit} from {old} to {parent}: the root, or a delegated \
                  office above both, issues that certificate",

@@ -84,6 +84,10 @@ pub struct Config {
     pub listen: Multiaddr,
     /// The parent's unit and address; `None` at the root.
     pub parent: Option<(String, Multiaddr)>,
+    /// Where other offices listen, by unit: when a new certificate version of this
+    /// node's unit takes effect under another parent (a re-parenting), the node dials
+    /// that parent at the address given here.
+    pub addresses: HashMap<String, Multiaddr>,
     /// First re-dial delay, and first delay before a failed request is sent again.
     pub backoff_min: Duration,
     /// Longest re-dial delay, and longest delay before a failed request is sent again.
@@ -113,6 +117,7 @@ impl Default for Config {
         Config {
             listen: Multiaddr::empty(),
             parent: None,
+            addresses: HashMap::new(),
             backoff_min: Duration::from_millis(200),
             backoff_max: Duration::from_secs(10),
             resync_interval: Duration::from_secs(30),
@@ -289,7 +294,12 @@ impl Link {
 
 struct Parent {
     unit: String,
+    /// The parent's peer id: from its certificate, or, when this node holds none yet (a
+    /// new parent after a re-parenting), from the connection dialled at its address,
+    /// checked against the certificate its `Welcome` brings.
     peer: Option<PeerId>,
+    /// The dial to the parent's address while its peer id is not known.
+    dial: Option<libp2p::swarm::ConnectionId>,
     addr: Multiaddr,
     link: Option<Link>,
     connected: bool,
@@ -390,6 +400,7 @@ impl Network {
         let parent = cfg.parent.as_ref().map(|(unit, addr)| Parent {
             unit: unit.clone(),
             peer: parent_key.as_ref().and_then(peer_id_of),
+            dial: None,
             addr: addr.clone(),
             link: None,
             connected: false,
@@ -469,6 +480,7 @@ impl Network {
     }
 
     fn on_tick(&mut self) {
+        self.follow_hierarchy();
         self.maybe_dial();
         let now = Instant::now();
         let mut heights = Vec::new();
@@ -538,18 +550,22 @@ impl Network {
         if !p.enabled || p.connected || p.dialing || Instant::now() < p.next_dial {
             return;
         }
-        let Some(peer) = p.peer else {
-            tracing::warn!(parent = %p.unit, "no certificate for the parent: cannot dial");
-            p.next_dial = Instant::now() + self.cfg.backoff_max;
-            return;
+        let opts = match p.peer {
+            Some(peer) if self.swarm.is_connected(&peer) => {
+                p.connected = true;
+                return;
+            }
+            Some(peer) => DialOpts::peer_id(peer)
+                .addresses(vec![p.addr.clone()])
+                .build(),
+            // No certificate of the parent here yet: dial its address, learn who answers
+            // and check it against the certificate its `Welcome` brings.
+            None => {
+                let opts = DialOpts::unknown_peer_id().address(p.addr.clone()).build();
+                p.dial = Some(opts.connection_id());
+                opts
+            }
         };
-        if self.swarm.is_connected(&peer) {
-            p.connected = true;
-            return;
-        }
-        let opts = DialOpts::peer_id(peer)
-            .addresses(vec![p.addr.clone()])
-            .build();
         match self.swarm.dial(opts) {
             Ok(()) => p.dialing = true,
             Err(e) => {
@@ -578,6 +594,19 @@ impl Network {
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        if let SwarmEvent::ConnectionEstablished {
+            peer_id,
+            connection_id,
+            ..
+        } = &event
+        {
+            if let Some(p) = self.parent.as_mut() {
+                if p.peer.is_none() && p.dial == Some(*connection_id) {
+                    tracing::info!(parent = %p.unit, peer = %peer_id, "the parent's address answered; its certificate is checked at its Welcome");
+                    p.peer = Some(*peer_id);
+                }
+            }
+        }
         match event {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
@@ -626,8 +655,15 @@ impl Network {
                 }
                 self.pending.retain(|_, (p, _)| *p != peer_id);
             }
-            SwarmEvent::OutgoingConnectionError { peer_id, error, .. }
-                if peer_id.is_some_and(|p| self.is_parent(&p)) =>
+            SwarmEvent::OutgoingConnectionError {
+                peer_id,
+                connection_id,
+                error,
+            } if peer_id.is_some_and(|p| self.is_parent(&p))
+                || self
+                    .parent
+                    .as_ref()
+                    .is_some_and(|p| p.dial == Some(connection_id)) =>
             {
                 tracing::debug!(error = %error, "cannot reach parent");
                 if let Some(p) = self.parent.as_mut() {

@@ -137,3 +137,93 @@ impl Network {
         }
     }
 }
+
+impl Network {
+    /// A parent reached at its address (its peer id not known from a certificate): after
+    /// its `Welcome` stored its certificates, the connection must be the certified key of
+    /// the parent unit; otherwise it is closed and the address dialled again later.
+    pub(crate) fn parent_is_certified(&mut self, peer: PeerId) -> bool {
+        let Some(p) = self.parent.as_mut() else {
+            return false;
+        };
+        let certified = self
+            .engine
+            .directory()
+            .key_of(&p.unit)
+            .and_then(|k| peer_id_of(&k));
+        if certified == Some(peer) {
+            p.dial = None;
+            return true;
+        }
+        tracing::warn!(
+            parent = %p.unit, addr = %p.addr, peer = %peer,
+            "the node at the parent's address is not the parent's certified key: disconnected"
+        );
+        p.peer = certified;
+        p.connected = false;
+        p.link = None;
+        Self::backoff(p);
+        let _ = self.swarm.disconnect_peer_id(peer);
+        false
+    }
+
+    /// Follows the hierarchy in force: when this node's unit is under another parent (a
+    /// new certificate version took effect), the link to the old parent is closed and the
+    /// new one dialled at its address ([`Config::addresses`], or the configured parent's).
+    /// Without an address the old link stays, and the log says what to configure.
+    pub(crate) fn follow_hierarchy(&mut self) {
+        let dir = self.engine.directory();
+        let Some(want) = dir.parent(self.engine.unit()) else {
+            return;
+        };
+        let Some(p) = self.parent.as_mut() else {
+            return;
+        };
+        if p.unit == want {
+            return;
+        }
+        let addr = match (&self.cfg.parent, self.cfg.addresses.get(want)) {
+            (_, Some(a)) => a.clone(),
+            (Some((u, a)), None) if u == want => a.clone(),
+            _ => {
+                if Instant::now() >= p.next_dial {
+                    tracing::warn!(
+                        unit = %self.engine.unit(), parent = %want,
+                        "this unit is now under {want}, whose address this node does not know: \
+                         add it to [addresses] in node.toml (or set parent and parent_p2p)"
+                    );
+                    p.next_dial = Instant::now() + self.cfg.backoff_max;
+                }
+                return;
+            }
+        };
+        tracing::info!(unit = %self.engine.unit(), from = %p.unit, to = %want, "re-parented: moving to the new parent");
+        let old = p.peer.filter(|_| p.connected);
+        let backoff = backoff(&self.cfg);
+        let enabled = p.enabled;
+        *p = Parent {
+            unit: want.to_string(),
+            peer: dir.key_of(want).as_ref().and_then(peer_id_of),
+            dial: None,
+            addr,
+            link: None,
+            connected: false,
+            next_dial: Instant::now(),
+            backoff,
+            dialing: false,
+            enabled,
+            refused: std::collections::BTreeSet::new(),
+        };
+        if let Some(old) = old {
+            if !self.children.contains_key(&old) {
+                let _ = self.swarm.disconnect_peer_id(old);
+            }
+        }
+        if let Ok(mut l) = self.links.lock() {
+            l.parent = Some(ParentLink {
+                unit: want.to_string(),
+                ..ParentLink::default()
+            });
+        }
+    }
+}

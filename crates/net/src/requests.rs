@@ -206,6 +206,9 @@ impl Network {
             // the next connection says hello again.
             return;
         }
+        if !self.parent_is_certified(peer) {
+            return;
+        }
         let cfg = self.cfg.clone();
         if let Some(p) = self.parent.as_mut() {
             p.backoff.reset();

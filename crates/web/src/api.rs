@@ -110,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .route("/notifications", get(notifications).post(notify))
         .route("/notifications/{unit}/{seq}/read", post(mark_read))
         .route("/audit", get(audit))
+        .route("/units/{id}/parent", post(reparent))
         .fallback(|| async { ApiError::msg(StatusCode::NOT_FOUND, "no such API endpoint") })
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .layer(middleware::from_fn_with_state(state.clone(), auth));
@@ -273,6 +274,55 @@ async fn import(
     );
     crate::audit(&state, crate::API_USER, "import", detail).await;
     Ok(Json(json!(outcome)))
+}
+
+#[derive(Deserialize)]
+struct NewParent {
+    parent: String,
+    /// RFC 3339; now when absent.
+    effective: Option<String>,
+}
+
+/// `POST /api/v1/units/{id}/parent` `{"parent": "...", "effective": "RFC 3339"}` at the
+/// root or a delegated office: issues the unit's next certificate version under the new
+/// parent (`eduioc topology reparent` calls it on a running node).
+async fn reparent(
+    State(state): State<AppState>,
+    Path(unit): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let b: NewParent = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::msg(
+            StatusCode::BAD_REQUEST,
+            format!("expected JSON {{\"parent\", \"effective\" (optional, RFC 3339)}}: {e}"),
+        )
+    })?;
+    let effective = match b.effective.as_deref() {
+        None => None,
+        Some(t) => Some(
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map_err(|e| {
+                    ApiError::msg(StatusCode::BAD_REQUEST, format!("effective {t:?}: {e}"))
+                })?
+                .timestamp_millis(),
+        ),
+    };
+    let (u2, p2) = (unit.clone(), b.parent.clone());
+    let cert = with_engine(&state, move |e| e.reparent(&u2, &p2, effective)).await?;
+    let at = rfc3339(Some(cert.body.effective_ms));
+    let detail = format!(
+        "{unit} under {} from {} (certificate version {})",
+        b.parent,
+        at.as_str().unwrap_or_default(),
+        cert.body.version
+    );
+    crate::audit(&state, crate::API_USER, "reparent", detail).await;
+    Ok(Json(json!({
+        "unit": unit,
+        "parent": b.parent,
+        "version": cert.body.version,
+        "effective": at,
+    })))
 }
 
 #[derive(Deserialize)]
