@@ -291,6 +291,74 @@ fn order_top_down(t: &Topology) -> Vec<&Unit> {
     out
 }
 
+/// `eduioc topology reparent`: asks the node of `dir` to issue `unit`'s next certificate
+/// version under `parent` through its API when it runs, else opens its store and issues
+/// it there (the entry goes out when the node next runs). Returns what to print.
+pub(crate) fn reparent(
+    dir: &Path,
+    unit: &str,
+    parent: &str,
+    effective: Option<&str>,
+) -> Result<String> {
+    let nd = crate::config::NodeDir::load(dir)?;
+    let effective_ms = effective
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map(|t| t.timestamp_millis())
+                .with_context(|| format!("--effective {t:?}: expected RFC 3339"))
+        })
+        .transpose()?;
+    let mut body = serde_json::json!({ "parent": parent });
+    if let Some(t) = effective {
+        body["effective"] = serde_json::json!(t);
+    }
+    let url = format!("http://{}/api/v1/units/{unit}/parent", nd.toml.http);
+    let answer = ureq::post(&url)
+        .set("Authorization", &format!("Bearer {}", nd.token))
+        .timeout(std::time::Duration::from_secs(60))
+        .send_json(body);
+    let said = |v: &serde_json::Value| {
+        format!(
+            "{unit} moves under {parent} from {} (certificate version {}), issued by {}",
+            v["effective"].as_str().unwrap_or("now"),
+            v["version"],
+            nd.toml.unit
+        )
+    };
+    match answer {
+        Ok(r) => Ok(said(&r.into_json()?)),
+        Err(ureq::Error::Status(code, r)) => {
+            let v: serde_json::Value = r.into_json().unwrap_or_default();
+            bail!(
+                "{} refused ({code}): {}",
+                nd.toml.unit,
+                v["error"].as_str().unwrap_or("?")
+            )
+        }
+        // Not running: issue it in its store.
+        Err(ureq::Error::Transport(_)) => {
+            let mut engine = eduioc_engine::Engine::open(eduioc_engine::Config {
+                unit: nd.toml.unit.clone(),
+                key: nd.key.clone(),
+                root_key: nd.root_key,
+                certs: nd.certs.clone(),
+                data_dir: nd.dir.clone(),
+                doc_cache: 16,
+                doc_cache_bytes: 64 << 20,
+                school_year: nd.toml.school_year.clone(),
+            })
+            .with_context(|| format!("opening the store of {} (is it running?)", nd.toml.unit))?;
+            let cert = engine.reparent(unit, parent, effective_ms)?;
+            let at = chrono::DateTime::from_timestamp_millis(cert.body.effective_ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            Ok(said(&serde_json::json!({
+                "effective": at,
+                "version": cert.body.version,
+            })) + " (the node was not running: the certificate goes out when it runs)")
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -415,73 +483,5 @@ mod tests {
         );
         assert!(err(&cyc).contains("cycle"));
         assert!(err(&format!("{head}{}", unit("A", None, 1))).contains("unit \"A\""));
-    }
-}
-
-/// `eduioc topology reparent`: asks the node of `dir` to issue `unit`'s next certificate
-/// version under `parent` through its API when it runs, else opens its store and issues
-/// it there (the entry goes out when the node next runs). Returns what to print.
-pub(crate) fn reparent(
-    dir: &Path,
-    unit: &str,
-    parent: &str,
-    effective: Option<&str>,
-) -> Result<String> {
-    let nd = crate::config::NodeDir::load(dir)?;
-    let effective_ms = effective
-        .map(|t| {
-            chrono::DateTime::parse_from_rfc3339(t)
-                .map(|t| t.timestamp_millis())
-                .with_context(|| format!("--effective {t:?}: expected RFC 3339"))
-        })
-        .transpose()?;
-    let mut body = serde_json::json!({ "parent": parent });
-    if let Some(t) = effective {
-        body["effective"] = serde_json::json!(t);
-    }
-    let url = format!("http://{}/api/v1/units/{unit}/parent", nd.toml.http);
-    let answer = ureq::post(&url)
-        .set("Authorization", &format!("Bearer {}", nd.token))
-        .timeout(std::time::Duration::from_secs(60))
-        .send_json(body);
-    let said = |v: &serde_json::Value| {
-        format!(
-            "{unit} moves under {parent} from {} (certificate version {}), issued by {}",
-            v["effective"].as_str().unwrap_or("now"),
-            v["version"],
-            nd.toml.unit
-        )
-    };
-    match answer {
-        Ok(r) => Ok(said(&r.into_json()?)),
-        Err(ureq::Error::Status(code, r)) => {
-            let v: serde_json::Value = r.into_json().unwrap_or_default();
-            bail!(
-                "{} refused ({code}): {}",
-                nd.toml.unit,
-                v["error"].as_str().unwrap_or("?")
-            )
-        }
-        // Not running: issue it in its store.
-        Err(ureq::Error::Transport(_)) => {
-            let mut engine = eduioc_engine::Engine::open(eduioc_engine::Config {
-                unit: nd.toml.unit.clone(),
-                key: nd.key.clone(),
-                root_key: nd.root_key,
-                certs: nd.certs.clone(),
-                data_dir: nd.dir.clone(),
-                doc_cache: 16,
-                doc_cache_bytes: 64 << 20,
-                school_year: nd.toml.school_year.clone(),
-            })
-            .with_context(|| format!("opening the store of {} (is it running?)", nd.toml.unit))?;
-            let cert = engine.reparent(unit, parent, effective_ms)?;
-            let at = chrono::DateTime::from_timestamp_millis(cert.body.effective_ms)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-            Ok(said(&serde_json::json!({
-                "effective": at,
-                "version": cert.body.version,
-            })) + " (the node was not running: the certificate goes out when it runs)")
-        }
     }
 }
