@@ -192,6 +192,14 @@ fn a_school_whose_store_was_lost_is_restored_from_its_district_without_a_fork() 
     }
 }
 
+/// The school year before this one, by the clock the nodes use (it ended before the
+/// move takes effect).
+fn last_year() -> String {
+    let this = eduioc_engine::school_year_at(chrono::Utc::now().timestamp_millis());
+    let start: i32 = this[..4].parse().unwrap();
+    format!("{}-{}", start - 1, start)
+}
+
 fn enrolled(v: &serde_json::Value) -> u64 {
     v["students"]["enrolled"].as_u64().unwrap_or(0)
         + v["students"]["dropped_out"].as_u64().unwrap_or(0)
@@ -213,6 +221,20 @@ fn a_running_school_reparented_with_the_command_moves_and_every_figure_stays_exa
     }
     let per_school = enrolled(&net.stats("th-rp-1", "th-rp-1"));
     assert_eq!(per_school, 3);
+    // Last school year's roster of the school that will move.
+    let last_year = last_year();
+    let (code, v) = net.post(
+        "th-rp-1",
+        &format!("/api/v1/import/students?year={last_year}"),
+        "text/csv",
+        STUDENTS.as_bytes(),
+    );
+    assert_eq!(code, 200, "{v}");
+    let last = |at: &str, unit: &str| {
+        let (code, v) = net.get(at, &format!("/api/v1/stats?unit={unit}&year={last_year}"));
+        assert_eq!(code, 200, "{v}");
+        enrolled(&v)
+    };
     net.wait_for("every school at the department", || {
         let n = enrolled(&net.stats("so-rp", "so-rp"));
         (n == 3 * per_school).then_some(()).ok_or(format!("{n}"))
@@ -244,6 +266,12 @@ fn a_running_school_reparented_with_the_command_moves_and_every_figure_stays_exa
                 at("so-rp", "pgd-rp-b") == moved + per_school,
                 at("so-rp", "pgd-rp-a") == per_school,
                 at("so-rp", "so-rp") == moved + 2 * per_school,
+                // Last year stays where it was, at both districts and the department.
+                last("so-rp", "pgd-rp-a") == per_school,
+                last("pgd-rp-a", "pgd-rp-a") == per_school,
+                last("so-rp", "pgd-rp-b") == 0,
+                last("pgd-rp-b", "pgd-rp-b") == 0,
+                last("so-rp", "so-rp") == per_school,
             ];
             got.iter()
                 .all(|b| *b)

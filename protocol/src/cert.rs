@@ -149,6 +149,8 @@ pub struct Directory {
     now_ms: i64,
     /// Changes whenever the hierarchy may have; see [`Directory::stamp`].
     stamp: u64,
+    /// Whether some unit has versions under different parents ([`Directory::has_moves`]).
+    moves: bool,
 }
 
 /// Stamps are unique across every directory of the process, so two directories with the
@@ -171,6 +173,7 @@ impl Directory {
             effective: BTreeSet::new(),
             now_ms: i64::MAX,
             stamp: next_stamp(),
+            moves: false,
         }
     }
 
@@ -246,6 +249,7 @@ impl Directory {
         self.stamp = next_stamp();
         self.by_key.insert(cert.body.key, unit.clone());
         self.effective.insert(cert.body.effective_ms);
+        self.moves |= versions.values().any(|c| c.body.parent != cert.body.parent);
         versions.insert(cert.body.version, cert);
         self.update_unit(&unit);
         true
@@ -412,6 +416,52 @@ impl Directory {
                         .is_some_and(|p| self.is_ancestor_or_self(ancestor, p))
                 })
             })
+    }
+
+    /// Whether some unit has certificate versions under different parents (it was, or
+    /// will be, re-parented): only then can the hierarchy at another time differ from
+    /// the one in force.
+    pub fn has_moves(&self) -> bool {
+        self.moves
+    }
+
+    /// The parent of `unit` under the version in force at `at_ms` (the earliest version
+    /// before any took effect), as [`Directory::set_now`] picks it.
+    pub fn parent_at(&self, unit: &str, at_ms: i64) -> Option<&str> {
+        let versions = self.certs.get(unit)?;
+        versions
+            .values()
+            .rev()
+            .find(|c| c.body.effective_ms <= at_ms)
+            .or_else(|| versions.values().next())?
+            .body
+            .parent
+            .as_deref()
+    }
+
+    /// `unit` and every unit below it under the hierarchy in force at `at_ms`
+    /// (pre-order, children sorted, as [`Directory::subtree`]).
+    pub fn subtree_at(&self, unit: &str, at_ms: i64) -> Vec<String> {
+        if !self.contains(unit) {
+            return Vec::new();
+        }
+        let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for u in self.certs.keys() {
+            if let Some(p) = self.parent_at(u, at_ms) {
+                children.entry(p).or_default().push(u.as_str());
+            }
+        }
+        let mut out = Vec::new();
+        let mut stack = vec![(unit, 0usize)];
+        while let Some((u, depth)) = stack.pop() {
+            if depth < MAX_DEPTH {
+                if let Some(kids) = children.get(u) {
+                    stack.extend(kids.iter().rev().map(|k| (*k, depth + 1)));
+                }
+            }
+            out.push(u.to_string());
+        }
+        out
     }
 
     /// The certificate of `unit` with the highest version known, in force or not yet.

@@ -251,16 +251,23 @@ impl Figures {
         f(docs);
     }
 
-    /// Calls `f(unit, is_school, summaries)` for every unit of `unit`'s subtree in the hierarchy
-    /// in force, with the summaries of its documents of school year `year` held here, in
-    /// [`Collection::ALL`] order.
+    /// Calls `f(unit, is_school, summaries)` for every unit of `unit`'s subtree, with the
+    /// summaries of its documents of school year `year` held here, in
+    /// [`Collection::ALL`] order. The subtree is the hierarchy in force, except for a
+    /// school year before the current one: then it is the hierarchy at that year's end,
+    /// so that a re-parented school's past years stay counted where they were.
     pub(crate) fn visit(
         &self,
         unit: &str,
         year: &str,
         mut f: impl FnMut(&str, bool, [Option<&Summary>; 6]),
     ) {
-        for u in &self.dir.subtree(unit) {
+        let ended = self.dir.has_moves() && year < self.school_year().as_str();
+        let units = match crate::year_end_ms(year) {
+            Some(end) if ended => self.dir.subtree_at(unit, end),
+            _ => self.dir.subtree(unit),
+        };
+        for u in &units {
             let is_school = self.dir.level(u) == Some("school");
             self.visit_one(u, year, |docs| f(u, is_school, docs));
         }

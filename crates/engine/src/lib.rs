@@ -329,6 +329,14 @@ pub fn school_year_at(ms: i64) -> String {
     format!("{}-{}", start, start + 1)
 }
 
+/// The last millisecond of school year `year` (`YYYY-YYYY`: it ends as September of its
+/// second year begins, see [`school_year_at`]); `None` for a malformed year.
+pub(crate) fn year_end_ms(year: &str) -> Option<i64> {
+    let second: i32 = year.get(5..9)?.parse().ok()?;
+    let start = chrono::NaiveDate::from_ymd_opt(second, 9, 1)?.and_hms_opt(0, 0, 0)?;
+    Some(start.and_utc().timestamp_millis() - 1)
+}
+
 impl Engine {
     /// Opens (or creates) the node's store in `cfg.data_dir` and loads its state, on the
     /// system clock.

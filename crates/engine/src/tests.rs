@@ -2226,6 +2226,11 @@ fn a_school_moved_to_another_district_is_counted_there_and_nowhere_twice() {
     }
     s2.import("students", None, students("B", 20, 2).as_bytes())
         .unwrap();
+    // Last school year (ended before the move takes effect): its figures stay where they
+    // were.
+    const LAST: &str = "2025-2026";
+    s1.import_into(LAST, "students", None, students("L", 25, 0).as_bytes())
+        .unwrap();
     for s in [&s1, &s2] {
         session(s, &mut d1, Role::Parent);
     }
@@ -2280,6 +2285,16 @@ fn a_school_moved_to_another_district_is_counted_there_and_nowhere_twice() {
     assert_eq!(total(&so, "so"), t1 + t2);
     assert_eq!(total(&so, "pgd2"), t1);
     assert_eq!(total(&so, "pgd"), t2);
+    let last = |e: &Engine, unit: &str| {
+        let s = e.stats_in(Some(unit), LAST).unwrap().students;
+        s.enrolled + s.dropped_out
+    };
+    for (at, e) in [("so", &so), ("pgd", &d1)] {
+        assert_eq!(last(e, "pgd"), 25, "last year at {at}: still under pgd");
+    }
+    assert_eq!(last(&so, "pgd2"), 0);
+    assert_eq!(last(&d2, "pgd2"), 0);
+    assert_eq!(last(&so, "so"), 25);
     // History stays attributable: s1's key signs its whole log, before and after.
     assert_eq!(so.directory().key_of("s1"), Some(s1.id()));
 }
