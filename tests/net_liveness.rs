@@ -5,9 +5,9 @@
 //!   although nothing else is committed anywhere, and the school's `status` said
 //!   `connected: false` while the district was frozen and `true` again after.
 //! - `a_refused_entry_shows_in_the_school_status`: a second copy of a school's node
-//!   directory (same key, its own empty store) writes entries that fork the log the
-//!   district already holds; the district refuses them and the copy's `status` says so
-//!   under `parent.refused`, naming the school.
+//!   directory (same key, its own empty store) writes, while it cannot reach the
+//!   district, entries that fork the log the district already holds; the district refuses
+//!   them and the copy's `status` says so under `parent.refused`, naming the school.
 //! - `a_child_refused_by_its_parent_hangs_up_and_redials`: a school whose `node.toml`
 //!   names a district it does not belong to (as after a re-parenting its configuration
 //!   missed) is refused at `Hello`; it closes the connection and dials again, at a slowing
@@ -244,6 +244,14 @@ fn a_refused_entry_shows_in_the_school_status() {
     let orig = net.tmp.path().join("th-orig");
     std::fs::rename(net.node_dir("th"), &orig).unwrap();
     std::fs::rename(&twin, net.node_dir("th")).unwrap();
+    // The copy writes while it cannot reach the district (a node that met its parent
+    // first would see that the parent holds more of its log and stop writing until it
+    // has it: `eduioc restore`'s protection).
+    let toml = net.node_dir("th").join("node.toml");
+    let right = std::fs::read_to_string(&toml).unwrap();
+    let pgd = net.unit("pgd").p2p.clone();
+    let nowhere = format!("/ip4/127.0.0.1/tcp/{}", harness::free_port());
+    std::fs::write(&toml, right.replace(&pgd, &nowhere)).unwrap();
     net.start("th");
     // Write past what the district holds of the school's log, so that the copy sends it.
     let mut n = 0;
@@ -256,6 +264,9 @@ fn a_refused_entry_shows_in_the_school_status() {
             &one_student(&format!("HS-9{n:03}"), "Lê Thị Cúc"),
         );
     }
+    net.stop("th");
+    std::fs::write(&toml, &right).unwrap();
+    net.start("th");
     let started = Instant::now();
     net.wait_for(
         "the copy's status saying that the parent refuses its entries",

@@ -310,6 +310,8 @@ struct Parent {
     enabled: bool,
     /// Authors the parent refused entries of, until it holds them (see [`Refusal`]).
     refused: std::collections::BTreeSet<NodeId>,
+    /// A new parent in the hierarchy this node has no address for (warned once).
+    unreachable: Option<String>,
 }
 
 /// The event loop. Create with [`Network::new`], run with [`Network::run`].
@@ -409,6 +411,7 @@ impl Network {
             dialing: false,
             enabled: true,
             refused: std::collections::BTreeSet::new(),
+            unreachable: None,
         });
         let client = Client {
             tx,

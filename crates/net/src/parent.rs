@@ -186,13 +186,13 @@ impl Network {
             (_, Some(a)) => a.clone(),
             (Some((u, a)), None) if u == want => a.clone(),
             _ => {
-                if Instant::now() >= p.next_dial {
+                if p.unreachable.as_deref() != Some(want) {
                     tracing::warn!(
                         unit = %self.engine.unit(), parent = %want,
                         "this unit is now under {want}, whose address this node does not know: \
                          add it to [addresses] in node.toml (or set parent and parent_p2p)"
                     );
-                    p.next_dial = Instant::now() + self.cfg.backoff_max;
+                    p.unreachable = Some(want.to_string());
                 }
                 return;
             }
@@ -213,6 +213,7 @@ impl Network {
             dialing: false,
             enabled,
             refused: std::collections::BTreeSet::new(),
+            unreachable: None,
         };
         if let Some(old) = old {
             if !self.children.contains_key(&old) {
