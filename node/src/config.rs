@@ -49,6 +49,14 @@ pub(crate) struct NodeToml {
     /// its unit (default 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) escalate_after_days: Option<u32>,
+    /// When a school's HK1 report is due, `MM-DD` of the school year (end of that day,
+    /// Vietnam time); a school that has not submitted it raises `report_overdue` after.
+    /// Unset: no deadline, no alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) report_due_hk1: Option<String>,
+    /// The same for HK2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) report_due_hk2: Option<String>,
     /// libp2p addresses of other offices, by unit: where this node dials a new parent
     /// after a re-parenting (`eduioc topology reparent`) takes effect.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -62,8 +70,41 @@ impl NodeToml {
         eduioc_engine::AlertSettings {
             not_reporting_days: self.not_reporting_days.unwrap_or(d.not_reporting_days),
             escalate_after_days: self.escalate_after_days.unwrap_or(d.escalate_after_days),
+            report_due_hk1: self
+                .report_due_hk1
+                .as_deref()
+                .and_then(|s| month_day(s).ok()),
+            report_due_hk2: self
+                .report_due_hk2
+                .as_deref()
+                .and_then(|s| month_day(s).ok()),
         }
     }
+
+    /// Checks the report deadlines (the node does not start on one it cannot read).
+    pub(crate) fn check_report_dues(&self) -> Result<()> {
+        for (name, v) in [
+            ("report_due_hk1", &self.report_due_hk1),
+            ("report_due_hk2", &self.report_due_hk2),
+        ] {
+            if let Some(v) = v {
+                month_day(v).with_context(|| format!("{name} = {v:?} in node.toml"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `MM-DD` as (month, day), a day that exists in a leap year.
+fn month_day(s: &str) -> Result<(u32, u32)> {
+    let (m, d) = s
+        .split_once('-')
+        .ok_or_else(|| anyhow!("expected MM-DD, such as 01-31"))?;
+    let (m, d): (u32, u32) = (m.parse()?, d.parse()?);
+    if chrono::NaiveDate::from_ymd_opt(2028, m, d).is_none() {
+        bail!("{s} is not a day of the year");
+    }
+    Ok((m, d))
 }
 
 fn default_doc_cache() -> usize {
@@ -140,6 +181,8 @@ impl NodeDir {
         };
         let toml_text = String::from_utf8(read(NODE_TOML)?).context("node.toml is not UTF-8")?;
         let toml: NodeToml = toml::from_str(&toml_text)
+            .with_context(|| format!("invalid {}", dir.join(NODE_TOML).display()))?;
+        toml.check_report_dues()
             .with_context(|| format!("invalid {}", dir.join(NODE_TOML).display()))?;
         let key_hex = String::from_utf8(read(NODE_KEY)?).context("node.key is not UTF-8")?;
         let secret: [u8; 32] = hex::decode(key_hex.trim())

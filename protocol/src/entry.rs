@@ -118,6 +118,28 @@ pub enum Payload {
         /// What the acknowledging node says about it.
         note: String,
     },
+    /// A step of a school's report for a term, the signed replacement of the paper seal:
+    /// the school `submit`s the term's figures and the heads of the documents they come
+    /// from; its parent `return`s it with a comment or `approve`s it; the root `accept`s
+    /// it. A submission stays as it was signed: later changes to the school's data show
+    /// against it.
+    Report {
+        /// The school the report is of.
+        school: String,
+        /// School year, `YYYY-YYYY`.
+        year: String,
+        /// `HK1`, `HK2` or `CN`.
+        term: String,
+        /// `submit`, `return`, `approve` or `accept`.
+        step: String,
+        /// What the step says (why a report is returned).
+        comment: String,
+        /// On `submit`: the figures submitted, by name (finite numbers); empty otherwise.
+        figures: Vec<(String, Number)>,
+        /// On `submit`: the Automerge heads of the school's documents of that year, by
+        /// document key, that the figures were computed from.
+        heads: Vec<(String, Vec<[u8; 32]>)>,
+    },
     /// One action of a user of the author's node (a login, an import, a target, an account
     /// change, …): the audit trail. It travels up, so the node's ancestors hold it too,
     /// and like every entry it cannot be changed without breaking its signature and the
@@ -158,6 +180,7 @@ impl Payload {
             Payload::Target { .. } => "target",
             Payload::AlertAck { .. } => "alert_ack",
             Payload::Audit { .. } => "audit",
+            Payload::Report { .. } => "report",
         }
     }
 
@@ -168,6 +191,8 @@ impl Payload {
             Payload::Certificate(c) => Some(c.body.unit.as_str()),
             Payload::Notification { to_unit, .. } => Some(to_unit.as_str()),
             Payload::Target { unit, .. } => Some(unit.as_str()),
+            // A submission goes up with the school's log; a review also down to the school.
+            Payload::Report { school, step, .. } => (step != "submit").then_some(school.as_str()),
             Payload::Changes { .. }
             | Payload::Ack { .. }
             | Payload::Snapshot { .. }

@@ -11,6 +11,21 @@ use crate::cert::Directory;
 use crate::entry::{DecodeError, Entry, Hash, Payload};
 use crate::snapshot::{self, MAX_DOC_BYTES, MAX_HEADS};
 
+/// Longest comment of a report step, in bytes.
+pub const MAX_REPORT_COMMENT_BYTES: usize = 2000;
+/// Most figures a report submits.
+pub const MAX_REPORT_FIGURES: usize = 64;
+
+/// A school year as payloads carry it: `YYYY-YYYY`.
+fn valid_year(year: &str) -> bool {
+    year.len() == 9
+        && year.as_bytes()[4] == b'-'
+        && year
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| i == 4 || b.is_ascii_digit())
+}
+
 /// Longest user name in an audit entry, in bytes (as a login's).
 pub const MAX_AUDIT_USER_BYTES: usize = 256;
 /// Longest action code of an audit entry, in bytes.
@@ -282,6 +297,50 @@ fn check_authority(entry: &Entry, unit: &str, dir: &Directory) -> Result<(), Rej
         }
         Payload::Ack { .. } => Ok(()),
         Payload::Audit { .. } => check_audit(&entry.body.payload),
+        Payload::Report {
+            school,
+            year,
+            term,
+            step,
+            comment,
+            figures,
+            heads,
+        } => {
+            let shape_ok = valid_year(year)
+                && matches!(term.as_str(), "HK1" | "HK2" | "CN")
+                && comment.len() <= MAX_REPORT_COMMENT_BYTES
+                && figures.len() <= MAX_REPORT_FIGURES
+                && figures
+                    .iter()
+                    .all(|(name, v)| (1..=64).contains(&name.len()) && v.0.is_finite())
+                && heads.len() <= 6
+                && heads.iter().all(|(_, h)| h.len() <= snapshot::MAX_HEADS);
+            if !shape_ok {
+                return Err(Reject::Malformed(format!(
+                    "report of {school} for {year:?} {term:?} is not well formed (a term is HK1, \
+                     HK2 or CN; a comment at most {MAX_REPORT_COMMENT_BYTES} bytes; at most \
+                     {MAX_REPORT_FIGURES} finite figures and 6 documents)"
+                )));
+            }
+            let allowed = match step.as_str() {
+                "submit" => unit == school && !figures.is_empty(),
+                "return" | "approve" => dir.parent(school) == Some(unit.as_ref()),
+                "accept" => dir.parent(unit).is_none() && dir.is_ancestor_or_self(unit, school),
+                other => {
+                    return Err(Reject::Malformed(format!(
+                        "report step {other:?}: one of submit, return, approve, accept"
+                    )))
+                }
+            };
+            if allowed {
+                Ok(())
+            } else {
+                Err(Reject::Unauthorized(format!(
+                    "{unit} may not {step} the report of {school}: the school submits, its \
+                     parent returns or approves, the root accepts"
+                )))
+            }
+        }
         Payload::AlertAck { id, note } => {
             if id.is_empty() || id.len() > 512 || note.len() > 2000 {
                 return Err(Reject::Malformed(format!(
@@ -310,12 +369,7 @@ fn check_authority(entry: &Entry, unit: &str, dir: &Directory) -> Result<(), Rej
                     "{unit} may not set a target for {for_unit}, which is outside its subtree"
                 )));
             }
-            let year_ok = year.len() == 9
-                && year.as_bytes()[4] == b'-'
-                && year
-                    .bytes()
-                    .enumerate()
-                    .all(|(i, b)| i == 4 || b.is_ascii_digit());
+            let year_ok = valid_year(year);
             let code_ok = (1..=64).contains(&indicator.len())
                 && indicator
                     .bytes()

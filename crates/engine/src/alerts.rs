@@ -31,6 +31,12 @@ pub struct AlertSettings {
     /// An alert not acknowledged within this many days shows one severity higher above
     /// its unit.
     pub escalate_after_days: u32,
+    /// When a school's report for `HK1` is due, as (month, day) of the school year (the
+    /// end of that day, Vietnam time): a school that has not submitted it (or whose report
+    /// was returned) raises `report_overdue` after it. `None`: no deadline, no alert.
+    pub report_due_hk1: Option<(u32, u32)>,
+    /// The same for `HK2`.
+    pub report_due_hk2: Option<(u32, u32)>,
 }
 
 impl Default for AlertSettings {
@@ -39,6 +45,8 @@ impl Default for AlertSettings {
         AlertSettings {
             not_reporting_days: 7,
             escalate_after_days: 3,
+            report_due_hk1: None,
+            report_due_hk2: None,
         }
     }
 }
@@ -223,6 +231,30 @@ impl Figures {
                     message,
                     details: json!({"last_data_at": seen.map(rfc3339)}),
                 });
+            }
+            let dues = [
+                ("HK1", self.alert_settings.report_due_hk1),
+                ("HK2", self.alert_settings.report_due_hk2),
+            ];
+            for (term, due) in dues {
+                let Some(due) = due.and_then(|d| crate::reports::due_ms(&year, d)) else {
+                    continue;
+                };
+                let status = self.report_status(u, &year, term);
+                if now > due && matches!(status, "not_submitted" | "returned") {
+                    found.push(Found {
+                        rule: "report_overdue",
+                        unit: u.to_string(),
+                        key: format!("{year}:{term}"),
+                        severity: Severity::Warning,
+                        since_ms: due,
+                        message: format!(
+                            "the {term} report for {year} was due on {} and is {status}",
+                            rfc3339(due)
+                        ),
+                        details: json!({"term": term, "due": rfc3339(due), "status": status}),
+                    });
+                }
             }
             // The school's students document of each year.
             let rate = |s: Option<&eduioc_records::Summary>| {

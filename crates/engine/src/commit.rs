@@ -391,6 +391,9 @@ impl Engine {
                 )
             })
             .flatten();
+        let reports = any(|p| matches!(p, Payload::Report { .. }))
+            .then(|| read_back("reports", self.store.scan(&tables::REPORTS, "")))
+            .flatten();
         let forks = (quarantined > 0)
             .then(|| read_back("forks", alerts::forks(&self.store, &self.dir)))
             .flatten();
@@ -403,6 +406,9 @@ impl Engine {
             }
             if let Some(a) = acks {
                 figures.alert_acks = a.into_iter().collect();
+            }
+            if let Some(r) = reports {
+                figures.reports = r.into_iter().collect();
             }
             if let Some(f) = forks {
                 figures.forks = f;
@@ -675,6 +681,10 @@ impl Apply<'_, '_> {
             }
             Payload::Audit { .. } => {
                 crate::audit::apply(txn, entry, unit)?;
+                Ok(None)
+            }
+            Payload::Report { .. } => {
+                crate::reports::apply(txn, entry, unit)?;
                 Ok(None)
             }
             Payload::Notification {

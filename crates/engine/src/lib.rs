@@ -44,6 +44,8 @@ mod overview;
 mod par;
 mod provenance;
 mod reparent;
+mod reports;
+pub use reports::{report_figures, Changed, ReportView, Step, StepView};
 mod restore;
 mod search;
 mod snapshots;
@@ -408,6 +410,7 @@ impl Engine {
             figures.summaries = state.summaries;
             figures.targets = state.targets;
             figures.alert_acks = state.alert_acks;
+            figures.reports = state.reports;
             figures.forks =
                 read_back("forks", alerts::forks(&self.store, &self.dir)).unwrap_or_default();
             figures.seen = state.seen;
@@ -894,6 +897,7 @@ struct Loaded {
     summaries: HashMap<String, Summary>,
     targets: BTreeMap<String, Target>,
     alert_acks: BTreeMap<String, AlertAck>,
+    reports: BTreeMap<String, reports::Steps>,
     seen: HashMap<String, i64>,
     rejected: BTreeMap<String, u64>,
     entries: u64,
@@ -911,6 +915,7 @@ impl Loaded {
         let summaries = store.scan(&tables::SUMMARIES, "")?.into_iter().collect();
         let targets = store.scan(&tables::TARGETS, "")?.into_iter().collect();
         let alert_acks = store.scan(&tables::ALERT_ACKS, "")?.into_iter().collect();
+        let reports = store.scan(&tables::REPORTS, "")?.into_iter().collect();
         let seen = store.scan(&tables::SEEN, "")?.into_iter().collect();
         let rejected = store.scan(&tables::REJECTED, "")?.into_iter().collect();
         Ok(Loaded {
@@ -918,6 +923,7 @@ impl Loaded {
             summaries,
             targets,
             alert_acks,
+            reports,
             seen,
             rejected,
             entries: store.entry_count()?,

@@ -31,6 +31,8 @@ pub(crate) const TARGETS: Table<crate::Target> = Table::new("targets", 1);
 pub(crate) const ALERT_ACKS: Table<crate::AlertAck> = Table::new("alert_acks", 1);
 /// `<author ms>/<unit>/<seq>` → an action of the audit trail (see [`crate::audit`]).
 pub(crate) const AUDIT: Table<crate::audit::Indexed> = Table::new("audit", 1);
+/// `<school>/<year>/<term>` → the steps of that term report held (see [`crate::reports`]).
+pub(crate) const REPORTS: Table<crate::reports::Steps> = Table::new("reports", 1);
 /// Unit → the latest author timestamp seen from it (Unix ms).
 pub(crate) const SEEN: Table<i64> = Table::new("seen", 1);
 /// Rejection reason → how many entries and frames were refused for it.

@@ -2298,3 +2298,155 @@ fn a_school_moved_to_another_district_is_counted_there_and_nowhere_twice() {
     // History stays attributable: s1's key signs its whole log, before and after.
     assert_eq!(so.directory().key_of("s1"), Some(s1.id()));
 }
+
+#[test]
+fn a_term_report_is_submitted_returned_approved_accepted_and_shows_later_changes() {
+    let w = World::new();
+    let mut so = w.open("so", 4);
+    let mut d = w.open("pgd", 4);
+    let mut s1 = w.open("s1", 4);
+    let year = "2026-2027";
+    s1.import("students", None, students("A", 12, 1).as_bytes())
+        .unwrap();
+    let status = |e: &Engine| -> (String, bool) {
+        let r = e
+            .views()
+            .figures()
+            .reports(Some("s1"), Some(year), "HK1")
+            .unwrap()
+            .pop()
+            .unwrap();
+        (r.status.to_string(), r.changed_since_approval())
+    };
+    assert_eq!(status(&s1).0, "not_submitted");
+    // Only the school submits; nothing to return before a submission.
+    assert!(matches!(
+        d.report_step("s1", year, "HK1", "submit", ""),
+        Err(Error::Forbidden(_))
+    ));
+    let r = s1.report_step("s1", year, "HK1", "submit", "").unwrap();
+    assert_eq!(r.status, "submitted");
+    assert!(
+        r.submitted.contains(&("enrolled".to_string(), 11.0)),
+        "{:?}",
+        r.submitted
+    );
+    sync(&s1, &mut d);
+    assert_eq!(status(&d).0, "submitted");
+    // The district returns it, with the reason; the department may not.
+    assert!(matches!(
+        d.report_step("s1", year, "HK1", "return", " "),
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        so.report_step("s1", year, "HK1", "approve", ""),
+        Err(Error::UnknownUnit(_)) | Err(Error::Forbidden(_))
+    ));
+    d.report_step("s1", year, "HK1", "return", "Thiếu số liệu lớp 6B")
+        .unwrap();
+    sync(&d, &mut s1);
+    let back = s1
+        .views()
+        .figures()
+        .reports(None, Some(year), "HK1")
+        .unwrap();
+    assert_eq!(back[0].status, "returned");
+    assert_eq!(
+        back[0].history.last().unwrap().comment,
+        "Thiếu số liệu lớp 6B"
+    );
+    // Submitted again, approved, accepted at the department.
+    s1.report_step("s1", year, "HK1", "submit", "Đã bổ sung")
+        .unwrap();
+    sync(&s1, &mut d);
+    assert!(matches!(
+        d.report_step("s1", year, "HK1", "accept", ""),
+        Err(Error::Forbidden(_))
+    ));
+    d.report_step("s1", year, "HK1", "approve", "").unwrap();
+    sync(&d, &mut so);
+    sync(&s1, &mut so);
+    assert_eq!(status(&so).0, "approved");
+    so.report_step("s1", year, "HK1", "accept", "").unwrap();
+    sync(&so, &mut d);
+    sync(&d, &mut s1);
+    for e in [&s1, &d, &so] {
+        assert_eq!(status(e), ("accepted".to_string(), false), "{}", e.unit());
+    }
+    // Final: not submitted again.
+    assert!(matches!(
+        s1.report_step("s1", year, "HK1", "submit", ""),
+        Err(Error::Busy(_))
+    ));
+    // A later change at the school shows against the accepted report at every level.
+    s1.import("students", None, students("A", 12, 3).as_bytes())
+        .unwrap();
+    sync(&s1, &mut d);
+    sync(&d, &mut so);
+    for e in [&s1, &d, &so] {
+        assert_eq!(status(e), ("accepted".to_string(), true), "{}", e.unit());
+        let r = e
+            .views()
+            .figures()
+            .reports(Some("s1"), Some(year), "HK1")
+            .unwrap();
+        let changed: Vec<&str> = r[0].changed.iter().map(|c| c.name.as_str()).collect();
+        assert!(
+            changed.contains(&"enrolled") && changed.contains(&"dropped_out"),
+            "{changed:?}"
+        );
+    }
+}
+
+#[test]
+fn a_report_past_its_deadline_is_an_alert_until_submitted() {
+    let w = World::new();
+    // On a clock fixed on 1 December 2026, whenever the test runs.
+    let at = |unit: &str| {
+        let cfg = w.config(unit, unit, 4);
+        let store = Store::open(&store_path(&cfg.data_dir)).unwrap();
+        Engine::open_with(cfg, store, Clock::new(|| 1_796_083_200_000)).unwrap()
+    };
+    let mut d = at("pgd");
+    let mut s1 = at("s1");
+    let year = "2026-2027";
+    s1.import("students", None, students("A", 5, 0).as_bytes())
+        .unwrap();
+    sync(&s1, &mut d);
+    let overdue = |e: &Engine| -> Vec<String> {
+        let a = e.views().figures().alerts(None, Some(year)).unwrap();
+        a.into_iter()
+            .filter(|a| a.rule == "report_overdue")
+            .map(|a| a.id)
+            .collect()
+    };
+    // No deadline configured: no alert.
+    assert!(overdue(&d).is_empty());
+    // HK1 due on 2 September 2026 (past), HK2 on 15 June 2027 (not yet).
+    d.set_alert_settings(AlertSettings {
+        report_due_hk1: Some((9, 2)),
+        report_due_hk2: Some((6, 15)),
+        ..AlertSettings::default()
+    });
+    let ids = overdue(&d);
+    assert!(
+        ids.contains(&format!("report_overdue:s1:{year}:HK1")),
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(&format!("report_overdue:s2:{year}:HK1")),
+        "{ids:?}"
+    );
+    assert!(!ids.iter().any(|i| i.ends_with("HK2")), "{ids:?}");
+    s1.report_step("s1", year, "HK1", "submit", "").unwrap();
+    sync(&s1, &mut d);
+    let ids = overdue(&d);
+    assert!(
+        !ids.contains(&format!("report_overdue:s1:{year}:HK1")),
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(&format!("report_overdue:s2:{year}:HK1")),
+        "{ids:?}"
+    );
+}

@@ -102,6 +102,8 @@ pub struct Figures {
     pub(crate) targets: BTreeMap<String, crate::Target>,
     /// Alert acknowledgements held, by alert id.
     pub(crate) alert_acks: BTreeMap<String, crate::AlertAck>,
+    /// Term reports' steps held, by `<school>/<year>/<term>`.
+    pub(crate) reports: BTreeMap<String, crate::reports::Steps>,
     /// Forks quarantined here.
     pub(crate) forks: Vec<crate::alerts::ForkSeen>,
     /// The rules' settings.
@@ -188,6 +190,7 @@ impl Views {
                 summaries: HashMap::new(),
                 targets: BTreeMap::new(),
                 alert_acks: BTreeMap::new(),
+                reports: BTreeMap::new(),
                 forks: Vec::new(),
                 alert_settings: crate::AlertSettings::default(),
                 seen: HashMap::new(),
