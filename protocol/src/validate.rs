@@ -324,7 +324,7 @@ fn check_authority(entry: &Entry, unit: &str, dir: &Directory) -> Result<(), Rej
             }
             let allowed = match step.as_str() {
                 "submit" => unit == school && !figures.is_empty(),
-                "return" | "approve" => dir.parent(school) == Some(unit.as_ref()),
+                "return" | "approve" => dir.parent(school) == Some(unit),
                 "accept" => dir.parent(unit).is_none() && dir.is_ancestor_or_self(unit, school),
                 other => {
                     return Err(Reject::Malformed(format!(
