@@ -110,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .route("/notifications", get(notifications).post(notify))
         .route("/notifications/{unit}/{seq}/read", post(mark_read))
         .route("/audit", get(audit))
+        .route("/reports", get(reports).post(report_step))
         .route("/units/{id}/parent", post(reparent))
         .fallback(|| async { ApiError::msg(StatusCode::NOT_FOUND, "no such API endpoint") })
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
@@ -274,6 +275,68 @@ async fn import(
     );
     crate::audit(&state, crate::API_USER, "import", detail).await;
     Ok(Json(json!(outcome)))
+}
+
+#[derive(Deserialize)]
+struct ReportQuery {
+    unit: Option<String>,
+    year: Option<String>,
+    term: Option<String>,
+}
+
+/// `GET /api/v1/reports?unit=&year=&term=`: the term reports of the subtree's schools
+/// (every term when `term` is absent), each with `status`, the submitted figures, what
+/// `changed` since and its `history`.
+async fn reports(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult {
+    let terms: Vec<&str> = match q.term.as_deref() {
+        Some(t) => vec![t],
+        None => vec!["HK1", "HK2", "CN"],
+    };
+    let f = state.views.figures();
+    let mut out = Vec::new();
+    for t in terms {
+        for r in f.reports(q.unit.as_deref(), q.year.as_deref(), t)? {
+            let changed_since_approval = r.changed_since_approval();
+            let mut v = json!(r);
+            v["changed_since_approval"] = json!(changed_since_approval);
+            out.push(v);
+        }
+    }
+    Ok(Json(json!({ "reports": out })))
+}
+
+#[derive(Deserialize)]
+struct NewStep {
+    school: String,
+    year: String,
+    term: String,
+    step: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /api/v1/reports` `{"school","year","term","step","comment"}`: `submit` at the
+/// school, `return` (a comment says why) or `approve` at its parent, `accept` at the root.
+async fn report_step(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let s: NewStep = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::msg(
+            StatusCode::BAD_REQUEST,
+            format!("expected JSON {{\"school\",\"year\",\"term\",\"step\",\"comment\"}}: {e}"),
+        )
+    })?;
+    let detail = format!("{} {} {}: {}", s.school, s.year, s.term, s.comment.trim());
+    let action = match s.step.as_str() {
+        "submit" => "report_submit",
+        "return" => "report_return",
+        "approve" => "report_approve",
+        _ => "report_accept",
+    };
+    let r = with_engine(&state, move |e| {
+        e.report_step(&s.school, &s.year, &s.term, &s.step, &s.comment)
+    })
+    .await?;
+    crate::audit(&state, crate::API_USER, action, detail).await;
+    Ok(Json(json!({ "report": r })))
 }
 
 #[derive(Deserialize)]

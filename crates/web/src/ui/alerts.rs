@@ -32,6 +32,7 @@ fn rule_name(lang: Lang, rule: &str) -> &'static str {
         "duplicate_student" => lang.pick("Học sinh trùng ở hai trường", "Student enrolled twice"),
         "dropout_rising" => lang.pick("Tỉ lệ bỏ học tăng", "Dropout rising"),
         "fork" => lang.pick("Sổ dữ liệu bị ghi hai nhánh", "Forked log"),
+        "report_overdue" => lang.pick("Báo cáo quá hạn", "Report overdue"),
         _ => lang.pick("Cảnh báo", "Alert"),
     }
 }
@@ -109,6 +110,16 @@ fn said(lang: Lang, a: &Alert) -> String {
             "Tỉ lệ bỏ học {}% năm nay, tăng từ {}% năm trước",
             num("rate"),
             num("previous_rate")
+        ),
+        "report_overdue" if vi => format!(
+            "Báo cáo {} năm học {} đến hạn {} mà {}",
+            s("term"),
+            a.id.split(':').nth(2).unwrap_or_default(),
+            d["due"].as_str().map(local_rfc3339).unwrap_or_default(),
+            match d["status"].as_str() {
+                Some("returned") => "đang bị trả lại, chưa nộp lại",
+                _ => "chưa nộp",
+            }
         ),
         "fork" if vi => format!(
             "Sổ dữ liệu có hai bản ghi khác nhau cho số thứ tự {}; bản thứ hai bị cách ly",

@@ -18,6 +18,7 @@ pub(crate) enum Nav {
     Notifications,
     Audit,
     Accounts,
+    Reports,
 }
 
 /// The link to this page in the other language.
@@ -67,6 +68,7 @@ pub(crate) fn page(ctx: &Ctx, title: &str, nav: Nav, body: Markup) -> Response {
                     (item(Nav::Network, "/network", T::NavNetwork, 0))
                     (item(Nav::Records, "/records", T::NavRecords, 0))
                     @if ctx.is_school && ctx.may(Role::Clerk) { (item(Nav::Data, "/data", T::NavData, 0)) }
+                    a href="/reports" class=(if nav == Nav::Reports { "current" } else { "" }) { (ctx.lang.pick("Báo cáo", "Reports")) }
                     (item(Nav::Notifications, "/notifications", T::NavNotifications, ctx.unread))
                     @if ctx.may(Role::Officer) {
                         a href="/audit" class=(if nav == Nav::Audit { "current" } else { "" }) { (ctx.lang.pick("Nhật ký", "Audit")) }

@@ -28,6 +28,7 @@ mod notices;
 mod ops;
 mod overview;
 mod records;
+mod reports;
 #[cfg(test)]
 mod tests;
 
@@ -96,7 +97,7 @@ pub(crate) fn needed(method: &axum::http::Method, path: &str) -> Role {
         p if p.starts_with("/data/template/") => Role::Clerk,
         _ if reads => Role::Viewer,
         "/logout" | "/notifications/read" => Role::Viewer,
-        "/ops/target" | "/alerts/ack" | "/notifications" => Role::Officer,
+        "/ops/target" | "/alerts/ack" | "/notifications" | "/reports/step" => Role::Officer,
         _ => Role::Admin,
     }
 }
@@ -425,6 +426,8 @@ pub(crate) fn router(state: AppState) -> Router {
             get(notices::page_get).post(notices::compose),
         )
         .route("/notifications/read", post(notices::mark_read))
+        .route("/reports", get(reports::page_get))
+        .route("/reports/step", post(reports::step))
         .route("/audit", get(audit::page_get))
         .route("/audit.csv", get(audit::export))
         .route("/accounts", get(accounts::page_get))

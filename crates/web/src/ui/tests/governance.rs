@@ -252,3 +252,130 @@ async fn the_audit_trail_shows_a_clerks_login_import_and_edit_at_the_school_and_
     assert_eq!(v["rows"][0]["check"], "ok", "{v}");
     assert_eq!(v["broken"], 0);
 }
+
+/// Takes a report step with the UI's form as `cookie`'s user at node `n`.
+async fn report_step(n: &Node, cookie: &str, step: &str, comment: &str) -> (StatusCode, String) {
+    let form = format!(
+        "school=thcs-tam-hiep&year={YEAR}&term=HK1&step={step}&comment={}",
+        crate::ui::qenc(comment)
+    );
+    let (status, _, page) = send(&n.app, post_form("/reports/step", cookie, &form)).await;
+    (status, page)
+}
+
+async fn reports_page(n: &Node, cookie: &str) -> String {
+    let (status, _, page) = send(
+        &n.app,
+        get(&format!("/reports?year={YEAR}&term=HK1"), cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page
+}
+
+#[tokio::test]
+async fn a_report_goes_from_school_to_district_to_department_and_later_edits_show() {
+    let f = fed().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, certs) = certs();
+    let district = node(dir.path(), "pgd-a", keys[1].1.clone(), &keys[0].1, certs).await;
+    let up = |from: &Node, to: &Node| sync(&from.engine, &to.engine);
+    let school = login_as(&f.school, "officer").await;
+    let page = reports_page(&f.school, &school).await;
+    assert!(
+        page.contains("Chưa nộp") && page.contains("Nộp báo cáo"),
+        "{page}"
+    );
+    // A viewer cannot submit; an officer can.
+    let viewer = login_as(&f.school, "viewer").await;
+    assert_eq!(
+        report_step(&f.school, &viewer, "submit", "").await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        report_step(&f.school, &school, "submit", "").await.0,
+        StatusCode::SEE_OTHER
+    );
+    // The district returns it with a reason, which the school sees.
+    up(&f.school, &district);
+    let pgd = login_as(&district, "officer").await;
+    let page = reports_page(&district, &pgd).await;
+    assert!(
+        page.contains("Đã nộp, chờ duyệt") && page.contains("Trả lại"),
+        "{page}"
+    );
+    let (status, _) = report_step(&district, &pgd, "return", "Thiếu lớp 7A").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    up(&district, &f.school);
+    let page = reports_page(&f.school, &school).await;
+    assert!(
+        page.contains("Bị trả lại") && page.contains("Thiếu lớp 7A"),
+        "{page}"
+    );
+    // Submitted again, approved, accepted at the department.
+    assert_eq!(
+        report_step(&f.school, &school, "submit", "Đã bổ sung")
+            .await
+            .0,
+        StatusCode::SEE_OTHER
+    );
+    up(&f.school, &district);
+    assert_eq!(
+        report_step(&district, &pgd, "approve", "").await.0,
+        StatusCode::SEE_OTHER
+    );
+    up(&district, &f.dept);
+    up(&f.school, &f.dept);
+    let so = login_as(&f.dept, "officer").await;
+    let (status, page) = report_step(&f.dept, &so, "approve", "").await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "only the district approves: {page}"
+    );
+    assert_eq!(
+        report_step(&f.dept, &so, "accept", "").await.0,
+        StatusCode::SEE_OTHER
+    );
+    up(&f.dept, &district);
+    up(&district, &f.school);
+    for (n, c) in [(&f.school, &school), (&district, &pgd), (&f.dept, &so)] {
+        let page = reports_page(n, c).await;
+        assert!(
+            page.contains("Sở đã tiếp nhận") && !page.contains("Thay đổi sau khi duyệt"),
+            "{page}"
+        );
+    }
+    // A clerk's edit at the school afterwards shows against the accepted report everywhere.
+    let clerk = login_as(&f.school, "clerk").await;
+    let (status, _, _) = send(&f.school.app, post_form("/data/student", &clerk, EDIT)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    up(&f.school, &district);
+    up(&district, &f.dept);
+    for (n, c) in [(&f.school, &school), (&district, &pgd), (&f.dept, &so)] {
+        let page = reports_page(n, c).await;
+        assert!(
+            page.contains("Thay đổi sau khi duyệt") && page.contains("<code>dropped_out</code>"),
+            "{page}"
+        );
+    }
+    let (status, v) = json_of(
+        &f.dept,
+        api_get(&f.dept, &format!("/api/v1/reports?year={YEAR}&term=HK1")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let r = v["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["school"] == "thcs-tam-hiep")
+        .unwrap();
+    assert_eq!(
+        (r["school"].as_str(), r["status"].as_str()),
+        (Some("thcs-tam-hiep"), Some("accepted")),
+        "{v}"
+    );
+    assert_eq!(r["changed_since_approval"], true, "{v}");
+    assert_eq!(r["history"].as_array().unwrap().len(), 5, "{v}");
+}
