@@ -295,3 +295,59 @@ fn a_running_school_reparented_with_the_command_moves_and_every_figure_stays_exa
         assert_eq!(net.status(at)["quarantined"], 0);
     }
 }
+
+#[test]
+fn with_records_kept_at_districts_the_department_has_exact_figures_and_no_record() {
+    let mut net = Net::new(&[
+        ("so-pv", "department", None),
+        ("pgd-pv", "district", Some("so-pv")),
+        ("th-pv-1", "school", Some("pgd-pv")),
+        ("th-pv-2", "school", Some("pgd-pv")),
+    ]);
+    for u in ["so-pv", "pgd-pv", "th-pv-1", "th-pv-2"] {
+        let toml = net.node_dir(u).join("node.toml");
+        let text = std::fs::read_to_string(&toml).unwrap();
+        std::fs::write(&toml, format!("records_up_to = \"district\"\n{text}")).unwrap();
+    }
+    net.start_all();
+    net.import("th-pv-1", "students", STUDENTS);
+    net.import("th-pv-2", "students", STUDENTS);
+    let figures = |at: &str, unit: &str| {
+        let s = net.stats(at, unit);
+        (s["students"].clone(), s["schools_reporting"].clone())
+    };
+    net.wait_for("the department's figures equal the district's", || {
+        let (a, b) = (figures("so-pv", "pgd-pv"), figures("pgd-pv", "pgd-pv"));
+        (a == b && enrolled(&net.stats("so-pv", "so-pv")) == 6)
+            .then_some(())
+            .ok_or(format!("{a:?} {b:?}"))
+    });
+    for s in ["th-pv-1", "th-pv-2"] {
+        assert_eq!(figures("so-pv", s), figures("pgd-pv", s));
+    }
+    // The district finds the student; the department finds nothing and says why.
+    let (_, v) = net.get("pgd-pv", "/api/v1/records/students?q=HS001");
+    assert_eq!(v["students"].as_array().unwrap().len(), 2, "{v}");
+    let (_, v) = net.get("so-pv", "/api/v1/records/students?q=HS001");
+    assert_eq!(v["students"].as_array().unwrap().len(), 0, "{v}");
+    assert_eq!(v["records_kept_below"], "district", "{v}");
+    // No student record in its store: no document, no school's log.
+    net.stop("so-pv");
+    let store =
+        eduioc_store::Store::open(&eduioc_engine::store_path(&net.node_dir("so-pv"))).unwrap();
+    assert!(store.doc_keys().unwrap().is_empty());
+    let held: Vec<[u8; 32]> = store.heads().unwrap().into_iter().map(|(a, _)| a).collect();
+    for school in ["th-pv-1", "th-pv-2"] {
+        let hex = std::fs::read_to_string(net.node_dir(school).join("node.key")).unwrap();
+        let secret: [u8; 32] = hex::decode(hex.trim()).unwrap().try_into().unwrap();
+        let id = eduioc_protocol::NodeKey::from_secret(secret).id();
+        assert!(
+            !held.contains(id.as_bytes()),
+            "{school}'s log is at the department"
+        );
+    }
+    assert!(
+        !held.is_empty(),
+        "the district's log (its signed summaries) is there"
+    );
+}

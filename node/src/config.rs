@@ -49,6 +49,12 @@ pub(crate) struct NodeToml {
     /// its unit (default 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) escalate_after_days: Option<u32>,
+    /// The level student and staff records travel up to (`"district"`, or any office
+    /// level): offices of that level send their parent only signed summaries of their
+    /// subtree, and nodes above hold no record. Set it alike at every node of the
+    /// network. Unset: records travel to the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) records_up_to: Option<String>,
     /// When a school's HK1 report is due, `MM-DD` of the school year (end of that day,
     /// Vietnam time); a school that has not submitted it raises `report_overdue` after.
     /// Unset: no deadline, no alert.

@@ -75,6 +75,9 @@ pub(crate) async fn start_with(nd: &NodeDir, restore: bool) -> Result<Running> {
             .with_context(|| format!("restoring {}", t.unit))?;
     }
     engine.set_alert_settings(t.alert_settings());
+    engine
+        .set_records_up_to(t.records_up_to.clone())
+        .context("records_up_to in node.toml")?;
     let health = engine.storage_health();
     let engine = engine.spawn()?;
     let parent = match (&t.parent, &t.parent_p2p) {

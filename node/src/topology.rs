@@ -195,6 +195,7 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
             escalate_after_days: None,
             report_due_hk1: None,
             report_due_hk2: None,
+            records_up_to: None,
             // Every office but this unit's own parent: where it would go if re-parented.
             addresses: if has_children.contains(u.id.as_str()) && u.parent.is_none() {
                 Default::default()

@@ -140,6 +140,16 @@ pub enum Payload {
         /// document key, that the figures were computed from.
         heads: Vec<(String, Vec<[u8; 32]>)>,
     },
+    /// The figures of documents of the author's subtree, signed by the office that
+    /// computed them: what travels above a privacy boundary (`records_up_to` in
+    /// `node.toml`), where the documents themselves do not. Each summary is opaque here
+    /// (postcard bytes of the records crate's `Summary`, without personal ids).
+    Summaries {
+        /// (document key `unit/collection/year`, its summary's bytes).
+        docs: Vec<(String, Vec<u8>)>,
+        /// The latest author timestamp the office holds of each unit concerned (Unix ms).
+        seen: Vec<(String, i64)>,
+    },
     /// One action of a user of the author's node (a login, an import, a target, an account
     /// change, …): the audit trail. It travels up, so the node's ancestors hold it too,
     /// and like every entry it cannot be changed without breaking its signature and the
@@ -181,6 +191,7 @@ impl Payload {
             Payload::AlertAck { .. } => "alert_ack",
             Payload::Audit { .. } => "audit",
             Payload::Report { .. } => "report",
+            Payload::Summaries { .. } => "summaries",
         }
     }
 
@@ -197,6 +208,7 @@ impl Payload {
             | Payload::Ack { .. }
             | Payload::Snapshot { .. }
             | Payload::AlertAck { .. }
+            | Payload::Summaries { .. }
             | Payload::Audit { .. } => None,
         }
     }

@@ -340,9 +340,20 @@ pub struct Session {
     stuck: BTreeSet<NodeId>,
     in_flight: Option<InFlight>,
     stats: Stats,
+    /// Up a link: only the local unit's own log (a privacy boundary, see
+    /// [`Session::own_log_only`]).
+    own_log_only: bool,
 }
 
 impl Session {
+    /// Sends the parent only this node's own log, not its subtree's: at the level records
+    /// stop at (`records_up_to`), the subtree's figures go up as signed summaries in that
+    /// log instead of the documents.
+    pub fn own_log_only(mut self) -> Session {
+        self.own_log_only = true;
+        self
+    }
+
     /// A new session between `local_unit` and `remote_unit`, whose role is `remote_role`.
     pub fn new(local_unit: &str, remote_unit: &str, remote_role: Role) -> Session {
         Session {
@@ -354,6 +365,7 @@ impl Session {
             stuck: BTreeSet::new(),
             in_flight: None,
             stats: Stats::default(),
+            own_log_only: false,
         }
     }
 
@@ -459,6 +471,9 @@ impl Session {
     }
 
     fn author_in_scope(&self, dir: &Directory, author: &NodeId) -> bool {
+        if self.own_log_only && self.remote_role == Role::Parent {
+            return dir.unit_of(author) == Some(self.local_unit.as_str());
+        }
         dir.unit_of(author).is_some_and(|u| {
             in_scope(
                 dir,

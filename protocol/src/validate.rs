@@ -11,6 +11,9 @@ use crate::cert::Directory;
 use crate::entry::{DecodeError, Entry, Hash, Payload};
 use crate::snapshot::{self, MAX_DOC_BYTES, MAX_HEADS};
 
+/// Most documents (and units) one summaries entry carries.
+pub const MAX_SUMMARIES: usize = 1000;
+
 /// Longest comment of a report step, in bytes.
 pub const MAX_REPORT_COMMENT_BYTES: usize = 2000;
 /// Most figures a report submits.
@@ -297,6 +300,28 @@ fn check_authority(entry: &Entry, unit: &str, dir: &Directory) -> Result<(), Rej
         }
         Payload::Ack { .. } => Ok(()),
         Payload::Audit { .. } => check_audit(&entry.body.payload),
+        Payload::Summaries { docs, seen } => {
+            if docs.len() > MAX_SUMMARIES || seen.len() > MAX_SUMMARIES {
+                return Err(Reject::Malformed(format!(
+                    "a summaries entry carries at most {MAX_SUMMARIES} documents and units"
+                )));
+            }
+            let outside = docs
+                .iter()
+                .filter_map(|(k, _)| {
+                    crate::DocId::from_key(k)
+                        .map(|d| d.unit)
+                        .or(Some(k.clone()))
+                })
+                .chain(seen.iter().map(|(u, _)| u.clone()))
+                .find(|u| u == unit || !dir.is_ancestor_or_self(unit, u));
+            match outside {
+                Some(u) => Err(Reject::Unauthorized(format!(
+                    "{unit} may not sign figures of {u}: only of units below it"
+                ))),
+                None => Ok(()),
+            }
+        }
         Payload::Report {
             school,
             year,

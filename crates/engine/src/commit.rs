@@ -18,6 +18,9 @@ impl Engine {
     pub fn ingest_page(&mut self, page: &[Vec<u8>], docs: &[(u32, Vec<u8>)]) -> Result<Ingested> {
         let out = self.guarded(|e| e.ingest_page_now(page, docs))?;
         self.check_restored()?;
+        if let Err(e) = self.sign_summaries() {
+            tracing::warn!(error = %e, "summaries not signed yet (retried after the next page)");
+        }
         Ok(out)
     }
 
@@ -168,6 +171,8 @@ impl Engine {
         let mut pending = snapshots::Pending::default();
         let mut appended_authors: Vec<NodeId> = Vec::new();
         let mut seen: HashMap<String, i64> = HashMap::new();
+        // Summaries an office signed for its subtree (above a privacy boundary).
+        let mut signed: Vec<(String, Summary)> = Vec::new();
         let mut quarantined = 0usize;
         for (i, entry, sig_ok, beside) in items {
             let (i, sig_ok, beside) = (*i, *sig_ok, *beside);
@@ -211,6 +216,8 @@ impl Engine {
                         txn: &mut txn,
                         local: self.local.as_mut(),
                         preloaded: &mut self.preloaded,
+                        signed: &mut signed,
+                        seen: &mut seen,
                     };
                     match ctx.payload(entry, &unit, beside, parsed) {
                         Ok(Some(doc_key)) => {
@@ -326,7 +333,10 @@ impl Engine {
         );
         self.docs.end_page();
         let fresh = match fresh {
-            Ok(f) => f,
+            Ok(mut f) => {
+                f.append(&mut signed);
+                f
+            }
             Err(e) => {
                 for k in &touched_docs {
                     self.docs.evict(k);
@@ -397,6 +407,10 @@ impl Engine {
         let forks = (quarantined > 0)
             .then(|| read_back("forks", alerts::forks(&self.store, &self.dir)))
             .flatten();
+        if self.is_records_boundary() {
+            let keys: Vec<String> = fresh.iter().map(|(k, _)| k.clone()).collect();
+            self.note_for_summaries(&keys);
+        }
         {
             let mut figures = self.views.figures_mut();
             figures.seen.extend(seen);
@@ -620,6 +634,10 @@ struct Apply<'e, 't> {
     local: Option<&'e mut import::Local>,
     /// Saved documents already loaded, by the author and seq of their snapshot entry.
     preloaded: &'e mut HashMap<(NodeId, u64), Result<RecordsDoc>>,
+    /// Summaries received signed by an office (a `Summaries` entry), for the figures.
+    signed: &'e mut Vec<(String, Summary)>,
+    /// The latest author timestamp per unit, as the page raises it.
+    seen: &'e mut HashMap<String, i64>,
 }
 
 impl Apply<'_, '_> {
@@ -685,6 +703,25 @@ impl Apply<'_, '_> {
             }
             Payload::Report { .. } => {
                 crate::reports::apply(txn, entry, unit)?;
+                Ok(None)
+            }
+            Payload::Summaries { docs, seen } => {
+                for (key, bytes) in docs {
+                    let summary: Summary = postcard::from_bytes(bytes).map_err(|e| {
+                        Error::Rejected(Reject::Malformed(format!(
+                            "summary of {key} signed by {unit} does not decode: {e}"
+                        )))
+                    })?;
+                    txn.put(&tables::SUMMARIES, key, &summary)?;
+                    self.signed.push((key.clone(), summary));
+                }
+                for (u, at) in seen {
+                    let was = self.seen.get(u).copied().unwrap_or(i64::MIN);
+                    if *at > was {
+                        self.seen.insert(u.clone(), *at);
+                        txn.put(&tables::SEEN, u, at)?;
+                    }
+                }
                 Ok(None)
             }
             Payload::Notification {

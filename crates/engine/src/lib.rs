@@ -42,6 +42,7 @@ mod log;
 pub use log::StoredLog;
 mod overview;
 mod par;
+mod privacy;
 mod provenance;
 mod reparent;
 mod reports;
@@ -269,6 +270,11 @@ pub struct Engine {
     preloaded: HashMap<(NodeId, u64), Result<RecordsDoc>>,
     /// Where a restore of this node's log from its parent stands (see [`restore`]).
     restoring: restore::Restoring,
+    /// The level records stop at (`records_up_to`; see [`privacy`]).
+    records_up_to: Option<String>,
+    /// At that level: documents whose summaries a commit changed and this node has not
+    /// signed yet.
+    unsigned: std::collections::BTreeSet<String>,
     /// Tests: signing a due snapshot entry fails.
     #[cfg(test)]
     fail_snapshot: bool,
@@ -389,6 +395,8 @@ impl Engine {
             local: None,
             preloaded: HashMap::new(),
             restoring,
+            records_up_to: None,
+            unsigned: Default::default(),
             #[cfg(test)]
             fail_snapshot: false,
             #[cfg(test)]

@@ -370,6 +370,10 @@ fn session(
         panic!("want is not heights")
     };
     let mut up = Session::new(from.unit(), to.unit(), to_is);
+    // As the network does: at the level records stop at, only the own log goes up.
+    if to_is == Role::Parent && from.is_records_boundary() {
+        up = up.own_log_only();
+    }
     up.on_heights(from.directory(), from, &heights);
     while let Some(Request::Page { entries, docs }) = up.next_page(from.directory(), from) {
         let got = to.ingest_page(&entries, &docs).unwrap();
@@ -2155,7 +2159,21 @@ fn a_node_whose_store_was_lost_gets_its_log_back_and_writes_only_then() {
         0
     );
     assert_eq!(s1.height(&own), height);
-    assert_eq!(s1.stats(None).unwrap(), before);
+    let after = s1.stats(None).unwrap();
+    assert_eq!(
+        (
+            after.students,
+            after.staff,
+            after.classes,
+            after.schools_reporting
+        ),
+        (
+            before.students,
+            before.staff,
+            before.classes,
+            before.schools_reporting
+        )
+    );
     assert_eq!(s1.notifications().unwrap().len(), 1);
     // Its next import continues the log: the district takes it, no fork.
     s1.import("students", None, students("Y", 5, 0).as_bytes())
@@ -2449,4 +2467,107 @@ fn a_report_past_its_deadline_is_an_alert_until_submitted() {
         ids.contains(&format!("report_overdue:s2:{year}:HK1")),
         "{ids:?}"
     );
+}
+
+#[test]
+fn above_the_records_level_only_signed_summaries_travel_and_every_figure_stays_exact() {
+    use eduioc_protocol::sync::Role;
+    let w = World::new();
+    let mut so = w.open("so", 4);
+    let mut d = w.open("pgd", 4);
+    let mut s1 = w.open("s1", 4);
+    let mut s2 = w.open("s2", 4);
+    for e in [&mut so, &mut d, &mut s1, &mut s2] {
+        e.set_records_up_to(Some("district".into())).unwrap();
+    }
+    assert!(d.is_records_boundary() && !so.is_records_boundary() && !s1.is_records_boundary());
+    assert!(matches!(
+        s1.set_records_up_to(Some("school".into())),
+        Err(Error::Invalid(_))
+    ));
+    s1.import("students", None, students("A", 30, 2).as_bytes())
+        .unwrap();
+    s1.import(
+        "staff",
+        Some("text/csv"),
+        "staff_id,full_name,gender,birth_date,role,qualification,status\n\
+         GV01,Nguyễn Văn Đông,M,1980-01-01,teacher,master,active\n"
+            .as_bytes(),
+    )
+    .unwrap();
+    s2.import("students", None, students("B", 20, 1).as_bytes())
+        .unwrap();
+    for s in [&s1, &s2] {
+        session(s, &mut d, Role::Parent);
+    }
+    let sent = session(&d, &mut so, Role::Parent);
+    assert!(sent.entries > 0 && sent.docs == 0, "{sent:?}");
+    let same = |so: &Engine, d: &Engine| {
+        for unit in ["pgd", "s1", "s2"] {
+            let (a, b) = (so.stats(Some(unit)).unwrap(), d.stats(Some(unit)).unwrap());
+            assert_eq!(
+                (
+                    a.students,
+                    a.staff,
+                    a.classes,
+                    a.schools,
+                    a.schools_reporting
+                ),
+                (
+                    b.students,
+                    b.staff,
+                    b.classes,
+                    b.schools,
+                    b.schools_reporting
+                ),
+                "{unit}"
+            );
+            let ind = |e: &Engine| {
+                e.views()
+                    .figures()
+                    .indicators(Some(unit), None, None)
+                    .unwrap()
+                    .indicators
+                    .into_iter()
+                    .map(|i| (i.code, i.value))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(ind(so), ind(d), "{unit}");
+        }
+    };
+    same(&so, &d);
+    // The department holds no record: no document, none of the schools' logs.
+    assert!(so.store.doc_keys().unwrap().is_empty());
+    assert_eq!(so.height(&s1.id()), 0);
+    assert_eq!(so.height(&s2.id()), 0);
+    assert!(so.search_students("A", None, 10).unwrap().is_empty());
+    assert_eq!(so.views().figures().records_kept_below(), Some("district"));
+    assert_eq!(d.views().figures().records_kept_below(), None);
+    assert!(!d.search_students("A", None, 10).unwrap().is_empty());
+    // Fresh data everywhere: no school shows as not reporting at the department.
+    let alerts = so.views().figures().alerts(None, None).unwrap();
+    assert!(
+        !alerts.iter().any(|a| a.rule == "not_reporting"),
+        "{alerts:?}"
+    );
+    // A later change reaches the department as a new signed summary.
+    s1.import("students", None, students("A", 35, 5).as_bytes())
+        .unwrap();
+    session(&s1, &mut d, Role::Parent);
+    session(&d, &mut so, Role::Parent);
+    same(&so, &d);
+    assert_eq!(so.stats(Some("s1")).unwrap().students.dropped_out, 5);
+    // A summary of a unit outside the signer's subtree is refused.
+    let forged = Entry::sign(
+        &w.keys.iter().find(|k| k.0 == "s1").unwrap().3,
+        s1.height(&s1.id()) + 1,
+        None,
+        0,
+        Payload::Summaries {
+            docs: vec![("s2/students/2026-2027".into(), vec![0])],
+            seen: vec![],
+        },
+    );
+    let got = so.ingest(&[forged.into_bytes()]).unwrap();
+    assert_eq!(got.rejected.len(), 1);
 }

@@ -102,6 +102,9 @@ pub struct Figures {
     pub(crate) targets: BTreeMap<String, crate::Target>,
     /// Alert acknowledgements held, by alert id.
     pub(crate) alert_acks: BTreeMap<String, crate::AlertAck>,
+    /// The level records stop at (`records_up_to`), if the network keeps them below the
+    /// root.
+    pub(crate) records_up_to: Option<String>,
     /// Term reports' steps held, by `<school>/<year>/<term>`.
     pub(crate) reports: BTreeMap<String, crate::reports::Steps>,
     /// Forks quarantined here.
@@ -191,6 +194,7 @@ impl Views {
                 targets: BTreeMap::new(),
                 alert_acks: BTreeMap::new(),
                 reports: BTreeMap::new(),
+                records_up_to: None,
                 forks: Vec::new(),
                 alert_settings: crate::AlertSettings::default(),
                 seen: HashMap::new(),

@@ -848,7 +848,14 @@ impl Network {
                     let session = engine
                         .call(move |e| {
                             add_certs(e, certs, "certificate from parent refused");
-                            Session::new(e.unit(), &unit, Role::Parent)
+                            let s = Session::new(e.unit(), &unit, Role::Parent);
+                            // At the level records stop at, only this node's own log
+                            // (with the subtree's signed summaries) goes up.
+                            if e.is_records_boundary() {
+                                s.own_log_only()
+                            } else {
+                                s
+                            }
                         })
                         .await;
                     Done {

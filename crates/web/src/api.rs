@@ -414,6 +414,18 @@ async fn audit(State(state): State<AppState>, Query(q): Query<AuditParams>) -> A
     Ok(Json(json!(page)))
 }
 
+/// Above the level records stop at, a look-up's answer says why it finds nothing:
+/// `"records_kept_below": "<level>"` and a `note`.
+fn kept_below(state: &AppState, v: &mut Value) {
+    if let Some(level) = state.views.figures().records_kept_below() {
+        v["records_kept_below"] = json!(level);
+        v["note"] = json!(format!(
+            "records are kept up to the {level} level (records_up_to): this node holds only \
+             the figures offices of that level sign; look records up at a {level} node"
+        ));
+    }
+}
+
 #[derive(Deserialize)]
 struct SearchQuery {
     q: Option<String>,
@@ -429,7 +441,9 @@ async fn students(State(state): State<AppState>, Query(q): Query<SearchQuery>) -
     })
     .await
     .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    Ok(Json(json!({ "students": hits })))
+    let mut v = json!({ "students": hits });
+    kept_below(&state, &mut v);
+    Ok(Json(v))
 }
 
 /// `GET /api/v1/records/staff?q=&unit=&limit=`: staff of the subtree matching `q` (by id
@@ -442,7 +456,9 @@ async fn staff(State(state): State<AppState>, Query(q): Query<SearchQuery>) -> A
     })
     .await
     .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    Ok(Json(json!({ "staff": hits })))
+    let mut v = json!({ "staff": hits });
+    kept_below(&state, &mut v);
+    Ok(Json(v))
 }
 
 #[derive(Deserialize)]

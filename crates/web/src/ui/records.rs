@@ -217,8 +217,22 @@ pub(crate) async fn search(
         }
         None => None,
     };
+    let kept_below = state
+        .views
+        .figures()
+        .records_kept_below()
+        .map(str::to_string);
     let body = html! {
         h1 { (ctx.t(T::RecordsTitle)) }
+        @if let Some(level) = &kept_below {
+            p.note #records-kept-below { (ctx.lang.pick(
+                "Hồ sơ học sinh và cán bộ được lưu đến cấp ",
+                "Student and staff records are kept up to the level ",
+            )) strong { (level) } (ctx.lang.pick(
+                " (records_up_to): nút này chỉ nhận số liệu tổng hợp có chữ ký của cấp đó. Hãy tra cứu hồ sơ tại nút cấp đó.",
+                " (records_up_to): this node receives only the figures offices of that level sign. Look records up at a node of that level.",
+            )) }
+        }
         form.search #records-search method="get" action="/records" {
             fieldset.kinds {
                 legend.visually-hidden { (ctx.t(T::SearchIn)) }
