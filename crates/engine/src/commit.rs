@@ -16,7 +16,14 @@ impl Engine {
     /// [`Engine::ingest`] of a page that may carry saved documents beside its snapshot
     /// entries: (index in `page`, the document's `save()`).
     pub fn ingest_page(&mut self, page: &[Vec<u8>], docs: &[(u32, Vec<u8>)]) -> Result<Ingested> {
+        let started = std::time::Instant::now();
         let out = self.guarded(|e| e.ingest_page_now(page, docs))?;
+        let m = self.views.metrics();
+        m.ingest_seconds.observe_duration(started.elapsed());
+        m.page_entries.observe(page.len() as f64);
+        let bytes = page.iter().map(Vec::len).sum::<usize>()
+            + docs.iter().map(|(_, d)| d.len()).sum::<usize>();
+        m.page_bytes.observe(bytes as f64);
         self.check_restored()?;
         if let Err(e) = self.sign_summaries() {
             tracing::warn!(error = %e, "summaries not signed yet (retried after the next page)");
@@ -93,11 +100,22 @@ impl Engine {
         Ok(out)
     }
 
+    /// Validates, applies and stores `items` in one transaction (timed for the metrics).
     pub(crate) fn commit_entries(
         &mut self,
         items: Vec<Item<'_>>,
         out: &mut Ingested,
     ) -> Result<()> {
+        let started = std::time::Instant::now();
+        let r = self.commit_entries_now(items, out);
+        self.views
+            .metrics()
+            .commit_seconds
+            .observe_duration(started.elapsed());
+        r
+    }
+
+    fn commit_entries_now(&mut self, items: Vec<Item<'_>>, out: &mut Ingested) -> Result<()> {
         // Certificate versions take effect when their date comes.
         self.dir.set_now(self.clock.now_ms());
         self.notices_dirty |= items.iter().any(|(_, e, ..)| {

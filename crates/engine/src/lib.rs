@@ -40,6 +40,7 @@ mod indicators;
 pub mod links;
 mod log;
 pub use log::StoredLog;
+pub mod metrics;
 mod overview;
 mod par;
 mod privacy;
@@ -555,6 +556,7 @@ impl Engine {
             unread: self.unread,
             version: self.published,
             restoring: self.restoring.is_some(),
+            store_bytes: std::fs::metadata(self.store.path()).map_or(0, |m| m.len()),
         });
     }
 

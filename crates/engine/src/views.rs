@@ -56,6 +56,8 @@ pub struct StatusView {
     /// Whether the node is restoring its log from its parent (it writes nothing until
     /// it holds it: `eduioc restore`).
     pub restoring: bool,
+    /// Size of the store's file, bytes (0 in memory).
+    pub store_bytes: u64,
 }
 
 impl Default for StatusView {
@@ -76,6 +78,7 @@ impl Default for StatusView {
             unread: 0,
             version: 0,
             restoring: false,
+            store_bytes: 0,
         }
     }
 }
@@ -174,6 +177,7 @@ pub struct Views {
     status: Arc<RwLock<Arc<StatusView>>>,
     figures: Arc<RwLock<Figures>>,
     events: tokio::sync::broadcast::Sender<Event>,
+    metrics: Arc<crate::metrics::EngineMetrics>,
 }
 
 impl Views {
@@ -186,6 +190,7 @@ impl Views {
     ) -> Views {
         Views {
             events: tokio::sync::broadcast::channel(EVENT_BACKLOG).0,
+            metrics: Arc::default(),
             status: Arc::default(),
             figures: Arc::new(RwLock::new(Figures {
                 unit: unit.to_string(),
@@ -202,6 +207,11 @@ impl Views {
                 clock,
             })),
         }
+    }
+
+    /// What the engine measured of its own work (latencies, page sizes).
+    pub fn metrics(&self) -> &crate::metrics::EngineMetrics {
+        &self.metrics
     }
 
     /// The figures, read-locked: hold the guard for one computation, not across waits.

@@ -110,12 +110,20 @@ pub fn router(state: AppState) -> Router {
         .route("/notifications", get(notifications).post(notify))
         .route("/notifications/{unit}/{seq}/read", post(mark_read))
         .route("/audit", get(audit))
+        .route("/metrics", get(crate::metrics::metrics))
         .route("/reports", get(reports).post(report_step))
         .route("/units/{id}/parent", post(reparent))
         .fallback(|| async { ApiError::msg(StatusCode::NOT_FOUND, "no such API endpoint") })
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .layer(middleware::from_fn_with_state(state.clone(), auth));
-    Router::new().nest("/api/v1", api).with_state(state)
+    // Prometheus' default path, behind the same token.
+    let scrape = Router::new()
+        .route("/metrics", get(crate::metrics::metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), auth));
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(scrape)
+        .with_state(state)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

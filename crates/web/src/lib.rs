@@ -17,6 +17,7 @@
 
 mod api;
 pub mod auth;
+mod metrics;
 pub mod security;
 pub mod serve;
 mod ui;

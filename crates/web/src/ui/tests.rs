@@ -22,6 +22,7 @@ use crate::auth::{hash_password, Account, AccountBook, Accounts, Role, Throttle}
 use crate::AppState;
 
 mod governance;
+mod metrics;
 mod websec;
 
 const PASSWORD: &str = "correct-horse-battery";
