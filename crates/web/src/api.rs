@@ -119,7 +119,7 @@ pub fn router(state: AppState) -> Router {
     // Prometheus' default path, behind the same token.
     let scrape = Router::new()
         .route("/metrics", get(crate::metrics::metrics))
-        .layer(middleware::from_fn_with_state(state.clone(), auth));
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .nest("/api/v1", api)
         .merge(scrape)
