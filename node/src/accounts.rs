@@ -7,9 +7,8 @@ use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use eduioc_web::auth::{read_file, write_file, Accounts};
+use eduioc_web::auth::{random_salt as salt, read_file, write_file, Accounts};
 use eduioc_web::Role;
-use rand::RngCore;
 
 use crate::config::ACCOUNTS;
 
@@ -25,12 +24,6 @@ pub(crate) enum Change {
     Remove { user: String },
     /// Print the accounts and their roles.
     List,
-}
-
-fn salt() -> [u8; 16] {
-    let mut s = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut s);
-    s
 }
 
 /// The password: one line of standard input, or a random one (returned to print).

@@ -18,6 +18,9 @@ use crate::identity::{NodeId, NodeKey, Signature};
 
 /// Longest accepted unit id (ids match `[a-z0-9-]{1,64}`).
 pub const MAX_UNIT_ID: usize = 64;
+/// Most a certificate's version may jump above the highest one known for its unit (a
+/// version near `u32::MAX` would leave no room for the root to supersede it).
+pub const MAX_VERSION_STEP: u32 = 1024;
 /// Deepest hierarchy the directory walks before declaring a cycle.
 pub const MAX_DEPTH: usize = 32;
 const CERT_DOMAIN: &[u8] = b"eduioc/cert/v1";
@@ -309,10 +312,19 @@ impl Directory {
             }
             return Err(CertError::BadRoot(b.unit.clone()));
         }
+        let latest = self.latest_cert(&b.unit);
+        if latest.is_some_and(|l| b.version > l.body.version.saturating_add(MAX_VERSION_STEP)) {
+            return Err(CertError::Unauthorized {
+                unit: b.unit.clone(),
+                issuer: b.issuer.short(),
+            });
+        }
         if b.issuer == self.root_key {
             return Ok(());
         }
-        // A delegated office may certify units strictly below it.
+        // A delegated office may certify units strictly below it; a unit that already has
+        // a certificate only where it was and where it goes are both below the office,
+        // and with the same key (only the root gives a unit another key).
         let Some(issuer_unit) = self.by_key.get(&b.issuer) else {
             return Err(CertError::Pending(b.unit.clone()));
         };
@@ -320,7 +332,18 @@ impl Directory {
             .current_cert(issuer_unit)
             .is_some_and(|c| c.body.delegate);
         let parent = b.parent.as_deref().unwrap_or_default();
-        if issuer_ok && issuer_unit != &b.unit && self.is_ancestor_or_self(issuer_unit, parent) {
+        let was_below = latest.is_none_or(|l| {
+            l.body.key == b.key
+                && l.body
+                    .parent
+                    .as_deref()
+                    .is_some_and(|p| self.is_ancestor_or_self(issuer_unit, p))
+        });
+        if issuer_ok
+            && issuer_unit != &b.unit
+            && self.is_ancestor_or_self(issuer_unit, parent)
+            && was_below
+        {
             Ok(())
         } else {
             Err(CertError::Unauthorized {
@@ -464,6 +487,16 @@ impl Directory {
         out
     }
 
+    /// Whether `parent` is, or under another version of `unit`'s certificate was (or will
+    /// be), `unit`'s parent.
+    pub fn is_or_was_parent(&self, unit: &str, parent: &str) -> bool {
+        self.certs.get(unit).is_some_and(|versions| {
+            versions
+                .values()
+                .any(|c| c.body.parent.as_deref() == Some(parent))
+        })
+    }
+
     /// The certificate of `unit` with the highest version known, in force or not yet.
     pub fn latest_cert(&self, unit: &str) -> Option<&Certificate> {
         self.certs.get(unit)?.values().next_back()
@@ -588,6 +621,36 @@ mod tests {
         assert!(dir.is_ancestor_or_self("d2", "s"));
         assert!(!dir.is_ancestor_or_self("d1", "s"));
         assert_eq!(dir.unit_of(&s.id()), Some("s"));
+        // A delegated district cannot take a unit that is not below it, nor give one of
+        // its own units another key, nor jump the version out of the root's reach.
+        let mut d2b = body("d2", Some("so"), &d2, &root);
+        d2b.delegate = true;
+        d2b.version = 2;
+        dir.insert(Certificate::issue(d2b, &root)).unwrap();
+        dir.set_now(2000);
+        let d3 = NodeKey::from_secret([6; 32]);
+        let mut d3b = body("d3", Some("so"), &d3, &root);
+        d3b.delegate = true;
+        dir.insert(Certificate::issue(d3b, &root)).unwrap();
+        let mut grab = body("s", Some("d3"), &s, &d3);
+        grab.version = 3;
+        assert!(matches!(
+            dir.insert(Certificate::issue(grab, &d3)),
+            Err(CertError::Unauthorized { .. })
+        ));
+        let mut rekey = body("s", Some("d2"), &x, &d2);
+        rekey.version = 3;
+        assert!(matches!(
+            dir.insert(Certificate::issue(rekey, &d2)),
+            Err(CertError::Unauthorized { .. })
+        ));
+        let mut far = body("s", Some("d2"), &s, &root);
+        far.version = u32::MAX;
+        assert!(matches!(
+            dir.insert(Certificate::issue(far, &root)),
+            Err(CertError::Unauthorized { .. })
+        ));
+        assert_eq!(dir.parent("s"), Some("d2"));
         // Tampered certificate.
         let mut t = Certificate::issue(body("y", Some("so"), &x, &root), &root);
         t.body.unit = "z".into();

@@ -417,7 +417,16 @@ impl Session {
     /// [`Session::retry_stuck`]: heights alone do not say the remote would now accept them.
     pub fn on_heights(&mut self, dir: &Directory, src: &dyn LogSource, heights: &[(NodeId, u64)]) {
         // The authors of a page in flight are raised by its acknowledgement.
-        let remote: HashMap<NodeId, u64> = heights.iter().copied().collect();
+        let mut remote: HashMap<NodeId, u64> = heights.iter().copied().collect();
+        // A child's own log: it holds at least what it sent us on this link (heights
+        // sent before its latest page may arrive after it).
+        if let Some(before) = &self.remote_has {
+            for (author, h) in remote.iter_mut() {
+                if self.is_remote_own(dir, author) {
+                    *h = (*h).max(before.get(author).copied().unwrap_or(0));
+                }
+            }
+        }
         // Only authors of which we hold more than the remote: re-comparing an idle link
         // reads nothing from the log.
         self.dirty = src
@@ -464,9 +473,31 @@ impl Session {
     }
 
     /// An entry by `author` was committed locally (authored here or received).
+    ///
+    /// A child's own log is not offered down on a commit: what was committed came from
+    /// the child (it is sent down only when its heights say it lacks it, a restore).
     pub fn on_appended(&mut self, dir: &Directory, author: &NodeId) {
-        if !self.stuck.contains(author) && self.author_in_scope(dir, author) {
+        if !self.stuck.contains(author)
+            && self.author_in_scope(dir, author)
+            && !self.is_remote_own(dir, author)
+        {
             self.dirty.insert(*author);
+        }
+    }
+
+    /// The remote is a child and `author` its own key.
+    fn is_remote_own(&self, dir: &Directory, author: &NodeId) -> bool {
+        self.remote_role == Role::Child && dir.unit_of(author) == Some(self.remote_unit.as_str())
+    }
+
+    /// The remote sent us a page: it holds at least these heights (raised, never
+    /// lowered), so nothing of it is offered back.
+    pub fn on_received(&mut self, heights: &[(NodeId, u64)]) {
+        if let Some(remote) = self.remote_has.as_mut() {
+            for (author, h) in heights {
+                let held = remote.entry(*author).or_insert(0);
+                *held = (*held).max(*h);
+            }
         }
     }
 
@@ -747,6 +778,15 @@ mod tests {
         down.on_acked(&[(so.id(), 2), (d1.id(), 1)]);
         assert!(down.next_page(&dir, &at_d1).is_none());
         assert!(down.idle());
+        // What the child itself sent is never offered back: not on the commit event of
+        // its page, nor when heights it sent before that page arrive after it.
+        let mut down = Session::new("d1", "s1", Role::Child);
+        down.on_heights(&dir, &at_d1, &[(s1.id(), 1), (so.id(), 2), (d1.id(), 1)]);
+        down.on_appended(&dir, &s1.id());
+        assert!(down.next_page(&dir, &at_d1).is_none());
+        down.on_received(&[(s1.id(), 1)]);
+        down.on_heights(&dir, &at_d1, &[(s1.id(), 0), (so.id(), 2), (d1.id(), 1)]);
+        assert!(down.next_page(&dir, &at_d1).is_none());
         // A child that lost its own log (restoring) gets it back, with the rest.
         let mut down = Session::new("d1", "s1", Role::Child);
         down.on_heights(&dir, &at_d1, &[]);

@@ -281,7 +281,7 @@ fn check_authority(entry: &Entry, unit: &str, dir: &Directory) -> Result<(), Rej
             Ok(())
         }
         Payload::Notification { to_unit, .. } => {
-            if dir.is_ancestor_or_self(unit, to_unit) {
+            if dir.is_or_was_ancestor_or_self(unit, to_unit) {
                 Ok(())
             } else {
                 Err(Reject::Unauthorized(format!(
@@ -314,7 +314,7 @@ fn check_authority(entry: &Entry, unit: &str, dir: &Directory) -> Result<(), Rej
                         .or(Some(k.clone()))
                 })
                 .chain(seen.iter().map(|(u, _)| u.clone()))
-                .find(|u| u == unit || !dir.is_ancestor_or_self(unit, u));
+                .find(|u| u == unit || !dir.is_or_was_ancestor_or_self(unit, u));
             match outside {
                 Some(u) => Err(Reject::Unauthorized(format!(
                     "{unit} may not sign figures of {u}: only of units below it"
@@ -349,7 +349,7 @@ fn check_authority(entry: &Entry, unit: &str, dir: &Directory) -> Result<(), Rej
             }
             let allowed = match step.as_str() {
                 "submit" => unit == school && !figures.is_empty(),
-                "return" | "approve" => dir.parent(school) == Some(unit),
+                "return" | "approve" => dir.is_or_was_parent(school, unit),
                 "accept" => dir.parent(unit).is_none() && dir.is_ancestor_or_self(unit, school),
                 other => {
                     return Err(Reject::Malformed(format!(
@@ -389,7 +389,7 @@ fn check_authority(entry: &Entry, unit: &str, dir: &Directory) -> Result<(), Rej
                     "{unit} is a school; only offices set targets"
                 )));
             }
-            if !dir.is_ancestor_or_self(unit, for_unit) {
+            if !dir.is_or_was_ancestor_or_self(unit, for_unit) {
                 return Err(Reject::Unauthorized(format!(
                     "{unit} may not set a target for {for_unit}, which is outside its subtree"
                 )));

@@ -24,6 +24,9 @@ use crate::{Engine, Error, Lookups, Result};
 
 /// Most rows of one page of the trail.
 pub const MAX_AUDIT_PAGE: usize = 500;
+/// Most index rows one page reads (a filter that matches few rows pages through the
+/// index instead of reading all of it per request).
+const MAX_VISIT: usize = 20_000;
 
 /// One action as indexed (the key is `<author ms, 16 digits>/<unit>/<seq, 20 digits>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,7 +137,10 @@ impl Engine {
 
 impl Indexed {
     /// What the stored log says of this row: `"ok"`, or what is wrong.
-    fn check(&self, view: &eduioc_store::View) -> String {
+    fn check(&self, view: &eduioc_store::View, dir: &eduioc_protocol::Directory) -> String {
+        if dir.unit_of(&self.author) != Some(self.unit.as_str()) {
+            return "the index names another unit than the entry's signer".into();
+        }
         let author = self.author.as_bytes();
         let entry = match view.entry(author, self.seq) {
             Ok(Some(bytes)) => match Entry::decode(&bytes) {
@@ -185,11 +191,12 @@ impl Lookups {
         }
         let limit = q.limit.clamp(1, MAX_AUDIT_PAGE);
         let view = self.reader.view()?;
-        let found = view.scan_back(
+        let (found, resume) = view.scan_back_bounded(
             &tables::AUDIT,
             "",
             q.cursor.as_deref(),
             limit + 1,
+            MAX_VISIT,
             |_, r: &Indexed| {
                 q.user.as_deref().is_none_or(|u| u == r.user)
                     && q.action.as_deref().is_none_or(|a| a == r.action)
@@ -199,7 +206,7 @@ impl Lookups {
         let more = found.len() > limit;
         let mut page = AuditPage::default();
         for (k, r) in found.into_iter().take(limit) {
-            let check = r.check(&view);
+            let check = r.check(&view, &dir);
             page.broken += usize::from(check != "ok");
             page.next = Some(k);
             page.rows.push(AuditRow {
@@ -214,7 +221,8 @@ impl Lookups {
             });
         }
         if !more {
-            page.next = None;
+            // Stopped after reading `MAX_VISIT` rows: the next page goes on from there.
+            page.next = resume;
         }
         Ok(page)
     }

@@ -112,6 +112,9 @@ impl Engine {
             .metrics()
             .commit_seconds
             .observe_duration(started.elapsed());
+        if r.is_ok() {
+            self.mark_started();
+        }
         r
     }
 
@@ -191,6 +194,8 @@ impl Engine {
         let mut seen: HashMap<String, i64> = HashMap::new();
         // Summaries an office signed for its subtree (above a privacy boundary).
         let mut signed: Vec<(String, Summary)> = Vec::new();
+        // At a boundary: the documents whose figures this commit computed, to sign.
+        let mut computed: Vec<String> = Vec::new();
         let mut quarantined = 0usize;
         for (i, entry, sig_ok, beside) in items {
             let (i, sig_ok, beside) = (*i, *sig_ok, *beside);
@@ -352,6 +357,11 @@ impl Engine {
         self.docs.end_page();
         let fresh = match fresh {
             Ok(mut f) => {
+                // The documents whose figures this commit computed are signed at a
+                // boundary; summaries others signed are not.
+                if self.is_records_boundary() {
+                    computed.extend(f.iter().map(|(k, _)| k.clone()));
+                }
                 f.append(&mut signed);
                 f
             }
@@ -425,10 +435,7 @@ impl Engine {
         let forks = (quarantined > 0)
             .then(|| read_back("forks", alerts::forks(&self.store, &self.dir)))
             .flatten();
-        if self.is_records_boundary() {
-            let keys: Vec<String> = fresh.iter().map(|(k, _)| k.clone()).collect();
-            self.note_for_summaries(&keys);
-        }
+        self.note_for_summaries(&computed);
         {
             let mut figures = self.views.figures_mut();
             figures.seen.extend(seen);
@@ -724,12 +731,24 @@ impl Apply<'_, '_> {
                 Ok(None)
             }
             Payload::Summaries { docs, seen } => {
+                // Every summary decodes, or nothing of the entry is applied.
+                let mut decoded = Vec::with_capacity(docs.len());
                 for (key, bytes) in docs {
                     let summary: Summary = postcard::from_bytes(bytes).map_err(|e| {
                         Error::Rejected(Reject::Malformed(format!(
                             "summary of {key} signed by {unit} does not decode: {e}"
                         )))
                     })?;
+                    decoded.push((key, summary));
+                }
+                // A node that signed them, or holds the documents, computes its own.
+                if entry.author().as_bytes() == &self.actor {
+                    return Ok(None);
+                }
+                for (key, summary) in decoded {
+                    if self.docs.contains(key) || txn.has_doc(key)? {
+                        continue;
+                    }
                     txn.put(&tables::SUMMARIES, key, &summary)?;
                     self.signed.push((key.clone(), summary));
                 }

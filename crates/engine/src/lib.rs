@@ -49,6 +49,7 @@ mod reparent;
 mod reports;
 pub use reports::{report_figures, Changed, ReportView, Step, StepView};
 mod restore;
+pub use restore::STARTED_MARKER;
 mod search;
 mod snapshots;
 mod stats;
@@ -271,6 +272,9 @@ pub struct Engine {
     preloaded: HashMap<(NodeId, u64), Result<RecordsDoc>>,
     /// Where a restore of this node's log from its parent stands (see [`restore`]).
     restoring: restore::Restoring,
+    /// Where to note that this node's own log was first written, until it is (see
+    /// [`restore`]).
+    started_marker: Option<std::path::PathBuf>,
     /// The level records stop at (`records_up_to`; see [`privacy`]).
     records_up_to: Option<String>,
     /// At that level: documents whose summaries a commit changed and this node has not
@@ -351,7 +355,10 @@ impl Engine {
     /// system clock.
     pub fn open(cfg: Config) -> Result<Engine> {
         let store = Store::open(&cfg.data_dir.join("store.redb"))?;
-        Engine::open_with(cfg, store, Clock::system())
+        let data_dir = cfg.data_dir.clone();
+        let mut engine = Engine::open_with(cfg, store, Clock::system())?;
+        engine.watch_lost_store(&data_dir)?;
+        Ok(engine)
     }
 
     /// Opens an engine on `store` (a file, or [`Store::in_memory`]) and `clock`;
@@ -398,6 +405,7 @@ impl Engine {
             restoring,
             records_up_to: None,
             unsigned: Default::default(),
+            started_marker: None,
             #[cfg(test)]
             fail_snapshot: false,
             #[cfg(test)]

@@ -59,7 +59,9 @@ impl Engine {
         }
         let body = CertBody {
             parent: Some(parent.to_string()),
-            version: latest.body.version + 1,
+            version: latest.body.version.checked_add(1).ok_or_else(|| {
+                Error::Invalid(format!("{unit}'s certificate is at the last version"))
+            })?,
             effective_ms: effective_ms.unwrap_or_else(|| self.clock.now_ms()),
             issuer: self.key.id(),
             ..latest.body

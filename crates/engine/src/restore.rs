@@ -9,7 +9,13 @@
 //! parent's height of this node's log ([`Engine::parent_holds`]), and the mark goes once
 //! the node's own height reaches it.
 
+use std::path::Path;
+
 use crate::{Engine, Error, Result};
+
+/// The file beside a node's store that says its own log was written once: an empty store
+/// next to it was lost (a disk replaced, a file deleted), not new.
+pub const STARTED_MARKER: &str = "log.started";
 
 /// The meta key present while the node restores: the parent's height of this node's log
 /// when known (8 bytes, little-endian), empty until then.
@@ -29,11 +35,56 @@ pub(crate) fn read(store: &eduioc_store::Store) -> Result<Restoring> {
 }
 
 impl Engine {
+    /// This node's height of its own log.
+    fn own_height(&self) -> u64 {
+        self.heads.get(&self.key.id()).map_or(0, |h| h.seq)
+    }
+
+    /// At open: a store that holds none of this node's log although [`STARTED_MARKER`]
+    /// says it wrote one was lost, and the node restores before it writes (as `eduioc
+    /// restore` would) instead of forking its log with the first login. Otherwise the
+    /// marker is written with the first entry of its log.
+    pub(crate) fn watch_lost_store(&mut self, data_dir: &Path) -> Result<()> {
+        let marker = data_dir.join(STARTED_MARKER);
+        if self.own_height() > 0 {
+            if !marker.exists() {
+                self.started_marker = Some(marker);
+                self.mark_started();
+            }
+            return Ok(());
+        }
+        if !marker.exists() {
+            self.started_marker = Some(marker);
+            return Ok(());
+        }
+        if self.restoring.is_none() && self.dir.parent(&self.unit).is_some() {
+            tracing::warn!(
+                unit = %self.unit,
+                "this node's store holds none of its log although it wrote one before \
+                 ({STARTED_MARKER}): it restores the log from its parent before writing"
+            );
+            self.begin_restore()?;
+        }
+        Ok(())
+    }
+
+    /// Writes [`STARTED_MARKER`] once this node's log has an entry.
+    pub(crate) fn mark_started(&mut self) {
+        if self.own_height() == 0 {
+            return;
+        }
+        if let Some(marker) = self.started_marker.take() {
+            if let Err(e) = std::fs::write(&marker, b"this node's log was written\n") {
+                tracing::warn!(file = %marker.display(), error = %e, "cannot write the marker");
+            }
+        }
+    }
+
     /// Marks this node as restoring its log from its parent. Refused when the store holds
     /// any entry of this node's own log: restore is for a store that was lost, and a
     /// node with part of its log gets the rest from its parent anyway.
     pub fn begin_restore(&mut self) -> Result<()> {
-        let own = self.heads.get(&self.key.id()).map_or(0, |h| h.seq);
+        let own = self.own_height();
         if own > 0 && self.restoring.is_none() {
             return Err(Error::Invalid(format!(
                 "this node's store already holds {own} entries of its own log: restore is for \
@@ -63,10 +114,7 @@ impl Engine {
                 "this node is restoring its log from its parent ({}); it writes again once it \
                  holds it",
                 match target {
-                    Some(h) => format!(
-                        "{} of {h} entries back",
-                        self.heads.get(&self.key.id()).map_or(0, |h| h.seq)
-                    ),
+                    Some(h) => format!("{} of {h} entries back", self.own_height()),
                     None => "waiting for the parent".into(),
                 }
             ))),
@@ -80,7 +128,7 @@ impl Engine {
     /// was lost and it was started with `run`, not `restore`) starts restoring here: one
     /// more entry signed now would be a fork.
     pub fn parent_holds(&mut self, height: u64) -> Result<()> {
-        let own = self.heads.get(&self.key.id()).map_or(0, |h| h.seq);
+        let own = self.own_height();
         let target = match self.restoring {
             Some(target) => target,
             None if height > own => {
@@ -111,7 +159,7 @@ impl Engine {
         let Some(Some(target)) = self.restoring else {
             return Ok(());
         };
-        let own = self.heads.get(&self.key.id()).map_or(0, |h| h.seq);
+        let own = self.own_height();
         if own < target {
             return Ok(());
         }

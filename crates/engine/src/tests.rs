@@ -2557,6 +2557,27 @@ fn above_the_records_level_only_signed_summaries_travel_and_every_figure_stays_e
     session(&d, &mut so, Role::Parent);
     same(&so, &d);
     assert_eq!(so.stats(Some("s1")).unwrap().students.dropped_out, 5);
+    // Quiet round trips sign nothing more.
+    let height = d.height(&d.id());
+    for _ in 0..2 {
+        session(&so, &mut d, Role::Child);
+        session(&d, &mut so, Role::Parent);
+        session(&s1, &mut d, Role::Parent);
+    }
+    assert_eq!(d.height(&d.id()), height);
+    // A page with one changed document is one more signed summary, no more.
+    for round in 0..3 {
+        s2.import("students", None, students("B", 21 + round, 1).as_bytes())
+            .unwrap();
+        session(&s2, &mut d, Role::Parent);
+        assert_eq!(
+            d.height(&d.id()),
+            height + 1 + round as u64,
+            "round {round}"
+        );
+    }
+    session(&d, &mut so, Role::Parent);
+    same(&so, &d);
     // A summary of a unit outside the signer's subtree is refused.
     let forged = Entry::sign(
         &w.keys.iter().find(|k| k.0 == "s1").unwrap().3,
@@ -2570,4 +2591,26 @@ fn above_the_records_level_only_signed_summaries_travel_and_every_figure_stays_e
     );
     let got = so.ingest(&[forged.into_bytes()]).unwrap();
     assert_eq!(got.rejected.len(), 1);
+}
+
+#[test]
+fn a_store_lost_under_a_node_that_wrote_before_restores_instead_of_forking() {
+    let w = World::new();
+    // A new node: no marker, it writes at once (offline too).
+    let mut s1 = w.open("s1", 4);
+    assert!(!s1.restoring());
+    s1.import("students", None, students("A", 3, 0).as_bytes())
+        .unwrap();
+    let dir = w.tmp.path().join("s1");
+    assert!(dir.join(STARTED_MARKER).exists());
+    drop(s1);
+    // The store is lost; the marker (beside the keys) is not: no write before the log is
+    // back, whatever arrives first (a login, an import).
+    std::fs::remove_file(store_path(&dir)).unwrap();
+    let mut s1 = w.open("s1", 4);
+    assert!(s1.restoring());
+    assert!(matches!(s1.audit("thu", "login", ""), Err(Error::Busy(_))));
+    // The root has no parent to restore from: it starts as it is.
+    let so = w.open("so", 4);
+    assert!(!so.restoring());
 }

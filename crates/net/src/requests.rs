@@ -97,6 +97,20 @@ impl Network {
                 for (i, r) in &ing.rejected {
                     tracing::warn!(peer = %peer, index = i, reason = %r, "entry rejected");
                 }
+                // A child holds all of its own log that we hold (it all came from it):
+                // none of it is offered back down.
+                if let Some(link) = self.children.get_mut(&peer) {
+                    let dir = self.engine.directory();
+                    if let Some(own) = dir.key_of(link.session.remote_unit()) {
+                        let held: Vec<(NodeId, u64)> = ing
+                            .heights
+                            .iter()
+                            .filter(|(a, _)| *a == own)
+                            .copied()
+                            .collect();
+                        link.session.on_received(&held);
+                    }
+                }
                 // What was appended is forwarded on the engine's event.
                 Response::Acked {
                     heights: ing.heights,

@@ -573,27 +573,51 @@ impl View {
         prefix: &str,
         before: Option<&str>,
         limit: usize,
-        mut keep: impl FnMut(&str, &V) -> bool,
+        keep: impl FnMut(&str, &V) -> bool,
     ) -> Result<Vec<(String, V)>> {
+        Ok(self
+            .scan_back_bounded(table, prefix, before, limit, usize::MAX, keep)?
+            .0)
+    }
+
+    /// [`View::scan_back`] that reads at most `max_visit` rows: when it stops there, it
+    /// returns the key of the last row read beside what it found, the cursor to go on
+    /// from (a filter that matches little costs each request a bounded read).
+    pub fn scan_back_bounded<V: serde::de::DeserializeOwned>(
+        &self,
+        table: &Table<V>,
+        prefix: &str,
+        before: Option<&str>,
+        limit: usize,
+        max_visit: usize,
+        mut keep: impl FnMut(&str, &V) -> bool,
+    ) -> Result<(Vec<(String, V)>, Option<String>)> {
         let txn = &self.txn;
         let Some(t) = typed::open(txn, table)? else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         };
         let mut out = Vec::new();
+        let mut visited = 0usize;
+        let mut resume = None;
         let mut visit = |k: &str, v: &[u8]| -> Result<bool> {
             if !k.starts_with(prefix) {
                 return Ok(false);
             }
+            visited += 1;
             let value = table.decode(k, v)?;
             if keep(k, &value) {
                 out.push((k.to_string(), value));
+            }
+            if out.len() < limit && visited >= max_visit {
+                resume = Some(k.to_string());
+                return Ok(false);
             }
             Ok(out.len() < limit)
         };
         if limit > 0 {
             tables::str_range_back(&t, table.name(), prefix, before, &mut visit)?;
         }
-        Ok(out)
+        Ok((out, resume))
     }
 }
 

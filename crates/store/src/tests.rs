@@ -734,4 +734,15 @@ fn scan_back_pages_newest_first_within_a_prefix() {
             .len(),
         0
     );
+    // A bounded read stops after so many rows and says where to go on.
+    let view = store.view().unwrap();
+    let (rows, resume) = view
+        .scan_back_bounded(&NOTES, "b/", None, 5, 3, |_, v| v.1 > 100)
+        .unwrap();
+    assert!(rows.is_empty());
+    assert_eq!(resume.as_deref(), Some("b/07"));
+    let (rows, resume) = view
+        .scan_back_bounded(&NOTES, "b/", None, 2, 3, |_, _| true)
+        .unwrap();
+    assert_eq!((rows.len(), resume), (2, None));
 }

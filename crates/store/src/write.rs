@@ -177,6 +177,25 @@ impl WriteTxn<'_> {
         Ok(index as usize + 1)
     }
 
+    /// Whether this transaction sees a stored document `key` (without reading it).
+    pub fn has_doc(&self, key: &str) -> Result<bool> {
+        let snapshots = self.open(&tables::DOC_SNAPSHOTS)?;
+        if snapshots
+            .get(key)
+            .map_err(|e| Error::storage(tables::DOC_SNAPSHOTS.name, "get", e))?
+            .is_some()
+        {
+            return Ok(true);
+        }
+        let chunks = self.open(&tables::DOC_CHUNKS)?;
+        let found = chunks
+            .range((key, 0u32)..=(key, u32::MAX))
+            .map_err(|e| Error::storage(tables::DOC_CHUNKS.name, "range", e))?
+            .next()
+            .is_some();
+        Ok(found)
+    }
+
     /// Document `key` as seen by this transaction.
     pub fn doc(&self, key: &str) -> Result<Option<DocRecord>> {
         tables::get_doc(

@@ -300,16 +300,26 @@ async fn reports(State(state): State<AppState>, Query(q): Query<ReportQuery>) ->
         Some(t) => vec![t],
         None => vec!["HK1", "HK2", "CN"],
     };
-    let f = state.views.figures();
-    let mut out = Vec::new();
-    for t in terms {
-        for r in f.reports(q.unit.as_deref(), q.year.as_deref(), t)? {
-            let changed_since_approval = r.changed_since_approval();
-            let mut v = json!(r);
-            v["changed_since_approval"] = json!(changed_since_approval);
-            out.push(v);
+    // Off the executor, the figures read-locked one term at a time.
+    let views = state.views.clone();
+    let terms: Vec<String> = terms.into_iter().map(str::to_string).collect();
+    let out = tokio::task::spawn_blocking(move || -> Result<Vec<Value>, eduioc_engine::Error> {
+        let mut out = Vec::new();
+        for t in &terms {
+            let reports = views
+                .figures()
+                .reports(q.unit.as_deref(), q.year.as_deref(), t)?;
+            for r in reports {
+                let changed_since_approval = r.changed_since_approval();
+                let mut v = json!(r);
+                v["changed_since_approval"] = json!(changed_since_approval);
+                out.push(v);
+            }
         }
-    }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(json!({ "reports": out })))
 }
 
@@ -333,12 +343,7 @@ async fn report_step(State(state): State<AppState>, body: Bytes) -> ApiResult {
         )
     })?;
     let detail = format!("{} {} {}: {}", s.school, s.year, s.term, s.comment.trim());
-    let action = match s.step.as_str() {
-        "submit" => "report_submit",
-        "return" => "report_return",
-        "approve" => "report_approve",
-        _ => "report_accept",
-    };
+    let action = crate::report_action(&s.step);
     let r = with_engine(&state, move |e| {
         e.report_step(&s.school, &s.year, &s.term, &s.step, &s.comment)
     })

@@ -399,6 +399,13 @@ pub fn write_file(path: &std::path::Path, accounts: &Accounts) -> Result<(), Err
         .map_err(|e| Error::Io(format!("cannot replace {}: {e}", path.display())))
 }
 
+/// A fresh random salt for [`hash_password`].
+pub fn random_salt() -> [u8; 16] {
+    let mut s = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut s);
+    s
+}
+
 /// Hashes `password` with Argon2id (default parameters) and the given 16-byte salt.
 pub fn hash_password(password: &str, salt: [u8; 16]) -> Result<String, Error> {
     let salt = SaltString::encode_b64(&salt).map_err(|e| Error::Hash(e.to_string()))?;

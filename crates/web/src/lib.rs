@@ -110,6 +110,16 @@ pub(crate) async fn audit(state: &AppState, user: &str, action: &'static str, de
     }
 }
 
+/// The audit trail's action code of a report step.
+pub(crate) fn report_action(step: &str) -> &'static str {
+    match step {
+        "submit" => "report_submit",
+        "return" => "report_return",
+        "approve" => "report_approve",
+        _ => "report_accept",
+    }
+}
+
 /// `s` cut to at most `max` bytes, at a character boundary.
 pub(crate) fn clip(s: &str, max: usize) -> &str {
     let mut end = s.len().min(max);

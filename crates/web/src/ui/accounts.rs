@@ -8,12 +8,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::{Extension, Form};
 use maud::html;
-use rand::RngCore;
 use serde::Deserialize;
 
 use super::layout::{page, Nav};
 use super::{role_name, Ctx, Page, UiError};
-use crate::auth::{Accounts, Error as AuthError, Role};
+use crate::auth::{random_salt as salt, Accounts, Error as AuthError, Role};
 use crate::AppState;
 
 /// Query of the page: what was just done.
@@ -89,13 +88,6 @@ pub(crate) struct AccountForm {
     user: String,
     role: Option<String>,
     password: Option<String>,
-}
-
-/// A random salt for a password hash.
-fn salt() -> [u8; 16] {
-    let mut s = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut s);
-    s
 }
 
 /// Applies `change` to the accounts (Argon2 off the executor), records it in the audit

@@ -93,7 +93,7 @@ pub(crate) async fn page_get(
             label { (l.pick("Thao tác", "Action")) " "
                 select name="action" {
                     option value="" { (l.pick("(tất cả)", "(all)")) }
-                    @for a in ["login", "login_failed", "import", "edit", "target", "alert_ack", "notification", "account_add", "account_role", "account_password", "account_remove"] {
+                    @for a in ["login", "login_failed", "import", "edit", "target", "alert_ack", "notification", "report_submit", "report_return", "report_approve", "report_accept", "reparent", "account_add", "account_role", "account_password", "account_remove"] {
                         option value=(a) selected[f.action.as_deref() == Some(a)] { (a) }
                     }
                 }

@@ -220,7 +220,11 @@ pub(crate) async fn submit(
     );
     if ok.is_none() {
         tracing::warn!(user = %user, ip = ?ip, "web login refused");
-        crate::audit(&state, &user, "login_failed", from).await;
+        // Recorded for an account that exists: a name typed at random (or a password
+        // typed in the user field) is not signed into the log for every ancestor.
+        if state.accounts.role(&user).is_some() {
+            crate::audit(&state, &user, "login_failed", from).await;
+        }
         return login_page(lang, &unit_name(&state).await, &next, Notice::Failed, &user);
     }
     state.logins.succeeded(attempt);

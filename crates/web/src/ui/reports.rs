@@ -195,12 +195,7 @@ pub(crate) async fn step(
         e.report_step(&f.school, &f.year, &f.term, &f.step, &f.comment)
     })
     .await?;
-    let action = match step.as_str() {
-        "submit" => "report_submit",
-        "return" => "report_return",
-        "approve" => "report_approve",
-        _ => "report_accept",
-    };
+    let action = crate::report_action(&step);
     let detail = format!("{school} {year} {term}: {}", comment.trim());
     crate::audit(&state, &ctx.user, action, detail).await;
     let done = format!("{}: {}", r.name, status_name(ctx.lang, r.status));
