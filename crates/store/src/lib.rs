@@ -451,6 +451,9 @@ impl Reader {
     }
 }
 
+/// What a bounded backward scan found, and the key to go on from when it stopped early.
+pub type Bounded<V> = (Vec<(String, V)>, Option<String>);
+
 /// One consistent read of a store ([`Reader::view`]): every read through it sees the same
 /// committed state, whatever commits meanwhile. Hold it for one task (a page to send),
 /// not for long: redb keeps the pages it reads until it is dropped.
@@ -591,7 +594,7 @@ impl View {
         limit: usize,
         max_visit: usize,
         mut keep: impl FnMut(&str, &V) -> bool,
-    ) -> Result<(Vec<(String, V)>, Option<String>)> {
+    ) -> Result<Bounded<V>> {
         let txn = &self.txn;
         let Some(t) = typed::open(txn, table)? else {
             return Ok((Vec::new(), None));
