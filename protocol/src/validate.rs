@@ -235,6 +235,36 @@ pub fn page_holes<'a>(
     }))
 }
 
+/// Whether the node of `unit` may take `step` on `school`'s term report: the school
+/// submits, its parent (under any version of its certificate, so that an older step still
+/// validates after a move) returns or approves, the root accepts. `Malformed` for an
+/// unknown step, `Unauthorized` for a node that may not take it.
+pub fn may_take_report_step(
+    dir: &Directory,
+    unit: &str,
+    school: &str,
+    step: &str,
+) -> Result<(), Reject> {
+    let allowed = match step {
+        "submit" => unit == school,
+        "return" | "approve" => dir.is_or_was_parent(school, unit),
+        "accept" => dir.parent(unit).is_none() && dir.is_ancestor_or_self(unit, school),
+        other => {
+            return Err(Reject::Malformed(format!(
+                "report step {other:?}: one of submit, return, approve, accept"
+            )))
+        }
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Reject::Unauthorized(format!(
+            "{unit} may not {step} the report of {school}: the school submits, its parent \
+             returns or approves, the department accepts"
+        )))
+    }
+}
+
 /// The limits of an audit entry's parts: a user of 1 to [`MAX_AUDIT_USER_BYTES`] bytes,
 /// an action code of lowercase letters and `_`, a detail of at most
 /// [`MAX_AUDIT_DETAIL_BYTES`]. Any other payload passes.
@@ -347,24 +377,12 @@ fn check_authority(entry: &Entry, unit: &str, dir: &Directory) -> Result<(), Rej
                      {MAX_REPORT_FIGURES} finite figures and 6 documents)"
                 )));
             }
-            let allowed = match step.as_str() {
-                "submit" => unit == school && !figures.is_empty(),
-                "return" | "approve" => dir.is_or_was_parent(school, unit),
-                "accept" => dir.parent(unit).is_none() && dir.is_ancestor_or_self(unit, school),
-                other => {
-                    return Err(Reject::Malformed(format!(
-                        "report step {other:?}: one of submit, return, approve, accept"
-                    )))
-                }
-            };
-            if allowed {
-                Ok(())
-            } else {
-                Err(Reject::Unauthorized(format!(
-                    "{unit} may not {step} the report of {school}: the school submits, its \
-                     parent returns or approves, the root accepts"
-                )))
+            if step == "submit" && figures.is_empty() {
+                return Err(Reject::Malformed(format!(
+                    "the report of {school} is submitted without figures"
+                )));
             }
+            may_take_report_step(dir, unit, school, step)
         }
         Payload::AlertAck { id, note } => {
             if id.is_empty() || id.len() > 512 || note.len() > 2000 {

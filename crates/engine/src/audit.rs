@@ -206,7 +206,7 @@ impl Lookups {
         let more = found.len() > limit;
         let mut page = AuditPage::default();
         for (k, r) in found.into_iter().take(limit) {
-            let check = r.check(&view, &dir);
+            let check = r.check(&view, dir);
             page.broken += usize::from(check != "ok");
             page.next = Some(k);
             page.rows.push(AuditRow {

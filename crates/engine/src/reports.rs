@@ -330,22 +330,11 @@ impl Engine {
                 .map_or(&[][..], |s| &s.0[..]);
             status(steps)
         };
-        let may = match step {
-            "submit" => school == self.unit,
-            "return" | "approve" => self.dir.parent(school) == Some(self.unit.as_str()),
-            "accept" => self.dir.parent(&self.unit).is_none(),
-            other => {
-                return Err(Error::Invalid(format!(
-                    "step {other:?}: one of submit, return, approve, accept"
-                )))
-            }
-        };
-        if !may {
-            return Err(Error::Forbidden(format!(
-                "{} may not {step} the report of {school}: the school submits, its parent \
-                 returns or approves, the department accepts",
-                self.unit
-            )));
+        // The same rule every node that receives the step checks.
+        match eduioc_protocol::validate::may_take_report_step(&self.dir, &self.unit, school, step) {
+            Ok(()) => {}
+            Err(eduioc_protocol::Reject::Malformed(m)) => return Err(Error::Invalid(m)),
+            Err(other) => return Err(Error::Forbidden(other.to_string())),
         }
         let follows = match step {
             "submit" => now != "accepted" && now != "approved",
