@@ -335,6 +335,17 @@ impl AccountBook {
         g.0.role(user)
     }
 
+    /// The role and the password hash of `user` now: a session opened with another hash
+    /// (the password changed since, here or with `eduioc account passwd`) is over.
+    pub fn stamp(&self, user: &str) -> Option<(Role, String)> {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        self.refresh(&mut g);
+        g.0.accounts
+            .iter()
+            .find(|a| a.user == user)
+            .map(|a| (a.role, a.password_hash.clone()))
+    }
+
     /// Changes the accounts with `f` and writes them; nothing changes if `f` or the
     /// write fails.
     pub fn update<T>(&self, f: impl FnOnce(&mut Accounts) -> Result<T, Error>) -> Result<T, Error> {
@@ -417,6 +428,8 @@ pub fn hash_password(password: &str, salt: [u8; 16]) -> Result<String, Error> {
 
 struct Session {
     user: String,
+    /// The account's password hash when the session opened: a new password ends it.
+    stamp: String,
     last_used: Instant,
 }
 
@@ -455,6 +468,12 @@ impl Sessions {
 
     /// Opens a session for `user` and returns its id.
     pub fn create(&self, user: &str) -> String {
+        self.create_with(user, "")
+    }
+
+    /// Opens a session for `user` whose password hash is `stamp` (see
+    /// [`AccountBook::stamp`]) and returns its id.
+    pub fn create_with(&self, user: &str, stamp: &str) -> String {
         let mut raw = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut raw);
         let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
@@ -475,6 +494,7 @@ impl Sessions {
                 id.clone(),
                 Session {
                     user: user.to_string(),
+                    stamp: stamp.to_string(),
                     last_used: now,
                 },
             );
@@ -484,6 +504,12 @@ impl Sessions {
 
     /// The user of a live session, refreshing its idle timer.
     pub fn user(&self, id: &str) -> Option<String> {
+        self.user_and_stamp(id).map(|(u, _)| u)
+    }
+
+    /// The user of a live session and the password hash it opened with, refreshing its
+    /// idle timer.
+    pub fn user_and_stamp(&self, id: &str) -> Option<(String, String)> {
         let mut m = self.inner.lock().ok()?;
         let now = Instant::now();
         let s = m.get_mut(id)?;
@@ -492,7 +518,7 @@ impl Sessions {
             return None;
         }
         s.last_used = now;
-        Some(s.user.clone())
+        Some((s.user.clone(), s.stamp.clone()))
     }
 
     /// Ends a session.

@@ -229,7 +229,12 @@ pub(crate) async fn submit(
     }
     state.logins.succeeded(attempt);
     crate::audit(&state, &user, "login", from).await;
-    let id = state.sessions.create(&user);
+    let stamp = state
+        .accounts
+        .stamp(&user)
+        .map(|(_, h)| h)
+        .unwrap_or_default();
+    let id = state.sessions.create_with(&user, &stamp);
     let mut r = Redirect::to(&next).into_response();
     let c = format!(
         "{}={id}; Path=/; HttpOnly; SameSite=Strict",

@@ -294,10 +294,21 @@ async fn require_login(State(state): State<AppState>, mut req: Request, next: Ne
     let query = req.uri().query().map(str::to_string);
     let lang = lang_of(req.headers(), query.as_deref());
     let here = here_of(&req);
-    let user =
-        cookie(req.headers(), state.sessions.cookie_name()).and_then(|id| state.sessions.user(id));
-    // The account as it is now: a removed account's session ends here.
-    let user = user.and_then(|u| state.accounts.role(&u).map(|role| (u, role)));
+    let session = cookie(req.headers(), state.sessions.cookie_name()).and_then(|id| {
+        state
+            .sessions
+            .user_and_stamp(id)
+            .map(|s| (id.to_string(), s))
+    });
+    // The account as it is now: a removed account's session, or one opened with a
+    // password changed since, ends here.
+    let user = session.and_then(|(id, (u, opened_with))| match state.accounts.stamp(&u) {
+        Some((role, hash)) if hash == opened_with => Some((u, role)),
+        _ => {
+            state.sessions.remove(&id);
+            None
+        }
+    });
     let Some((user, role)) = user else {
         if req.uri().path().starts_with("/ui/") {
             return (StatusCode::UNAUTHORIZED, "login required").into_response();

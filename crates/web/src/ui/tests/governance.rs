@@ -176,6 +176,24 @@ async fn an_admin_manages_accounts_and_changes_take_effect_at_the_next_request()
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (status, _, _) = send(&f.school.app, login("mat-khau-dai-du")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // ...and the session opened with the old one is over.
+    let (status, headers, _) = send(&f.school.app, get("/data", &thu)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with("/login"));
+    let (status, headers, _) = send(&f.school.app, login("mot-mat-khau-khac")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let thu = headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, _, _) = send(&f.school.app, get("/data", &thu)).await;
+    assert_eq!(status, StatusCode::OK);
     // Removed: its session ends at once.
     let (status, _, _) = send(
         &f.school.app,
