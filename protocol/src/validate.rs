@@ -502,8 +502,20 @@ fn check_actor(entry: &Entry) -> Result<Vec<automerge::Change>, Reject> {
     };
     let mut parsed = Vec::with_capacity(changes.len());
     for (i, raw) in changes.iter().enumerate() {
-        let change = automerge::Change::from_bytes(raw.clone())
-            .map_err(|e| Reject::Malformed(format!("change {i}: {e}")))?;
+        // Automerge's parser panics on some malformed changes (an op counter past
+        // `u32::MAX`, found by fuzzing): a panic is a malformed change, not a crash.
+        let parsed_one = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            automerge::Change::from_bytes(raw.clone())
+        }));
+        let change = match parsed_one {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Err(Reject::Malformed(format!("change {i}: {e}"))),
+            Err(_) => {
+                return Err(Reject::Malformed(format!(
+                    "change {i}: Automerge's parser panicked on it"
+                )))
+            }
+        };
         if change.actor_id().to_bytes() != entry.author().as_bytes() {
             return Err(Reject::BadActor(format!(
                 "change {i} of {}#{} has actor {}, not the signer",
