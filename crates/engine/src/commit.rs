@@ -73,7 +73,7 @@ impl Engine {
                 Err(e) => out.rejected.push((i, Reject::from(e))),
             }
         }
-        let sig_ok = eduioc_protocol::entry::verify_all(&entries);
+        let sig_ok = par::chunked(&entries, 64, eduioc_protocol::entry::verify_all);
         let items: Vec<Item<'_>> = indexes
             .into_iter()
             .zip(entries)
@@ -521,7 +521,11 @@ impl Engine {
                 let before = docs.before(key).map(<[_]>::to_vec);
                 let since = match (before, earlier.summaries.remove(key)) {
                     (Some(before), Some(summary)) => {
-                        let index = txn.get(&tables::LOOKUPS, key)?;
+                        // Kept decoded beside the document since the last page wrote it.
+                        let index = match docs.take_index(key) {
+                            Some(index) => Some(index),
+                            None => txn.get(&tables::LOOKUPS, key)?,
+                        };
                         Some((before, summary, index))
                     }
                     _ => None,
@@ -572,7 +576,10 @@ impl Engine {
             docs.updated += u64::from(updated);
             match job {
                 Figures::Done(key, Some(f)) => {
-                    let summary = write_figures(txn, &key, f)?;
+                    let (summary, index) = write_figures(txn, &key, f)?;
+                    if let Some(index) = index {
+                        docs.keep_index(&key, index);
+                    }
                     out.push((key, summary));
                 }
                 Figures::Written(key, summary) => out.push((key, summary)),
@@ -696,10 +703,7 @@ impl Apply<'_, '_> {
                 let chunk: Vec<u8> = changes.concat();
                 let n = txn.append_doc_chunk(&key, &chunk)?;
                 if n > COMPACT_AFTER_CHUNKS {
-                    let snap = rdoc.save();
-                    txn.put_doc_snapshot(&key, &snap)?;
-                    // No longer the document at a snapshot entry's heads.
-                    self.pending.doc_at(txn, &key, None)?;
+                    compact(txn, self.pending, &key, rdoc, n)?;
                 }
                 // Summaries are recomputed once per document per page, in `summarize_docs`.
                 Ok(Some(key))
@@ -836,14 +840,25 @@ impl Apply<'_, '_> {
                     _ => None,
                 };
                 let save = match (beside, presaved) {
-                    (Some(save), _) if fresh => save.to_vec(),
+                    (Some(save), _) if fresh => Some(save.to_vec()),
                     // Saved off the engine's thread by the import, at these very heads.
-                    (None, Some(save)) => save,
-                    _ => rdoc.save(),
+                    (None, Some(save)) => Some(save),
+                    // The stored base and chunks hold exactly the document at these heads:
+                    // its save is made when a peer asks for it, not on the commit path.
+                    (None, None) => None,
+                    // A save loaded into a document held here: the chunks lack what it
+                    // brought.
+                    (Some(_), _) => Some(rdoc.save()),
                 };
-                txn.put_doc_snapshot(&key, &save)?;
-                self.pending
-                    .doc_at(txn, &key, Some((entry.author(), entry.seq())))?;
+                let chunks = match save {
+                    Some(save) => {
+                        txn.put_doc_snapshot(&key, &save)?;
+                        0
+                    }
+                    None => txn.doc_chunk_count(&key)?,
+                };
+                let at = Some((entry.author(), entry.seq()));
+                self.pending.doc_at(txn, &key, at, chunks)?;
                 let held = Held {
                     seq: entry.seq(),
                     replaces: replaces.clone(),
@@ -864,6 +879,34 @@ impl Apply<'_, '_> {
             }
         }
     }
+}
+
+/// Folds the `n` chunks of document `key` into its stored base. When the document was at
+/// a snapshot entry's heads a few chunks ago, the base becomes the document at those heads
+/// (the save offered beside that entry stays at hand) and the later chunks stay; otherwise
+/// the base becomes the whole document, at no snapshot entry's heads.
+fn compact(
+    txn: &mut WriteTxn<'_>,
+    pending: &mut snapshots::Pending,
+    key: &str,
+    rdoc: &mut RecordsDoc,
+    n: usize,
+) -> Result<()> {
+    let at = txn.get(&tables::SNAPSHOT_DOC_AT, key)?;
+    let upto = txn.get(&tables::SNAPSHOT_DOC_CHUNKS, key)?.unwrap_or(0) as usize;
+    if at.is_some() && upto > 0 && n - upto.min(n) <= COMPACT_AFTER_CHUNKS {
+        if let Some(rec) = txn.doc(key)? {
+            if let Some(base) = snapshots::save_at(key, &rec, upto) {
+                txn.put_doc_snapshot(key, &base)?;
+                for chunk in &rec.chunks[upto..] {
+                    txn.append_doc_chunk(key, chunk)?;
+                }
+                return pending.doc_at(txn, key, at, 0);
+            }
+        }
+    }
+    txn.put_doc_snapshot(key, &rdoc.save())?;
+    pending.doc_at(txn, key, None, 0)
 }
 
 /// Loads the saved document a peer sent beside a snapshot entry, as this node's actor.

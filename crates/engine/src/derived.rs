@@ -9,14 +9,14 @@ use super::*;
 /// staff, its look-up index.
 pub(crate) type Derived = (Summary, Option<search::Lookup<String>>);
 
-/// Stores a document's figures in the page's transaction; returns its summary. A results
-/// or health document's summary is its index joined with the enrolled students of its
-/// school year, as the transaction holds them.
+/// Stores a document's figures in the page's transaction; returns its summary and its index
+/// as stored. A results or health document's summary is its index joined with the enrolled
+/// students of its school year, as the transaction holds them.
 pub(crate) fn write_figures(
     txn: &mut WriteTxn<'_>,
     key: &str,
     (summary, index): Derived,
-) -> Result<Summary> {
+) -> Result<Derived> {
     let summary = match (collection_of(key), &index) {
         (Some(c), Some(index)) if c.refers_to_students() => {
             let students = match sibling(key, Collection::Students) {
@@ -29,10 +29,10 @@ pub(crate) fn write_figures(
         _ => summary,
     };
     txn.put(&tables::SUMMARIES, key, &summary)?;
-    if let Some(index) = index {
-        txn.put(&tables::LOOKUPS, key, &index)?;
+    if let Some(index) = &index {
+        txn.put(&tables::LOOKUPS, key, index)?;
     }
-    Ok(summary)
+    Ok((summary, index))
 }
 
 /// Loads document `key` from the page's transaction into the cache unless it is there,
@@ -60,7 +60,7 @@ pub(crate) fn write_dropped(
     for (key, doc) in dropped {
         if let Some(f) = figures(&key, &doc) {
             drop(doc);
-            let summary = write_figures(txn, &key, f)?;
+            let (summary, _) = write_figures(txn, &key, f)?;
             docs.summarised(key, summary);
         }
     }

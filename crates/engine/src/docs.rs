@@ -15,6 +15,8 @@ use std::collections::{HashMap, HashSet};
 use automerge::ChangeHash;
 use eduioc_records::{RecordsDoc, Summary};
 
+use crate::search::Lookup;
+
 /// Least-recently-used cache of loaded documents, keyed by document key.
 ///
 /// Each slot remembers when it was last used (Unix ms, from the clock given at
@@ -27,8 +29,8 @@ pub(crate) struct DocCache {
     budget: usize,
     /// The estimated bytes of the documents loaded.
     used: usize,
-    /// Most recently used last: (key, document, last used, Unix ms, estimated bytes).
-    slots: Vec<(String, RecordsDoc, i64, usize)>,
+    /// Most recently used last.
+    slots: Vec<Slot>,
     /// Where the last-use stamps come from.
     clock: crate::Clock,
     /// Loads since start, for status and benchmarks.
@@ -47,6 +49,22 @@ pub(crate) struct DocCache {
     /// while the document is dropped and reloaded during the page: the figures it is
     /// updated from are those before the page.
     before: HashMap<String, Vec<ChangeHash>>,
+    /// Documents changed since their memory was last estimated (it is estimated again
+    /// when the page ends, not at every entry: counting a document's records is not free).
+    resize: HashSet<String>,
+}
+
+/// One loaded document.
+struct Slot {
+    key: String,
+    doc: RecordsDoc,
+    /// When it was last used, Unix ms.
+    used_ms: i64,
+    /// Its estimated bytes ([`doc_cost`]), as of the last page that changed it.
+    cost: usize,
+    /// Its look-up index as the store holds it, decoded, once a page wrote it: the next
+    /// page's figures start from it instead of decoding it again.
+    index: Option<Lookup<String>>,
 }
 
 /// The estimated memory of a loaded document: about 40 KiB, plus about 255 bytes per
@@ -69,30 +87,31 @@ impl DocCache {
             dirty: HashSet::new(),
             dropped: HashMap::new(),
             before: HashMap::new(),
+            resize: HashSet::new(),
         }
     }
 
     /// Whether document `key` is loaded.
     pub(crate) fn contains(&self, key: &str) -> bool {
-        self.slots.iter().any(|(k, ..)| k == key)
+        self.slots.iter().any(|s| s.key == key)
     }
 
     /// The loaded documents among `keys`, each borrowed alone, for work on several at once.
     pub(crate) fn many_mut(&mut self, keys: &[String]) -> HashMap<&str, &mut RecordsDoc> {
         self.slots
             .iter_mut()
-            .filter(|(k, ..)| keys.contains(k))
-            .map(|(k, d, ..)| (k.as_str(), d))
+            .filter(|s| keys.contains(&s.key))
+            .map(|s| (s.key.as_str(), &mut s.doc))
             .collect()
     }
 
     /// The cached document, marked most recently used.
     pub(crate) fn get(&mut self, key: &str) -> Option<&mut RecordsDoc> {
-        let i = self.slots.iter().position(|(k, ..)| k == key)?;
+        let i = self.slots.iter().position(|s| s.key == key)?;
         let mut slot = self.slots.remove(i);
-        slot.2 = self.clock.now_ms();
+        slot.used_ms = self.clock.now_ms();
         self.slots.push(slot);
-        self.slots.last_mut().map(|(_, d, ..)| d)
+        self.slots.last_mut().map(|s| &mut s.doc)
     }
 
     /// Inserts a freshly loaded document, evicting the least recently used beyond the
@@ -108,15 +127,20 @@ impl DocCache {
         while !self.slots.is_empty()
             && (self.slots.len() >= self.capacity || self.used + cost > self.budget)
         {
-            let (k, d, _, c) = self.slots.remove(0);
-            self.used -= c;
-            if self.dirty.remove(&k) {
-                changed.push((k, d));
+            let slot = self.slots.remove(0);
+            self.used -= slot.cost;
+            if self.dirty.remove(&slot.key) {
+                changed.push((slot.key, slot.doc));
             }
         }
         self.used += cost;
-        self.slots
-            .push((key.to_string(), doc, self.clock.now_ms(), cost));
+        self.slots.push(Slot {
+            key: key.to_string(),
+            doc,
+            used_ms: self.clock.now_ms(),
+            cost,
+            index: None,
+        });
         changed
     }
 
@@ -126,8 +150,8 @@ impl DocCache {
         if self.before.contains_key(key) {
             return;
         }
-        if let Some(i) = self.slots.iter().position(|(k, ..)| k == key) {
-            let heads = self.slots[i].1.record_changes();
+        if let Some(i) = self.slots.iter().position(|s| s.key == key) {
+            let heads = self.slots[i].doc.record_changes();
             self.before.insert(key.to_string(), heads);
         }
     }
@@ -146,8 +170,8 @@ impl DocCache {
     /// Drops a document (its in-memory state may be ahead of the store): its figures
     /// will be computed from the store.
     pub(crate) fn evict(&mut self, key: &str) {
-        if let Some(i) = self.slots.iter().position(|(k, ..)| k == key) {
-            self.used -= self.slots.remove(i).3;
+        if let Some(i) = self.slots.iter().position(|s| s.key == key) {
+            self.used -= self.slots.remove(i).cost;
         }
         self.dirty.remove(key);
         self.dropped.remove(key);
@@ -155,22 +179,36 @@ impl DocCache {
 
     /// Takes a document out of the cache (to be changed outside it and put back).
     pub(crate) fn take(&mut self, key: &str) -> Option<RecordsDoc> {
-        let i = self.slots.iter().position(|(k, ..)| k == key)?;
+        let i = self.slots.iter().position(|s| s.key == key)?;
         self.dirty.remove(key);
         self.dropped.remove(key);
-        let (_, doc, _, cost) = self.slots.remove(i);
-        self.used -= cost;
-        Some(doc)
+        let slot = self.slots.remove(i);
+        self.used -= slot.cost;
+        Some(slot.doc)
     }
 
-    /// Marks a cached document as changed by the page being committed (and estimates
-    /// its memory again: it may have grown).
+    /// Marks a cached document as changed by the page being committed (its memory is
+    /// estimated again when the page ends: it may have grown).
     pub(crate) fn changed(&mut self, key: &str) {
-        self.dirty.insert(key.to_string());
-        if let Some(slot) = self.slots.iter_mut().find(|(k, ..)| k == key) {
-            let cost = doc_cost(&slot.1);
-            self.used = self.used - slot.3 + cost;
-            slot.3 = cost;
+        if !self.dirty.contains(key) {
+            self.dirty.insert(key.to_string());
+        }
+        if !self.resize.contains(key) {
+            self.resize.insert(key.to_string());
+        }
+    }
+
+    /// The decoded look-up index kept with loaded document `key`, taken out (a page's
+    /// figures update it and give it back with [`DocCache::keep_index`]).
+    pub(crate) fn take_index(&mut self, key: &str) -> Option<Lookup<String>> {
+        self.slots.iter_mut().find(|s| s.key == key)?.index.take()
+    }
+
+    /// Keeps the look-up index of loaded document `key` as the page's transaction wrote
+    /// it. A page that does not commit evicts the documents it changed, index and all.
+    pub(crate) fn keep_index(&mut self, key: &str, index: Lookup<String>) {
+        if let Some(slot) = self.slots.iter_mut().find(|s| s.key == key) {
+            slot.index = Some(index);
         }
     }
 
@@ -194,10 +232,20 @@ impl DocCache {
     /// The page's figures are written (or abandoned): forget the heads noted for it.
     pub(crate) fn end_page(&mut self) {
         for (key, _) in std::mem::take(&mut self.before) {
-            if let Some(i) = self.slots.iter().position(|(k, ..)| *k == key) {
-                self.slots[i].1.stop_recording();
+            if let Some(i) = self.slots.iter().position(|s| s.key == key) {
+                self.slots[i].doc.stop_recording();
             }
         }
+        // The documents the page changed may have grown.
+        let mut used = 0;
+        for slot in &mut self.slots {
+            if self.resize.remove(&slot.key) {
+                slot.cost = doc_cost(&slot.doc);
+            }
+            used += slot.cost;
+        }
+        self.used = used;
+        self.resize.clear();
     }
 
     /// Drops every document last used before `now_ms - idle_ms` (none a page is
@@ -206,8 +254,8 @@ impl DocCache {
         let before = self.slots.len();
         let dirty = &self.dirty;
         self.slots
-            .retain(|(k, _, used, _)| dirty.contains(k) || now_ms.saturating_sub(*used) < idle_ms);
-        self.used = self.slots.iter().map(|s| s.3).sum();
+            .retain(|s| dirty.contains(&s.key) || now_ms.saturating_sub(s.used_ms) < idle_ms);
+        self.used = self.slots.iter().map(|s| s.cost).sum();
         before - self.slots.len()
     }
 
@@ -218,6 +266,7 @@ impl DocCache {
         self.dirty.clear();
         self.dropped.clear();
         self.before.clear();
+        self.resize.clear();
     }
 
     /// Number of documents loaded now.

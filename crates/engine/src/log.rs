@@ -9,7 +9,7 @@ use eduioc_protocol::{LogSource, NodeId};
 use eduioc_store::View;
 
 use crate::snapshots::{self, latest_key};
-use crate::tables::{SNAPSHOT_DOC_AT, SNAPSHOT_HOLES, SNAPSHOT_LATEST};
+use crate::tables::{SNAPSHOT_DOC_AT, SNAPSHOT_DOC_CHUNKS, SNAPSHOT_HOLES, SNAPSHOT_LATEST};
 use crate::Engine;
 
 /// What reading a log failed on: logged, and read as nothing held (the sender sends
@@ -53,15 +53,9 @@ impl LogSource for Engine {
 
     fn snapshot_doc(&self, author: &NodeId, seq: u64) -> Option<Vec<u8>> {
         let key = self.snaps.doc_of(author, seq)?;
-        saved(logged("a document", self.store.doc(key).map(Some)))
-    }
-}
-
-/// The stored save of a document, if it has one.
-fn saved(rec: Option<Option<eduioc_store::DocRecord>>) -> Option<Vec<u8>> {
-    match rec.flatten() {
-        Some(rec) if !rec.snapshot.is_empty() => Some(rec.snapshot),
-        _ => None,
+        let rec = logged("a document", self.store.doc(key))?;
+        let chunks = logged("snapshots", self.store.get(&SNAPSHOT_DOC_CHUNKS, key));
+        snapshots::save_at(key, &rec, chunks.unwrap_or(0) as usize)
     }
 }
 
@@ -133,6 +127,8 @@ impl LogSource for StoredLog {
         let key = snapshots::doc_of(author, seq, latest.iter().map(|(k, h)| (k, h)), |k| {
             self.doc_at(k)
         })?;
-        saved(logged("a document", self.view.doc(key).map(Some)))
+        let rec = logged("a document", self.view.doc(key))?;
+        let chunks = logged("snapshots", self.view.get(&SNAPSHOT_DOC_CHUNKS, key));
+        snapshots::save_at(key, &rec, chunks.unwrap_or(0) as usize)
     }
 }

@@ -9,6 +9,25 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Most threads one page's work uses.
 const MAX_THREADS: usize = 8;
 
+/// Applies `f` to `items` cut into one run per core (runs of at least `min` items), and
+/// returns the runs' results concatenated, in order: for work that is cheaper in batches,
+/// such as checking a page's signatures.
+pub(crate) fn chunked<T: Sync, R: Send>(
+    items: &[T],
+    min: usize,
+    f: impl Fn(&[T]) -> Vec<R> + Sync,
+) -> Vec<R> {
+    let cores = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(MAX_THREADS);
+    let runs = cores.min(items.len() / min.max(1)).max(1);
+    if runs == 1 {
+        return f(items);
+    }
+    let runs: Vec<&[T]> = items.chunks(items.len().div_ceil(runs)).collect();
+    map(runs, &f).into_iter().flatten().collect()
+}
+
 /// Applies `f` to every item, in parallel when there are several and the machine has
 /// more than one core, and returns the results in the order of `items`.
 pub(crate) fn map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
@@ -62,5 +81,14 @@ mod tests {
         let out = super::map(items, |x| x * x);
         assert_eq!(out, (0..1000).map(|x| x * x).collect::<Vec<_>>());
         assert!(super::map(Vec::<u8>::new(), |x| x).is_empty());
+    }
+
+    #[test]
+    fn runs_cover_every_item_once_in_order() {
+        for n in [0usize, 1, 63, 64, 129, 1000] {
+            let items: Vec<usize> = (0..n).collect();
+            let out = super::chunked(&items, 64, |run| run.iter().map(|x| x + 1).collect());
+            assert_eq!(out, (1..=n).collect::<Vec<_>>(), "{n} items");
+        }
     }
 }

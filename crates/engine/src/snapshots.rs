@@ -21,7 +21,9 @@ use eduioc_protocol::snapshot::{self, DocTrack, Held, Ranges};
 use eduioc_protocol::NodeId;
 use eduioc_store::{Store, WriteTxn};
 
-use crate::tables::{SNAPSHOT_DOC_AT, SNAPSHOT_HOLES, SNAPSHOT_LATEST, SNAPSHOT_TRACKS};
+use crate::tables::{
+    SNAPSHOT_DOC_AT, SNAPSHOT_DOC_CHUNKS, SNAPSHOT_HOLES, SNAPSHOT_LATEST, SNAPSHOT_TRACKS,
+};
 use crate::Result;
 
 /// A key that does not name an author as it should.
@@ -196,17 +198,24 @@ impl Pending {
         Ok(())
     }
 
-    /// Records that the stored document `key` is now at the heads of snapshot entry `at`
-    /// (`None`: at no snapshot entry's heads).
+    /// Records that the stored document `key` — its base and its first `chunks` chunks —
+    /// is at the heads of snapshot entry `at` (`None`: no snapshot entry's heads are at
+    /// hand). With `chunks` 0 the base is the save a peer is offered beside that entry;
+    /// otherwise that save is made when a peer asks for it ([`save_at`]).
     pub(crate) fn doc_at(
         &mut self,
         txn: &mut WriteTxn<'_>,
         key: &str,
         at: Option<(NodeId, u64)>,
+        chunks: usize,
     ) -> Result<()> {
         match &at {
             Some(at) => txn.put(&SNAPSHOT_DOC_AT, key, at)?,
             None => txn.delete(&SNAPSHOT_DOC_AT, key)?,
+        }
+        match (&at, u32::try_from(chunks)) {
+            (Some(_), Ok(n)) if n > 0 => txn.put(&SNAPSHOT_DOC_CHUNKS, key, &n)?,
+            _ => txn.delete(&SNAPSHOT_DOC_CHUNKS, key)?,
         }
         self.doc_at.insert(key.to_string(), at);
         Ok(())
@@ -235,5 +244,31 @@ impl Pending {
         txn.put(&SNAPSHOT_TRACKS, key, &t)?;
         self.tracks.insert(key.to_string(), t);
         Ok(())
+    }
+}
+
+/// The save of stored document `rec` at a snapshot entry's heads: its base when `chunks` is
+/// 0, else its base with its first `chunks` chunks, loaded and saved now (a new parent or a
+/// restored node asks for it; a commit does not pay for it). `None`, logged, when the
+/// document does not hold that many chunks or does not load.
+pub(crate) fn save_at(key: &str, rec: &eduioc_store::DocRecord, chunks: usize) -> Option<Vec<u8>> {
+    if chunks == 0 {
+        return (!rec.snapshot.is_empty()).then(|| rec.snapshot.clone());
+    }
+    let Some(upto) = rec.chunks.get(..chunks) else {
+        tracing::warn!(
+            doc = key,
+            chunks,
+            held = rec.chunks.len(),
+            "the document at a snapshot entry's heads needs more chunks than are stored"
+        );
+        return None;
+    };
+    match eduioc_records::RecordsDoc::restore(&rec.snapshot, upto, &[0; 32]) {
+        Ok(mut doc) => Some(doc.save()),
+        Err(e) => {
+            tracing::warn!(doc = key, error = %e, "the document at a snapshot entry's heads does not load");
+            None
+        }
     }
 }

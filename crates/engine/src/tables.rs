@@ -46,6 +46,9 @@ pub(crate) const ACKS: Table<i64> = Table::new("acks", 1);
 pub(crate) const SNAPSHOT_LATEST: Table<(u64, Ranges)> = Table::new("snapshot_latest", 1);
 /// Document key → the snapshot entry (author, seq) whose heads the stored document is at.
 pub(crate) const SNAPSHOT_DOC_AT: Table<(NodeId, u64)> = Table::new("snapshot_doc_at", 1);
+/// Document key → how many of its stored chunks, after its base, the document at the
+/// heads of its `SNAPSHOT_DOC_AT` entry holds (no row: none, the base is at them).
+pub(crate) const SNAPSHOT_DOC_CHUNKS: Table<u32> = Table::new("snapshot_doc_chunks", 1);
 /// Document key (own documents) → what a snapshot would replace and when one is due.
 pub(crate) const SNAPSHOT_TRACKS: Table<DocTrack> = Table::new("snapshot_tracks", 1);
 /// Author hex → the holes of its log held here.

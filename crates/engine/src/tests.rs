@@ -2614,3 +2614,63 @@ fn a_store_lost_under_a_node_that_wrote_before_restores_instead_of_forking() {
     let so = w.open("so", 4);
     assert!(!so.restoring());
 }
+
+/// The heads a snapshot entry of `author` held by `e` claims.
+fn snapshot_heads(e: &Engine, author: &NodeId, seq: u64) -> Vec<[u8; 32]> {
+    let (_, entry) = log_of(e, author)
+        .into_iter()
+        .find(|(s, _)| *s == seq)
+        .expect("the entry is held");
+    match entry.body.payload {
+        Payload::Snapshot { heads, .. } => heads,
+        other => panic!("entry {seq} is a {}", other.kind()),
+    }
+}
+
+#[test]
+fn the_save_offered_beside_a_snapshot_entry_is_at_its_heads_through_compaction() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 16);
+    let mut d = w.open("pgd", 16);
+    s1.import("students", None, students("a", 200, 3).as_bytes())
+        .unwrap();
+    sync(&s1, &mut d);
+    // Small edits, followed one by one: the district stores each as a chunk, and a
+    // snapshot entry received among them is kept as "the base and the chunks so far"
+    // (no save on the commit path) until compaction folds the chunks.
+    let mut offered_after_compaction = 0;
+    for i in 0..(3 * COMPACT_AFTER_CHUNKS) {
+        s1.import(
+            "students",
+            None,
+            students(&format!("e{i}"), 2, 0).as_bytes(),
+        )
+        .unwrap();
+        sync(&s1, &mut d);
+        let held = d.snapshots(&s1.id());
+        assert_eq!(held.len(), 1, "the latest snapshot entry stays offered");
+        let seq = held[0].seq;
+        let save = d.snapshot_doc(&s1.id(), seq).expect("its save is at hand");
+        let mut doc = RecordsDoc::load(&save, &[9; 32]).unwrap();
+        let heads: Vec<[u8; 32]> = doc.heads().into_iter().map(|h| h.0).collect();
+        assert_eq!(heads, snapshot_heads(&d, &s1.id(), seq), "edit {i}");
+        let stored = d.store.doc(&students_doc("s1").key()).unwrap().unwrap();
+        assert!(stored.chunks.len() <= COMPACT_AFTER_CHUNKS);
+        if i >= COMPACT_AFTER_CHUNKS && stored.chunks.len() < i {
+            offered_after_compaction += 1;
+        }
+        assert_stored_log_agrees(&d);
+    }
+    assert!(offered_after_compaction > 0);
+    // A new department seeded from the district gets the document beside that entry.
+    let mut so = w.open("so", 4);
+    assert_eq!(session_up(&d, &mut so).docs, 1);
+    let doc = students_doc("s1");
+    assert_eq!(records(&mut so, &doc), records(&mut s1, &doc));
+    // And a restarted district offers the same save.
+    let seq = d.snapshots(&s1.id())[0].seq;
+    let save = d.snapshot_doc(&s1.id(), seq);
+    drop(d);
+    let d = w.open("pgd", 16);
+    assert_eq!(d.snapshot_doc(&s1.id(), seq), save);
+}

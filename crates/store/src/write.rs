@@ -196,6 +196,12 @@ impl WriteTxn<'_> {
         Ok(found)
     }
 
+    /// How many chunks document `key` holds after its snapshot (0 for none or no document).
+    pub fn doc_chunk_count(&self, key: &str) -> Result<usize> {
+        let chunks = self.open(&tables::DOC_CHUNKS)?;
+        Ok(tables::last_chunk_index(&chunks, key)?.map_or(0, |last| last as usize + 1))
+    }
+
     /// Document `key` as seen by this transaction.
     pub fn doc(&self, key: &str) -> Result<Option<DocRecord>> {
         tables::get_doc(
