@@ -4,6 +4,7 @@
 mod accounts;
 mod config;
 mod demo;
+mod export;
 mod files;
 mod node;
 mod topology;
@@ -51,6 +52,11 @@ enum Command {
     Account {
         #[command(subcommand)]
         command: AccountCommand,
+    },
+    /// Hand the node's data over to another database.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
     },
     /// Topology files.
     Topology {
@@ -136,6 +142,35 @@ enum AccountCommand {
         /// The node's directory, `DIR/<unit id>`.
         #[arg(long)]
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Keep a PostgreSQL schema in step with the node (docs/export.md): units, records
+    /// of every collection, indicators; incremental, resumable after a kill at any
+    /// moment. Reads the running node's API, or its store with --once when it is stopped.
+    Postgres {
+        /// The node's directory, `DIR/<unit id>`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The database, `postgres://user[:password]@host[:port]/database` (or the
+        /// environment variable EDUIOC_POSTGRES_URL, which keeps a password out of the
+        /// process list).
+        #[arg(long)]
+        url: Option<String>,
+        /// The schema the tables are in.
+        #[arg(long, default_value = "eduioc")]
+        schema: String,
+        /// Stop once everything the node holds is exported (else follow its changes).
+        #[arg(long)]
+        once: bool,
+        /// While following: milliseconds between looks at the node's feed.
+        #[arg(long, default_value_t = 1000)]
+        interval_ms: u64,
+        /// Documents per transaction (1–500).
+        #[arg(long, default_value_t = 50)]
+        page_docs: usize,
     },
 }
 
@@ -251,6 +286,32 @@ fn main() -> Result<()> {
             let said = accounts::run(&dir, change, stdin)?;
             println!("{}", said.trim_end());
             Ok(())
+        }
+        Command::Export {
+            command:
+                ExportCommand::Postgres {
+                    dir,
+                    url,
+                    schema,
+                    once,
+                    interval_ms,
+                    page_docs,
+                },
+        } => {
+            init_logging("warn");
+            let url = match url.or_else(|| std::env::var("EDUIOC_POSTGRES_URL").ok()) {
+                Some(u) => u,
+                None => anyhow::bail!("give the database with --url or EDUIOC_POSTGRES_URL"),
+            };
+            let nd = config::NodeDir::load(&dir)?;
+            let opts = export::Options {
+                schema,
+                once,
+                interval: std::time::Duration::from_millis(interval_ms.max(50)),
+                page_docs: page_docs.clamp(1, 500),
+                refresh: std::time::Duration::from_secs(600),
+            };
+            export::run(&nd, &url, opts)
         }
         Command::Run { dir, public_http } => run(&dir, public_http, false),
         Command::Restore { dir, public_http } => {

@@ -372,6 +372,16 @@ impl Engine {
                 return Err(e);
             }
         };
+        // The documents whose figures changed move to the end of the export feed.
+        let mut feed = self.feed;
+        if let Err(e) =
+            crate::export::note_changed(&mut txn, &mut feed, fresh.iter().map(|(k, _)| k))
+        {
+            for k in &touched_docs {
+                self.docs.evict(k);
+            }
+            return Err(e);
+        }
         // Counted in memory only once the transaction commits.
         let mut counts = self.rejected.clone();
         for (_, r) in out.rejected.iter().chain(rejections.iter()) {
@@ -406,6 +416,7 @@ impl Engine {
             }
         }
         self.health.healed();
+        self.feed = feed;
         self.rejected = counts;
         for (i, r) in &rejections {
             tracing::warn!(index = i, reason = %r, "entry rejected");

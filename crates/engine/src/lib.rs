@@ -33,6 +33,7 @@ mod derived;
 use derived::{collection_of, figures, write_figures, Derived};
 mod completeness;
 mod docs;
+pub mod export;
 mod forecast;
 mod health;
 mod import;
@@ -237,6 +238,8 @@ pub struct Engine {
     entries: u64,
     /// Entries quarantined as forks.
     quarantined: usize,
+    /// The last number of the export feed ([`export`]).
+    feed: u64,
     school_year: Option<String>,
     /// The trust anchor and the provisioned certificates: the directory is rebuilt from
     /// them and the stored ones when the store is reopened.
@@ -388,6 +391,7 @@ impl Engine {
             rejected: BTreeMap::new(),
             entries: 0,
             quarantined: 0,
+            feed: 0,
             school_year: cfg.school_year,
             root_key: cfg.root_key,
             provisioned: cfg.certs,
@@ -434,6 +438,7 @@ impl Engine {
         }
         self.entries = state.entries;
         self.quarantined = state.quarantined;
+        self.feed = state.feed;
         self.snaps = state.snaps;
         self.docs.clear();
         for (k, v) in state.rejected {
@@ -921,6 +926,7 @@ struct Loaded {
     entries: u64,
     quarantined: usize,
     snaps: snapshots::Snapshots,
+    feed: u64,
 }
 
 impl Loaded {
@@ -947,6 +953,7 @@ impl Loaded {
             entries: store.entry_count()?,
             quarantined: store.quarantined()?.len(),
             snaps: snapshots::Snapshots::load(store)?,
+            feed: export::last_seq(store)?,
         })
     }
 }

@@ -229,7 +229,7 @@ pub struct Lookups {
     pub(crate) views: Views,
     pub(crate) reader: Reader,
     /// The node's actor id (a document read from the store is loaded as this node).
-    actor: [u8; 32],
+    pub(crate) actor: [u8; 32],
 }
 
 impl Engine {

@@ -49,6 +49,11 @@ pub(crate) const SNAPSHOT_DOC_AT: Table<(NodeId, u64)> = Table::new("snapshot_do
 /// Document key → how many of its stored chunks, after its base, the document at the
 /// heads of its `SNAPSHOT_DOC_AT` entry holds (no row: none, the base is at them).
 pub(crate) const SNAPSHOT_DOC_CHUNKS: Table<u32> = Table::new("snapshot_doc_chunks", 1);
+/// Feed number (20 digits) → the document key whose figures changed then (see
+/// [`crate::export`]: each document once, at its latest change).
+pub(crate) const FEED: Table<String> = Table::new("feed", 1);
+/// Document key → its number in the feed.
+pub(crate) const FEED_AT: Table<u64> = Table::new("feed_at", 1);
 /// Document key (own documents) → what a snapshot would replace and when one is due.
 pub(crate) const SNAPSHOT_TRACKS: Table<DocTrack> = Table::new("snapshot_tracks", 1);
 /// Author hex → the holes of its log held here.
@@ -56,8 +61,8 @@ pub(crate) const SNAPSHOT_HOLES: Table<Ranges> = Table::new("snapshot_holes", 1)
 
 /// The meta key recording that the engine's tables are in this layout.
 const LAYOUT_KEY: &str = "engine_layout";
-/// 2: typed tables; 3: summaries of version 2.
-const LAYOUT: u8 = 3;
+/// 2: typed tables; 3: summaries of version 2; 4: the export feed.
+const LAYOUT: u8 = 4;
 
 /// Brings a store an older engine wrote to this layout, in one transaction; nothing to do
 /// once done. From the first layout it moves what was kept in the meta table into the
@@ -71,20 +76,29 @@ pub(crate) fn upgrade(store: &Store, actor: &[u8; 32]) -> Result<()> {
         return Ok(());
     }
     let mut txn = store.begin_write()?;
-    if layout.as_deref() != Some(&[2]) {
+    if !matches!(layout.as_deref(), Some(&[2]) | Some(&[3])) {
         from_first_layout(store, &mut txn)?;
     }
-    // Summaries of version 1 lack the indicators' counts: computed again from the
-    // documents, students before the results and health they are joined with.
-    txn.delete_raw_table(SUMMARIES.name())?;
-    let mut keys = store.doc_keys()?;
-    keys.sort_by_key(|k| crate::collection_of(k) != Some(eduioc_records::Collection::Students));
-    for key in keys {
-        let doc = crate::load_doc(store.doc(&key)?, actor)?;
-        if let Some(f) = crate::figures(&key, &doc) {
-            crate::write_figures(&mut txn, &key, f)?;
+    if layout.as_deref() != Some(&[3]) {
+        // Summaries of version 1 lack the indicators' counts: computed again from the
+        // documents, students before the results and health they are joined with.
+        txn.delete_raw_table(SUMMARIES.name())?;
+        let mut keys = store.doc_keys()?;
+        keys.sort_by_key(|k| crate::collection_of(k) != Some(eduioc_records::Collection::Students));
+        for key in keys {
+            let doc = crate::load_doc(store.doc(&key)?, actor)?;
+            if let Some(f) = crate::figures(&key, &doc) {
+                crate::write_figures(&mut txn, &key, f)?;
+            }
         }
     }
+    // Every document with figures enters the export feed once, in key order.
+    let mut keys: Vec<String> = store.doc_keys()?;
+    keys.extend(store.scan(&SUMMARIES, "")?.into_iter().map(|(k, _)| k));
+    keys.sort();
+    keys.dedup();
+    let mut last = 0;
+    crate::export::note_changed(&mut txn, &mut last, &keys)?;
     txn.put_meta(LAYOUT_KEY, &[LAYOUT])?;
     txn.commit()?;
     Ok(())

@@ -2615,6 +2615,18 @@ fn a_store_lost_under_a_node_that_wrote_before_restores_instead_of_forking() {
     assert!(!so.restoring());
 }
 
+/// A staff file of `n` teachers.
+fn staff(prefix: &str, n: usize) -> String {
+    let mut s = String::from("staff_id,full_name,gender,birth_date,role,qualification,status");
+    for i in 0..n {
+        s.push_str(&format!(
+            "\n{prefix}-{i},Trần Văn {i},M,1980-01-0{},teacher,bachelor,active",
+            1 + i % 9
+        ));
+    }
+    s
+}
+
 /// The heads a snapshot entry of `author` held by `e` claims.
 fn snapshot_heads(e: &Engine, author: &NodeId, seq: u64) -> Vec<[u8; 32]> {
     let (_, entry) = log_of(e, author)
@@ -2673,4 +2685,71 @@ fn the_save_offered_beside_a_snapshot_entry_is_at_its_heads_through_compaction()
     drop(d);
     let d = w.open("pgd", 16);
     assert_eq!(d.snapshot_doc(&s1.id(), seq), save);
+}
+
+#[test]
+fn the_export_feed_lists_each_changed_document_once_at_its_latest_change() {
+    let w = World::new();
+    let mut s1 = w.open("s1", 16);
+    let mut d = w.open("pgd", 16);
+    s1.import("students", None, students("a", 20, 2).as_bytes())
+        .unwrap();
+    sync(&s1, &mut d);
+    let first = d.lookups().feed(0, 10).unwrap();
+    let keys = |p: &export::FeedPage| p.docs.iter().map(|d| d.key.clone()).collect::<Vec<_>>();
+    let doc = students_doc("s1");
+    assert_eq!(keys(&first), vec![doc.key()]);
+    assert!(!first.more);
+    // The records are the document's, and the indicators cover the school and the
+    // district for that school year.
+    let recs: Vec<(String, BTreeMap<String, Value>)> = first.docs[0]
+        .records
+        .iter()
+        .map(|r| (r.id.clone(), r.fields.clone()))
+        .collect();
+    assert_eq!(recs, records(&mut d, &doc));
+    assert!(first.docs[0].held);
+    let units: std::collections::BTreeSet<&str> =
+        first.indicators.iter().map(|i| i.unit.as_str()).collect();
+    assert_eq!(units.into_iter().collect::<Vec<_>>(), vec!["pgd", "s1"]);
+    // Nothing new after the cursor.
+    assert!(d.lookups().feed(first.next, 10).unwrap().docs.is_empty());
+    // A second document, then the first again: each listed once, the latest change last.
+    s1.import("staff", None, staff("t", 3).as_bytes()).unwrap();
+    sync(&s1, &mut d);
+    let second = d.lookups().feed(first.next, 10).unwrap();
+    assert_eq!(second.docs.len(), 1);
+    assert_eq!(second.docs[0].collection, "staff");
+    s1.import("students", None, students("b", 2, 0).as_bytes())
+        .unwrap();
+    sync(&s1, &mut d);
+    let all = d.lookups().feed(0, 10).unwrap();
+    assert_eq!(all.docs.len(), 2);
+    assert_eq!(all.docs[0].collection, "staff");
+    assert_eq!(all.docs[1].key, doc.key());
+    assert_eq!(all.docs[1].records.len(), 22);
+    // Pages of one document: the cursor goes on where the last page stopped.
+    let one = d.lookups().feed(0, 1).unwrap();
+    assert!(one.more);
+    let rest = d.lookups().feed(one.next, 1).unwrap();
+    assert_eq!(
+        (one.docs[0].collection.as_str(), rest.docs[0].key.as_str()),
+        ("staff", doc.key().as_str())
+    );
+    assert!(!rest.more);
+    // A reopened engine numbers the next change after the last.
+    let last = all.next;
+    drop(d);
+    let mut d = w.open("pgd", 16);
+    assert_eq!(d.lookups().feed(0, 10).unwrap().next, last);
+    s1.import("staff", None, staff("u", 1).as_bytes()).unwrap();
+    sync(&s1, &mut d);
+    let after = d.lookups().feed(last, 10).unwrap();
+    assert_eq!(after.docs.len(), 1);
+    assert!(after.docs[0].seq > last);
+    // The units and every indicator, whole.
+    let units = d.lookups().units_page().unwrap();
+    assert_eq!(units.directory, after.directory);
+    let ids: Vec<&str> = units.units.iter().map(|u| u.unit.as_str()).collect();
+    assert!(ids.contains(&"pgd") && ids.contains(&"s1"));
 }

@@ -65,6 +65,15 @@ fn a_first_layout_store_opens_with_everything_in_place() {
             pgd.search_staff("tran thi binh", None, 10).unwrap().len(),
             1
         );
+        // Every document entered the export feed when the store was brought up to date.
+        let feed = pgd.lookups().feed(0, 100).unwrap();
+        let mut keys: Vec<&str> = feed.docs.iter().map(|d| d.key.as_str()).collect();
+        keys.sort();
+        assert!(
+            keys.iter().any(|k| k.starts_with("s1/students/")),
+            "{keys:?}"
+        );
+        assert!(keys.iter().any(|k| k.starts_with("s1/staff/")), "{keys:?}");
         if round == 0 {
             // The school's log goes on, and its district takes the next entries.
             let more = format!(

@@ -248,6 +248,49 @@ pub(crate) fn spec(collection: Collection) -> Spec {
     }
 }
 
+/// How a column is typed outside the node (`eduioc export`): what its values are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnType {
+    /// Text (ids, names, codes; a grade, which is a number or a preschool group code).
+    Text,
+    /// A date, stored as `YYYY-MM-DD`.
+    Date,
+    /// A decimal number, stored as its shortest text.
+    Number,
+    /// A whole number.
+    Count,
+    /// `yes` or `no`.
+    YesNo,
+}
+
+/// The columns of the records of `collection` as another database holds them, in
+/// CONTRACT order, optional ones included: (code, type). For students, staff and classes
+/// the first column is the record id itself (not stored as a field); results and health
+/// have their id columns as fields too.
+pub fn export_columns(collection: Collection) -> Vec<(&'static str, ColumnType)> {
+    spec(collection)
+        .columns
+        .iter()
+        .map(|(code, kind)| {
+            let t = match kind {
+                Kind::BirthDate | Kind::Date => ColumnType::Date,
+                Kind::Height | Kind::Weight | Kind::Latitude | Kind::Longitude => {
+                    ColumnType::Number
+                }
+                Kind::Count => ColumnType::Count,
+                Kind::YesNo => ColumnType::YesNo,
+                _ => ColumnType::Text,
+            };
+            (*code, t)
+        })
+        .collect()
+}
+
+/// Whether the first column of `collection` is the record id rather than a stored field.
+pub fn id_is_first_column(collection: Collection) -> bool {
+    matches!(spec(collection).key, Key::First)
+}
+
 /// The columns a file of `collection` must have, in CONTRACT order.
 pub(crate) fn columns(collection: Collection) -> &'static [&'static str] {
     spec(collection).required

@@ -37,7 +37,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use doc::{RecordsDoc, UpsertOutcome};
-pub use fields::{template, vietnamese_header, PROFILE_ID};
+pub use fields::{
+    export_columns, id_is_first_column, template, vietnamese_header, ColumnType, PROFILE_ID,
+};
 pub use import::{
     parse_import, parse_import_against, ImportErrors, Roster, Row, RowError, Value,
     MAX_IMPORT_BYTES, MAX_IMPORT_CELLS, MAX_IMPORT_ERRORS, MAX_IMPORT_ROWS, MAX_XLSX_PARTS,

@@ -565,6 +565,34 @@ impl View {
             .collect()
     }
 
+    /// Oldest first: at most `limit` rows of `table` whose key sorts after `after` (from
+    /// the first row when `None`), in ascending key order. Reads only the rows it returns.
+    pub fn scan_after<V: serde::de::DeserializeOwned>(
+        &self,
+        table: &Table<V>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, V)>> {
+        let txn = &self.txn;
+        let Some(t) = typed::open(txn, table)? else {
+            return Ok(Vec::new());
+        };
+        let lower = match after {
+            Some(a) => std::ops::Bound::Excluded(a),
+            None => std::ops::Bound::Unbounded,
+        };
+        let iter = redb::ReadableTable::range::<&str>(&t, (lower, std::ops::Bound::Unbounded))
+            .map_err(|e| Error::storage(table.name(), "range", e))?;
+        let mut out = Vec::new();
+        for row in iter.take(limit) {
+            let (k, v) = row.map_err(|e| Error::storage(table.name(), "range", e))?;
+            let key = k.value().to_string();
+            let value = table.decode(&key, v.value())?;
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+
     /// Newest first: the `(key, value)` rows of `table` whose key starts with `prefix` and
     /// sorts before `before` (all of them when `None`), in descending key order, that
     /// `keep` accepts, at most `limit` of them. Reads only as far as it needs: a page of a

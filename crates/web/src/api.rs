@@ -113,6 +113,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::metrics))
         .route("/reports", get(reports).post(report_step))
         .route("/units/{id}/parent", post(reparent))
+        .route("/export/feed", get(export_feed))
+        .route("/export/units", get(export_units))
         .fallback(|| async { ApiError::msg(StatusCode::NOT_FOUND, "no such API endpoint") })
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .layer(middleware::from_fn_with_state(state.clone(), auth));
@@ -422,6 +424,34 @@ async fn audit(State(state): State<AppState>, Query(q): Query<AuditParams>) -> A
         limit: q.limit.unwrap_or(100),
     };
     let page = crate::look_up(&state, move |l| l.audit(&query))
+        .await
+        .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(json!(page)))
+}
+
+#[derive(Deserialize)]
+struct FeedParams {
+    cursor: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/export/feed?cursor=&limit=`: the documents whose figures changed after
+/// `cursor`, oldest change first, each with its records, and the indicators of the units
+/// they count toward; `next` is the cursor of the following page (`limit` 1–500 documents,
+/// default 50). What `eduioc export postgres` reads.
+async fn export_feed(State(state): State<AppState>, Query(q): Query<FeedParams>) -> ApiResult {
+    let cursor = q.cursor.unwrap_or(0);
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let page = crate::look_up(&state, move |l| l.feed(cursor, limit))
+        .await
+        .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(json!(page)))
+}
+
+/// `GET /api/v1/export/units`: every unit of the subtree with its certificate in force,
+/// and every indicator of each for every school year with data.
+async fn export_units(State(state): State<AppState>) -> ApiResult {
+    let page = crate::look_up(&state, |l| l.units_page())
         .await
         .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(json!(page)))

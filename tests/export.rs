@@ -1,0 +1,335 @@
+//! `eduioc export postgres` against a real PostgreSQL: a federation of 1+2+6 nodes exported
+//! from the department, killed with SIGKILL at random moments and resumed, then followed
+//! while a school re-imports and a school is re-parented.
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+mod pg;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use harness::{Net, BIN};
+use rand::{Rng, SeedableRng};
+
+/// The seed of the kill moments (printed, so a failure replays).
+const SEED: u64 = 20261202;
+
+/// What each school imported: kind → rows.
+type Imported = BTreeMap<String, BTreeMap<String, usize>>;
+
+fn import_everything(net: &Net) -> Imported {
+    let mut out = Imported::new();
+    for school in net.schools() {
+        let files = harness::synth_files(7, &school, eduioc_synth::Size::Realistic);
+        let level = if school.starts_with("thpt") {
+            eduioc_synth::SchoolLevel::UpperSecondary
+        } else if school.starts_with("thcs") {
+            eduioc_synth::SchoolLevel::LowerSecondary
+        } else {
+            eduioc_synth::SchoolLevel::Primary
+        };
+        let sd = eduioc_synth::school(7, &school, level, 2026, eduioc_synth::Size::Realistic);
+        let mut all = files.files.clone();
+        all.push((
+            "results".into(),
+            eduioc_synth::results_csv(7, &school, &sd, 2026, "HK1"),
+        ));
+        all.push((
+            "health".into(),
+            eduioc_synth::health_csv(7, &school, &sd, 2026, "2026-10-15"),
+        ));
+        all.push((
+            "profile".into(),
+            eduioc_synth::profile_csv(7, &school, 2026, sd.classes.len(), (21.0, 105.8)),
+        ));
+        for (kind, csv) in all {
+            net.import(&school, &kind, &csv);
+            let rows = csv.lines().skip(1).filter(|l| !l.is_empty()).count();
+            out.entry(school.clone()).or_default().insert(kind, rows);
+        }
+    }
+    out
+}
+
+fn export(net: &Net, url: &str, extra: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(["export", "postgres", "--dir"])
+        .arg(net.node_dir("so"))
+        .args(["--url", url])
+        .args(extra);
+    c
+}
+
+fn count(db: &mut postgres::Client, sql: &str) -> i64 {
+    db.query_one(sql, &[]).unwrap().get(0)
+}
+
+/// Every document's rows are whole: as many rows of its unit and year as the documents
+/// table says it had when its transaction committed.
+fn no_half_document(db: &mut postgres::Client) -> Result<(), String> {
+    let docs = db
+        .query(
+            "SELECT collection, unit, school_year, records FROM eduioc.documents",
+            &[],
+        )
+        .unwrap();
+    for d in docs {
+        let (c, unit, year, n): (String, String, String, i32) =
+            (d.get(0), d.get(1), d.get(2), d.get(3));
+        let have = db
+            .query_one(
+                &format!("SELECT count(*) FROM eduioc.{c} WHERE unit = $1 AND school_year = $2"),
+                &[&unit, &year],
+            )
+            .unwrap()
+            .get::<_, i64>(0);
+        if have != i64::from(n) {
+            return Err(format!(
+                "{c} of {unit} {year}: {have} rows, the document has {n}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_department_exported_to_postgres_is_exact_survives_kills_and_follows_changes() {
+    let Some(pg) = pg::Pg::start() else { return };
+    let mut net = Net::new(&harness::standard_tree());
+    net.start_all();
+    let imported = import_everything(&net);
+    let students: usize = imported.values().map(|k| k["students"]).sum();
+    // Everything every school imported is at the department: its indicators of each
+    // school (students, classes, staff, results, health, profile) are the school's own.
+    net.wait_for("every school's data at the department", || {
+        for school in net.schools() {
+            let path = format!("/api/v1/indicators?unit={school}&term=HK1");
+            let (_, own) = net.get(&school, &path);
+            let (_, there) = net.get("so", &path);
+            if own["indicators"] != there["indicators"] || own["indicators"].is_null() {
+                return Err(format!(
+                    "{school}: {} at the department, {} at the school",
+                    there["indicators"], own["indicators"]
+                ));
+            }
+        }
+        Ok(())
+    });
+    // The figures the department has for every unit, once nothing moves any more.
+    let year = net.stats("so", "so")["school_year"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Killed with SIGKILL at ten moments of a first export (one document per transaction),
+    // each time resumed.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(SEED);
+    let mut db = pg.client();
+    let mut interrupted = 0;
+    for kill in 0..10 {
+        let delay = Duration::from_millis(rng.gen_range(30..600));
+        let mut child = export(&net, &pg.url, &["--once", "--page-docs", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let finished = child.try_wait().unwrap().is_some();
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        interrupted += usize::from(!finished);
+        if finished {
+            assert!(
+                out.status.success(),
+                "export failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // The schema may not exist yet if the kill came before the first statement.
+        let exists = count(
+            &mut db,
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'eduioc' AND table_name = 'documents'",
+        );
+        if exists == 1 {
+            no_half_document(&mut db)
+                .unwrap_or_else(|e| panic!("after kill {kill} at {delay:?} (seed {SEED}): {e}"));
+        }
+    }
+    assert!(interrupted > 0, "no kill landed during the export");
+    let out = export(&net, &pg.url, &["--once"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "the resumed export failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "{interrupted} of 10 kills (seed {SEED}) interrupted the export; then: {}",
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or("")
+    );
+    // A second export from scratch into another schema: its throughput.
+    let out = export(&net, &pg.url, &["--once", "--schema", "again"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "a whole export: {}",
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or("")
+    );
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM again.students"),
+        count(&mut db, "SELECT count(*) FROM eduioc.students")
+    );
+    no_half_document(&mut db).unwrap();
+
+    // Every record, once.
+    for kind in [
+        "students", "staff", "classes", "results", "health", "profile",
+    ] {
+        let want: usize = imported.values().map(|k| k[kind]).sum();
+        let have = count(&mut db, &format!("SELECT count(*) FROM eduioc.{kind}"));
+        assert_eq!(have as usize, want, "{kind}");
+    }
+    let enrolled = count(
+        &mut db,
+        "SELECT count(*) FROM eduioc.students WHERE status = 'enrolled'",
+    );
+    assert_eq!(
+        enrolled as u64,
+        net.stats("so", "so")["students"]["enrolled"]
+            .as_u64()
+            .unwrap()
+    );
+    // Every unit, with its parent.
+    let units = db
+        .query("SELECT unit, parent FROM eduioc.units ORDER BY unit", &[])
+        .unwrap();
+    assert_eq!(units.len(), net.units.len());
+    for r in &units {
+        let (unit, parent): (String, Option<String>) = (r.get(0), r.get(1));
+        assert_eq!(parent, net.unit(&unit).parent, "{unit}");
+    }
+    // Every indicator equals the department's.
+    let mut checked = 0;
+    for u in &net.units {
+        for term in ["HK1", "HK2", "CN"] {
+            let (code, v) = net.get(
+                "so",
+                &format!("/api/v1/indicators?unit={}&year={year}&term={term}", u.id),
+            );
+            assert_eq!(code, 200, "{v}");
+            for ind in v["indicators"].as_array().unwrap() {
+                let name = ind["code"].as_str().unwrap();
+                let row = db
+                    .query_one(
+                        "SELECT value FROM eduioc.indicators WHERE unit = $1 AND school_year = $2 AND term = $3 AND indicator = $4",
+                        &[&u.id, &year, &term, &name],
+                    )
+                    .unwrap_or_else(|e| panic!("{} {term} {name}: {e}", u.id));
+                let value: Option<f64> = row.get(0);
+                let want = ind["value"].as_f64();
+                match (value, want) {
+                    (Some(a), Some(b)) => {
+                        assert!((a - b).abs() < 1e-6, "{} {term} {name}: {a} vs {b}", u.id)
+                    }
+                    (a, b) => assert_eq!(a, b, "{} {term} {name}", u.id),
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "{checked} indicators checked");
+
+    // Following: a school's re-import reaches PostgreSQL within seconds.
+    let mut follower = export(&net, &pg.url, &["--interval-ms", "200"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let school = "thcs-a2";
+    let csv = harness::synth_files(7, school, eduioc_synth::Size::Realistic)
+        .files
+        .into_iter()
+        .find(|(k, _)| k == "students")
+        .unwrap()
+        .1;
+    let first = csv.lines().nth(1).unwrap().to_string();
+    let id = first.split(',').next().unwrap().to_string();
+    let rounds: usize = std::env::var("EDUIOC_EXPORT_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let mut took = Vec::new();
+    for round in 0..rounds {
+        let name = format!("Nguyễn Văn Theo Dõi {round}");
+        let mut cols: Vec<&str> = first.split(',').collect();
+        cols[1] = &name;
+        let header = csv.lines().next().unwrap();
+        let body = format!("{header}\n{}\n", cols.join(","));
+        let t = Instant::now();
+        net.import(school, "students", &body);
+        net.wait_for("the re-imported name in PostgreSQL", || {
+            let got: Option<String> = db
+                .query_opt(
+                    "SELECT full_name FROM eduioc.students WHERE unit = $1 AND record_id = $2",
+                    &[&school, &id],
+                )
+                .map_err(|e| e.to_string())?
+                .map(|r| r.get(0));
+            if got.as_deref() == Some(name.as_str()) {
+                Ok(())
+            } else {
+                Err(format!("{got:?}"))
+            }
+        });
+        took.push(t.elapsed());
+    }
+    took.sort();
+    eprintln!(
+        "import at a school to its row in PostgreSQL (follow mode, {} rounds): median {:?}, max {:?}",
+        took.len(),
+        took[took.len() / 2],
+        took[took.len() - 1]
+    );
+    // Re-parenting reaches the units table.
+    let out = Command::new(BIN)
+        .args(["topology", "reparent", "--dir"])
+        .arg(net.node_dir("so"))
+        .args(["--unit", "th-a1", "--parent", "pgd-b"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    net.wait_for("the new parent in PostgreSQL", || {
+        let p: Option<String> = db
+            .query_one("SELECT parent FROM eduioc.units WHERE unit = 'th-a1'", &[])
+            .map_err(|e| e.to_string())?
+            .get(0);
+        if p.as_deref() == Some("pgd-b") {
+            Ok(())
+        } else {
+            Err(format!("{p:?}"))
+        }
+    });
+    let _ = follower.kill();
+    let _ = follower.wait();
+    no_half_document(&mut db).unwrap();
+    assert_eq!(
+        count(&mut db, "SELECT count(*) FROM eduioc.students") as usize,
+        students
+    );
+}
