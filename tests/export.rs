@@ -94,15 +94,9 @@ fn no_half_document(db: &mut postgres::Client) -> Result<(), String> {
     Ok(())
 }
 
-#[test]
-fn the_department_exported_to_postgres_is_exact_survives_kills_and_follows_changes() {
-    let Some(pg) = pg::Pg::start() else { return };
-    let mut net = Net::new(&harness::standard_tree());
-    net.start_all();
-    let imported = import_everything(&net);
-    let students: usize = imported.values().map(|k| k["students"]).sum();
-    // Everything every school imported is at the department: its indicators of each
-    // school (students, classes, staff, results, health, profile) are the school's own.
+/// Waits until everything every school imported is at the department: its indicators of
+/// each school (students, classes, staff, results, health, profile) are the school's own.
+fn everything_at_the_department(net: &Net) {
     net.wait_for("every school's data at the department", || {
         for school in net.schools() {
             let path = format!("/api/v1/indicators?unit={school}&term=HK1");
@@ -117,6 +111,16 @@ fn the_department_exported_to_postgres_is_exact_survives_kills_and_follows_chang
         }
         Ok(())
     });
+}
+
+#[test]
+fn the_department_exported_to_postgres_is_exact_survives_kills_and_follows_changes() {
+    let Some(pg) = pg::Pg::start() else { return };
+    let mut net = Net::new(&harness::standard_tree());
+    net.start_all();
+    let imported = import_everything(&net);
+    let students: usize = imported.values().map(|k| k["students"]).sum();
+    everything_at_the_department(&net);
     // The figures the department has for every unit, once nothing moves any more.
     let year = net.stats("so", "so")["school_year"]
         .as_str()
@@ -332,4 +336,113 @@ fn the_department_exported_to_postgres_is_exact_survives_kills_and_follows_chang
         count(&mut db, "SELECT count(*) FROM eduioc.students") as usize,
         students
     );
+}
+
+/// DuckDB's answer to `sql` (the Python package `duckdb`), one line per row, or `None`
+/// when it is not installed and not required (`EDUIOC_DUCKDB_TESTS=require` in CI).
+fn duckdb(sql: &str) -> Option<String> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import duckdb, sys\nfor r in duckdb.sql(sys.argv[1]).fetchall(): print(*r, sep='\\t')",
+            sql,
+        ])
+        .output()
+        .ok()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && err.contains("No module named 'duckdb'") {
+        assert!(
+            std::env::var("EDUIOC_DUCKDB_TESTS").as_deref() != Ok("require"),
+            "EDUIOC_DUCKDB_TESTS=require but Python has no duckdb (pip install duckdb)"
+        );
+        eprintln!("DuckDB is not installed (pip install duckdb): test skipped");
+        return None;
+    }
+    assert!(out.status.success(), "DuckDB failed on {sql}: {err}");
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[test]
+fn the_department_s_parquet_files_read_by_duckdb_give_its_counts() {
+    if duckdb("SELECT 1").is_none() {
+        return;
+    }
+    let mut net = Net::new(&harness::standard_tree());
+    net.start_all();
+    let imported = import_everything(&net);
+    everything_at_the_department(&net);
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let run = Command::new(BIN)
+        .args(["export", "parquet", "--dir"])
+        .arg(net.node_dir("so"))
+        .args(["--out", dir])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    eprintln!("{}", String::from_utf8_lossy(&run.stdout));
+    let stats = net.stats("so", "so");
+    let year = stats["school_year"].as_str().unwrap().to_string();
+    let q = |sql: &str| duckdb(&sql.replace("DIR", dir)).unwrap();
+    for kind in [
+        "students", "staff", "classes", "results", "health", "profile",
+    ] {
+        let want: usize = imported.values().map(|k| k[kind]).sum();
+        let have = q(&format!("SELECT count(*) FROM 'DIR/{kind}_{year}.parquet'"));
+        assert_eq!(have, want.to_string(), "{kind}");
+    }
+    for (status, key) in [("enrolled", "enrolled"), ("dropped_out", "dropped_out")] {
+        let have = q(&format!(
+            "SELECT count(*) FROM 'DIR/students_*.parquet' WHERE status = '{status}'"
+        ));
+        assert_eq!(have, stats["students"][key].to_string(), "{status}");
+    }
+    assert_eq!(
+        q("SELECT count(*) FROM 'DIR/classes_*.parquet'"),
+        stats["classes"].to_string()
+    );
+    // Typed columns: dates are dates, counts are numbers.
+    assert_eq!(
+        q("SELECT typeof(birth_date), typeof(grade) FROM 'DIR/students_*.parquet' LIMIT 1"),
+        "DATE\tVARCHAR"
+    );
+    assert_eq!(
+        q("SELECT count(*) FROM 'DIR/units.parquet'"),
+        net.units.len().to_string()
+    );
+    // Enrolled per district, joined with the units file, as an analyst would.
+    let per_district = q("SELECT u.parent, count(*) FROM 'DIR/students_*.parquet' s \
+         JOIN 'DIR/units.parquet' u ON u.unit = s.unit WHERE s.status = 'enrolled' \
+         GROUP BY u.parent ORDER BY u.parent");
+    for line in per_district.lines() {
+        let (district, n) = line.split_once('\t').unwrap();
+        assert_eq!(
+            n,
+            net.stats("so", district)["students"]["enrolled"].to_string(),
+            "{district}"
+        );
+    }
+    // The indicators are the department's.
+    let (_, ind) = net.get(
+        "so",
+        &format!("/api/v1/indicators?unit=so&year={year}&term=HK1"),
+    );
+    for i in ind["indicators"].as_array().unwrap() {
+        let code = i["code"].as_str().unwrap();
+        let have = q(&format!(
+            "SELECT value FROM 'DIR/indicators_{year}.parquet' \
+             WHERE unit = 'so' AND term = 'HK1' AND indicator = '{code}'"
+        ));
+        match i["value"].as_f64() {
+            Some(v) => assert!(
+                (have.parse::<f64>().unwrap() - v).abs() < 1e-6,
+                "{code}: {have} vs {v}"
+            ),
+            None => assert_eq!(have, "None", "{code}"),
+        }
+    }
 }

@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use eduioc_engine::export::{FeedDoc, FeedPage, IndicatorRow, UnitsPage};
+use eduioc_engine::export::{FeedDoc, FeedPage, FeedRecord, IndicatorRow, UnitsPage};
 use eduioc_records::{export_columns, id_is_first_column, Collection, ColumnType, Value};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
@@ -41,7 +41,7 @@ pub(crate) struct Options {
 }
 
 /// Where the feed is read from.
-enum Source {
+pub(crate) enum Source {
     /// The running node's JSON API.
     Api { base: String, token: String },
     /// The node's store, opened here (the node is not running).
@@ -53,7 +53,7 @@ enum Source {
 
 impl Source {
     /// The running node's API when it answers, else (with `once`) its store.
-    fn open(nd: &NodeDir, once: bool) -> Result<Source> {
+    pub(crate) fn open(nd: &NodeDir, once: bool) -> Result<Source> {
         let base = format!("http://{}", nd.toml.http);
         let probe = ureq::get(&format!("{base}/api/v1/status"))
             .set("Authorization", &format!("Bearer {}", nd.token))
@@ -109,7 +109,7 @@ impl Source {
         }
     }
 
-    fn feed(&self, cursor: u64, limit: usize) -> Result<FeedPage> {
+    pub(crate) fn feed(&self, cursor: u64, limit: usize) -> Result<FeedPage> {
         match self {
             Source::Api { base, token } => Self::get(
                 base,
@@ -120,7 +120,7 @@ impl Source {
         }
     }
 
-    fn units(&self) -> Result<UnitsPage> {
+    pub(crate) fn units(&self) -> Result<UnitsPage> {
         match self {
             Source::Api { base, token } => Self::get(base, token, "/api/v1/export/units"),
             Source::Store { lookups, .. } => Ok(lookups.units_page()?),
@@ -212,8 +212,8 @@ CREATE TABLE IF NOT EXISTS {s}.indicators (
     sql
 }
 
-/// One cell of a record, typed for PostgreSQL.
-enum Cell {
+/// One cell of a record, typed (PostgreSQL, Parquet).
+pub(crate) enum Cell {
     Text(Option<String>),
     Date(Option<chrono::NaiveDate>),
     Number(Option<f64>),
@@ -225,7 +225,7 @@ impl Cell {
     /// The cell of `value` in a column of type `t` (`None` — SQL NULL — for an empty or
     /// absent value, or one that is not of the column's type; the node checked every value
     /// at import, so that is a record older than a rule).
-    fn of(t: ColumnType, value: Option<&Value>) -> Cell {
+    pub(crate) fn of(t: ColumnType, value: Option<&Value>) -> Cell {
         let text = match value {
             Some(Value::Str(s)) if !s.is_empty() => Some(s.clone()),
             Some(Value::Int(i)) => Some(i.to_string()),
@@ -255,6 +255,29 @@ impl Cell {
             Cell::YesNo(v) => v,
         }
     }
+}
+
+/// The cells of record `rec` of a document of collection `c`, one per column of `columns`
+/// ([`export_columns`]): the first is the record id where the id is not a stored field.
+pub(crate) fn cells(
+    c: Collection,
+    columns: &[(&'static str, ColumnType)],
+    rec: &FeedRecord,
+) -> Vec<Cell> {
+    let id = Value::Str(rec.id.clone());
+    let first_is_id = id_is_first_column(c);
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, (code, t))| {
+            let v = if i == 0 && first_is_id {
+                Some(&id)
+            } else {
+                rec.fields.get(*code)
+            };
+            Cell::of(*t, v)
+        })
+        .collect()
 }
 
 /// What one round wrote.
@@ -467,21 +490,8 @@ fn write_doc(tx: &mut Transaction<'_>, s: &str, doc: &FeedDoc) -> Result<usize> 
     let mut types = vec![Type::TEXT, Type::TEXT, Type::TEXT];
     types.extend(columns.iter().map(|(_, t)| sql_type(*t).1));
     let mut w = BinaryCopyInWriter::new(sink, &types);
-    let first_is_id = id_is_first_column(c);
     for rec in &doc.records {
-        let id = Value::Str(rec.id.clone());
-        let cells: Vec<Cell> = columns
-            .iter()
-            .enumerate()
-            .map(|(i, (code, t))| {
-                let v = if i == 0 && first_is_id {
-                    Some(&id)
-                } else {
-                    rec.fields.get(*code)
-                };
-                Cell::of(*t, v)
-            })
-            .collect();
+        let cells = cells(c, &columns, rec);
         let mut row: Vec<&(dyn ToSql + Sync)> = vec![&doc.unit, &doc.school_year, &rec.id];
         row.extend(cells.iter().map(Cell::sql));
         w.write(&row)?;

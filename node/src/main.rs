@@ -2,6 +2,7 @@
 //! department; see `README.md` and `ARCHITECTURE.md`.
 
 mod accounts;
+mod columnar;
 mod config;
 mod demo;
 mod export;
@@ -172,6 +173,18 @@ enum ExportCommand {
         #[arg(long, default_value_t = 50)]
         page_docs: usize,
     },
+    /// Write the node's records, units and indicators as Parquet files, one per table and
+    /// school year (`students_2026-2027.parquet`, …), for DuckDB, Spark or pandas. Reads
+    /// the running node's API, or its store when it is stopped.
+    Parquet {
+        /// The node's directory, `DIR/<unit id>`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The directory the files are written to (created if needed; files of the same
+        /// name are replaced once the new ones are whole).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -312,6 +325,13 @@ fn main() -> Result<()> {
                 refresh: std::time::Duration::from_secs(600),
             };
             export::run(&nd, &url, opts)
+        }
+        Command::Export {
+            command: ExportCommand::Parquet { dir, out },
+        } => {
+            init_logging("warn");
+            let nd = config::NodeDir::load(&dir)?;
+            columnar::run(&nd, &out)
         }
         Command::Run { dir, public_http } => run(&dir, public_http, false),
         Command::Restore { dir, public_http } => {
