@@ -62,6 +62,17 @@ fn export(net: &Net, url: &str, extra: &[&str]) -> Command {
     c
 }
 
+/// CPU seconds process `pid` has used (user and system).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After the command name in parentheses: state is field 3; utime and stime 14 and 15.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / hz
+}
+
 fn count(db: &mut postgres::Client, sql: &str) -> i64 {
     db.query_one(sql, &[]).unwrap().get(0)
 }
@@ -255,6 +266,24 @@ fn the_department_exported_to_postgres_is_exact_survives_kills_and_follows_chang
     }
     assert!(checked > 100, "{checked} indicators checked");
 
+    // Following an idle department (the default interval): what it costs the node.
+    let mut follower = export(&net, &pg.url, &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let (node, exporter) = (net.pid("so"), follower.id());
+    let (n0, e0, t0) = (cpu_seconds(node), cpu_seconds(exporter), Instant::now());
+    std::thread::sleep(Duration::from_secs(5));
+    let wall = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "following an idle department for {wall:.1} s: the node used {:.2}% of a core, the exporter {:.2}%",
+        100.0 * (cpu_seconds(node) - n0) / wall,
+        100.0 * (cpu_seconds(exporter) - e0) / wall
+    );
+    let _ = follower.kill();
+    let _ = follower.wait();
     // Following: a school's re-import reaches PostgreSQL within seconds.
     let mut follower = export(&net, &pg.url, &["--interval-ms", "200"])
         .stdout(Stdio::null())

@@ -297,7 +297,11 @@ struct ReportQuery {
 /// `GET /api/v1/reports?unit=&year=&term=`: the term reports of the subtree's schools
 /// (every term when `term` is absent), each with `status`, the submitted figures, what
 /// `changed` since and its `history`.
-async fn reports(State(state): State<AppState>, Query(q): Query<ReportQuery>) -> ApiResult {
+async fn reports(
+    State(state): State<AppState>,
+    Query(q): Query<ReportQuery>,
+    Query(p): Query<PageQuery>,
+) -> ApiResult {
     let terms: Vec<&str> = match q.term.as_deref() {
         Some(t) => vec![t],
         None => vec!["HK1", "HK2", "CN"],
@@ -313,7 +317,9 @@ async fn reports(State(state): State<AppState>, Query(q): Query<ReportQuery>) ->
                 .reports(q.unit.as_deref(), q.year.as_deref(), t)?;
             for r in reports {
                 let changed_since_approval = r.changed_since_approval();
+                let id = format!("{}/{}/{}", r.school, r.year, r.term);
                 let mut v = json!(r);
+                v["id"] = json!(id);
                 v["changed_since_approval"] = json!(changed_since_approval);
                 out.push(v);
             }
@@ -322,7 +328,7 @@ async fn reports(State(state): State<AppState>, Query(q): Query<ReportQuery>) ->
     })
     .await
     .map_err(|e| ApiError::msg(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    Ok(Json(json!({ "reports": out })))
+    paged(out, "reports", &p)
 }
 
 #[derive(Deserialize)]
@@ -549,20 +555,75 @@ async fn set_target(State(state): State<AppState>, body: Bytes) -> ApiResult {
     Ok(Json(json!({ "id": id })))
 }
 
-async fn targets(State(state): State<AppState>, Query(q): Query<UnitQuery>) -> ApiResult {
+/// `limit` and `cursor` of a list that can be long.
+#[derive(Deserialize, Default)]
+struct PageQuery {
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// Most items one page of a list holds.
+const MAX_PAGE: usize = 1000;
+
+/// `{"<field>": items}` — or, when the request gives `limit` or `cursor`, one page of them:
+/// the items in the order of their `id`, after `cursor`, at most `limit` (1–1000, default
+/// 100), and `next` (the cursor of the following page) when more follow. Pages go by id,
+/// not position, so an item added or removed between two requests shifts nothing.
+fn paged(items: Vec<Value>, field: &str, p: &PageQuery) -> ApiResult {
+    let mut out = serde_json::Map::new();
+    if p.limit.is_none() && p.cursor.is_none() {
+        out.insert(field.to_string(), Value::Array(items));
+        return Ok(Json(Value::Object(out)));
+    }
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::msg(
+            StatusCode::BAD_REQUEST,
+            format!("limit must be from 1 to {MAX_PAGE}, got {limit}"),
+        ));
+    }
+    let mut keyed: Vec<(String, Value)> = items
+        .into_iter()
+        .map(|v| (v["id"].as_str().unwrap_or_default().to_string(), v))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let start = match &p.cursor {
+        Some(c) => keyed.partition_point(|(k, _)| k.as_str() <= c.as_str()),
+        None => 0,
+    };
+    let rest = &keyed[start..];
+    let page: Vec<Value> = rest.iter().take(limit).map(|(_, v)| v.clone()).collect();
+    out.insert(field.to_string(), Value::Array(page));
+    if rest.len() > limit {
+        out.insert("next".to_string(), json!(rest[limit - 1].0));
+    }
+    Ok(Json(Value::Object(out)))
+}
+
+async fn targets(
+    State(state): State<AppState>,
+    Query(q): Query<UnitQuery>,
+    Query(p): Query<PageQuery>,
+) -> ApiResult {
     let list = state
         .views
         .figures()
         .targets(q.unit.as_deref(), q.year.as_deref())?;
-    Ok(Json(json!({ "targets": list })))
+    let items = list.iter().map(|t| json!(t)).collect();
+    paged(items, "targets", &p)
 }
 
-async fn alerts(State(state): State<AppState>, Query(q): Query<UnitQuery>) -> ApiResult {
+async fn alerts(
+    State(state): State<AppState>,
+    Query(q): Query<UnitQuery>,
+    Query(p): Query<PageQuery>,
+) -> ApiResult {
     let list = state
         .views
         .figures()
         .alerts(q.unit.as_deref(), q.year.as_deref())?;
-    Ok(Json(json!({ "alerts": list })))
+    let items = list.iter().map(|a| json!(a)).collect();
+    paged(items, "alerts", &p)
 }
 
 #[derive(Deserialize)]
@@ -594,7 +655,7 @@ async fn ack_alert(
     Ok(Json(json!({ "acknowledged": ack })))
 }
 
-async fn notifications(State(state): State<AppState>) -> ApiResult {
+async fn notifications(State(state): State<AppState>, Query(p): Query<PageQuery>) -> ApiResult {
     let list = with_engine(&state, |e| e.notifications()).await?;
     let items: Vec<Value> = list
         .into_iter()
@@ -605,7 +666,7 @@ async fn notifications(State(state): State<AppState>) -> ApiResult {
             v
         })
         .collect();
-    Ok(Json(json!({ "notifications": items })))
+    paged(items, "notifications", &p)
 }
 
 async fn mark_read(

@@ -303,3 +303,77 @@ async fn the_operations_pages_work_end_to_end() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn long_lists_come_in_pages_by_id_when_asked() {
+    let f = fed().await;
+    let (_, st) = json_of(&f.dept, api_get(&f.dept, "/api/v1/status")).await;
+    let year = st["school_year"].as_str().unwrap().to_string();
+    for (indicator, value) in [
+        ("students_per_teacher", "1"),
+        ("dropout_rate", "0"),
+        ("students_per_class", "40"),
+        ("teachers_qualified_rate", "90"),
+        ("reporting_rate", "100"),
+    ] {
+        let b = format!(
+            r#"{{"unit":"thcs-tam-hiep","year":"{year}","indicator":"{indicator}","op":"<=","value":{value}}}"#
+        );
+        let (status, v) = json_of(&f.dept, api(&f.dept, "PUT", "/api/v1/targets", &b)).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+    // Without limit or cursor: the whole list, as before.
+    let (_, all) = json_of(&f.dept, api_get(&f.dept, "/api/v1/targets")).await;
+    let mut want: Vec<String> = all["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(want.len(), 5, "{all}");
+    assert!(all.get("next").is_none());
+    want.sort();
+    // Pages of two: every target once, in id order, the last page without `next`.
+    let mut got = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/targets?limit=2&cursor={}", urlencode(c)),
+            None => "/api/v1/targets?limit=2".to_string(),
+        };
+        let (status, v) = json_of(&f.dept, api_get(&f.dept, &path)).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        let page = v["targets"].as_array().unwrap();
+        assert!(page.len() <= 2);
+        got.extend(page.iter().map(|t| t["id"].as_str().unwrap().to_string()));
+        match v["next"].as_str() {
+            Some(n) => cursor = Some(n.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(got, want);
+    // The other lists take the same parameters; a bad limit is refused with a reason.
+    for path in [
+        "/api/v1/alerts?limit=1",
+        "/api/v1/notifications?limit=1",
+        "/api/v1/reports?limit=1",
+    ] {
+        let (status, v) = json_of(&f.dept, api_get(&f.dept, path)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {v}");
+    }
+    let (status, v) = json_of(&f.dept, api_get(&f.dept, "/api/v1/alerts?limit=0")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["error"].as_str().unwrap().contains("limit"), "{v}");
+}
+
+/// `s` with the characters a query string cannot hold as is percent-encoded.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
