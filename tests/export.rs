@@ -23,13 +23,7 @@ fn import_everything(net: &Net) -> Imported {
     let mut out = Imported::new();
     for school in net.schools() {
         let files = harness::synth_files(7, &school, eduioc_synth::Size::Realistic);
-        let level = if school.starts_with("thpt") {
-            eduioc_synth::SchoolLevel::UpperSecondary
-        } else if school.starts_with("thcs") {
-            eduioc_synth::SchoolLevel::LowerSecondary
-        } else {
-            eduioc_synth::SchoolLevel::Primary
-        };
+        let level = harness::level_of(&school);
         let sd = eduioc_synth::school(7, &school, level, 2026, eduioc_synth::Size::Realistic);
         let mut all = files.files.clone();
         all.push((
@@ -71,6 +65,20 @@ fn cpu_seconds(pid: u32) -> f64 {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / hz
+}
+
+/// Runs `export postgres --once` to its end; returns the last line it printed.
+fn run_once(net: &Net, url: &str, extra: &[&str]) -> String {
+    let mut args = vec!["--once"];
+    args.extend_from_slice(extra);
+    let out = export(net, url, &args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "export {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout.lines().last().unwrap_or("").to_string()
 }
 
 fn count(db: &mut postgres::Client, sql: &str) -> i64 {
@@ -173,35 +181,11 @@ fn the_department_exported_to_postgres_is_exact_survives_kills_and_follows_chang
         }
     }
     assert!(interrupted > 0, "no kill landed during the export");
-    let out = export(&net, &pg.url, &["--once"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "the resumed export failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!(
-        "{interrupted} of 10 kills (seed {SEED}) interrupted the export; then: {}",
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap_or("")
-    );
+    let said = run_once(&net, &pg.url, &[]);
+    eprintln!("{interrupted} of 10 kills (seed {SEED}) interrupted the export; then: {said}");
     // A second export from scratch into another schema: its throughput.
-    let out = export(&net, &pg.url, &["--once", "--schema", "again"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!(
-        "a whole export: {}",
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap_or("")
-    );
+    let said = run_once(&net, &pg.url, &["--schema", "again"]);
+    eprintln!("a whole export: {said}");
     assert_eq!(
         count(&mut db, "SELECT count(*) FROM again.students"),
         count(&mut db, "SELECT count(*) FROM eduioc.students")

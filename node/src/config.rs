@@ -177,6 +177,27 @@ impl NodeToml {
 }
 
 impl NodeDir {
+    /// Opens this node's engine on its store, for a command run while the node is stopped
+    /// (`what`: the command, for the error when the store is locked by the running node).
+    pub(crate) fn open_engine(&self, what: &str) -> Result<eduioc_engine::Engine> {
+        eduioc_engine::Engine::open(eduioc_engine::Config {
+            unit: self.toml.unit.clone(),
+            key: self.key.clone(),
+            root_key: self.root_key,
+            certs: self.certs.clone(),
+            data_dir: self.dir.clone(),
+            doc_cache: 16,
+            doc_cache_bytes: 64 << 20,
+            school_year: self.toml.school_year.clone(),
+        })
+        .with_context(|| {
+            format!(
+                "{what}: opening the store of {} (is it running?)",
+                self.toml.unit
+            )
+        })
+    }
+
     /// Loads `dir`, naming the file at fault on any error. First tightens the modes of
     /// the directory and its files when other users could read them (with a warning).
     pub(crate) fn load(dir: &Path) -> Result<NodeDir> {

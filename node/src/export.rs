@@ -65,17 +65,7 @@ impl Source {
                 token: nd.token.clone(),
             }),
             Err(ureq::Error::Transport(_)) if once => {
-                let engine = eduioc_engine::Engine::open(eduioc_engine::Config {
-                    unit: nd.toml.unit.clone(),
-                    key: nd.key.clone(),
-                    root_key: nd.root_key,
-                    certs: nd.certs.clone(),
-                    data_dir: nd.dir.clone(),
-                    doc_cache: 16,
-                    doc_cache_bytes: 64 << 20,
-                    school_year: nd.toml.school_year.clone(),
-                })
-                .with_context(|| format!("opening the store of {}", nd.toml.unit))?;
+                let engine = nd.open_engine("export")?;
                 Ok(Source::Store {
                     lookups: engine.lookups(),
                     _engine: Box::new(engine),

@@ -340,17 +340,7 @@ pub(crate) fn reparent(
         }
         // Not running: issue it in its store.
         Err(ureq::Error::Transport(_)) => {
-            let mut engine = eduioc_engine::Engine::open(eduioc_engine::Config {
-                unit: nd.toml.unit.clone(),
-                key: nd.key.clone(),
-                root_key: nd.root_key,
-                certs: nd.certs.clone(),
-                data_dir: nd.dir.clone(),
-                doc_cache: 16,
-                doc_cache_bytes: 64 << 20,
-                school_year: nd.toml.school_year.clone(),
-            })
-            .with_context(|| format!("opening the store of {} (is it running?)", nd.toml.unit))?;
+            let mut engine = nd.open_engine("topology reparent")?;
             let cert = engine.reparent(unit, parent, effective_ms)?;
             let at = chrono::DateTime::from_timestamp_millis(cert.body.effective_ms)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));

@@ -478,16 +478,20 @@ pub fn standard_tree() -> Vec<(&'static str, &'static str, Option<&'static str>)
     ]
 }
 
-/// Synthetic files for a school id (level from its prefix), seeded.
-pub fn synth_files(seed: u64, school: &str, size: eduioc_synth::Size) -> SchoolFiles {
-    let level = if school.starts_with("thpt") {
+/// The level of a school id, from its prefix (`thpt-`, `thcs-`, else primary).
+pub fn level_of(school: &str) -> eduioc_synth::SchoolLevel {
+    if school.starts_with("thpt") {
         eduioc_synth::SchoolLevel::UpperSecondary
     } else if school.starts_with("thcs") {
         eduioc_synth::SchoolLevel::LowerSecondary
     } else {
         eduioc_synth::SchoolLevel::Primary
-    };
-    let d = eduioc_synth::school(seed, school, level, 2026, size);
+    }
+}
+
+/// Synthetic files for a school id (level from its prefix), seeded.
+pub fn synth_files(seed: u64, school: &str, size: eduioc_synth::Size) -> SchoolFiles {
+    let d = eduioc_synth::school(seed, school, level_of(school), 2026, size);
     SchoolFiles {
         files: vec![
             ("classes".into(), d.classes_csv),
