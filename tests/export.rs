@@ -345,6 +345,24 @@ fn the_department_exported_to_postgres_is_exact_survives_kills_and_follows_chang
     let _ = follower.kill();
     let _ = follower.wait();
     no_half_document(&mut db).unwrap();
+    // The node's store began again (its feed has another identity than the one exported):
+    // everything is written again, and rows of a document it no longer has go.
+    db.batch_execute(
+        "UPDATE eduioc.export_state SET feed_epoch = 'an-older-store', feed_cursor = 999999;
+         INSERT INTO eduioc.students (unit, school_year, record_id) VALUES ('gone', '2020-2021', 'x');
+         INSERT INTO eduioc.documents (doc_key, unit, collection, school_year, feed_seq, records)
+         VALUES ('gone/students/2020-2021', 'gone', 'students', '2020-2021', 1, 1);",
+    )
+    .unwrap();
+    run_once(&net, &pg.url, &[]);
+    assert_eq!(
+        count(
+            &mut db,
+            "SELECT count(*) FROM eduioc.students WHERE unit = 'gone'"
+        ),
+        0
+    );
+    no_half_document(&mut db).unwrap();
     assert_eq!(
         count(&mut db, "SELECT count(*) FROM eduioc.students") as usize,
         students

@@ -151,6 +151,7 @@ pub(crate) fn ddl(schema: &str) -> String {
 CREATE TABLE IF NOT EXISTS {s}.export_state (
     node text PRIMARY KEY,
     feed_cursor bigint NOT NULL,
+    feed_epoch text NOT NULL,
     directory text NOT NULL,
     schema_version integer NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
@@ -329,25 +330,43 @@ impl Exporter {
         })
     }
 
-    /// The cursor and hierarchy stored with the last round (0 and "" before the first).
-    fn state(&mut self) -> Result<(u64, String)> {
+    /// The cursor, the feed's identity and the hierarchy stored with the last round (0,
+    /// "" and "" before the first).
+    fn state(&mut self) -> Result<(u64, String, String)> {
         let s = &self.opts.schema;
         let row = self.client.query_opt(
-            &format!("SELECT feed_cursor, directory FROM {s}.export_state WHERE node = $1"),
+            &format!(
+                "SELECT feed_cursor, feed_epoch, directory FROM {s}.export_state WHERE node = $1"
+            ),
             &[&self.node],
         )?;
         Ok(match row {
-            Some(r) => (u64::try_from(r.get::<_, i64>(0)).unwrap_or(0), r.get(1)),
-            None => (0, String::new()),
+            Some(r) => (
+                u64::try_from(r.get::<_, i64>(0)).unwrap_or(0),
+                r.get(1),
+                r.get(2),
+            ),
+            None => (0, String::new(), String::new()),
         })
     }
 
     /// One round: a page of the feed, written in one transaction with its cursor.
     pub(crate) fn round(&mut self) -> Result<Round> {
-        let (cursor, directory) = self.state()?;
-        let page = self.source.feed(cursor, self.opts.page_docs)?;
+        let (cursor, epoch, directory) = self.state()?;
+        let mut page = self.source.feed(cursor, self.opts.page_docs)?;
         if page.node != self.node {
             bail!("the feed is of node {}, not {}", page.node, self.node);
+        }
+        // The node's store began again (restored from its parent, or from a copy older than
+        // what was exported): its records are written again from the start, and rows of
+        // documents it no longer has go.
+        let restart = cursor > 0 && (page.epoch != epoch || cursor > page.last);
+        if restart {
+            tracing::warn!(
+                node = %self.node,
+                "the node's feed began again (its store was restored): exporting everything again"
+            );
+            page = self.source.feed(0, self.opts.page_docs)?;
         }
         let due = self
             .last_refresh
@@ -363,6 +382,14 @@ impl Exporter {
             ..Round::default()
         };
         let mut tx = self.client.transaction()?;
+        if restart {
+            let mut clear: Vec<String> = Collection::ALL
+                .iter()
+                .map(|c| format!("DELETE FROM {s}.{c};"))
+                .collect();
+            clear.push(format!("DELETE FROM {s}.documents;"));
+            tx.batch_execute(&clear.concat())?;
+        }
         let directory = match &units {
             Some(u) => {
                 write_units(&mut tx, &s, u)?;
@@ -380,12 +407,13 @@ impl Exporter {
         let next = i64::try_from(page.next).context("feed cursor out of range")?;
         tx.execute(
             &format!(
-                "INSERT INTO {s}.export_state (node, feed_cursor, directory, schema_version)
-                 VALUES ($1, $2, $3, $4)
+                "INSERT INTO {s}.export_state (node, feed_cursor, feed_epoch, directory, schema_version)
+                 VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (node) DO UPDATE
-                 SET feed_cursor = $2, directory = $3, schema_version = $4, updated_at = now()"
+                 SET feed_cursor = $2, feed_epoch = $3, directory = $4, schema_version = $5,
+                     updated_at = now()"
             ),
-            &[&self.node, &next, &directory, &SCHEMA_VERSION],
+            &[&self.node, &next, &page.epoch, &directory, &SCHEMA_VERSION],
         )?;
         tx.commit()?;
         if units.is_some() {

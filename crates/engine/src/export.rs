@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use crate::search::Lookups;
-use crate::tables::{FEED, FEED_AT};
+use crate::tables::{FEED, FEED_AT, FEED_EPOCH};
 use crate::{Figures, Result, TERMS};
 
 /// Most records one feed page carries (at least one document is always sent whole).
@@ -28,6 +28,12 @@ pub const MAX_PAGE_RECORDS: usize = 20_000;
 pub struct FeedPage {
     /// The node the feed is of.
     pub node: String,
+    /// The identity of the node's feed: another one (a store begun again) means a cursor
+    /// of the old feed means nothing here; read from the start.
+    pub epoch: String,
+    /// The feed's last number now: a cursor beyond it is of another state of the store
+    /// (restored from a copy); read from the start.
+    pub last: u64,
     /// The cursor after this page: pass it as `cursor` for the next one.
     pub next: u64,
     /// Whether changes follow this page.
@@ -150,6 +156,19 @@ fn feed_seq(key: &str) -> Option<u64> {
     key.parse().ok()
 }
 
+/// A new feed identity for the node of `actor`: a digest of its id and the time, never the
+/// same twice for one node.
+pub(crate) fn new_epoch(actor: &[u8; 32]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut h = sha2::Sha256::new();
+    h.update(actor);
+    h.update(now.to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    hex::encode(&h.finalize()[..12])
+}
+
 /// The last number of the feed in `store` (0 when empty).
 pub(crate) fn last_seq(store: &eduioc_store::Store) -> Result<u64> {
     let last = store.scan_back(&FEED, "", None, 1, |_, _| true)?;
@@ -175,6 +194,9 @@ impl Lookups {
     /// `limit` of them, fewer when their records pass [`MAX_PAGE_RECORDS`].
     pub fn feed(&self, cursor: u64, limit: usize) -> Result<FeedPage> {
         let view = self.reader.view()?;
+        let epoch = view.get(&FEED_EPOCH, "epoch")?.unwrap_or_default();
+        let last = view.scan_back(&FEED, "", None, 1, |_, _| true)?;
+        let last = last.first().and_then(|(k, _)| feed_seq(k)).unwrap_or(0);
         let rows = view.scan_after(&FEED, Some(&feed_key(cursor)), limit.max(1) + 1)?;
         let mut more = rows.len() > limit.max(1);
         let mut docs = Vec::new();
@@ -236,6 +258,8 @@ impl Lookups {
         let indicators = indicator_rows(&figures, wanted)?;
         Ok(FeedPage {
             node: figures.unit().to_string(),
+            epoch,
+            last,
             next,
             more,
             directory: directory_digest(&figures),

@@ -54,6 +54,10 @@ pub(crate) const SNAPSHOT_DOC_CHUNKS: Table<u32> = Table::new("snapshot_doc_chun
 pub(crate) const FEED: Table<String> = Table::new("feed", 1);
 /// Document key → its number in the feed.
 pub(crate) const FEED_AT: Table<u64> = Table::new("feed_at", 1);
+/// `epoch` → the identity of this store's feed, drawn when the feed began: a store begun
+/// again (restored from the parent, or a new one) numbers its feed anew, and a reader
+/// holding a cursor of the old feed must read it from the start.
+pub(crate) const FEED_EPOCH: Table<String> = Table::new("feed_epoch", 1);
 /// Document key (own documents) → what a snapshot would replace and when one is due.
 pub(crate) const SNAPSHOT_TRACKS: Table<DocTrack> = Table::new("snapshot_tracks", 1);
 /// Author hex → the holes of its log held here.
@@ -99,6 +103,7 @@ pub(crate) fn upgrade(store: &Store, actor: &[u8; 32]) -> Result<()> {
     keys.dedup();
     let mut last = 0;
     crate::export::note_changed(&mut txn, &mut last, &keys)?;
+    txn.put(&FEED_EPOCH, "epoch", &crate::export::new_epoch(actor))?;
     txn.put_meta(LAYOUT_KEY, &[LAYOUT])?;
     txn.commit()?;
     Ok(())

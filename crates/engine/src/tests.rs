@@ -2737,11 +2737,17 @@ fn the_export_feed_lists_each_changed_document_once_at_its_latest_change() {
         ("staff", doc.key().as_str())
     );
     assert!(!rest.more);
-    // A reopened engine numbers the next change after the last.
+    // A reopened engine numbers the next change after the last, in the same feed.
     let last = all.next;
+    assert_eq!(all.last, last);
+    assert_eq!(all.epoch.len(), 24, "{}", all.epoch);
     drop(d);
     let mut d = w.open("pgd", 16);
-    assert_eq!(d.lookups().feed(0, 10).unwrap().next, last);
+    let again = d.lookups().feed(0, 10).unwrap();
+    assert_eq!((again.next, &again.epoch), (last, &all.epoch));
+    // Another store (a restored node begins a new one) has another feed.
+    let other = World::new().open("pgd", 16);
+    assert_ne!(other.lookups().feed(0, 10).unwrap().epoch, all.epoch);
     s1.import("staff", None, staff("u", 1).as_bytes()).unwrap();
     sync(&s1, &mut d);
     let after = d.lookups().feed(last, 10).unwrap();
