@@ -426,11 +426,10 @@ impl Exporter {
 /// `url` without its password, for messages.
 fn redacted(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            let user = creds.split(':').next().unwrap_or("");
-            format!("{}{user}:…{}", &url[..scheme + 3], &url[at..])
-        }
+        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:…{}", &url[..scheme + 3], &url[at..]),
+            None => url.to_string(),
+        },
         _ => url.to_string(),
     }
 }
@@ -642,6 +641,7 @@ mod tests {
             redacted("postgres://localhost/edu"),
             "postgres://localhost/edu"
         );
+        assert_eq!(redacted("postgres://ioc@db/edu"), "postgres://ioc@db/edu");
     }
 
     #[test]

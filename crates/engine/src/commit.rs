@@ -905,7 +905,7 @@ fn compact(
 ) -> Result<()> {
     let at = txn.get(&tables::SNAPSHOT_DOC_AT, key)?;
     let upto = txn.get(&tables::SNAPSHOT_DOC_CHUNKS, key)?.unwrap_or(0) as usize;
-    if at.is_some() && upto > 0 && n - upto.min(n) <= COMPACT_AFTER_CHUNKS {
+    if at.is_some() && upto > 0 && n.saturating_sub(upto) <= COMPACT_AFTER_CHUNKS {
         if let Some(rec) = txn.doc(key)? {
             if let Some(base) = snapshots::save_at(key, &rec, upto) {
                 txn.put_doc_snapshot(key, &base)?;

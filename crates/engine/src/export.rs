@@ -169,9 +169,9 @@ pub(crate) fn new_epoch(actor: &[u8; 32]) -> String {
     hex::encode(&h.finalize()[..12])
 }
 
-/// The last number of the feed in `store` (0 when empty).
-pub(crate) fn last_seq(store: &eduioc_store::Store) -> Result<u64> {
-    let last = store.scan_back(&FEED, "", None, 1, |_, _| true)?;
+/// The last number of the feed as `view` holds it (0 when empty).
+pub(crate) fn last_seq(view: &eduioc_store::View) -> Result<u64> {
+    let last = view.scan_back(&FEED, "", None, 1, |_, _| true)?;
     Ok(last.first().and_then(|(k, _)| feed_seq(k)).unwrap_or(0))
 }
 
@@ -195,8 +195,7 @@ impl Lookups {
     pub fn feed(&self, cursor: u64, limit: usize) -> Result<FeedPage> {
         let view = self.reader.view()?;
         let epoch = view.get(&FEED_EPOCH, "epoch")?.unwrap_or_default();
-        let last = view.scan_back(&FEED, "", None, 1, |_, _| true)?;
-        let last = last.first().and_then(|(k, _)| feed_seq(k)).unwrap_or(0);
+        let last = last_seq(&view)?;
         let rows = view.scan_after(&FEED, Some(&feed_key(cursor)), limit.max(1) + 1)?;
         let mut more = rows.len() > limit.max(1);
         let mut docs = Vec::new();
@@ -239,20 +238,14 @@ impl Lookups {
         let figures = self.views.figures();
         // The units the documents count toward, and their years.
         let mut wanted: BTreeSet<(String, String)> = BTreeSet::new();
-        {
-            let dir = figures.directory();
-            for d in &docs {
-                let mut unit = Some(d.unit.as_str());
-                while let Some(u) = unit {
-                    if !dir.is_ancestor_or_self(figures.unit(), u) {
-                        break;
-                    }
-                    wanted.insert((u.to_string(), d.school_year.clone()));
-                    if u == figures.unit() {
-                        break;
-                    }
-                    unit = dir.parent(u);
-                }
+        for d in &docs {
+            let path = figures.directory().ancestors_or_self(&d.unit);
+            if let Some(here) = path.iter().position(|u| u == figures.unit()) {
+                wanted.extend(
+                    path[..=here]
+                        .iter()
+                        .map(|u| (u.clone(), d.school_year.clone())),
+                );
             }
         }
         let indicators = indicator_rows(&figures, wanted)?;

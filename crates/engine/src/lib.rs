@@ -953,7 +953,7 @@ impl Loaded {
             entries: store.entry_count()?,
             quarantined: store.quarantined()?.len(),
             snaps: snapshots::Snapshots::load(store)?,
-            feed: export::last_seq(store)?,
+            feed: export::last_seq(&store.view()?)?,
         })
     }
 }

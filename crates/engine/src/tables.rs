@@ -96,9 +96,11 @@ pub(crate) fn upgrade(store: &Store, actor: &[u8; 32]) -> Result<()> {
             }
         }
     }
-    // Every document with figures enters the export feed once, in key order.
+    // Every document with figures enters the export feed once, in key order: the summaries
+    // as this transaction holds them (recomputed above for an older layout, whose stored
+    // ones are of another version).
     let mut keys: Vec<String> = store.doc_keys()?;
-    keys.extend(store.scan(&SUMMARIES, "")?.into_iter().map(|(k, _)| k));
+    keys.extend(txn.scan(&SUMMARIES, "")?.into_iter().map(|(k, _)| k));
     keys.sort();
     keys.dedup();
     let mut last = 0;
