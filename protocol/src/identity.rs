@@ -10,7 +10,9 @@ use ed25519_dalek::{Signer, Verifier};
 use serde::{Deserialize, Serialize};
 
 /// The public identity of a node: its ed25519 public key (32 bytes).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct NodeId(pub [u8; 32]);
 
 impl NodeId {

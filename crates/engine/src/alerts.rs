@@ -52,7 +52,7 @@ impl Default for AlertSettings {
 }
 
 /// An acknowledgement of an alert, as every node above the acknowledging one holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AlertAck {
     /// The unit that acknowledged it.
     pub by: String,
@@ -74,7 +74,7 @@ pub(crate) struct ForkSeen {
 }
 
 /// How urgent an alert is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// For information.
@@ -95,7 +95,7 @@ impl Severity {
 }
 
 /// One alert.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Alert {
     /// The same at every node that sees the condition.
     pub id: String,
@@ -117,7 +117,7 @@ pub struct Alert {
 }
 
 /// An acknowledgement as `alerts` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct AckView {
     /// The unit that acknowledged.
     pub by: String,

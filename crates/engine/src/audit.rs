@@ -41,7 +41,7 @@ pub(crate) struct Indexed {
 }
 
 /// One action of the trail, as a query returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct AuditRow {
     /// The unit whose node the action was done at.
     pub unit: String,
@@ -79,7 +79,7 @@ pub struct AuditQuery {
 }
 
 /// A page of the trail, newest first.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct AuditPage {
     /// The rows.
     pub rows: Vec<AuditRow>,

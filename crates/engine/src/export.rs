@@ -24,7 +24,7 @@ use crate::{Figures, Result, TERMS};
 pub const MAX_PAGE_RECORDS: usize = 20_000;
 
 /// One page of the feed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FeedPage {
     /// The node the feed is of.
     pub node: String,
@@ -49,7 +49,7 @@ pub struct FeedPage {
 }
 
 /// A document of the feed, as it is now.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FeedDoc {
     /// Its place in the feed.
     pub seq: u64,
@@ -70,7 +70,7 @@ pub struct FeedDoc {
 }
 
 /// One record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FeedRecord {
     /// The record id (`student_id`, …; `student|term` for results).
     pub id: String,
@@ -79,7 +79,7 @@ pub struct FeedRecord {
 }
 
 /// One indicator of one unit, school year and term.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IndicatorRow {
     /// The unit.
     pub unit: String,
@@ -98,7 +98,7 @@ pub struct IndicatorRow {
 }
 
 /// The units of this node's subtree with their indicators, whole.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnitsPage {
     /// The node.
     pub node: String,
@@ -111,7 +111,7 @@ pub struct UnitsPage {
 }
 
 /// A unit and the certificate in force for it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnitRow {
     /// Its id.
     pub unit: String,

@@ -31,7 +31,7 @@ pub const TEACHERS_PER_CLASS: [(&str, f64); 4] = [
 ];
 
 /// One projected school year.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ForecastYear {
     /// `YYYY-YYYY`.
     pub year: String,
@@ -47,7 +47,7 @@ pub struct ForecastYear {
 
 /// The method tried one year back: base year b projected from b−1, with the ratios of
 /// b−1 over b−2, against what b turned out to be.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Backtest {
     /// The year projected (the base year).
     pub year: String,
@@ -61,7 +61,7 @@ pub struct Backtest {
 }
 
 /// A forecast of one unit's subtree.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Forecast {
     /// The unit.
     pub unit: String,

@@ -20,7 +20,7 @@ pub const TERMS: [&str; 3] = ["HK1", "HK2", "CN"];
 
 /// One indicator of a unit: `value` is `100 × numerator / denominator` for a rate,
 /// `numerator / denominator` for a ratio, `None` when the denominator is 0.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Indicator {
     /// Its code (`dropout_rate`, …).
     pub code: &'static str,
@@ -33,7 +33,7 @@ pub struct Indicator {
 }
 
 /// The indicators of one unit, year and term.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Indicators {
     /// The unit.
     pub unit: String,

@@ -184,7 +184,7 @@ pub struct Config {
 }
 
 /// A notification as the inbox shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Notice {
     /// `<author unit>/<seq>`: stable id.
     pub id: String,
@@ -205,7 +205,7 @@ pub struct Notice {
 }
 
 /// Outcome of a successful import.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ImportOutcome {
     /// Records created.
     pub inserted: usize,
@@ -830,7 +830,9 @@ impl Engine {
 
     fn mark_read_now(&mut self, id: &str) -> Result<()> {
         let Some(n) = self.store.get(&tables::NOTICES, id)? else {
-            return Err(Error::Invalid(format!("no notification {id}")));
+            return Err(Error::NotFound(format!(
+                "no notification {id:?} is held here"
+            )));
         };
         if self
             .store

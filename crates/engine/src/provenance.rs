@@ -10,7 +10,7 @@ use crate::{Engine, Error, Result};
 const MAX_SCAN: u64 = 4096;
 
 /// Who signed a document and its latest change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Provenance {
     /// Document key `unit/collection/year`.
     pub doc: String,

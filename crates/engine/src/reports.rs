@@ -21,7 +21,7 @@ use crate::stats::rfc3339;
 use crate::{tables, Engine, Error, Figures, Result};
 
 /// One step of a report, as held.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Step {
     /// `submit`, `return`, `approve` or `accept`.
     pub step: String,
@@ -138,7 +138,7 @@ pub fn report_figures(
 }
 
 /// A figure that differs from what was submitted.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Changed {
     /// Its name.
     pub name: String,
@@ -149,7 +149,7 @@ pub struct Changed {
 }
 
 /// A step as shown.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StepView {
     /// `submit`, `return`, `approve` or `accept`.
     pub step: String,
@@ -162,7 +162,7 @@ pub struct StepView {
 }
 
 /// One school's report for one term, at this node.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ReportView {
     /// The school.
     pub school: String,

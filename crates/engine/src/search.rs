@@ -21,7 +21,7 @@ use eduioc_store::Reader;
 use crate::{load_doc, Engine, Error, Result, Views};
 
 /// One student found by a look-up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct StudentHit {
     /// Student id.
     pub student_id: String,
@@ -40,7 +40,7 @@ pub struct StudentHit {
 }
 
 /// One staff member found by a look-up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct StaffHit {
     /// Staff id.
     pub staff_id: String,

@@ -10,7 +10,7 @@ use crate::views::Figures;
 use crate::{Engine, Error, Result};
 
 /// Enrolled students of a subtree.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StudentStats {
     /// Students whose status is `enrolled`.
     pub enrolled: u64,
@@ -27,7 +27,7 @@ pub struct StudentStats {
 }
 
 /// Staff of a subtree.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StaffStats {
     /// Staff whose status is `active`.
     pub active: u64,
@@ -49,7 +49,7 @@ pub struct Subtotal {
 }
 
 /// The figures of one unit's subtree, as the `stats` endpoint returns them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Stats {
     /// The unit.
     pub unit: String,

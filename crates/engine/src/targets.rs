@@ -18,7 +18,7 @@ use crate::views::Figures;
 use crate::{check_year, tables, Engine, Error, Result};
 
 /// A target as a node holds it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Target {
     /// `<office>:<unit>:<year>:<indicator>`: the same at every node, and kept when the
     /// office replaces the target.
@@ -44,7 +44,7 @@ pub struct Target {
 }
 
 /// A target with how its unit stands against it, as `GET /targets` lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TargetStatus {
     /// The target's id.
     pub id: String,
@@ -71,7 +71,7 @@ pub struct TargetStatus {
 }
 
 /// An earlier value of a target.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TargetValue {
     /// `<=` or `>=`.
     pub op: String,

@@ -15,7 +15,17 @@ use crate::{Result, Row, Value};
 const RECORDS_KEY: &str = "records";
 
 /// What [`RecordsDoc::upsert`] did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct UpsertOutcome {
     /// Rows whose id was not in the document.
     pub inserted: u64,

@@ -42,7 +42,9 @@ const MAX_COLUMNS: usize = 1024;
 /// A scalar field value as stored in a records document.
 ///
 /// Serialised untagged: a JSON string or a JSON integer.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(untagged)]
 pub enum Value {
     /// Text (ids, names, codes such as `M` or `enrolled`, dates `YYYY-MM-DD`).
@@ -114,7 +116,7 @@ impl Row {
 /// Serialises as `{"row":N,"column":"...","message":"...","code":"...","params":{...}}`:
 /// the CONTRACT's three fields, then the [`Problem`] (its code and, for kinds that
 /// have them, its parameters).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RowError {
     /// 1 for the first data row; 0 for the header row or the file as a whole.
     pub row: usize,
@@ -143,7 +145,7 @@ impl RowError {
 /// Every problem found in a rejected import (at most [`MAX_IMPORT_ERRORS`]).
 /// Serialises as `{"errors":[{"row":N,"column":"...","message":"...","code":"..."}]}`
 /// (see [`RowError`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImportErrors {
     /// The problems, in file order.
     pub errors: Vec<RowError>,

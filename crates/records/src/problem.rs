@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 /// (`params` absent for kinds without parameters). Flattened into a
 /// [`RowError`](crate::RowError), this adds `code` and `params` next to `row`,
 /// `column` and `message`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "code", content = "params", rename_all = "snake_case")]
 pub enum Problem {
     // --- The file as a whole (row 0, no column). ---

@@ -18,6 +18,7 @@
 mod api;
 pub mod auth;
 mod metrics;
+mod openapi;
 pub mod security;
 pub mod serve;
 mod ui;
