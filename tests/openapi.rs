@@ -219,34 +219,14 @@ fn files(start: i32) -> Vec<(String, &'static str, String)> {
     let prev = eduioc_synth::school(SEED, SCHOOL, level, start - 1, size);
     let cur = eduioc_synth::next_year(SEED, &prev, SCHOOL, level, start, size);
     let cur = eduioc_synth::crowd_first_class(&cur, 10);
-    let (last, this) = (
-        format!("{}-{start}", start - 1),
-        format!("{start}-{}", start + 1),
-    );
-    let exam = format!("{start}-09-15");
-    vec![
-        (last.clone(), "classes", prev.classes_csv.clone()),
-        (last.clone(), "staff", prev.staff_csv.clone()),
-        (last, "students", prev.students_csv.clone()),
-        (this.clone(), "classes", cur.classes_csv.clone()),
-        (this.clone(), "staff", cur.staff_csv.clone()),
-        (this.clone(), "students", cur.students_csv.clone()),
-        (
-            this.clone(),
-            "results",
-            eduioc_synth::results_csv(SEED, SCHOOL, &cur, start, "HK1"),
-        ),
-        (
-            this.clone(),
-            "health",
-            eduioc_synth::health_csv(SEED, SCHOOL, &cur, start, &exam),
-        ),
-        (
-            this,
-            "profile",
-            eduioc_synth::profile_csv(SEED, SCHOOL, start, cur.classes.len(), (21.0, 105.8)),
-        ),
-    ]
+    // The exam on 15 September, or today before then (a date to come is refused).
+    let today = chrono::Utc::now().date_naive();
+    let exam = chrono::NaiveDate::from_ymd_opt(start, 9, 15)
+        .map_or(today, |d| d.min(today))
+        .format("%Y-%m-%d")
+        .to_string();
+    let students = cur.students_csv.clone();
+    harness::two_years(SEED, SCHOOL, start, &prev, &cur, students, &exam)
 }
 
 #[test]

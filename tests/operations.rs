@@ -47,8 +47,6 @@ fn files_of(school: &str, start: i32) -> Vec<(String, &'static str, String)> {
     if school == "th-a1" {
         cur = eduioc_synth::crowd_first_class(&cur, 10);
     }
-    let last = format!("{}-{}", start - 1, start);
-    let this = format!("{start}-{}", start + 1);
     let today = chrono::Utc::now().date_naive();
     let exam = chrono::NaiveDate::from_ymd_opt(start, 9, 15)
         .map_or(today, |d| d.min(today))
@@ -71,29 +69,7 @@ fn files_of(school: &str, start: i32) -> Vec<(String, &'static str, String)> {
             class.class_id
         );
     }
-    vec![
-        (last.clone(), "classes", prev.classes_csv.clone()),
-        (last.clone(), "staff", prev.staff_csv.clone()),
-        (last.clone(), "students", prev.students_csv.clone()),
-        (this.clone(), "classes", cur.classes_csv.clone()),
-        (this.clone(), "staff", cur.staff_csv.clone()),
-        (this.clone(), "students", students),
-        (
-            this.clone(),
-            "results",
-            eduioc_synth::results_csv(SEED, school, &cur, start, "HK1"),
-        ),
-        (
-            this.clone(),
-            "health",
-            eduioc_synth::health_csv(SEED, school, &cur, start, &exam),
-        ),
-        (
-            this,
-            "profile",
-            eduioc_synth::profile_csv(SEED, school, start, cur.classes.len(), (21.0, 105.8)),
-        ),
-    ]
+    harness::two_years(SEED, school, start, &prev, &cur, students, &exam)
 }
 
 /// What the test computes from one school's files of one school year.

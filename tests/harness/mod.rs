@@ -521,3 +521,43 @@ pub fn xlsx_of(csv: &str) -> Vec<u8> {
 }
 
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// Every file of a school over two school years, as (year, kind, CSV) in import order:
+/// `prev`'s rosters for the year starting in `start - 1`; `cur`'s classes and staff,
+/// `students` (`cur`'s roster, or one the test changed), HK1 results, a health exam on
+/// `exam` and a profile for the year starting in `start`.
+pub fn two_years(
+    seed: u64,
+    school: &str,
+    start: i32,
+    prev: &eduioc_synth::SchoolData,
+    cur: &eduioc_synth::SchoolData,
+    students: String,
+    exam: &str,
+) -> Vec<(String, &'static str, String)> {
+    let last = format!("{}-{start}", start - 1);
+    let this = format!("{start}-{}", start + 1);
+    vec![
+        (last.clone(), "classes", prev.classes_csv.clone()),
+        (last.clone(), "staff", prev.staff_csv.clone()),
+        (last, "students", prev.students_csv.clone()),
+        (this.clone(), "classes", cur.classes_csv.clone()),
+        (this.clone(), "staff", cur.staff_csv.clone()),
+        (this.clone(), "students", students),
+        (
+            this.clone(),
+            "results",
+            eduioc_synth::results_csv(seed, school, cur, start, "HK1"),
+        ),
+        (
+            this.clone(),
+            "health",
+            eduioc_synth::health_csv(seed, school, cur, start, exam),
+        ),
+        (
+            this,
+            "profile",
+            eduioc_synth::profile_csv(seed, school, start, cur.classes.len(), (21.0, 105.8)),
+        ),
+    ]
+}

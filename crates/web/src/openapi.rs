@@ -100,17 +100,10 @@ fn reason(code: u16) -> &'static str {
 
 /// The parameters of `Query` types: one per property, with its description, required
 /// when the field is not optional.
-fn query_params(query: &[SchemaFn]) -> Vec<Value> {
-    let mut g = SchemaSettings::draft2020_12()
-        .with(|s| {
-            s.inline_subschemas = true;
-            s.meta_schema = None;
-        })
-        .for_deserialize()
-        .into_generator();
+fn query_params(query: &[SchemaFn], g: &mut SchemaGenerator) -> Vec<Value> {
     let mut out = Vec::new();
     for f in query {
-        let s = f(&mut g).to_value();
+        let s = f(g).to_value();
         let required: Vec<&str> = s["required"]
             .as_array()
             .map(|r| r.iter().filter_map(Value::as_str).collect())
@@ -164,7 +157,7 @@ fn operation(e: &Endpoint, g: &mut SchemaGenerator, requests: &mut SchemaGenerat
             })
         })
         .collect();
-    params.extend(query_params(e.query));
+    params.extend(query_params(e.query, requests));
     let mut op = json!({
         "operationId": e.id,
         "summary": e.summary,
@@ -242,6 +235,8 @@ pub(crate) fn document(endpoints: &[Endpoint]) -> Value {
         })
         .for_serialize()
         .into_generator();
+    // What requests carry (bodies, query strings), inline: their types are the
+    // handlers' own and named nowhere else.
     let mut requests = SchemaSettings::draft2020_12()
         .with(|s| {
             s.inline_subschemas = true;
