@@ -101,6 +101,7 @@ pub struct Alert {
     pub id: String,
     /// The rule (`class_over_size`, `target_not_met`, `not_reporting`, `dropout_rising`,
     /// `fork`).
+    #[schemars(extend("enum" = ["class_over_size", "target_not_met", "not_reporting", "duplicate_student", "dropout_rising", "fork", "report_overdue"]))]
     pub rule: &'static str,
     /// The unit concerned.
     pub unit: String,

@@ -173,6 +173,7 @@ pub struct ReportView {
     /// The term.
     pub term: String,
     /// `not_submitted`, `submitted`, `returned`, `approved` or `accepted`.
+    #[schemars(extend("enum" = ["not_submitted", "submitted", "returned", "approved", "accepted"]))]
     pub status: &'static str,
     /// The latest submission's figures, as signed.
     pub submitted: Vec<(String, f64)>,

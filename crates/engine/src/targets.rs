@@ -65,6 +65,7 @@ pub struct TargetStatus {
     /// The indicator as this node computes it (`None`: no data).
     pub actual: Option<f64>,
     /// `met`, `not_met` or `no_data`.
+    #[schemars(extend("enum" = ["met", "not_met", "no_data"]))]
     pub status: &'static str,
     /// Earlier values, oldest first.
     pub history: Vec<TargetValue>,
