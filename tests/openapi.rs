@@ -106,10 +106,19 @@ impl Checker {
             return (status, serde_json::from_str(&text).unwrap());
         };
         let op = &self.doc["paths"][template.as_str()][method.to_lowercase()];
-        assert!(
-            op.is_object(),
-            "the document has no {method} {template}: {what}"
-        );
+        if !op.is_object() {
+            // A method the path does not take.
+            assert_eq!(
+                status, 405,
+                "the document has no {method} {template}: {what}"
+            );
+            self.validate(
+                &json!({"$ref": "#/components/schemas/ErrorBody"}),
+                &text,
+                &what,
+            );
+            return (status, serde_json::from_str(&text).unwrap());
+        }
         let answer = &op["responses"][status.to_string()];
         assert!(
             answer.is_object(),
@@ -513,6 +522,7 @@ fn every_endpoint_answers_as_the_openapi_document_says() {
     // No token; no such endpoint.
     assert_eq!(c.call(&net, "so", "GET", "/status", None, false).0, 401);
     assert_eq!(c.get(&net, "so", "/no/such/thing").0, 404);
+    assert_eq!(c.call(&net, "so", "DELETE", "/targets", None, true).0, 405);
 
     // Re-parenting, last: it moves the school.
     let p = json!({"parent": "pgd-b"});

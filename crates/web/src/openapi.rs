@@ -90,6 +90,7 @@ fn reason(code: u16) -> &'static str {
         403 => "This node may not do that (its level or role in the hierarchy).",
         404 => "No such unit in this node's subtree, or no such item.",
         409 => "The node is busy with a conflicting operation; repeat later.",
+        413 => "The body is over the API's limit (64 MiB).",
         422 => "Understood but refused: the message says why.",
         500 => "The node failed; its log says more.",
         503 => "The node's store is failing for now; repeat the request later.",
@@ -204,6 +205,9 @@ fn operation(e: &Endpoint, g: &mut SchemaGenerator, requests: &mut SchemaGenerat
     let mut codes: Vec<u16> = e.errors.to_vec();
     if e.token {
         codes.extend(COMMON_ERRORS);
+    }
+    if !matches!(e.body, Body::None) {
+        codes.push(413);
     }
     codes.sort_unstable();
     codes.dedup();
