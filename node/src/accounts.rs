@@ -7,7 +7,7 @@ use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use eduioc_web::auth::{random_salt as salt, read_file, write_file, Accounts};
+use eduioc_web::auth::{random_salt as salt, read_file, update_file, Accounts, Error as AuthError};
 use eduioc_web::Role;
 
 use crate::config::ACCOUNTS;
@@ -53,37 +53,48 @@ pub(crate) fn run(dir: &Path, change: Change, password_stdin: bool) -> Result<St
         bail!("{} is not a node directory (no node.toml)", dir.display());
     }
     let path = dir.join(ACCOUNTS);
-    let mut accounts: Accounts = read_file(&path)?;
-    let said = match change {
-        Change::List => {
-            let mut out = String::new();
-            for a in &accounts.accounts {
-                out.push_str(&format!("{}\t{}\n", a.user, a.role.code()));
-            }
-            return Ok(out);
+    if let Change::List = change {
+        let mut out = String::new();
+        for a in &read_file(&path)?.accounts {
+            out.push_str(&format!("{}\t{}\n", a.user, a.role.code()));
         }
-        Change::Add { user, role } => {
-            let role = Role::parse(&role)?;
-            let (pw, drawn) = password(password_stdin)?;
-            accounts.add(&user, &pw, role, salt())?;
-            shown(format!("added {user} ({})", role.code()), &pw, drawn)
-        }
-        Change::Passwd { user } => {
-            let (pw, drawn) = password(password_stdin)?;
-            accounts.set_password(&user, &pw, salt())?;
-            shown(format!("new password for {user}"), &pw, drawn)
-        }
-        Change::Role { user, role } => {
-            let role = Role::parse(&role)?;
-            accounts.set_role(&user, role)?;
-            format!("{user} is now {}", role.code())
-        }
-        Change::Remove { user } => {
-            accounts.remove(&user)?;
-            format!("removed {user}")
-        }
+        return Ok(out);
+    }
+    // A password is read (or drawn) before the file is locked: the lock is held only from
+    // the read of the file to its write, which the running node's UI waits for.
+    let pw = match &change {
+        Change::Add { .. } | Change::Passwd { .. } => Some(password(password_stdin)?),
+        _ => None,
     };
-    write_file(&path, &accounts)?;
+    let said = update_file(
+        &path,
+        |accounts: &mut Accounts| -> Result<String, AuthError> {
+            Ok(match change {
+                // Answered above, without the lock.
+                Change::List => String::new(),
+                Change::Add { user, role } => {
+                    let role = Role::parse(&role)?;
+                    let (pw, drawn) = pw.unwrap_or_default();
+                    accounts.add(&user, &pw, role, salt())?;
+                    shown(format!("added {user} ({})", role.code()), &pw, drawn)
+                }
+                Change::Passwd { user } => {
+                    let (pw, drawn) = pw.unwrap_or_default();
+                    accounts.set_password(&user, &pw, salt())?;
+                    shown(format!("new password for {user}"), &pw, drawn)
+                }
+                Change::Role { user, role } => {
+                    let role = Role::parse(&role)?;
+                    accounts.set_role(&user, role)?;
+                    format!("{user} is now {}", role.code())
+                }
+                Change::Remove { user } => {
+                    accounts.remove(&user)?;
+                    format!("removed {user}")
+                }
+            })
+        },
+    )?;
     Ok(said)
 }
 

@@ -347,17 +347,25 @@ impl AccountBook {
     }
 
     /// Changes the accounts with `f` and writes them; nothing changes if `f` or the
-    /// write fails.
+    /// write fails. With a file, the change is made to the file as it is now, under its
+    /// lock ([`update_file`]): a change `eduioc account` made a moment before stays.
     pub fn update<T>(&self, f: impl FnOnce(&mut Accounts) -> Result<T, Error>) -> Result<T, Error> {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        self.refresh(&mut g);
-        let mut next = g.0.clone();
-        let out = f(&mut next)?;
-        if let Some(path) = &self.path {
-            write_file(path, &next)?;
-            g.1 = stamp(path);
+        let Some(path) = &self.path else {
+            let mut next = g.0.clone();
+            let out = f(&mut next)?;
+            g.0 = next;
+            return Ok(out);
+        };
+        let mut written = None;
+        let out = update_file(path, |a| {
+            let out = f(a)?;
+            written = Some(a.clone());
+            Ok(out)
+        })?;
+        if let Some(next) = written {
+            *g = (next, stamp(path));
         }
-        g.0 = next;
         Ok(out)
     }
 
@@ -387,6 +395,40 @@ pub fn read_file(path: &std::path::Path) -> Result<Accounts, Error> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Accounts::default()),
         Err(e) => Err(Error::Io(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+/// Changes the accounts of the file at `path` with `f` and writes them, holding the
+/// file's lock (`accounts.toml.lock`, an exclusive `flock`) from the read to the write:
+/// the node's UI and `eduioc account` change the same file, and neither loses what the
+/// other wrote between its read and its write. Nothing is written if `f` fails.
+pub fn update_file<T>(
+    path: &std::path::Path,
+    f: impl FnOnce(&mut Accounts) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let _lock = FileLock::exclusive(&path.with_extension("toml.lock"))?;
+    let mut accounts = read_file(path)?;
+    let out = f(&mut accounts)?;
+    write_file(path, &accounts)?;
+    Ok(out)
+}
+
+/// An exclusive advisory lock on a file, released when dropped (closing the file).
+struct FileLock(#[allow(dead_code)] std::fs::File);
+
+impl FileLock {
+    fn exclusive(path: &std::path::Path) -> Result<FileLock, Error> {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let file = opts
+            .open(path)
+            .map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?;
+        // `flock` on Linux; waits while another holder has it.
+        file.lock()
+            .map_err(|e| Error::Io(format!("cannot lock {}: {e}", path.display())))?;
+        Ok(FileLock(file))
     }
 }
 
@@ -790,6 +832,42 @@ mod tests {
         // A file broken by hand keeps the accounts last read.
         std::fs::write(&path, "[[account]]\nuser = 1\n").unwrap();
         assert_eq!(book.role("thu"), Some(Role::Clerk));
+    }
+
+    #[test]
+    fn the_ui_and_the_command_line_changing_the_file_at_once_lose_nothing() {
+        // The node's book and, in other threads as in other processes, `eduioc account`
+        // (`update_file`) add accounts to one file at the same time: every one stays.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("accounts.toml");
+        let book = std::sync::Arc::new(AccountBook::open(&path).unwrap());
+        const EACH: usize = 12;
+        let mut threads = Vec::new();
+        for t in 0..3 {
+            let (book, path) = (book.clone(), path.clone());
+            threads.push(std::thread::spawn(move || {
+                for i in 0..EACH {
+                    let user = format!("u{t}x{i}");
+                    let add = |a: &mut Accounts| a.add(&user, "long enough!", Role::Clerk, [7; 16]);
+                    if t == 0 {
+                        book.update(add).unwrap();
+                    } else {
+                        update_file(&path, add).unwrap();
+                    }
+                }
+            }));
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        let held = read_file(&path).unwrap();
+        assert_eq!(
+            held.accounts.len(),
+            3 * EACH,
+            "{:?}",
+            held.accounts.iter().map(|a| &a.user).collect::<Vec<_>>()
+        );
+        assert_eq!(book.current().accounts.len(), 3 * EACH);
     }
 
     #[test]
