@@ -764,6 +764,21 @@ impl Apply<'_, '_> {
                     if self.docs.contains(key) || txn.has_doc(key)? {
                         continue;
                     }
+                    // Of data at least as fresh as the summary held, or not at all.
+                    let of = key.split('/').next().unwrap_or_default();
+                    let fresh = seen
+                        .iter()
+                        .filter(|(u, _)| u == of)
+                        .map(|(_, at)| *at)
+                        .max()
+                        .unwrap_or(i64::MIN);
+                    if txn
+                        .get(&tables::SUMMARY_SEEN, key)?
+                        .is_some_and(|held| held > fresh)
+                    {
+                        continue;
+                    }
+                    txn.put(&tables::SUMMARY_SEEN, key, &fresh)?;
                     txn.put(&tables::SUMMARIES, key, &summary)?;
                     self.signed.push((key.clone(), summary));
                 }

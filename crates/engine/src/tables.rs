@@ -22,6 +22,11 @@ use crate::{Notice, Result};
 /// counts behind the indicators (per class, per qualification, results, health,
 /// profile); [`upgrade`] recomputes version-1 summaries from their documents.
 pub(crate) const SUMMARIES: Table<Summary> = Table::new("doc_summaries", 2);
+/// Document key (of a document not held here) → how fresh the signed summary held of it
+/// is: the latest author timestamp of the document's unit the signing office held
+/// (`seen` of its `Summaries` entry). A summary of older data, arriving late from another
+/// office (the school's old district), does not replace it. No row: any summary does.
+pub(crate) const SUMMARY_SEEN: Table<i64> = Table::new("doc_summary_seen", 1);
 /// Document key → its look-up index (students and staff).
 pub(crate) const LOOKUPS: Table<Lookup<String>> = Table::new("lookups", 1);
 /// Target id (`<office>:<unit>:<year>:<indicator>`) → the target in force, with its
@@ -87,6 +92,7 @@ pub(crate) fn upgrade(store: &Store, actor: &[u8; 32]) -> Result<()> {
         // Summaries of version 1 lack the indicators' counts: computed again from the
         // documents, students before the results and health they are joined with.
         txn.delete_raw_table(SUMMARIES.name())?;
+        txn.delete_raw_table(SUMMARY_SEEN.name())?;
         let mut keys = store.doc_keys()?;
         keys.sort_by_key(|k| crate::collection_of(k) != Some(eduioc_records::Collection::Students));
         for key in keys {

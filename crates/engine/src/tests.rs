@@ -2759,3 +2759,54 @@ fn the_export_feed_lists_each_changed_document_once_at_its_latest_change() {
     let ids: Vec<&str> = units.units.iter().map(|u| u.unit.as_str()).collect();
     assert!(ids.contains(&"pgd") && ids.contains(&"s1"));
 }
+
+#[test]
+fn a_summary_of_older_data_arriving_late_does_not_replace_a_newer_one() {
+    // Above the records level a school's figures are what its office signs. A school
+    // moved to another district is signed for by the new one; the old district's last
+    // summary of it, reaching the department after (it was offline), is of older data and
+    // must not replace the new district's.
+    use eduioc_protocol::sync::Role;
+    let mut w = World::with_schools(1);
+    let mut secret = [0u8; 32];
+    secret[..4].copy_from_slice(&99u32.to_le_bytes());
+    w.keys.push((
+        "pgd2".into(),
+        Some("so".into()),
+        "district".into(),
+        NodeKey::from_secret(secret),
+    ));
+    let mut so = w.open("so", 4);
+    let mut d1 = w.open("pgd", 4);
+    let mut d2 = w.open("pgd2", 4);
+    let mut s1 = w.open("s1", 4);
+    for e in [&mut so, &mut d1, &mut d2, &mut s1] {
+        e.set_records_up_to(Some("district".into())).unwrap();
+    }
+    let enrolled = |e: &Engine| e.stats(Some("s1")).unwrap().students.enrolled;
+    s1.import("students", None, students("A", 30, 0).as_bytes())
+        .unwrap();
+    // The old district signs its summary of 30 students, and keeps it (offline).
+    session(&s1, &mut d1, Role::Parent);
+    assert_eq!(enrolled(&d1), 30);
+    // A moment later the school moves (the move takes effect after that summary).
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    so.reparent("s1", "pgd2", None).unwrap();
+    session(&so, &mut d1, Role::Child);
+    session(&d1, &mut s1, Role::Child);
+    session(&so, &mut d2, Role::Child);
+    s1.import("students", None, students("B", 12, 0).as_bytes())
+        .unwrap();
+    assert_eq!(enrolled(&s1), 42);
+    session(&s1, &mut d2, Role::Parent);
+    session(&d2, &mut so, Role::Parent);
+    assert_eq!(enrolled(&so), 42);
+    // The old district comes back: its log, with the older summary, reaches the
+    // department, which keeps the newer figures.
+    session(&d1, &mut so, Role::Parent);
+    assert_eq!(enrolled(&so), 42);
+    // And a restart reads the same.
+    drop(so);
+    let so = w.open("so", 4);
+    assert_eq!(enrolled(&so), 42);
+}
