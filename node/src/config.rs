@@ -41,6 +41,12 @@ pub(crate) struct NodeToml {
     /// proxy in front of it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) public_http: bool,
+    /// Addresses of reverse proxies in front of the web UI (e.g. `["127.0.0.1"]` for an
+    /// nginx on the same machine): for a request from one of them, the client's address
+    /// — what failed logins are counted against and the audit trail shows — is the one
+    /// the proxy puts in `X-Forwarded-For`. Default: none (the connection's address).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) trusted_proxies: Vec<std::net::IpAddr>,
     /// A school whose newest data is older than this many days raises `not_reporting`
     /// (default 7).
     #[serde(default, skip_serializing_if = "Option::is_none")]

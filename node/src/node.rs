@@ -112,12 +112,15 @@ pub(crate) async fn start_with(nd: &NodeDir, restore: bool) -> Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {addr} (http of {})", t.unit))?;
     let http = listener.local_addr()?;
-    let app = eduioc_web::router(eduioc_web::AppState::new(
-        engine.clone(),
-        client.links(),
-        &nd.token,
-        eduioc_web::AccountBook::open(&nd.accounts)?,
-    ));
+    let app = eduioc_web::router(
+        eduioc_web::AppState::new(
+            engine.clone(),
+            client.links(),
+            &nd.token,
+            eduioc_web::AccountBook::open(&nd.accounts)?,
+        )
+        .with_trusted_proxies(nd.toml.trusted_proxies.clone()),
+    );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     // Bounded connections and a time limit on request heads (slowloris); the peer
     // address reaches the handlers (login throttling per client address).

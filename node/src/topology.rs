@@ -191,6 +191,7 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
             doc_cache_mib: eduioc_engine::DEFAULT_DOC_CACHE_BYTES >> 20,
             school_year: None,
             public_http: false,
+            trusted_proxies: Vec::new(),
             not_reporting_days: None,
             escalate_after_days: None,
             report_due_hk1: None,
@@ -219,7 +220,9 @@ pub(crate) fn generate(t: &Topology, out: &Path, force: bool, seed: Option<u64>)
              # (MiB, estimated) and most Automerge documents held in memory at once;\n\
              # school_year (optional): year of imports and figures;\n\
              # public_http (optional, default false): allow a non-loopback http address\n\
-             # (plain HTTP: put a reverse proxy with TLS in front);\n\
+             # (plain HTTP: put a reverse proxy with TLS in front); trusted_proxies\n\
+             # (optional, e.g. [\"127.0.0.1\"]): that proxy's address, whose X-Forwarded-For\n\
+             # then names the client whose failed logins are counted;\n\
              # not_reporting_days (optional, default 7): a school whose newest data is older\n\
              # raises a not_reporting alert; escalate_after_days (optional, default 3): an\n\
              # alert unacknowledged that long shows one severity higher above its unit;\n\

@@ -56,6 +56,9 @@ pub struct AppState {
     pub logins: Throttle,
     /// Whether the store writes (read by `status` without waiting for the engine).
     pub storage: Arc<StorageHealth>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client ([`client_ip`]); none by
+    /// default (`trusted_proxies` in `node.toml`).
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
 impl AppState {
@@ -83,8 +86,50 @@ impl AppState {
             sessions: Sessions::new(&unit),
             logins: Throttle::new(),
             storage,
+            trusted_proxies: Arc::new([]),
         }
     }
+
+    /// The same state, taking the client's address from `X-Forwarded-For` when a request
+    /// comes from one of `proxies` ([`client_ip`]).
+    pub fn with_trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> AppState {
+        self.trusted_proxies = proxies.into();
+        self
+    }
+}
+
+/// The client's address: the connection's peer — or, when the peer is a trusted reverse
+/// proxy, the address that proxy says it forwarded for: the right-most address of
+/// `X-Forwarded-For` that is not itself a trusted proxy (the left-most ones are whatever
+/// the client wrote). A header from anyone else is ignored, so a client cannot choose the
+/// address its failed logins count against.
+pub(crate) fn client_ip(
+    trusted: &[std::net::IpAddr],
+    peer: Option<std::net::IpAddr>,
+    headers: &axum::http::HeaderMap,
+) -> Option<std::net::IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let mut forwarded: Vec<std::net::IpAddr> = Vec::new();
+    for v in headers.get_all("x-forwarded-for") {
+        let Ok(v) = v.to_str() else { return Some(peer) };
+        for part in v.split(',') {
+            match part.trim().parse() {
+                Ok(ip) => forwarded.push(ip),
+                // A list the proxy did not write whole: trust none of it.
+                Err(_) => return Some(peer),
+            }
+        }
+    }
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !trusted.contains(ip))
+            .unwrap_or(peer),
+    )
 }
 
 /// The user name the audit trail records for the JSON API's bearer token.

@@ -196,7 +196,8 @@ pub(crate) async fn submit(
     let lang = lang_of(&headers, None);
     let next = safe_next(&f.next);
     let user: String = f.user.trim().chars().take(MAX_CREDENTIAL_BYTES).collect();
-    let ip = peer.map(|Extension(ConnectInfo(a))| a.ip());
+    let peer = peer.map(|Extension(ConnectInfo(a))| a.ip());
+    let ip = crate::client_ip(&state.trusted_proxies, peer, &headers);
     let attempt = match state.logins.begin(&user, ip) {
         Ok(a) => a,
         Err(retry_at_ms) => {

@@ -159,6 +159,7 @@ async fn node(
     let clock = Arc::new(AtomicI64::new(1_760_000_000_000));
     let c2 = clock.clone();
     state.logins = Throttle::with_clock(Arc::new(move || c2.load(Ordering::SeqCst)));
+    state = state.with_trusted_proxies(vec![PROXY.parse().unwrap()]);
     let cookie_name = state.sessions.cookie_name().to_string();
     let raw = crate::router(state);
     Node {
@@ -1205,6 +1206,44 @@ fn login_from(ip: &str, user: &str, password: &str, lang: &str) -> Request<Body>
     let addr: SocketAddr = format!("{ip}:40000").parse().unwrap();
     req.extensions_mut().insert(ConnectInfo(addr));
     req
+}
+
+/// The reverse proxy the fixture's nodes trust.
+const PROXY: &str = "127.0.0.10";
+
+/// A login from `peer` carrying `X-Forwarded-For: forwarded`.
+fn login_via(peer: &str, forwarded: &str, user: &str, password: &str) -> Request<Body> {
+    let mut req = login_from(peer, user, password, "vi");
+    req.headers_mut()
+        .insert("x-forwarded-for", forwarded.parse().unwrap());
+    req
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_failed_logins_count_against_the_forwarded_address() {
+    let f = fed().await;
+    let app = &f.school.app;
+    for _ in 0..5 {
+        let r = login_via(PROXY, "10.0.0.1", "admin", "wrong");
+        assert_eq!(send(app, r).await.0, StatusCode::UNAUTHORIZED);
+    }
+    // The guesser's address is locked; everyone else behind the same proxy is not.
+    let r = login_via(PROXY, "10.0.0.1", "clerk", PASSWORD);
+    assert_eq!(send(app, r).await.0, StatusCode::TOO_MANY_REQUESTS);
+    let r = login_via(PROXY, "10.0.0.2", "clerk", PASSWORD);
+    assert_eq!(send(app, r).await.0, StatusCode::SEE_OTHER);
+    // An address the client wrote in front of the proxy's is not believed: the proxy
+    // appends the one it saw.
+    let r = login_via(PROXY, "10.0.0.2, 10.0.0.1", "viewer", PASSWORD);
+    assert_eq!(send(app, r).await.0, StatusCode::TOO_MANY_REQUESTS);
+    // From anyone else the header is ignored: a guesser cannot spread its failures over
+    // addresses it makes up.
+    for i in 0..5 {
+        let r = login_via("192.0.2.50", &format!("10.9.9.{i}"), "officer", "wrong");
+        assert_eq!(send(app, r).await.0, StatusCode::UNAUTHORIZED);
+    }
+    let r = login_via("192.0.2.50", "10.9.9.99", "viewer", PASSWORD);
+    assert_eq!(send(app, r).await.0, StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]
