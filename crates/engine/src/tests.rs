@@ -41,6 +41,19 @@ impl World {
         }
     }
 
+    /// The same world with one more district under `so` (no school yet).
+    fn and_district(mut self, unit: &str) -> World {
+        let mut secret = [0u8; 32];
+        secret[..4].copy_from_slice(&(90 + self.keys.len() as u32).to_le_bytes());
+        self.keys.push((
+            unit.into(),
+            Some("so".into()),
+            "district".into(),
+            NodeKey::from_secret(secret),
+        ));
+        self
+    }
+
     fn certs(&self) -> Vec<Certificate> {
         self.keys
             .iter()
@@ -2220,15 +2233,7 @@ fn a_node_holding_less_of_its_log_than_its_parent_stops_writing_until_it_catches
 #[test]
 fn a_school_moved_to_another_district_is_counted_there_and_nowhere_twice() {
     use eduioc_protocol::sync::Role;
-    let mut w = World::with_schools(2);
-    let mut secret = [0u8; 32];
-    secret[..4].copy_from_slice(&99u32.to_le_bytes());
-    w.keys.push((
-        "pgd2".into(),
-        Some("so".into()),
-        "district".into(),
-        NodeKey::from_secret(secret),
-    ));
+    let w = World::with_schools(2).and_district("pgd2");
     let mut so = w.open("so", 4);
     let mut d1 = w.open("pgd", 4);
     let mut d2 = w.open("pgd2", 4);
@@ -2767,15 +2772,7 @@ fn a_summary_of_older_data_arriving_late_does_not_replace_a_newer_one() {
     // summary of it, reaching the department after (it was offline), is of older data and
     // must not replace the new district's.
     use eduioc_protocol::sync::Role;
-    let mut w = World::with_schools(1);
-    let mut secret = [0u8; 32];
-    secret[..4].copy_from_slice(&99u32.to_le_bytes());
-    w.keys.push((
-        "pgd2".into(),
-        Some("so".into()),
-        "district".into(),
-        NodeKey::from_secret(secret),
-    ));
+    let w = World::with_schools(1).and_district("pgd2");
     let mut so = w.open("so", 4);
     let mut d1 = w.open("pgd", 4);
     let mut d2 = w.open("pgd2", 4);
