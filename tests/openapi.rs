@@ -250,9 +250,16 @@ fn every_endpoint_answers_as_the_openapi_document_says() {
     let this = eduioc_engine::school_year_at(chrono::Utc::now().timestamp_millis());
     let start: i32 = this[..4].parse().unwrap();
 
-    // The document, without a token, and its own operation checked against it.
+    // The document (behind the token, as every request), and its own operation checked
+    // against it.
     let url = format!("http://{}/api/v1/openapi.json", net.unit("so").http);
-    let mut doc: Value = ureq::get(&url).call().unwrap().into_json().unwrap();
+    let token = std::fs::read_to_string(net.node_dir("so").join("api.token")).unwrap();
+    let mut doc: Value = ureq::get(&url)
+        .set("Authorization", &format!("Bearer {}", token.trim()))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     valid_openapi(&doc);
     strict(&mut doc, false);
@@ -260,10 +267,18 @@ fn every_endpoint_answers_as_the_openapi_document_says() {
         doc,
         seen: BTreeSet::new(),
     };
-    let served = c.call(&net, "pgd-b", "GET", "/openapi.json", None, false).1;
+    let served = c.call(&net, "pgd-b", "GET", "/openapi.json", None, true).1;
     assert_eq!(
         served["paths"],
-        c.call(&net, "so", "GET", "/openapi.json", None, false).1["paths"]
+        c.call(&net, "so", "GET", "/openapi.json", None, true).1["paths"]
+    );
+    assert_eq!(
+        c.call(&net, "so", "GET", "/openapi.json", None, false).0,
+        401
+    );
+    assert_eq!(
+        c.call(&net, "so", "POST", "/openapi.json", None, true).0,
+        405
     );
 
     // Imports at the school: every file, then a bad one, then one at an office.

@@ -764,12 +764,15 @@ impl Apply<'_, '_> {
                     if self.docs.contains(key) || txn.has_doc(key)? {
                         continue;
                     }
-                    // Of data at least as fresh as the summary held, or not at all.
+                    // Of data at least as fresh as the summary held, or not at all. The
+                    // signer cannot have seen data after it signed: a `seen` beyond the
+                    // entry's own time counts as that time (a bad one cannot shut out
+                    // every later summary of the unit).
                     let of = key.split('/').next().unwrap_or_default();
                     let fresh = seen
                         .iter()
                         .filter(|(u, _)| u == of)
-                        .map(|(_, at)| *at)
+                        .map(|(_, at)| (*at).min(entry.body.timestamp_ms))
                         .max()
                         .unwrap_or(i64::MIN);
                     if txn
@@ -783,7 +786,12 @@ impl Apply<'_, '_> {
                     self.signed.push((key.clone(), summary));
                 }
                 for (u, at) in seen {
-                    let was = self.seen.get(u).copied().unwrap_or(i64::MIN);
+                    // What this node holds already (a late entry of an office must not
+                    // move a unit's freshness back).
+                    let was = match self.seen.get(u) {
+                        Some(was) => *was,
+                        None => txn.get(&tables::SEEN, u)?.unwrap_or(i64::MIN),
+                    };
                     if *at > was {
                         self.seen.insert(u.clone(), *at);
                         txn.put(&tables::SEEN, u, at)?;

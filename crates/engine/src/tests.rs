@@ -2798,12 +2798,17 @@ fn a_summary_of_older_data_arriving_late_does_not_replace_a_newer_one() {
     session(&s1, &mut d2, Role::Parent);
     session(&d2, &mut so, Role::Parent);
     assert_eq!(enrolled(&so), 42);
+    let last_seen = |e: &Engine| e.views().figures().last_seen_ms("s1");
+    let fresh = last_seen(&so);
+    assert!(fresh.is_some());
     // The old district comes back: its log, with the older summary, reaches the
-    // department, which keeps the newer figures.
+    // department, which keeps the newer figures, and the school's freshness.
     session(&d1, &mut so, Role::Parent);
     assert_eq!(enrolled(&so), 42);
+    assert_eq!(last_seen(&so), fresh);
     // And a restart reads the same.
     drop(so);
     let so = w.open("so", 4);
     assert_eq!(enrolled(&so), 42);
+    assert_eq!(last_seen(&so), fresh);
 }

@@ -151,7 +151,6 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         ok: Reply::Json(schema::<Value>),
         errors: &[],
         import_errors: false,
-        token: true,
         route,
     };
     vec![
@@ -452,29 +451,22 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
                 get(export_units),
             )
         },
-        Endpoint {
-            token: false,
-            ..e(
-                "get",
-                "/openapi.json",
-                "openapi",
-                "This document.",
-                "OpenAPI 3.1; the only request that needs no token.",
-                get(openapi),
-            )
-        },
+        e(
+            "get",
+            "/openapi.json",
+            "openapi",
+            "This document.",
+            "OpenAPI 3.1, the same at every node.",
+            get(openapi),
+        ),
     ]
 }
 
 /// The `/api/v1` router with bearer-token authentication.
 pub fn router(state: AppState) -> Router {
-    let (mut api, mut open) = (Router::new(), Router::new());
+    let mut api = Router::new();
     for e in endpoints() {
-        if e.token {
-            api = api.route(e.path, e.route);
-        } else {
-            open = open.route(e.path, e.route);
-        }
+        api = api.route(e.path, e.route);
     }
     let api = api
         .fallback(|| async { ApiError::msg(StatusCode::NOT_FOUND, "no such API endpoint") })
@@ -486,7 +478,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
-        .nest("/api/v1", open.merge(api))
+        .nest("/api/v1", api)
         .merge(scrape)
         .with_state(state)
 }

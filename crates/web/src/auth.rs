@@ -349,9 +349,13 @@ impl AccountBook {
     /// Changes the accounts with `f` and writes them; nothing changes if `f` or the
     /// write fails. With a file, the change is made to the file as it is now, under its
     /// lock ([`update_file`]): a change `eduioc account` made a moment before stays.
+    ///
+    /// The book's own lock is taken only to install the result, never while the file's
+    /// is awaited: the requests that read the accounts (every page checks its session
+    /// against them) do not wait for a change made elsewhere.
     pub fn update<T>(&self, f: impl FnOnce(&mut Accounts) -> Result<T, Error>) -> Result<T, Error> {
-        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let Some(path) = &self.path else {
+            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             let mut next = g.0.clone();
             let out = f(&mut next)?;
             g.0 = next;
@@ -364,6 +368,7 @@ impl AccountBook {
             Ok(out)
         })?;
         if let Some(next) = written {
+            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             *g = (next, stamp(path));
         }
         Ok(out)
@@ -418,13 +423,19 @@ struct FileLock(#[allow(dead_code)] std::fs::File);
 
 impl FileLock {
     fn exclusive(path: &std::path::Path) -> Result<FileLock, Error> {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let file = opts
-            .open(path)
-            .map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?;
+        // Read-only is enough to lock: a lock file another user created (`sudo eduioc
+        // account …`) still serves. Created, empty and private, when missing.
+        let file = match std::fs::File::open(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut opts = std::fs::OpenOptions::new();
+                opts.write(true).create(true).truncate(false);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+                opts.open(path).and_then(|_| std::fs::File::open(path))
+            }
+            other => other,
+        }
+        .map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?;
         // `flock` on Linux; waits while another holder has it.
         file.lock()
             .map_err(|e| Error::Io(format!("cannot lock {}: {e}", path.display())))?;

@@ -99,37 +99,36 @@ impl AppState {
 }
 
 /// The client's address: the connection's peer — or, when the peer is a trusted reverse
-/// proxy, the address that proxy says it forwarded for: the right-most address of
-/// `X-Forwarded-For` that is not itself a trusted proxy (the left-most ones are whatever
-/// the client wrote). A header from anyone else is ignored, so a client cannot choose the
-/// address its failed logins count against.
+/// proxy, the address that proxy says it forwarded for: read from the right of
+/// `X-Forwarded-For` (each proxy appends the address it saw), past the trusted proxies, the
+/// first entry; what lies left of it is whatever the client wrote and is never read. A
+/// right-hand entry that is not an address (a proxy that writes something else) leaves
+/// the peer's. A header from anyone else is ignored, so a client cannot choose the address
+/// its failed logins count against. IPv4-mapped IPv6 addresses compare as IPv4.
 pub(crate) fn client_ip(
     trusted: &[std::net::IpAddr],
     peer: Option<std::net::IpAddr>,
     headers: &axum::http::HeaderMap,
 ) -> Option<std::net::IpAddr> {
-    let peer = peer?;
-    if !trusted.contains(&peer) {
+    let peer = peer?.to_canonical();
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|t| t.to_canonical() == *ip);
+    if !is_trusted(&peer) {
         return Some(peer);
     }
-    let mut forwarded: Vec<std::net::IpAddr> = Vec::new();
-    for v in headers.get_all("x-forwarded-for") {
-        let Ok(v) = v.to_str() else { return Some(peer) };
-        for part in v.split(',') {
-            match part.trim().parse() {
-                Ok(ip) => forwarded.push(ip),
-                // A list the proxy did not write whole: trust none of it.
-                Err(_) => return Some(peer),
-            }
+    // Every header line, in order, as one list.
+    let lines: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.to_str().unwrap_or(""))
+        .collect();
+    for entry in lines.iter().rev().flat_map(|l| l.rsplit(',')) {
+        match entry.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) if is_trusted(&ip.to_canonical()) => continue,
+            Ok(ip) => return Some(ip.to_canonical()),
+            Err(_) => return Some(peer),
         }
     }
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !trusted.contains(ip))
-            .unwrap_or(peer),
-    )
+    Some(peer)
 }
 
 /// The user name the audit trail records for the JSON API's bearer token.

@@ -73,13 +73,11 @@ pub(crate) struct Endpoint {
     pub(crate) errors: &'static [u16],
     /// Whether a rejected import's `422` `{"errors": [...]}` is among its answers.
     pub(crate) import_errors: bool,
-    /// Whether it needs the bearer token.
-    pub(crate) token: bool,
     /// The handler.
     pub(crate) route: MethodRouter<AppState>,
 }
 
-/// What any endpoint behind the token may answer: no token, a failure of the node, its
+/// What any endpoint (all are behind the token) may answer: no token, a failure of the node, its
 /// store failing (`503`, repeat later) or full (`507`).
 const COMMON_ERRORS: [u16; 4] = [401, 500, 503, 507];
 
@@ -203,9 +201,7 @@ fn operation(e: &Endpoint, g: &mut SchemaGenerator, requests: &mut SchemaGenerat
     responses.insert("200".into(), ok);
     let error = schema::<ErrorBody>(g).to_value();
     let mut codes: Vec<u16> = e.errors.to_vec();
-    if e.token {
-        codes.extend(COMMON_ERRORS);
-    }
+    codes.extend(COMMON_ERRORS);
     if !matches!(e.body, Body::None) {
         codes.push(413);
     }
@@ -224,9 +220,6 @@ fn operation(e: &Endpoint, g: &mut SchemaGenerator, requests: &mut SchemaGenerat
         );
     }
     op["responses"] = Value::Object(responses);
-    if !e.token {
-        op["security"] = json!([]);
-    }
     op
 }
 
@@ -261,7 +254,7 @@ pub(crate) fn document(endpoints: &[Endpoint]) -> Value {
             "title": "EduIOC node API",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "The JSON API every EduIOC node serves (school, office or \
-                department alike), under `/api/v1`. Every request but this document's needs \
+                department alike), under `/api/v1`. Every request, this document's too, needs \
                 `Authorization: Bearer <contents of api.token>`. Figures are of the node's \
                 own subtree as it holds it now; `unit` defaults to the node's own unit. \
                 Errors are `{\"error\": \"...\"}`. Lists that can be long take `limit` and \

@@ -1203,8 +1203,9 @@ fn login_from(ip: &str, user: &str, password: &str, lang: &str) -> Request<Body>
         &format!("eduioc_lang={lang}"),
         &format!("user={user}&password={password}&next=%2F"),
     );
-    let addr: SocketAddr = format!("{ip}:40000").parse().unwrap();
-    req.extensions_mut().insert(ConnectInfo(addr));
+    let ip: std::net::IpAddr = ip.parse().unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::new(ip, 40000)));
     req
 }
 
@@ -1236,6 +1237,14 @@ async fn behind_a_trusted_proxy_failed_logins_count_against_the_forwarded_addres
     // appends the one it saw.
     let r = login_via(PROXY, "10.0.0.2, 10.0.0.1", "viewer", PASSWORD);
     assert_eq!(send(app, r).await.0, StatusCode::TOO_MANY_REQUESTS);
+    // Nor is a left-hand entry that is not an address, or an IPv4-mapped proxy address:
+    // the proxy's own entry still names the client.
+    let r = login_via(PROXY, "nope, 10.0.0.1", "viewer", PASSWORD);
+    assert_eq!(send(app, r).await.0, StatusCode::TOO_MANY_REQUESTS);
+    let r = login_via("::ffff:127.0.0.10", ", 10.0.0.1", "viewer", PASSWORD);
+    assert_eq!(send(app, r).await.0, StatusCode::TOO_MANY_REQUESTS);
+    let r = login_via(PROXY, "[::1]:80, 10.0.0.3", "viewer", PASSWORD);
+    assert_eq!(send(app, r).await.0, StatusCode::SEE_OTHER);
     // From anyone else the header is ignored: a guesser cannot spread its failures over
     // addresses it makes up.
     for i in 0..5 {
