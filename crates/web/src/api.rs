@@ -138,7 +138,6 @@ async fn look_up<T: Send + 'static>(
 /// The JSON API: every endpoint, how it is served and how the OpenAPI document describes
 /// it. The router and the document are both built from this table.
 pub(crate) fn endpoints() -> Vec<Endpoint> {
-    const UNIT: (&str, &str, bool) = ("id", "A unit id.", false);
     let e = |method, path, id, summary, description, route| Endpoint {
         method,
         path,
@@ -410,7 +409,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             )
         },
         Endpoint {
-            path_params: &[UNIT],
+            path_params: &[("id", "A unit id.", false)],
             body: Body::Json(schema::<NewParent>),
             ok: Reply::Json(schema::<Reparented>),
             errors: &[400, 403, 404, 422],

@@ -361,16 +361,9 @@ impl AccountBook {
             g.0 = next;
             return Ok(out);
         };
-        let mut written = None;
-        let out = update_file(path, |a| {
-            let out = f(a)?;
-            written = Some(a.clone());
-            Ok(out)
-        })?;
-        if let Some(next) = written {
-            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            *g = (next, stamp(path));
-        }
+        let (out, next) = change_file(path, f)?;
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *g = (next, stamp(path));
         Ok(out)
     }
 
@@ -411,11 +404,19 @@ pub fn update_file<T>(
     path: &std::path::Path,
     f: impl FnOnce(&mut Accounts) -> Result<T, Error>,
 ) -> Result<T, Error> {
+    change_file(path, f).map(|(out, _)| out)
+}
+
+/// [`update_file`], returning the accounts as written too.
+fn change_file<T>(
+    path: &std::path::Path,
+    f: impl FnOnce(&mut Accounts) -> Result<T, Error>,
+) -> Result<(T, Accounts), Error> {
     let _lock = FileLock::exclusive(&path.with_extension("toml.lock"))?;
     let mut accounts = read_file(path)?;
     let out = f(&mut accounts)?;
     write_file(path, &accounts)?;
-    Ok(out)
+    Ok((out, accounts))
 }
 
 /// An exclusive advisory lock on a file, released when dropped (closing the file).

@@ -115,13 +115,14 @@ pub(crate) fn client_ip(
     if !is_trusted(&peer) {
         return Some(peer);
     }
-    // Every header line, in order, as one list.
-    let lines: Vec<&str> = headers
+    // Every header line, from the last, each from its end (a line that is not text reads
+    // as one entry that is not an address).
+    let entries = headers
         .get_all("x-forwarded-for")
         .iter()
-        .map(|v| v.to_str().unwrap_or(""))
-        .collect();
-    for entry in lines.iter().rev().flat_map(|l| l.rsplit(',')) {
+        .rev()
+        .flat_map(|v| v.to_str().unwrap_or("").rsplit(','));
+    for entry in entries {
         match entry.trim().parse::<std::net::IpAddr>() {
             Ok(ip) if is_trusted(&ip.to_canonical()) => continue,
             Ok(ip) => return Some(ip.to_canonical()),

@@ -165,12 +165,8 @@ fn operation(e: &Endpoint, g: &mut SchemaGenerator, requests: &mut SchemaGenerat
     });
     let body = match &e.body {
         Body::None => None,
-        Body::Json(f) => Some(json!({
-            "required": true,
-            "content": json_content(f(requests).to_value()),
-        })),
-        Body::OptionalJson(f) => Some(json!({
-            "required": false,
+        Body::Json(f) | Body::OptionalJson(f) => Some(json!({
+            "required": matches!(e.body, Body::Json(_)),
             "content": json_content(f(requests).to_value()),
         })),
         Body::File => Some(json!({
